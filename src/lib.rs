@@ -1,0 +1,7 @@
+//! slitop: watch an HTTP load test's saturation sequence live.
+//!
+//! Data flows one way: sources → store → signals → detector → ui/report.
+
+pub mod model;
+pub mod sources;
+pub mod store;

@@ -1,0 +1,3 @@
+fn main() {
+    println!("slitop {}", env!("CARGO_PKG_VERSION"));
+}

@@ -1,0 +1,195 @@
+//! The data every part of slitop shares: label sets, samples and what sources emit.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Milliseconds since the Unix epoch: the one time unit inside slitop.
+pub type TimeMs = i64;
+
+/// Current wall-clock time in ms.
+pub fn now_ms() -> TimeMs {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as TimeMs)
+        .unwrap_or(0)
+}
+
+/// Name of the label that carries the metric name, as in Prometheus.
+pub const METRIC_NAME: &str = "__name__";
+
+/// A label set, sorted by name. The metric name is the `__name__` label.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(transparent)]
+pub struct Labels(pub BTreeMap<String, String>);
+
+impl Labels {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A label set holding only a metric name.
+    pub fn named(name: &str) -> Self {
+        let mut l = Self::new();
+        l.set(METRIC_NAME, name);
+        l
+    }
+
+    /// Builder form: `Labels::named("x").with("a", "b")`.
+    pub fn with(mut self, k: &str, v: &str) -> Self {
+        self.set(k, v);
+        self
+    }
+
+    pub fn set(&mut self, k: &str, v: &str) {
+        self.0.insert(k.to_string(), v.to_string());
+    }
+
+    pub fn get(&self, k: &str) -> Option<&str> {
+        self.0.get(k).map(String::as_str)
+    }
+
+    pub fn name(&self) -> Option<&str> {
+        self.get(METRIC_NAME)
+    }
+
+    pub fn remove(&mut self, k: &str) -> Option<String> {
+        self.0.remove(k)
+    }
+
+    /// The same set without `__name__`, as PromQL functions return.
+    pub fn without_name(&self) -> Labels {
+        let mut l = self.clone();
+        l.0.remove(METRIC_NAME);
+        l
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Display for Labels {
+    /// PromQL-style: `name{a="b",c="d"}`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(n) = self.name() {
+            f.write_str(n)?;
+        }
+        let rest: Vec<_> = self.iter().filter(|(k, _)| *k != METRIC_NAME).collect();
+        if !rest.is_empty() || self.name().is_none() {
+            f.write_str("{")?;
+            for (i, (k, v)) in rest.iter().enumerate() {
+                if i > 0 {
+                    f.write_str(",")?;
+                }
+                write!(f, "{k}={v:?}")?;
+            }
+            f.write_str("}")?;
+        }
+        Ok(())
+    }
+}
+
+impl<const N: usize> From<[(&str, &str); N]> for Labels {
+    fn from(pairs: [(&str, &str); N]) -> Self {
+        let mut l = Labels::new();
+        for (k, v) in pairs {
+            l.set(k, v);
+        }
+        l
+    }
+}
+
+/// One observation of one series.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    pub labels: Labels,
+    pub t: TimeMs,
+    pub value: f64,
+}
+
+impl Sample {
+    pub fn new(labels: Labels, t: TimeMs, value: f64) -> Self {
+        Self { labels, t, value }
+    }
+}
+
+/// Health of one source, as shown in its panel and printed in headless mode.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Health {
+    /// Not polled yet.
+    Starting,
+    Ok,
+    /// A poll is overdue; the last good data is from `since`.
+    Stale {
+        since: TimeMs,
+    },
+    Down {
+        reason: String,
+    },
+}
+
+impl Health {
+    /// One word for the panel header and the JSON lines.
+    pub fn word(&self) -> &'static str {
+        match self {
+            Health::Starting => "starting",
+            Health::Ok => "ok",
+            Health::Stale { .. } => "stale",
+            Health::Down { .. } => "down",
+        }
+    }
+
+    pub fn reason(&self) -> Option<String> {
+        match self {
+            Health::Down { reason } => Some(reason.clone()),
+            Health::Stale { since } => Some(format!("no data since {since}")),
+            _ => None,
+        }
+    }
+}
+
+/// The result of one Prometheus-evaluated signal query at one time.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SignalPoint {
+    pub labels: Labels,
+    pub t: TimeMs,
+    pub value: f64,
+}
+
+/// What a source task sends to the collector. Sources never touch the store directly:
+/// data flows one way, sources → store → signals.
+#[derive(Clone, Debug)]
+pub enum SourceEvent {
+    /// Raw series for the local store (scrape, Valkey, k6).
+    Samples {
+        source: String,
+        samples: Vec<Sample>,
+    },
+    /// Values of a signal already evaluated by a remote Prometheus (instant query or back-fill).
+    SignalValues {
+        source: String,
+        signal: String,
+        points: Vec<SignalPoint>,
+    },
+    /// A query-level problem that does not take the whole source down (e.g. one bad PromQL).
+    QueryError {
+        source: String,
+        signal: String,
+        error: String,
+    },
+    /// Non-fatal warnings returned with a query (Prometheus `warnings`/`infos`).
+    QueryWarnings {
+        source: String,
+        signal: String,
+        warnings: Vec<String>,
+    },
+    Health {
+        source: String,
+        t: TimeMs,
+        health: Health,
+    },
+}

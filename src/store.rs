@@ -1,0 +1,231 @@
+//! Bounded in-memory time series: one two-tier ring buffer per series.
+//!
+//! Memory bound (documented in README): each series keeps at most `raw_points` samples at full
+//! resolution plus `coarse_points` older samples downsampled to one per `coarse_step` (the last
+//! sample of each step wins, which keeps counters' rate() correct across the fold). With the
+//! defaults (1,800 raw + 4,320 coarse at 10 s) a series costs at most ~98 KiB, and the store keeps
+//! at most `max_series` series (default 20,000); further new series are refused and counted.
+
+use std::collections::{HashMap, VecDeque};
+
+use crate::model::{Labels, Sample, TimeMs};
+
+/// Prometheus's staleness marker: a NaN with this exact bit pattern ends a series.
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+pub fn stale_nan() -> f64 {
+    f64::from_bits(STALE_NAN_BITS)
+}
+
+pub fn is_stale_nan(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}
+
+#[derive(Clone, Debug)]
+pub struct StoreLimits {
+    pub raw_points: usize,
+    pub coarse_points: usize,
+    pub coarse_step_ms: TimeMs,
+    pub max_series: usize,
+}
+
+impl Default for StoreLimits {
+    fn default() -> Self {
+        Self {
+            raw_points: 1_800,
+            coarse_points: 4_320,
+            coarse_step_ms: 10_000,
+            max_series: 20_000,
+        }
+    }
+}
+
+/// One series: recent points at full resolution, older ones downsampled.
+#[derive(Clone, Debug, Default)]
+pub struct Series {
+    coarse: VecDeque<(TimeMs, f64)>,
+    raw: VecDeque<(TimeMs, f64)>,
+}
+
+impl Series {
+    fn push(&mut self, t: TimeMs, v: f64, lim: &StoreLimits) {
+        // Out-of-order or duplicate timestamps are dropped, as Prometheus does.
+        if let Some(&(last_t, _)) = self.raw.back().or(self.coarse.back()) {
+            if t <= last_t {
+                return;
+            }
+        }
+        self.raw.push_back((t, v));
+        while self.raw.len() > lim.raw_points {
+            let (ot, ov) = self.raw.pop_front().expect("non-empty");
+            let bucket = ot.div_euclid(lim.coarse_step_ms.max(1));
+            match self.coarse.back_mut() {
+                Some(last) if last.0.div_euclid(lim.coarse_step_ms.max(1)) == bucket => {
+                    *last = (ot, ov)
+                }
+                _ => self.coarse.push_back((ot, ov)),
+            }
+            while self.coarse.len() > lim.coarse_points {
+                self.coarse.pop_front();
+            }
+        }
+    }
+
+    /// Points with `start < t <= end`, oldest first.
+    pub fn range(&self, start: TimeMs, end: TimeMs) -> impl Iterator<Item = (TimeMs, f64)> + '_ {
+        self.coarse
+            .iter()
+            .chain(self.raw.iter())
+            .copied()
+            .skip_while(move |&(t, _)| t <= start)
+            .take_while(move |&(t, _)| t <= end)
+    }
+
+    /// Latest point with `t <= at`.
+    pub fn last_at(&self, at: TimeMs) -> Option<(TimeMs, f64)> {
+        self.raw
+            .iter()
+            .rev()
+            .chain(self.coarse.iter().rev())
+            .find(|&&(t, _)| t <= at)
+            .copied()
+    }
+
+    pub fn last(&self) -> Option<(TimeMs, f64)> {
+        self.raw.back().or(self.coarse.back()).copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.raw.len() + self.coarse.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// All series, indexed by metric name first because nearly every selector names one.
+#[derive(Debug, Default)]
+pub struct Store {
+    by_name: HashMap<String, HashMap<Labels, Series>>,
+    limits: StoreLimits,
+    count: usize,
+    /// New series refused because `max_series` was reached.
+    pub refused_series: u64,
+}
+
+impl Store {
+    pub fn new(limits: StoreLimits) -> Self {
+        Self {
+            limits,
+            ..Default::default()
+        }
+    }
+
+    pub fn limits(&self) -> &StoreLimits {
+        &self.limits
+    }
+
+    pub fn push(&mut self, labels: &Labels, t: TimeMs, v: f64) {
+        let name = labels.name().unwrap_or("");
+        let fam = match self.by_name.get_mut(name) {
+            Some(f) => f,
+            None => self.by_name.entry(name.to_string()).or_default(),
+        };
+        if let Some(s) = fam.get_mut(labels) {
+            s.push(t, v, &self.limits);
+            return;
+        }
+        if self.count >= self.limits.max_series {
+            self.refused_series += 1;
+            return;
+        }
+        self.count += 1;
+        fam.entry(labels.clone())
+            .or_default()
+            .push(t, v, &self.limits);
+    }
+
+    pub fn push_samples(&mut self, samples: &[Sample]) {
+        for s in samples {
+            self.push(&s.labels, s.t, s.value);
+        }
+    }
+
+    pub fn get(&self, labels: &Labels) -> Option<&Series> {
+        self.by_name.get(labels.name().unwrap_or(""))?.get(labels)
+    }
+
+    /// Series whose metric name is `name`.
+    pub fn family(&self, name: &str) -> impl Iterator<Item = (&Labels, &Series)> {
+        self.by_name.get(name).into_iter().flat_map(|m| m.iter())
+    }
+
+    /// Every series (for selectors without a metric name).
+    pub fn all(&self) -> impl Iterator<Item = (&Labels, &Series)> {
+        self.by_name.values().flat_map(|m| m.iter())
+    }
+
+    pub fn series_count(&self) -> usize {
+        self.count
+    }
+
+    pub fn point_count(&self) -> usize {
+        self.all().map(|(_, s)| s.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lim() -> StoreLimits {
+        StoreLimits {
+            raw_points: 10,
+            coarse_points: 5,
+            coarse_step_ms: 10_000,
+            max_series: 2,
+        }
+    }
+
+    #[test]
+    fn ring_is_bounded_and_downsamples_old_points() {
+        let mut st = Store::new(lim());
+        let l = Labels::named("x");
+        for i in 0..1000 {
+            st.push(&l, i * 1000, i as f64);
+        }
+        let s = st.get(&l).unwrap();
+        assert_eq!(s.len(), 15);
+        // Newest raw point is the last one pushed; coarse points are one per 10 s step.
+        assert_eq!(s.last(), Some((999_000, 999.0)));
+        let pts: Vec<_> = s.range(i64::MIN, i64::MAX).collect();
+        let coarse: Vec<_> = pts[..5].iter().map(|p| p.0).collect();
+        assert_eq!(coarse, vec![949_000, 959_000, 969_000, 979_000, 989_000]);
+    }
+
+    #[test]
+    fn range_is_left_open_right_closed_and_drops_out_of_order() {
+        let mut st = Store::new(lim());
+        let l = Labels::named("x");
+        for t in [1000, 2000, 3000, 2500, 3000, 4000] {
+            st.push(&l, t, t as f64);
+        }
+        let s = st.get(&l).unwrap();
+        let got: Vec<_> = s.range(1000, 3000).map(|p| p.0).collect();
+        assert_eq!(got, vec![2000, 3000]);
+        assert_eq!(s.last_at(3500), Some((3000, 3000.0)));
+        assert_eq!(s.len(), 4);
+    }
+
+    #[test]
+    fn series_cap_refuses_new_series() {
+        let mut st = Store::new(lim());
+        for n in ["a", "b", "c"] {
+            st.push(&Labels::named(n), 1, 1.0);
+        }
+        assert_eq!(st.series_count(), 2);
+        assert_eq!(st.refused_series, 1);
+        assert!(st.get(&Labels::named("c")).is_none());
+    }
+}
