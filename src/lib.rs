@@ -5,3 +5,6 @@
 pub mod model;
 pub mod sources;
 pub mod store;
+pub mod secret;
+pub mod text;
+pub mod signals;

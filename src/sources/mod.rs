@@ -3,6 +3,9 @@
 //! exponentially (capped) while failing, and reports its health on every change.
 
 pub mod backoff;
+pub mod http;
+pub mod probe;
+pub mod prometheus;
 
 use std::future::Future;
 use std::time::Duration;

@@ -1,0 +1,257 @@
+//! Named SLIs: each signal is a PromQL query bound to a source, with warn/crit thresholds and a
+//! direction, grouped as in the design (leading, throughput & capacity, lagging, stability).
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Group {
+    Leading,
+    Throughput,
+    Lagging,
+    Stability,
+}
+
+/// Where a signal's query is evaluated.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum QuerySource {
+    /// Prometheus when one is configured, unless the query reads series that slitop's own
+    /// Valkey or k6 sources produce; locally otherwise.
+    #[default]
+    Auto,
+    Prometheus,
+    Local,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Larger values are worse (latency, errors, queue depth): warn when value ≥ warn.
+    #[default]
+    HigherIsWorse,
+    /// Smaller values are worse (throughput, efficiency): warn when value ≤ warn.
+    LowerIsWorse,
+}
+
+/// What a signal means to the saturation detector; at most one signal per role is used.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Offered load in closed-loop tests (virtual users).
+    Vus,
+    /// Offered arrival rate (req/s) in open-loop tests.
+    Offered,
+    /// Achieved throughput (req/s completed).
+    Throughput,
+    /// In-flight requests at the service.
+    Pending,
+    QueueDepth,
+    QueueLag,
+    EnqueueRate,
+    DequeueRate,
+    Consumers,
+    /// Slots or instances that could take work.
+    Allocatable,
+    ServiceTime,
+    LatencyP50,
+    LatencyP95,
+    LatencyP99,
+    ClientP95,
+    /// Failed requests per second (or fraction).
+    ErrorRate,
+    /// Connection-level failures seen by clients (EOF, reset).
+    EofErrors,
+    DroppedIterations,
+    /// A counter that must stay zero.
+    Stability,
+}
+
+/// Unit of a signal's value, for formatting only.
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub enum Unit {
+    #[default]
+    #[serde(rename = "")]
+    None,
+    #[serde(rename = "s")]
+    Seconds,
+    #[serde(rename = "req/s")]
+    PerSecond,
+    #[serde(rename = "ratio")]
+    Ratio,
+    #[serde(rename = "bytes")]
+    Bytes,
+    #[serde(rename = "count")]
+    Count,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SignalDef {
+    pub name: String,
+    pub group: Group,
+    /// PromQL.
+    pub query: String,
+    #[serde(default)]
+    pub source: QuerySource,
+    #[serde(default)]
+    pub unit: Unit,
+    #[serde(default)]
+    pub warn: Option<f64>,
+    #[serde(default)]
+    pub crit: Option<f64>,
+    #[serde(default)]
+    pub direction: Direction,
+    #[serde(default)]
+    pub role: Option<Role>,
+    /// One line shown in the help and `check`.
+    #[serde(default)]
+    pub help: Option<String>,
+}
+
+/// Threshold band of a value; every band has a word and a symbol so it reads without colour.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Band {
+    NoData,
+    Ok,
+    Warn,
+    Crit,
+}
+
+impl Band {
+    pub fn word(self) -> &'static str {
+        match self {
+            Band::NoData => "no data",
+            Band::Ok => "ok",
+            Band::Warn => "warn",
+            Band::Crit => "crit",
+        }
+    }
+
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Band::NoData => "?",
+            Band::Ok => "✓",
+            Band::Warn => "▲",
+            Band::Crit => "✖",
+        }
+    }
+}
+
+impl SignalDef {
+    /// The band `value` falls in. NaN is "no data".
+    pub fn band(&self, value: f64) -> Band {
+        if value.is_nan() {
+            return Band::NoData;
+        }
+        let past = |limit: Option<f64>| match (limit, self.direction) {
+            (Some(l), Direction::HigherIsWorse) => value >= l,
+            (Some(l), Direction::LowerIsWorse) => value <= l,
+            (None, _) => false,
+        };
+        if past(self.crit) {
+            Band::Crit
+        } else if past(self.warn) {
+            Band::Warn
+        } else {
+            Band::Ok
+        }
+    }
+
+    /// Checks the thresholds are ordered for the direction; returns what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.name.trim().is_empty() {
+            return Err("signal name is empty".into());
+        }
+        if !self
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+        {
+            return Err(format!(
+                "signal name {:?}: use letters, digits, '_', '-' or '.'",
+                self.name
+            ));
+        }
+        if let (Some(w), Some(c)) = (self.warn, self.crit) {
+            let ordered = match self.direction {
+                Direction::HigherIsWorse => w <= c,
+                Direction::LowerIsWorse => w >= c,
+            };
+            if !ordered {
+                return Err(format!(
+                    "signal {}: warn {w} and crit {c} are in the wrong order for direction {:?} (crit must be the worse value)",
+                    self.name, self.direction
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses `NAME=PROMQL` from `--signal`.
+pub fn parse_adhoc(spec: &str) -> Result<SignalDef, String> {
+    let (name, query) = spec
+        .split_once('=')
+        .ok_or_else(|| format!("--signal {spec:?}: expected NAME=PROMQL"))?;
+    let def = SignalDef {
+        name: name.trim().to_string(),
+        group: Group::Leading,
+        query: query.trim().to_string(),
+        source: QuerySource::Auto,
+        unit: Unit::None,
+        warn: None,
+        crit: None,
+        direction: Direction::HigherIsWorse,
+        role: None,
+        help: Some("ad-hoc signal from --signal".into()),
+    };
+    if def.query.is_empty() {
+        return Err(format!("--signal {spec:?}: the PromQL after '=' is empty"));
+    }
+    def.validate()?;
+    Ok(def)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sig(dir: Direction, warn: f64, crit: f64) -> SignalDef {
+        SignalDef {
+            name: "x".into(),
+            group: Group::Lagging,
+            query: "x".into(),
+            source: QuerySource::Auto,
+            unit: Unit::None,
+            warn: Some(warn),
+            crit: Some(crit),
+            direction: dir,
+            role: None,
+            help: None,
+        }
+    }
+
+    #[test]
+    fn bands_follow_direction() {
+        let p95 = sig(Direction::HigherIsWorse, 0.5, 2.0);
+        assert_eq!(p95.band(0.1), Band::Ok);
+        assert_eq!(p95.band(0.5), Band::Warn);
+        assert_eq!(p95.band(2.5), Band::Crit);
+        assert_eq!(p95.band(f64::NAN), Band::NoData);
+        let rps = sig(Direction::LowerIsWorse, 1000.0, 500.0);
+        assert_eq!(rps.band(1200.0), Band::Ok);
+        assert_eq!(rps.band(900.0), Band::Warn);
+        assert_eq!(rps.band(100.0), Band::Crit);
+        assert!(sig(Direction::HigherIsWorse, 2.0, 0.5).validate().is_err());
+    }
+
+    #[test]
+    fn adhoc_signal_parses() {
+        let s = parse_adhoc("rps=sum(rate(x[1m]))").unwrap();
+        assert_eq!((s.name.as_str(), s.query.as_str()), ("rps", "sum(rate(x[1m]))"));
+        assert!(parse_adhoc("nope").unwrap_err().contains("expected NAME=PROMQL"));
+        assert!(parse_adhoc("a=").is_err());
+    }
+}

@@ -1,0 +1,386 @@
+//! Prometheus HTTP API source: instant queries on every refresh, a `query_range` back-fill of
+//! the visible window at start. Also serves VictoriaMetrics, Thanos and Mimir (same API).
+
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use futures::future::join_all;
+use serde::Deserialize;
+
+use crate::model::{Labels, SignalPoint, SourceEvent, TimeMs};
+use crate::sources::http::{describe_error, HttpAuth, HttpEndpoint};
+use crate::sources::Poller;
+use crate::text::clean_short;
+
+pub const SOURCE: &str = "prometheus";
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PrometheusConfig {
+    /// Base URL, e.g. `http://127.0.0.1:9090` or `https://mimir.example/prometheus`.
+    pub url: String,
+    #[serde(default)]
+    pub auth: HttpAuth,
+}
+
+/// One signal's query as sent to the server.
+#[derive(Clone, Debug)]
+pub struct RemoteQuery {
+    pub signal: String,
+    pub query: String,
+}
+
+pub struct PrometheusPoller {
+    ep: HttpEndpoint,
+    base: String,
+    queries: Vec<RemoteQuery>,
+    /// Window to back-fill at start, and the step of that back-fill.
+    backfill: Option<(Duration, Duration)>,
+}
+
+/// A query-level answer: the server spoke, but about this query only.
+enum Answer {
+    Points(Vec<SignalPoint>, Vec<String>),
+    QueryError(String),
+}
+
+impl PrometheusPoller {
+    pub fn new(
+        cfg: &PrometheusConfig,
+        queries: Vec<RemoteQuery>,
+        timeout: Duration,
+        backfill: Option<(Duration, Duration)>,
+    ) -> anyhow::Result<Self> {
+        let base = cfg.url.trim_end_matches('/').to_string();
+        reqwest::Url::parse(&base).with_context(|| format!("prometheus url {base:?} is not a valid URL"))?;
+        Ok(Self {
+            ep: HttpEndpoint::new(&cfg.auth, timeout, SOURCE)?,
+            base,
+            queries,
+            backfill,
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Runs one instant query at `t` (ms). Transport failures and non-API answers are `Err`.
+    pub async fn instant(&self, query: &str, t: TimeMs) -> anyhow::Result<Result<(Vec<SignalPoint>, Vec<String>), String>> {
+        let time = format!("{:.3}", t as f64 / 1000.0);
+        let answer = self
+            .call("/api/v1/query", &[("query", query), ("time", &time)])
+            .await?;
+        Ok(match answer {
+            Answer::Points(p, w) => Ok((p, w)),
+            Answer::QueryError(e) => Err(e),
+        })
+    }
+
+    async fn call(&self, path: &str, form: &[(&str, &str)]) -> anyhow::Result<Answer> {
+        let url = format!("{}{}", self.base, path);
+        // POST form-encoded: long expressions do not fit in a URL.
+        let resp = self
+            .ep
+            .post(&url)
+            .form(form)
+            .send()
+            .await
+            .map_err(|e| anyhow!(describe_error(&e, &url)))?;
+        let status = resp.status();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| anyhow!(describe_error(&e, &url)))?;
+        parse_envelope(&body, status.as_u16()).map_err(|e| anyhow!("{url}: {e}"))
+    }
+}
+
+/// Interprets a Prometheus API reply. `Err` means the reply is not the API speaking at all
+/// (HTML error page, truncated JSON, auth proxy); a well-formed error envelope is a query error.
+fn parse_envelope(body: &[u8], http_status: u16) -> Result<Answer, String> {
+    let env: Envelope = match serde_json::from_slice(body) {
+        Ok(e) => e,
+        Err(e) => {
+            let snippet = clean_short(&String::from_utf8_lossy(body), 120);
+            let what = if body.is_empty() {
+                "an empty body".to_string()
+            } else if e.is_eof() {
+                format!("truncated JSON ({e})")
+            } else {
+                format!("a non-JSON body ({e}): {snippet:?}")
+            };
+            let hint = match http_status {
+                401 | 403 => " — check the bearer token or basic auth",
+                404 => " — is this the Prometheus base URL (without /api/v1)?",
+                _ => "",
+            };
+            return Err(format!("HTTP {http_status} with {what}{hint}"));
+        }
+    };
+    if env.status != "success" {
+        let kind = env.error_type.unwrap_or_else(|| "error".into());
+        let msg = env.error.unwrap_or_else(|| "(no message)".into());
+        return Ok(Answer::QueryError(clean_short(&format!("{kind}: {msg}"), 500)));
+    }
+    let mut notes: Vec<String> = env.warnings.unwrap_or_default();
+    notes.extend(env.infos.unwrap_or_default());
+    let notes = notes.iter().map(|w| clean_short(w, 300)).collect();
+    let data = env
+        .data
+        .ok_or_else(|| format!("HTTP {http_status}: success reply without `data`"))?;
+    let pts = match data {
+        Data::Vector(items) => items
+            .into_iter()
+            .map(|i| point(i.metric, i.value))
+            .collect::<Result<_, _>>()?,
+        Data::Matrix(items) => {
+            let mut out = Vec::new();
+            for s in items {
+                let labels = to_labels(s.metric);
+                for v in s.values {
+                    let (t, value) = sample(v)?;
+                    out.push(SignalPoint {
+                        labels: labels.clone(),
+                        t,
+                        value,
+                    });
+                }
+            }
+            out
+        }
+        Data::Scalar(v) => {
+            let (t, value) = sample(v)?;
+            vec![SignalPoint {
+                labels: Labels::new(),
+                t,
+                value,
+            }]
+        }
+        Data::String(_) => return Ok(Answer::QueryError("query returns a string, not a number".into())),
+    };
+    Ok(Answer::Points(pts, notes))
+}
+
+fn to_labels(m: std::collections::BTreeMap<String, String>) -> Labels {
+    Labels(m)
+}
+
+fn sample((ts, v): (f64, String)) -> Result<(TimeMs, f64), String> {
+    let value = v
+        .parse::<f64>()
+        .map_err(|_| format!("sample value {:?} is not a number", clean_short(&v, 40)))?;
+    Ok(((ts * 1000.0).round() as TimeMs, value))
+}
+
+fn point(m: std::collections::BTreeMap<String, String>, v: (f64, String)) -> Result<SignalPoint, String> {
+    let (t, value) = sample(v)?;
+    Ok(SignalPoint {
+        labels: to_labels(m),
+        t,
+        value,
+    })
+}
+
+#[derive(Deserialize)]
+struct Envelope {
+    status: String,
+    data: Option<Data>,
+    #[serde(rename = "errorType")]
+    error_type: Option<String>,
+    error: Option<String>,
+    warnings: Option<Vec<String>>,
+    infos: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "resultType", content = "result", rename_all = "lowercase")]
+enum Data {
+    Vector(Vec<VectorItem>),
+    Matrix(Vec<MatrixItem>),
+    Scalar((f64, String)),
+    String(serde::de::IgnoredAny),
+}
+
+#[derive(Deserialize)]
+struct VectorItem {
+    metric: std::collections::BTreeMap<String, String>,
+    value: (f64, String),
+}
+
+#[derive(Deserialize)]
+struct MatrixItem {
+    metric: std::collections::BTreeMap<String, String>,
+    values: Vec<(f64, String)>,
+}
+
+impl Poller for PrometheusPoller {
+    async fn poll(&mut self, now: TimeMs) -> anyhow::Result<Vec<SourceEvent>> {
+        let mut events = Vec::new();
+        let backfill = self.backfill.take();
+        let this = &*self;
+        let calls = this.queries.iter().map(|q| async move {
+            let answer = match backfill {
+                Some((window, step)) => {
+                    // Prometheus refuses more than 11,000 points per series.
+                    let step = step.max(window / 10_000).max(Duration::from_millis(1));
+                    let start = format!("{:.3}", (now - window.as_millis() as TimeMs) as f64 / 1000.0);
+                    let end = format!("{:.3}", now as f64 / 1000.0);
+                    let step = format!("{:.3}", step.as_secs_f64());
+                    this.call(
+                        "/api/v1/query_range",
+                        &[("query", q.query.as_str()), ("start", &start), ("end", &end), ("step", &step)],
+                    )
+                    .await
+                }
+                None => {
+                    let time = format!("{:.3}", now as f64 / 1000.0);
+                    this.call("/api/v1/query", &[("query", q.query.as_str()), ("time", &time)])
+                        .await
+                }
+            };
+            (q, answer)
+        });
+        let results = join_all(calls).await;
+        let mut transport_errors = Vec::new();
+        for (q, r) in results {
+            match r {
+                Ok(Answer::Points(points, warnings)) => {
+                    if !warnings.is_empty() {
+                        events.push(SourceEvent::QueryWarnings {
+                            source: SOURCE.into(),
+                            signal: q.signal.clone(),
+                            warnings,
+                        });
+                    }
+                    events.push(SourceEvent::SignalValues {
+                        source: SOURCE.into(),
+                        signal: q.signal.clone(),
+                        points,
+                    });
+                }
+                Ok(Answer::QueryError(error)) => events.push(SourceEvent::QueryError {
+                    source: SOURCE.into(),
+                    signal: q.signal.clone(),
+                    error,
+                }),
+                Err(e) => transport_errors.push(e),
+            }
+        }
+        if !transport_errors.is_empty() && transport_errors.len() == self.queries.len() {
+            // Nothing got through: the server, not a query, is the problem. Retry the back-fill.
+            self.backfill = backfill;
+            return Err(transport_errors.swap_remove(0));
+        }
+        for e in transport_errors {
+            events.push(SourceEvent::QueryError {
+                source: SOURCE.into(),
+                signal: String::new(),
+                error: format!("{e:#}"),
+            });
+        }
+        Ok(events)
+    }
+}
+
+/// `slitop check` probe: readiness plus one instant query per signal.
+pub async fn probe(poller: &PrometheusPoller, now: TimeMs) -> Vec<crate::sources::probe::ProbeItem> {
+    use crate::sources::probe::ProbeItem;
+    let mut items = Vec::new();
+    let url = format!("{}/api/v1/status/buildinfo", poller.base);
+    let started = std::time::Instant::now();
+    let server = match poller.ep.get(&url).send().await {
+        Ok(r) => {
+            let status = r.status();
+            let body = r.bytes().await.unwrap_or_default();
+            match parse_buildinfo(&body) {
+                Some(v) if status.is_success() => ProbeItem::ok(format!("prometheus {}", poller.base), started.elapsed(), format!("version {v}")),
+                _ => ProbeItem::fail(
+                    format!("prometheus {}", poller.base),
+                    format!("HTTP {status} from {url}: {:?} — is this a Prometheus API base URL?", clean_short(&String::from_utf8_lossy(&body), 80)),
+                ),
+            }
+        }
+        Err(e) => ProbeItem::fail(format!("prometheus {}", poller.base), describe_error(&e, &url)),
+    };
+    let reachable = server.ok;
+    items.push(server);
+    if !reachable {
+        return items;
+    }
+    for q in &poller.queries {
+        let started = std::time::Instant::now();
+        let what = format!("signal {} (prometheus)", q.signal);
+        items.push(match poller.instant(&q.query, now).await {
+            Ok(Ok((pts, warnings))) => {
+                let mut detail = format!("{} series", pts.len());
+                if pts.is_empty() {
+                    detail.push_str(" — no data yet: check metric names and labels");
+                }
+                if !warnings.is_empty() {
+                    detail.push_str(&format!("; warnings: {}", warnings.join("; ")));
+                }
+                ProbeItem::ok(what, started.elapsed(), detail)
+            }
+            Ok(Err(e)) => ProbeItem::fail(what, format!("{e} — query: {}", q.query)),
+            Err(e) => ProbeItem::fail(what, format!("{e:#}")),
+        });
+    }
+    items
+}
+
+fn parse_buildinfo(body: &[u8]) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    Some(v.get("data")?.get("version")?.as_str()?.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pts(a: Answer) -> Vec<SignalPoint> {
+        match a {
+            Answer::Points(p, _) => p,
+            Answer::QueryError(e) => panic!("query error {e}"),
+        }
+    }
+
+    #[test]
+    fn vector_scalar_matrix_and_special_values() {
+        let v = br#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"a"},"value":[1700000000.5,"NaN"]},{"metric":{},"value":[1700000000.5,"+Inf"]},{"metric":{},"value":[1700000000.5,"-Inf"]}]}}"#;
+        let p = pts(parse_envelope(v, 200).unwrap());
+        assert!(p[0].value.is_nan());
+        assert_eq!(p[0].t, 1_700_000_000_500);
+        assert_eq!(p[0].labels.get("job"), Some("a"));
+        assert_eq!(p[1].value, f64::INFINITY);
+        assert_eq!(p[2].value, f64::NEG_INFINITY);
+        let s = br#"{"status":"success","data":{"resultType":"scalar","result":[1.25,"3.5"]}}"#;
+        assert_eq!(pts(parse_envelope(s, 200).unwrap())[0].value, 3.5);
+        let m = br#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"x":"1"},"values":[[1,"1"],[2,"2"]]}]},"warnings":["w1"],"infos":["i1"]}"#;
+        match parse_envelope(m, 200).unwrap() {
+            Answer::Points(p, w) => {
+                assert_eq!(p.len(), 2);
+                assert_eq!(w, vec!["w1".to_string(), "i1".to_string()]);
+            }
+            _ => panic!(),
+        }
+    }
+
+    #[test]
+    fn error_envelope_is_a_query_error_and_garbage_is_a_source_error() {
+        let e = br#"{"status":"error","errorType":"bad_data","error":"1:5: parse error: unexpected"}"#;
+        match parse_envelope(e, 400).unwrap() {
+            Answer::QueryError(m) => assert_eq!(m, "bad_data: 1:5: parse error: unexpected"),
+            _ => panic!(),
+        }
+        let html = b"<html><body><h1>502 Bad Gateway</h1>\x1b[2J</body></html>";
+        let err = parse_envelope(html, 502).err().unwrap();
+        assert!(err.starts_with("HTTP 502 with a non-JSON body"), "{err}");
+        assert!(!err.contains('\x1b'));
+        let trunc = br#"{"status":"success","data":{"resultType":"vec"#;
+        assert!(parse_envelope(trunc, 200).err().unwrap().contains("truncated JSON"));
+        assert!(parse_envelope(b"", 401).err().unwrap().contains("check the bearer token"));
+        let badnum = br#"{"status":"success","data":{"resultType":"scalar","result":[1,"abc"]}}"#;
+        assert!(parse_envelope(badnum, 200).err().unwrap().contains("not a number"));
+    }
+}
