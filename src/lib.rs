@@ -2,9 +2,15 @@
 //!
 //! Data flows one way: sources → store → signals → detector → ui/report.
 
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod engine;
+pub mod headless;
 pub mod model;
+pub mod runtime;
+pub mod secret;
+pub mod signals;
 pub mod sources;
 pub mod store;
-pub mod secret;
 pub mod text;
-pub mod signals;

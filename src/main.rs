@@ -1,3 +1,81 @@
-fn main() {
-    println!("slitop {}", env!("CARGO_PKG_VERSION"));
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser};
+
+use slitop::cli::{build_config, Cli, Command};
+use slitop::headless::{self, HeadlessOptions};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if cli.print_config_template {
+        print!("{}", slitop::config::TEMPLATE);
+        return ExitCode::SUCCESS;
+    }
+    match &cli.command {
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "slitop",
+                &mut std::io::stdout(),
+            );
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Man) => {
+            let man = clap_mangen::Man::new(Cli::command());
+            if let Err(e) = man.render(&mut std::io::stdout()) {
+                eprintln!("slitop: {e}");
+                return ExitCode::FAILURE;
+            }
+            return ExitCode::SUCCESS;
+        }
+        _ => {}
+    }
+    let cfg = match build_config(&cli.conn) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("slitop: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("slitop: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match cli.command {
+        Some(Command::Check) => rt.block_on(async {
+            let (items, ok) = slitop::check::run_checks(&cfg).await;
+            slitop::check::print(&items);
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }),
+        _ => {
+            if !cli.headless && std::io::stdout().is_terminal() {
+                eprintln!("slitop: this build has no interactive dashboard yet; run with --headless (JSON lines on stdout)");
+                return ExitCode::from(2);
+            }
+            let opts = HeadlessOptions {
+                duration: cli.duration,
+                out: cli.out,
+            };
+            match rt.block_on(headless::run(cfg, opts)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("slitop: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
 }

@@ -6,7 +6,11 @@ use anyhow::{bail, Context};
 
 /// Reads a secret named in config: `env` wins over `file`. Returns None when neither is set.
 /// A file's trailing newline is dropped (files written by `echo` carry one).
-pub fn read_secret(env: Option<&str>, file: Option<&Path>, what: &str) -> anyhow::Result<Option<String>> {
+pub fn read_secret(
+    env: Option<&str>,
+    file: Option<&Path>,
+    what: &str,
+) -> anyhow::Result<Option<String>> {
     if let Some(var) = env {
         return match std::env::var(var) {
             Ok(v) if !v.is_empty() => Ok(Some(v)),
@@ -35,12 +39,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("tok");
         std::fs::write(&f, "s3cret\n").unwrap();
-        assert_eq!(read_secret(None, Some(&f), "t").unwrap().as_deref(), Some("s3cret"));
+        assert_eq!(
+            read_secret(None, Some(&f), "t").unwrap().as_deref(),
+            Some("s3cret")
+        );
         assert_eq!(read_secret(None, None, "t").unwrap(), None);
-        let err = read_secret(Some("SLITOP_TEST_SURELY_UNSET_VAR"), Some(&f), "prometheus bearer token")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("SLITOP_TEST_SURELY_UNSET_VAR is not set"), "{err}");
+        let err = read_secret(
+            Some("SLITOP_TEST_SURELY_UNSET_VAR"),
+            Some(&f),
+            "prometheus bearer token",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.contains("SLITOP_TEST_SURELY_UNSET_VAR is not set"),
+            "{err}"
+        );
         let err = read_secret(None, Some(&dir.path().join("nope")), "t").unwrap_err();
         assert!(format!("{err:#}").contains("cannot read secret file"));
     }

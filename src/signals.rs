@@ -250,8 +250,13 @@ mod tests {
     #[test]
     fn adhoc_signal_parses() {
         let s = parse_adhoc("rps=sum(rate(x[1m]))").unwrap();
-        assert_eq!((s.name.as_str(), s.query.as_str()), ("rps", "sum(rate(x[1m]))"));
-        assert!(parse_adhoc("nope").unwrap_err().contains("expected NAME=PROMQL"));
+        assert_eq!(
+            (s.name.as_str(), s.query.as_str()),
+            ("rps", "sum(rate(x[1m]))")
+        );
+        assert!(parse_adhoc("nope")
+            .unwrap_err()
+            .contains("expected NAME=PROMQL"));
         assert!(parse_adhoc("a=").is_err());
     }
 }

@@ -30,8 +30,14 @@ mod tests {
 
     #[test]
     fn strips_escape_sequences_and_controls() {
-        assert_eq!(clean("a\x1b[31mred\x07\u{9b}2J"), "a\u{FFFD}[31mred\u{FFFD}\u{FFFD}2J");
+        assert_eq!(
+            clean("a\x1b[31mred\x07\u{9b}2J"),
+            "a\u{FFFD}[31mred\u{FFFD}\u{FFFD}2J"
+        );
         assert_eq!(clean("two\nlines\tok"), "two lines ok");
-        assert_eq!(clean_short("  <html><body>502 Bad Gateway</body></html>  ", 12), "<html><body…");
+        assert_eq!(
+            clean_short("  <html><body>502 Bad Gateway</body></html>  ", 12),
+            "<html><body…"
+        );
     }
 }

@@ -113,14 +113,19 @@ impl HttpEndpoint {
                 .ok()
                 .filter(|c| !c.is_empty())
                 .with_context(|| {
-                    format!("{what}: CA file {} holds no valid PEM certificate", ca.display())
+                    format!(
+                        "{what}: CA file {} holds no valid PEM certificate",
+                        ca.display()
+                    )
                 })?;
             for c in certs {
                 b = b.add_root_certificate(c);
             }
         }
         if auth.insecure_skip_verify {
-            eprintln!("warning: {what}: TLS certificate verification is OFF (insecure_skip_verify)");
+            eprintln!(
+                "warning: {what}: TLS certificate verification is OFF (insecure_skip_verify)"
+            );
             b = b.danger_accept_invalid_certs(true);
         }
         let client = b
@@ -172,7 +177,14 @@ pub fn describe_error(e: &reqwest::Error, url: &str) -> String {
         };
         format!("{url}: {hint} ({cause})")
     } else {
-        format!("{url}: {e}{}", if cause.is_empty() { String::new() } else { format!(" ({cause})") })
+        format!(
+            "{url}: {e}{}",
+            if cause.is_empty() {
+                String::new()
+            } else {
+                format!(" ({cause})")
+            }
+        )
     }
 }
 

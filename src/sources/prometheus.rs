@@ -52,7 +52,8 @@ impl PrometheusPoller {
         backfill: Option<(Duration, Duration)>,
     ) -> anyhow::Result<Self> {
         let base = cfg.url.trim_end_matches('/').to_string();
-        reqwest::Url::parse(&base).with_context(|| format!("prometheus url {base:?} is not a valid URL"))?;
+        reqwest::Url::parse(&base)
+            .with_context(|| format!("prometheus url {base:?} is not a valid URL"))?;
         Ok(Self {
             ep: HttpEndpoint::new(&cfg.auth, timeout, SOURCE)?,
             base,
@@ -66,7 +67,11 @@ impl PrometheusPoller {
     }
 
     /// Runs one instant query at `t` (ms). Transport failures and non-API answers are `Err`.
-    pub async fn instant(&self, query: &str, t: TimeMs) -> anyhow::Result<Result<(Vec<SignalPoint>, Vec<String>), String>> {
+    pub async fn instant(
+        &self,
+        query: &str,
+        t: TimeMs,
+    ) -> anyhow::Result<Result<(Vec<SignalPoint>, Vec<String>), String>> {
         let time = format!("{:.3}", t as f64 / 1000.0);
         let answer = self
             .call("/api/v1/query", &[("query", query), ("time", &time)])
@@ -121,7 +126,10 @@ fn parse_envelope(body: &[u8], http_status: u16) -> Result<Answer, String> {
     if env.status != "success" {
         let kind = env.error_type.unwrap_or_else(|| "error".into());
         let msg = env.error.unwrap_or_else(|| "(no message)".into());
-        return Ok(Answer::QueryError(clean_short(&format!("{kind}: {msg}"), 500)));
+        return Ok(Answer::QueryError(clean_short(
+            &format!("{kind}: {msg}"),
+            500,
+        )));
     }
     let mut notes: Vec<String> = env.warnings.unwrap_or_default();
     notes.extend(env.infos.unwrap_or_default());
@@ -157,7 +165,11 @@ fn parse_envelope(body: &[u8], http_status: u16) -> Result<Answer, String> {
                 value,
             }]
         }
-        Data::String(_) => return Ok(Answer::QueryError("query returns a string, not a number".into())),
+        Data::String(_) => {
+            return Ok(Answer::QueryError(
+                "query returns a string, not a number".into(),
+            ))
+        }
     };
     Ok(Answer::Points(pts, notes))
 }
@@ -173,7 +185,10 @@ fn sample((ts, v): (f64, String)) -> Result<(TimeMs, f64), String> {
     Ok(((ts * 1000.0).round() as TimeMs, value))
 }
 
-fn point(m: std::collections::BTreeMap<String, String>, v: (f64, String)) -> Result<SignalPoint, String> {
+fn point(
+    m: std::collections::BTreeMap<String, String>,
+    v: (f64, String),
+) -> Result<SignalPoint, String> {
     let (t, value) = sample(v)?;
     Ok(SignalPoint {
         labels: to_labels(m),
@@ -224,19 +239,30 @@ impl Poller for PrometheusPoller {
                 Some((window, step)) => {
                     // Prometheus refuses more than 11,000 points per series.
                     let step = step.max(window / 10_000).max(Duration::from_millis(1));
-                    let start = format!("{:.3}", (now - window.as_millis() as TimeMs) as f64 / 1000.0);
+                    let start = format!(
+                        "{:.3}",
+                        (now - window.as_millis() as TimeMs) as f64 / 1000.0
+                    );
                     let end = format!("{:.3}", now as f64 / 1000.0);
                     let step = format!("{:.3}", step.as_secs_f64());
                     this.call(
                         "/api/v1/query_range",
-                        &[("query", q.query.as_str()), ("start", &start), ("end", &end), ("step", &step)],
+                        &[
+                            ("query", q.query.as_str()),
+                            ("start", &start),
+                            ("end", &end),
+                            ("step", &step),
+                        ],
                     )
                     .await
                 }
                 None => {
                     let time = format!("{:.3}", now as f64 / 1000.0);
-                    this.call("/api/v1/query", &[("query", q.query.as_str()), ("time", &time)])
-                        .await
+                    this.call(
+                        "/api/v1/query",
+                        &[("query", q.query.as_str()), ("time", &time)],
+                    )
+                    .await
                 }
             };
             (q, answer)
@@ -284,7 +310,10 @@ impl Poller for PrometheusPoller {
 }
 
 /// `slitop check` probe: readiness plus one instant query per signal.
-pub async fn probe(poller: &PrometheusPoller, now: TimeMs) -> Vec<crate::sources::probe::ProbeItem> {
+pub async fn probe(
+    poller: &PrometheusPoller,
+    now: TimeMs,
+) -> Vec<crate::sources::probe::ProbeItem> {
     use crate::sources::probe::ProbeItem;
     let mut items = Vec::new();
     let url = format!("{}/api/v1/status/buildinfo", poller.base);
@@ -294,14 +323,24 @@ pub async fn probe(poller: &PrometheusPoller, now: TimeMs) -> Vec<crate::sources
             let status = r.status();
             let body = r.bytes().await.unwrap_or_default();
             match parse_buildinfo(&body) {
-                Some(v) if status.is_success() => ProbeItem::ok(format!("prometheus {}", poller.base), started.elapsed(), format!("version {v}")),
+                Some(v) if status.is_success() => ProbeItem::ok(
+                    format!("prometheus {}", poller.base),
+                    started.elapsed(),
+                    format!("version {v}"),
+                ),
                 _ => ProbeItem::fail(
                     format!("prometheus {}", poller.base),
-                    format!("HTTP {status} from {url}: {:?} — is this a Prometheus API base URL?", clean_short(&String::from_utf8_lossy(&body), 80)),
+                    format!(
+                        "HTTP {status} from {url}: {:?} — is this a Prometheus API base URL?",
+                        clean_short(&String::from_utf8_lossy(&body), 80)
+                    ),
                 ),
             }
         }
-        Err(e) => ProbeItem::fail(format!("prometheus {}", poller.base), describe_error(&e, &url)),
+        Err(e) => ProbeItem::fail(
+            format!("prometheus {}", poller.base),
+            describe_error(&e, &url),
+        ),
     };
     let reachable = server.ok;
     items.push(server);
@@ -368,7 +407,8 @@ mod tests {
 
     #[test]
     fn error_envelope_is_a_query_error_and_garbage_is_a_source_error() {
-        let e = br#"{"status":"error","errorType":"bad_data","error":"1:5: parse error: unexpected"}"#;
+        let e =
+            br#"{"status":"error","errorType":"bad_data","error":"1:5: parse error: unexpected"}"#;
         match parse_envelope(e, 400).unwrap() {
             Answer::QueryError(m) => assert_eq!(m, "bad_data: 1:5: parse error: unexpected"),
             _ => panic!(),
@@ -378,9 +418,18 @@ mod tests {
         assert!(err.starts_with("HTTP 502 with a non-JSON body"), "{err}");
         assert!(!err.contains('\x1b'));
         let trunc = br#"{"status":"success","data":{"resultType":"vec"#;
-        assert!(parse_envelope(trunc, 200).err().unwrap().contains("truncated JSON"));
-        assert!(parse_envelope(b"", 401).err().unwrap().contains("check the bearer token"));
+        assert!(parse_envelope(trunc, 200)
+            .err()
+            .unwrap()
+            .contains("truncated JSON"));
+        assert!(parse_envelope(b"", 401)
+            .err()
+            .unwrap()
+            .contains("check the bearer token"));
         let badnum = br#"{"status":"success","data":{"resultType":"scalar","result":[1,"abc"]}}"#;
-        assert!(parse_envelope(badnum, 200).err().unwrap().contains("not a number"));
+        assert!(parse_envelope(badnum, 200)
+            .err()
+            .unwrap()
+            .contains("not a number"));
     }
 }

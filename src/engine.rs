@@ -1,0 +1,277 @@
+//! Signal engine: compiles every signal for where it is evaluated, evaluates local ones over
+//! the store on each refresh, takes remote ones from the Prometheus source, and keeps each
+//! signal's latest points and history.
+
+use std::collections::BTreeMap;
+
+use crate::model::{Labels, SignalPoint, TimeMs};
+use crate::promql::{self, EvalOptions, LocalQuery, Value};
+use crate::signals::{QuerySource, SignalDef};
+use crate::sources::prometheus::RemoteQuery;
+use crate::store::{Store, StoreLimits};
+
+/// Which local sources feed the store, for resolving `source = "auto"`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LocalSources {
+    pub prometheus: bool,
+    pub scrape: bool,
+    pub valkey: bool,
+    pub k6: bool,
+}
+
+#[derive(Debug)]
+pub enum Evaluator {
+    Local(Box<LocalQuery>),
+    Remote,
+    /// Not evaluated; the reason is shown in its panel and by `check`.
+    Disabled(String),
+}
+
+#[derive(Debug)]
+pub struct Signal {
+    pub def: SignalDef,
+    pub eval: Evaluator,
+    /// Latest points (one per label set) and when they were computed.
+    pub latest: Vec<SignalPoint>,
+    pub updated: Option<TimeMs>,
+    /// Last query error, cleared by the next good answer.
+    pub error: Option<String>,
+}
+
+impl Signal {
+    pub fn where_evaluated(&self) -> &'static str {
+        match self.eval {
+            Evaluator::Local(_) => "local",
+            Evaluator::Remote => "prometheus",
+            Evaluator::Disabled(_) => "disabled",
+        }
+    }
+}
+
+pub struct Engine {
+    pub signals: Vec<Signal>,
+    /// Signal history: metric name = signal name, labels = the result's labels.
+    pub history: Store,
+    opts: EvalOptions,
+}
+
+/// True when the query names a series family that slitop's own Valkey or k6 source produces.
+fn reads_local_series(query: &str, srcs: LocalSources) -> bool {
+    query
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .any(|tok| {
+            (srcs.valkey && tok.starts_with("valkey_")) || (srcs.k6 && tok.starts_with("k6_"))
+        })
+}
+
+impl Engine {
+    /// Compiles every signal. A PromQL error is fatal and names its signal; a signal that has
+    /// no source to run on is disabled with the reason.
+    pub fn new(defs: &[SignalDef], srcs: LocalSources, opts: EvalOptions) -> Result<Self, String> {
+        let mut signals = Vec::new();
+        for def in defs {
+            let remote = match def.source {
+                QuerySource::Prometheus => true,
+                QuerySource::Local => false,
+                QuerySource::Auto => srcs.prometheus && !reads_local_series(&def.query, srcs),
+            };
+            let eval = if remote {
+                if !srcs.prometheus {
+                    Evaluator::Disabled("needs a Prometheus server (--prometheus URL)".into())
+                } else {
+                    promql::check_syntax(&def.query).map_err(|e| {
+                        format!("signal {}: {e} in query {:?}", def.name, def.query)
+                    })?;
+                    Evaluator::Remote
+                }
+            } else {
+                let q = promql::compile_local(&def.query)
+                    .map_err(|e| format!("signal {}: {e} in query {:?}", def.name, def.query))?;
+                if !(srcs.scrape || srcs.valkey || srcs.k6) {
+                    Evaluator::Disabled(
+                        "no local source (--scrape, --valkey or --k6) feeds it".into(),
+                    )
+                } else {
+                    Evaluator::Local(Box::new(q))
+                }
+            };
+            signals.push(Signal {
+                def: def.clone(),
+                eval,
+                latest: Vec::new(),
+                updated: None,
+                error: None,
+            });
+        }
+        Ok(Self {
+            signals,
+            history: Store::new(StoreLimits::default()),
+            opts,
+        })
+    }
+
+    pub fn remote_queries(&self) -> Vec<RemoteQuery> {
+        self.signals
+            .iter()
+            .filter(|s| matches!(s.eval, Evaluator::Remote))
+            .map(|s| RemoteQuery {
+                signal: s.def.name.clone(),
+                query: s.def.query.clone(),
+            })
+            .collect()
+    }
+
+    fn index(&self, name: &str) -> Option<usize> {
+        self.signals.iter().position(|s| s.def.name == name)
+    }
+
+    fn record(history: &mut Store, name: &str, p: &SignalPoint) {
+        let mut l = p.labels.without_name();
+        l.set(crate::model::METRIC_NAME, name);
+        history.push(&l, p.t, p.value);
+    }
+
+    /// Points computed by Prometheus: an instant answer (one t) or a back-fill matrix.
+    pub fn apply_remote(&mut self, signal: &str, points: Vec<SignalPoint>) {
+        let Some(i) = self.index(signal) else { return };
+        for p in &points {
+            Self::record(&mut self.history, signal, p);
+        }
+        // The latest point of each label set is the current value.
+        let mut latest: BTreeMap<Labels, SignalPoint> = BTreeMap::new();
+        for p in points {
+            match latest.get(&p.labels) {
+                Some(cur) if cur.t >= p.t => {}
+                _ => {
+                    latest.insert(p.labels.clone(), p);
+                }
+            }
+        }
+        let s = &mut self.signals[i];
+        s.updated = latest.values().map(|p| p.t).max().or(s.updated);
+        s.latest = latest.into_values().collect();
+        s.error = None;
+    }
+
+    pub fn apply_error(&mut self, signal: &str, error: String) {
+        if let Some(i) = self.index(signal) {
+            self.signals[i].error = Some(error);
+        }
+    }
+
+    /// Evaluates every local signal at `t` over `store`.
+    pub fn evaluate_local(&mut self, store: &Store, t: TimeMs) {
+        for s in &mut self.signals {
+            let Evaluator::Local(q) = &s.eval else {
+                continue;
+            };
+            match q.eval(store, t, &self.opts) {
+                Ok(v) => {
+                    let pts: Vec<SignalPoint> = match v {
+                        Value::Scalar(value) => vec![SignalPoint {
+                            labels: Labels::new(),
+                            t,
+                            value,
+                        }],
+                        Value::Vector(items) => items
+                            .into_iter()
+                            .map(|(labels, value)| SignalPoint { labels, t, value })
+                            .collect(),
+                    };
+                    for p in &pts {
+                        Self::record(&mut self.history, &s.def.name, p);
+                    }
+                    s.latest = pts;
+                    s.updated = Some(t);
+                    s.error = None;
+                }
+                Err(e) => s.error = Some(e.to_string()),
+            }
+        }
+    }
+
+    /// Forgets remote values older than `max_age` (their source is down or stale).
+    pub fn expire_remote(&mut self, now: TimeMs, max_age_ms: TimeMs) {
+        for s in &mut self.signals {
+            if matches!(s.eval, Evaluator::Remote)
+                && s.updated.is_some_and(|u| now - u > max_age_ms)
+            {
+                s.latest.clear();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::signals::parse_adhoc;
+
+    #[test]
+    fn auto_resolves_by_configured_sources() {
+        let defs = vec![
+            parse_adhoc("rps=sum(rate(http_requests_total[1m]))").unwrap(),
+            parse_adhoc("depth=sum(valkey_stream_length)").unwrap(),
+        ];
+        let srcs = LocalSources {
+            prometheus: true,
+            valkey: true,
+            ..Default::default()
+        };
+        let e = Engine::new(&defs, srcs, EvalOptions::default()).unwrap();
+        assert_eq!(e.signals[0].where_evaluated(), "prometheus");
+        assert_eq!(e.signals[1].where_evaluated(), "local");
+        let only_scrape = LocalSources {
+            scrape: true,
+            ..Default::default()
+        };
+        let e = Engine::new(&defs, only_scrape, EvalOptions::default()).unwrap();
+        assert_eq!(e.signals[0].where_evaluated(), "local");
+    }
+
+    #[test]
+    fn unsupported_function_is_named_with_its_signal() {
+        let defs = vec![parse_adhoc("x=label_replace(up, \"a\", \"b\", \"c\", \"d\")").unwrap()];
+        let srcs = LocalSources {
+            scrape: true,
+            ..Default::default()
+        };
+        let e = Engine::new(&defs, srcs, EvalOptions::default())
+            .err()
+            .unwrap();
+        assert!(
+            e.starts_with("signal x: ") && e.contains("label_replace"),
+            "{e}"
+        );
+        let bad = vec![parse_adhoc("y=sum(rate(x[1m])").unwrap()];
+        let e = Engine::new(&bad, srcs, EvalOptions::default())
+            .err()
+            .unwrap();
+        assert!(e.starts_with("signal y: syntax error"), "{e}");
+    }
+
+    #[test]
+    fn local_evaluation_fills_latest_and_history() {
+        let defs = vec![parse_adhoc("d=sum(valkey_stream_length)").unwrap()];
+        let srcs = LocalSources {
+            valkey: true,
+            ..Default::default()
+        };
+        let mut e = Engine::new(&defs, srcs, EvalOptions::default()).unwrap();
+        let mut st = Store::default();
+        st.push(
+            &Labels::named("valkey_stream_length").with("stream", "a"),
+            1000,
+            3.0,
+        );
+        st.push(
+            &Labels::named("valkey_stream_length").with("stream", "b"),
+            1000,
+            4.0,
+        );
+        e.evaluate_local(&st, 1500);
+        assert_eq!(e.signals[0].latest.len(), 1);
+        assert_eq!(e.signals[0].latest[0].value, 7.0);
+        assert_eq!(e.history.family("d").count(), 1);
+    }
+}

@@ -1,0 +1,239 @@
+//! Direct scrape of `/metrics` endpoints: the embedded default for people without a Prometheus
+//! server. Samples land in the local store and signals are evaluated there with PromQL semantics.
+//! Like Prometheus, each target gets `job`/`instance` labels and an `up` series, and series that
+//! vanish from a target (or a failed scrape) get a staleness marker.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use anyhow::anyhow;
+use futures::future::join_all;
+use serde::Deserialize;
+
+use crate::exposition;
+use crate::model::{Labels, Sample, SourceEvent, TimeMs};
+use crate::sources::http::{describe_error, HttpAuth, HttpEndpoint};
+use crate::sources::probe::ProbeItem;
+use crate::sources::Poller;
+use crate::store::stale_nan;
+
+pub const SOURCE: &str = "scrape";
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScrapeConfig {
+    /// `/metrics` URLs, e.g. `http://127.0.0.1:8080/metrics`.
+    #[serde(default)]
+    pub urls: Vec<String>,
+    /// `job` label given to every scraped series (as a Prometheus scrape job would).
+    #[serde(default = "d_job")]
+    pub job: String,
+    /// A larger body is refused.
+    #[serde(default = "d_max_bytes")]
+    pub max_bytes: u64,
+    /// Ask for OpenMetrics instead of text 0.0.4.
+    #[serde(default)]
+    pub openmetrics: bool,
+    #[serde(default)]
+    pub auth: HttpAuth,
+}
+
+fn d_job() -> String {
+    "scrape".into()
+}
+fn d_max_bytes() -> u64 {
+    32 * 1024 * 1024
+}
+
+pub struct ScrapePoller {
+    ep: HttpEndpoint,
+    cfg: ScrapeConfig,
+    /// Series seen in each target's previous scrape, for staleness markers.
+    last_seen: HashMap<String, HashSet<Labels>>,
+}
+
+/// One target's scrape result.
+pub struct Scraped {
+    pub samples: Vec<Sample>,
+    pub bytes: usize,
+}
+
+impl ScrapePoller {
+    pub fn new(cfg: ScrapeConfig, timeout: Duration) -> anyhow::Result<Self> {
+        Ok(Self {
+            ep: HttpEndpoint::new(&cfg.auth, timeout, SOURCE)?,
+            cfg,
+            last_seen: HashMap::new(),
+        })
+    }
+
+    /// Fetches and parses one target; `Err` carries the URL and what went wrong.
+    pub async fn scrape(&self, url: &str, now: TimeMs) -> anyhow::Result<Scraped> {
+        let accept = if self.cfg.openmetrics {
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"
+        } else {
+            "text/plain;version=0.0.4"
+        };
+        let mut resp = self
+            .ep
+            .get(url)
+            .header(reqwest::header::ACCEPT, accept)
+            .send()
+            .await
+            .map_err(|e| anyhow!(describe_error(&e, url)))?;
+        let status = resp.status();
+        let cap = self.cfg.max_bytes;
+        if let Some(len) = resp.content_length() {
+            if len > cap {
+                return Err(too_big(url, len, cap));
+            }
+        }
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        // Read chunk by chunk so a server without Content-Length cannot push us past the cap.
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| anyhow!(describe_error(&e, url)))? {
+            body.extend_from_slice(&chunk);
+            if body.len() as u64 > cap {
+                return Err(too_big(url, body.len() as u64, cap));
+            }
+        }
+        if !status.is_success() {
+            return Err(anyhow!(
+                "{url}: HTTP {status}: {:?}",
+                crate::text::clean_short(&String::from_utf8_lossy(&body), 120)
+            ));
+        }
+        let text = std::str::from_utf8(&body).map_err(|e| {
+            anyhow!("{url}: body is not UTF-8 (first bad byte at offset {})", e.valid_up_to())
+        })?;
+        let format = exposition::format_from_content_type(content_type.as_deref());
+        let parsed = exposition::parse(text, format).map_err(|e| {
+            let hint = if text.trim_start().starts_with('<') {
+                " — the server sent HTML, not metrics: is this the /metrics path?"
+            } else {
+                ""
+            };
+            anyhow!("{url}: {e}{hint}")
+        })?;
+        let target = target_labels(url, &self.cfg.job);
+        let mut samples = Vec::with_capacity(parsed.samples.len());
+        for s in parsed.samples {
+            let mut labels = s.labels;
+            // Prometheus keeps target labels and renames clashing ones to exported_*.
+            for (k, v) in target.iter() {
+                if let Some(old) = labels.remove(k) {
+                    labels.set(&format!("exported_{k}"), &old);
+                }
+                labels.set(k, v);
+            }
+            samples.push(Sample::new(labels, s.timestamp_ms.unwrap_or(now), s.value));
+        }
+        Ok(Scraped {
+            samples,
+            bytes: body.len(),
+        })
+    }
+
+    pub fn urls(&self) -> &[String] {
+        &self.cfg.urls
+    }
+}
+
+fn too_big(url: &str, got: u64, cap: u64) -> anyhow::Error {
+    anyhow!(
+        "{url}: scrape refused: body is larger than the {} cap ({} bytes so far); raise scrape.max_bytes if this is expected",
+        human_bytes(cap),
+        got
+    )
+}
+
+fn human_bytes(b: u64) -> String {
+    if b >= 1 << 20 && b % (1 << 20) == 0 {
+        format!("{} MiB", b >> 20)
+    } else {
+        format!("{b} bytes")
+    }
+}
+
+/// `job` and `instance` (host:port) as Prometheus would attach them.
+fn target_labels(url: &str, job: &str) -> Labels {
+    let instance = reqwest::Url::parse(url)
+        .ok()
+        .map(|u| {
+            let host = u.host_str().unwrap_or("").to_string();
+            match u.port_or_known_default() {
+                Some(p) => format!("{host}:{p}"),
+                None => host,
+            }
+        })
+        .unwrap_or_else(|| url.to_string());
+    Labels::from([("job", job), ("instance", instance.as_str())])
+}
+
+impl Poller for ScrapePoller {
+    async fn poll(&mut self, now: TimeMs) -> anyhow::Result<Vec<SourceEvent>> {
+        let results = join_all(self.cfg.urls.iter().map(|u| self.scrape(u, now))).await;
+        let mut samples = Vec::new();
+        let mut events = Vec::new();
+        let mut failures = Vec::new();
+        for (url, r) in self.cfg.urls.clone().iter().zip(results) {
+            let up = Labels::named("up").with("job", &self.cfg.job);
+            let up = up.with("instance", target_labels(url, &self.cfg.job).get("instance").unwrap_or(""));
+            let previous = self.last_seen.remove(url).unwrap_or_default();
+            match r {
+                Ok(scraped) => {
+                    let seen: HashSet<Labels> = scraped.samples.iter().map(|s| s.labels.clone()).collect();
+                    for gone in previous.difference(&seen) {
+                        samples.push(Sample::new(gone.clone(), now, stale_nan()));
+                    }
+                    samples.extend(scraped.samples);
+                    samples.push(Sample::new(up, now, 1.0));
+                    self.last_seen.insert(url.clone(), seen);
+                }
+                Err(e) => {
+                    for gone in previous {
+                        samples.push(Sample::new(gone, now, stale_nan()));
+                    }
+                    samples.push(Sample::new(up, now, 0.0));
+                    failures.push(e);
+                }
+            }
+        }
+        if !failures.is_empty() && failures.len() == self.cfg.urls.len() {
+            return Err(failures.swap_remove(0));
+        }
+        for e in failures {
+            events.push(SourceEvent::QueryError {
+                source: SOURCE.into(),
+                signal: String::new(),
+                error: format!("{e:#}"),
+            });
+        }
+        events.push(SourceEvent::Samples {
+            source: SOURCE.into(),
+            samples,
+        });
+        Ok(events)
+    }
+}
+
+/// `slitop check` probe: each URL scraped once.
+pub async fn probe(poller: &ScrapePoller, now: TimeMs) -> Vec<ProbeItem> {
+    let mut out = Vec::new();
+    for url in poller.urls() {
+        let started = std::time::Instant::now();
+        out.push(match poller.scrape(url, now).await {
+            Ok(s) => ProbeItem::ok(
+                format!("scrape {url}"),
+                started.elapsed(),
+                format!("{} samples, {} bytes", s.samples.len(), s.bytes),
+            ),
+            Err(e) => ProbeItem::fail(format!("scrape {url}"), format!("{e:#}")),
+        });
+    }
+    out
+}
