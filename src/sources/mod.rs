@@ -6,6 +6,7 @@ pub mod backoff;
 pub mod http;
 pub mod probe;
 pub mod prometheus;
+pub mod scrape;
 
 use std::future::Future;
 use std::time::Duration;

@@ -95,7 +95,11 @@ impl ScrapePoller {
             .map(str::to_string);
         // Read chunk by chunk so a server without Content-Length cannot push us past the cap.
         let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await.map_err(|e| anyhow!(describe_error(&e, url)))? {
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| anyhow!(describe_error(&e, url)))?
+        {
             body.extend_from_slice(&chunk);
             if body.len() as u64 > cap {
                 return Err(too_big(url, body.len() as u64, cap));
@@ -108,7 +112,10 @@ impl ScrapePoller {
             ));
         }
         let text = std::str::from_utf8(&body).map_err(|e| {
-            anyhow!("{url}: body is not UTF-8 (first bad byte at offset {})", e.valid_up_to())
+            anyhow!(
+                "{url}: body is not UTF-8 (first bad byte at offset {})",
+                e.valid_up_to()
+            )
         })?;
         let format = exposition::format_from_content_type(content_type.as_deref());
         let parsed = exposition::parse(text, format).map_err(|e| {
@@ -182,11 +189,17 @@ impl Poller for ScrapePoller {
         let mut failures = Vec::new();
         for (url, r) in self.cfg.urls.clone().iter().zip(results) {
             let up = Labels::named("up").with("job", &self.cfg.job);
-            let up = up.with("instance", target_labels(url, &self.cfg.job).get("instance").unwrap_or(""));
+            let up = up.with(
+                "instance",
+                target_labels(url, &self.cfg.job)
+                    .get("instance")
+                    .unwrap_or(""),
+            );
             let previous = self.last_seen.remove(url).unwrap_or_default();
             match r {
                 Ok(scraped) => {
-                    let seen: HashSet<Labels> = scraped.samples.iter().map(|s| s.labels.clone()).collect();
+                    let seen: HashSet<Labels> =
+                        scraped.samples.iter().map(|s| s.labels.clone()).collect();
                     for gone in previous.difference(&seen) {
                         samples.push(Sample::new(gone.clone(), now, stale_nan()));
                     }
