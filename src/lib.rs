@@ -6,6 +6,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod exposition;
 pub mod headless;
 pub mod model;
 pub mod runtime;

@@ -1,0 +1,322 @@
+//! One line of an exposition: comments (`# HELP/TYPE/UNIT/EOF`) and samples.
+
+use crate::exposition::Format;
+use crate::model::Labels;
+
+pub enum MetaKind {
+    Help,
+    Type,
+    Unit,
+}
+
+pub enum Comment<'a> {
+    Eof,
+    Meta {
+        kind: MetaKind,
+        name: &'a str,
+        arg: &'a str,
+    },
+    Other,
+}
+
+/// Classifies the text after a leading `#`.
+pub fn comment(rest: &str) -> Comment<'_> {
+    let rest = rest.trim_start_matches([' ', '\t']);
+    if rest.trim_end() == "EOF" {
+        return Comment::Eof;
+    }
+    let (word, after) = split_word(rest);
+    let kind = match word {
+        "HELP" => MetaKind::Help,
+        "TYPE" => MetaKind::Type,
+        "UNIT" => MetaKind::Unit,
+        _ => return Comment::Other,
+    };
+    let (name, arg) = split_word(after.trim_start_matches([' ', '\t']));
+    if name.is_empty() || !valid_metric_name(name) {
+        return Comment::Other;
+    }
+    let arg = arg.strip_prefix([' ', '\t']).unwrap_or(arg);
+    Comment::Meta { kind, name, arg }
+}
+
+fn split_word(s: &str) -> (&str, &str) {
+    match s.find([' ', '\t']) {
+        Some(i) => (&s[..i], &s[i..]),
+        None => (s, ""),
+    }
+}
+
+fn valid_metric_name(n: &str) -> bool {
+    let b = n.as_bytes();
+    !b.is_empty()
+        && (b[0].is_ascii_alphabetic() || b[0] == b'_' || b[0] == b':')
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b':')
+}
+
+/// HELP text escapes: `\\` and `\n`.
+pub fn unescape_help(s: &str) -> String {
+    if !s.contains('\\') {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.next() {
+                Some('n') => out.push('\n'),
+                Some('\\') => out.push('\\'),
+                Some(o) => {
+                    out.push('\\');
+                    out.push(o);
+                }
+                None => out.push('\\'),
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+pub struct Parsed<'a> {
+    pub name: &'a str,
+    pub labels: Labels,
+    pub value: f64,
+    pub timestamp_ms: Option<i64>,
+}
+
+type LineResult<T> = Result<T, (usize, String)>;
+
+fn found(text: &str, at: usize) -> String {
+    match text[at..].chars().next() {
+        None => "end of line".into(),
+        Some(c) => format!("{:?}", crate::text::clean_short(&c.to_string(), 4)),
+    }
+}
+
+/// Parses `name{labels} value [timestamp] [# exemplar]`. Errors carry the byte column.
+pub fn sample(text: &str, format: Format) -> LineResult<Parsed<'_>> {
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+        i += 1;
+    }
+    let start = i;
+    if i < b.len() && (b[i].is_ascii_alphabetic() || b[i] == b'_' || b[i] == b':') {
+        i += 1;
+        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_' || b[i] == b':') {
+            i += 1;
+        }
+    }
+    if i == start {
+        return Err((
+            i,
+            format!("expected a metric name, found {}", found(text, i)),
+        ));
+    }
+    let name = &text[start..i];
+    let mut labels = Labels::new();
+    if i < b.len() && b[i] == b'{' {
+        i = parse_labels(text, i + 1, &mut labels)?;
+    }
+    if i >= b.len() || !(b[i] == b' ' || b[i] == b'\t') {
+        return Err((
+            i,
+            format!(
+                "expected a space and a value after `{name}`, found {}",
+                found(text, i)
+            ),
+        ));
+    }
+    while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+        i += 1;
+    }
+    let vstart = i;
+    while i < b.len() && b[i] != b' ' && b[i] != b'\t' {
+        i += 1;
+    }
+    let vtext = &text[vstart..i];
+    let value = parse_float(vtext).ok_or_else(|| {
+        (
+            vstart,
+            format!(
+                "expected a number for the value of `{name}`, found {:?}",
+                crate::text::clean_short(vtext, 40)
+            ),
+        )
+    })?;
+    while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+        i += 1;
+    }
+    let mut timestamp_ms = None;
+    if i < b.len() && b[i] != b'#' {
+        let tstart = i;
+        while i < b.len() && b[i] != b' ' && b[i] != b'\t' {
+            i += 1;
+        }
+        let ttext = &text[tstart..i];
+        timestamp_ms = Some(parse_timestamp(ttext, format).ok_or_else(|| {
+            let want = match format {
+                Format::Text004 => "an integer timestamp in milliseconds",
+                Format::OpenMetrics => "a timestamp in seconds",
+            };
+            (
+                tstart,
+                format!(
+                    "expected {want}, found {:?}",
+                    crate::text::clean_short(ttext, 40)
+                ),
+            )
+        })?);
+        while i < b.len() && (b[i] == b' ' || b[i] == b'\t') {
+            i += 1;
+        }
+    }
+    // What may follow is an exemplar (` # {..} v [ts]`): parsed over and ignored.
+    if i < b.len() && b[i] != b'#' {
+        return Err((
+            i,
+            format!("unexpected text after the sample: {}", found(text, i)),
+        ));
+    }
+    Ok(Parsed {
+        name,
+        labels,
+        value,
+        timestamp_ms,
+    })
+}
+
+/// Parses label pairs after `{`; returns the index after `}`.
+fn parse_labels(text: &str, mut i: usize, labels: &mut Labels) -> LineResult<usize> {
+    let b = text.as_bytes();
+    let skip_ws = |i: &mut usize| {
+        while *i < b.len() && (b[*i] == b' ' || b[*i] == b'\t') {
+            *i += 1;
+        }
+    };
+    let mut value = String::new();
+    loop {
+        skip_ws(&mut i);
+        if i < b.len() && b[i] == b'}' {
+            return Ok(i + 1);
+        }
+        let ns = i;
+        if i < b.len() && (b[i].is_ascii_alphabetic() || b[i] == b'_') {
+            i += 1;
+            while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+                i += 1;
+            }
+        }
+        if i == ns {
+            return Err((
+                i,
+                format!("expected a label name or '}}', found {}", found(text, i)),
+            ));
+        }
+        let lname = &text[ns..i];
+        skip_ws(&mut i);
+        if i >= b.len() || b[i] != b'=' {
+            return Err((
+                i,
+                format!(
+                    "expected '=' after label name `{lname}`, found {}",
+                    found(text, i)
+                ),
+            ));
+        }
+        i += 1;
+        skip_ws(&mut i);
+        if i >= b.len() || b[i] != b'"' {
+            return Err((
+                i,
+                format!(
+                    "expected '\"' to open the value of label `{lname}`, found {}",
+                    found(text, i)
+                ),
+            ));
+        }
+        i += 1;
+        value.clear();
+        let mut run = i;
+        loop {
+            if i >= b.len() {
+                return Err((
+                    i,
+                    format!("unterminated value of label `{lname}`: missing closing '\"'"),
+                ));
+            }
+            match b[i] {
+                b'"' => {
+                    value.push_str(&text[run..i]);
+                    i += 1;
+                    break;
+                }
+                b'\\' => {
+                    value.push_str(&text[run..i]);
+                    match b.get(i + 1) {
+                        Some(b'\\') => value.push('\\'),
+                        Some(b'"') => value.push('"'),
+                        Some(b'n') => value.push('\n'),
+                        _ => {
+                            return Err((
+                                i,
+                                format!("invalid escape in the value of label `{lname}`: only \\\\, \\\" and \\n are allowed"),
+                            ))
+                        }
+                    }
+                    i += 2;
+                    run = i;
+                }
+                _ => i += 1,
+            }
+        }
+        if labels.get(lname).is_some() || lname == crate::model::METRIC_NAME {
+            return Err((ns, format!("label `{lname}` appears twice")));
+        }
+        labels.set(lname, &value);
+        skip_ws(&mut i);
+        match b.get(i) {
+            Some(b',') => i += 1,
+            Some(b'}') => return Ok(i + 1),
+            _ => {
+                return Err((
+                    i,
+                    format!(
+                        "expected ',' or '}}' after the value of label `{lname}`, found {}",
+                        found(text, i)
+                    ),
+                ))
+            }
+        }
+    }
+}
+
+/// Go float syntax plus NaN and ±Inf in any case, as Prometheus accepts.
+fn parse_float(s: &str) -> Option<f64> {
+    if s.is_empty() {
+        return None;
+    }
+    let b = s.as_bytes();
+    // Rust's parser also takes "infinity"/"nan" in any case, as Go's does; reject what Go rejects:
+    // leading '.' is fine in both; a lone sign or "e5" are rejected by both.
+    if b.iter().any(|c| *c == b'_') {
+        return None;
+    }
+    s.parse::<f64>().ok()
+}
+
+fn parse_timestamp(s: &str, format: Format) -> Option<i64> {
+    match format {
+        Format::Text004 => s.parse::<i64>().ok(),
+        Format::OpenMetrics => {
+            let secs = parse_float(s)?;
+            if !secs.is_finite() {
+                return None;
+            }
+            Some((secs * 1000.0).round() as i64)
+        }
+    }
+}
