@@ -9,6 +9,7 @@ pub mod engine;
 pub mod exposition;
 pub mod headless;
 pub mod model;
+pub mod promql;
 pub mod runtime;
 pub mod secret;
 pub mod signals;

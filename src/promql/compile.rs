@@ -1,0 +1,269 @@
+//! Lowering of the parser's AST to the plan `eval` runs, refusing what the subset lacks.
+
+use promql_parser::label::Matcher;
+use promql_parser::parser::{Expr, LabelModifier, VectorMatchCardinality, VectorSelector};
+
+use super::PromqlError;
+
+pub const SUPPORTED: &str = "selectors, rate, irate, increase, delta, deriv, histogram_quantile, clamp_min, abs, vector, scalar, sum/avg/min/max/count with by/without, arithmetic and comparisons";
+
+#[derive(Debug, Clone)]
+pub struct Selector {
+    pub name: Option<String>,
+    pub matchers: Vec<Matcher>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RangeFn {
+    Rate,
+    Irate,
+    Increase,
+    Delta,
+    Deriv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AggOp {
+    Sum,
+    Avg,
+    Min,
+    Max,
+    Count,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Pow,
+    Eq,
+    Ne,
+    Gt,
+    Lt,
+    Ge,
+    Le,
+}
+
+impl BinOp {
+    pub fn is_comparison(self) -> bool {
+        matches!(
+            self,
+            BinOp::Eq | BinOp::Ne | BinOp::Gt | BinOp::Lt | BinOp::Ge | BinOp::Le
+        )
+    }
+}
+
+/// Labels used to match series of two vectors.
+#[derive(Debug, Clone)]
+pub enum Matching {
+    /// Default: all labels but the metric name.
+    All,
+    On(Vec<String>),
+    Ignoring(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+pub enum Grouping {
+    None,
+    By(Vec<String>),
+    Without(Vec<String>),
+}
+
+#[derive(Debug, Clone)]
+pub enum Node {
+    Number(f64),
+    Select(Selector),
+    Range {
+        f: RangeFn,
+        sel: Selector,
+        range_ms: i64,
+    },
+    Neg(Box<Node>),
+    Abs(Box<Node>),
+    ClampMin(Box<Node>, Box<Node>),
+    HistogramQuantile(Box<Node>, Box<Node>),
+    Vector(Box<Node>),
+    Scalar(Box<Node>),
+    Aggregate {
+        op: AggOp,
+        expr: Box<Node>,
+        grouping: Grouping,
+    },
+    Binary {
+        op: BinOp,
+        lhs: Box<Node>,
+        rhs: Box<Node>,
+        return_bool: bool,
+        matching: Matching,
+    },
+}
+
+impl Node {
+    pub fn metric_names(&self, out: &mut Vec<String>) {
+        let sel = |s: &Selector, out: &mut Vec<String>| {
+            if let Some(n) = &s.name {
+                out.push(n.clone());
+            }
+        };
+        match self {
+            Node::Number(_) => {}
+            Node::Select(s) | Node::Range { sel: s, .. } => sel(s, out),
+            Node::Neg(a)
+            | Node::Abs(a)
+            | Node::Vector(a)
+            | Node::Scalar(a)
+            | Node::Aggregate { expr: a, .. } => a.metric_names(out),
+            Node::ClampMin(a, b)
+            | Node::HistogramQuantile(a, b)
+            | Node::Binary { lhs: a, rhs: b, .. } => {
+                a.metric_names(out);
+                b.metric_names(out);
+            }
+        }
+    }
+}
+
+fn unsupported(what: impl Into<String>) -> PromqlError {
+    PromqlError::Unsupported(what.into())
+}
+
+fn selector(vs: &VectorSelector) -> Result<Selector, PromqlError> {
+    if vs.offset.is_some() {
+        return Err(unsupported("offset modifier"));
+    }
+    if vs.at.is_some() {
+        return Err(unsupported("@ modifier"));
+    }
+    if !vs.matchers.or_matchers.is_empty() {
+        return Err(unsupported("`or` inside a selector"));
+    }
+    Ok(Selector {
+        name: vs.name.clone(),
+        matchers: vs.matchers.matchers.clone(),
+    })
+}
+
+fn labels(l: &promql_parser::label::Labels) -> Vec<String> {
+    l.labels.clone()
+}
+
+pub fn lower(e: &Expr) -> Result<Node, PromqlError> {
+    Ok(match e {
+        Expr::NumberLiteral(n) => Node::Number(n.val),
+        Expr::Paren(p) => lower(&p.expr)?,
+        Expr::Unary(u) => Node::Neg(Box::new(lower(&u.expr)?)),
+        Expr::VectorSelector(vs) => Node::Select(selector(vs)?),
+        Expr::MatrixSelector(_) => {
+            return Err(unsupported(
+                "a range vector outside rate/irate/increase/delta/deriv",
+            ))
+        }
+        Expr::StringLiteral(_) => return Err(unsupported("string literal")),
+        Expr::Subquery(_) => return Err(unsupported("subquery")),
+        Expr::Extension(_) => return Err(unsupported("extension expression")),
+        Expr::Aggregate(a) => {
+            let op = match a.op.to_string().as_str() {
+                "sum" => AggOp::Sum,
+                "avg" => AggOp::Avg,
+                "min" => AggOp::Min,
+                "max" => AggOp::Max,
+                "count" => AggOp::Count,
+                other => return Err(unsupported(format!("aggregation `{other}`"))),
+            };
+            let grouping = match &a.modifier {
+                None => Grouping::None,
+                Some(LabelModifier::Include(l)) => Grouping::By(labels(l)),
+                Some(LabelModifier::Exclude(l)) => Grouping::Without(labels(l)),
+            };
+            Node::Aggregate {
+                op,
+                expr: Box::new(lower(&a.expr)?),
+                grouping,
+            }
+        }
+        Expr::Binary(b) => {
+            let op = match b.op.to_string().as_str() {
+                "+" => BinOp::Add,
+                "-" => BinOp::Sub,
+                "*" => BinOp::Mul,
+                "/" => BinOp::Div,
+                "%" => BinOp::Mod,
+                "^" => BinOp::Pow,
+                "==" => BinOp::Eq,
+                "!=" => BinOp::Ne,
+                ">" => BinOp::Gt,
+                "<" => BinOp::Lt,
+                ">=" => BinOp::Ge,
+                "<=" => BinOp::Le,
+                other => return Err(unsupported(format!("operator `{other}`"))),
+            };
+            let (return_bool, matching) = match &b.modifier {
+                None => (false, Matching::All),
+                Some(m) => {
+                    if !matches!(m.card, VectorMatchCardinality::OneToOne) {
+                        return Err(unsupported("group_left/group_right"));
+                    }
+                    if m.fill_values.lhs.is_some() || m.fill_values.rhs.is_some() {
+                        return Err(unsupported("fill modifier"));
+                    }
+                    let matching = match &m.matching {
+                        None => Matching::All,
+                        Some(LabelModifier::Include(l)) => Matching::On(labels(l)),
+                        Some(LabelModifier::Exclude(l)) => Matching::Ignoring(labels(l)),
+                    };
+                    (m.return_bool, matching)
+                }
+            };
+            Node::Binary {
+                op,
+                lhs: Box::new(lower(&b.lhs)?),
+                rhs: Box::new(lower(&b.rhs)?),
+                return_bool,
+                matching,
+            }
+        }
+        Expr::Call(c) => {
+            let name = c.func.name;
+            let args = &c.args.args;
+            let range = |f: RangeFn| -> Result<Node, PromqlError> {
+                match args.first().map(|a| a.as_ref()) {
+                    Some(Expr::MatrixSelector(ms)) => Ok(Node::Range {
+                        f,
+                        sel: selector(&ms.vs)?,
+                        range_ms: ms.range.as_millis() as i64,
+                    }),
+                    Some(Expr::Subquery(_)) => Err(unsupported("subquery")),
+                    _ => Err(unsupported(format!(
+                        "function `{name}` without a range selector"
+                    ))),
+                }
+            };
+            let arg = |i: usize| -> Result<Box<Node>, PromqlError> {
+                args.get(i)
+                    .map(|a| lower(a).map(Box::new))
+                    .unwrap_or_else(|| {
+                        Err(PromqlError::Syntax(format!(
+                            "`{name}` needs argument {}",
+                            i + 1
+                        )))
+                    })
+            };
+            match name {
+                "rate" => range(RangeFn::Rate)?,
+                "irate" => range(RangeFn::Irate)?,
+                "increase" => range(RangeFn::Increase)?,
+                "delta" => range(RangeFn::Delta)?,
+                "deriv" => range(RangeFn::Deriv)?,
+                "abs" => Node::Abs(arg(0)?),
+                "clamp_min" => Node::ClampMin(arg(0)?, arg(1)?),
+                "histogram_quantile" => Node::HistogramQuantile(arg(0)?, arg(1)?),
+                "vector" => Node::Vector(arg(0)?),
+                "scalar" => Node::Scalar(arg(0)?),
+                other => return Err(unsupported(format!("function `{other}`"))),
+            }
+        }
+    })
+}
