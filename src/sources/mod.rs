@@ -7,6 +7,7 @@ pub mod http;
 pub mod probe;
 pub mod prometheus;
 pub mod scrape;
+pub mod valkey;
 
 use std::future::Future;
 use std::time::Duration;

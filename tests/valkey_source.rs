@@ -1,0 +1,444 @@
+//! The Valkey source against real valkey-server instances.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Valkey;
+use slitop::model::{now_ms, Health, Sample, SourceEvent};
+use slitop::sources::valkey::{probe, ValkeyConfig, ValkeyPoller};
+use slitop::sources::{run_poller, PollSettings, Poller};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+fn cfg(url: String, streams: &[&str], groups: &[&str]) -> ValkeyConfig {
+    let mut c: ValkeyConfig = toml::from_str(&format!("url = {url:?}")).unwrap();
+    c.streams = streams.iter().map(|s| s.to_string()).collect();
+    c.groups = groups.iter().map(|s| s.to_string()).collect();
+    c
+}
+
+fn conn(url: &str) -> redis::Connection {
+    redis::Client::open(url).unwrap().get_connection().unwrap()
+}
+
+fn cmd(c: &mut redis::Connection, args: &[&str]) -> redis::Value {
+    let mut k = redis::cmd(args[0]);
+    for a in &args[1..] {
+        k.arg(*a);
+    }
+    k.query(c).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+}
+
+fn value(samples: &[Sample], name: &str, stream: &str, group: Option<&str>) -> Option<f64> {
+    samples
+        .iter()
+        .find(|s| {
+            s.labels.name() == Some(name)
+                && s.labels.get("stream") == Some(stream)
+                && s.labels.get("group") == group
+        })
+        .map(|s| s.value)
+}
+
+async fn poll(p: &mut ValkeyPoller) -> (Vec<Sample>, Vec<SourceEvent>) {
+    let evs = p.poll(now_ms()).await.unwrap();
+    let samples = evs
+        .iter()
+        .flat_map(|e| match e {
+            SourceEvent::Samples { samples, .. } => samples.clone(),
+            _ => vec![],
+        })
+        .collect();
+    (samples, evs)
+}
+
+#[tokio::test]
+async fn stream_and_group_figures_match_a_scripted_producer_and_consumer() {
+    let v = Valkey::start();
+    let mut c = conn(&v.url());
+    cmd(
+        &mut c,
+        &["XGROUP", "CREATE", "jobs", "workers", "0", "MKSTREAM"],
+    );
+    for i in 0..20 {
+        cmd(&mut c, &["XADD", "jobs", "*", "n", &i.to_string()]);
+    }
+    // Consumer c1 takes 8 and acks 5 of them.
+    let got: redis::streams::StreamReadReply = redis::cmd("XREADGROUP")
+        .arg(&[
+            "GROUP", "workers", "c1", "COUNT", "8", "STREAMS", "jobs", ">",
+        ])
+        .query(&mut c)
+        .unwrap();
+    let ids: Vec<String> = got.keys[0].ids.iter().map(|i| i.id.clone()).collect();
+    assert_eq!(ids.len(), 8);
+    for id in &ids[..5] {
+        cmd(&mut c, &["XACK", "jobs", "workers", id]);
+    }
+    let mut p = ValkeyPoller::new(
+        cfg(v.url(), &["jobs"], &["workers"]),
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    let (s, _) = poll(&mut p).await;
+    assert_eq!(value(&s, "valkey_stream_length", "jobs", None), Some(20.0));
+    assert_eq!(
+        value(&s, "valkey_stream_entries_added_total", "jobs", None),
+        Some(20.0)
+    );
+    assert_eq!(value(&s, "valkey_stream_groups", "jobs", None), Some(1.0));
+    let g = Some("workers");
+    assert_eq!(value(&s, "valkey_group_lag", "jobs", g), Some(12.0));
+    assert_eq!(value(&s, "valkey_group_lag_known", "jobs", g), Some(1.0));
+    assert_eq!(value(&s, "valkey_group_pending", "jobs", g), Some(3.0));
+    assert_eq!(
+        value(&s, "valkey_group_entries_read_total", "jobs", g),
+        Some(8.0)
+    );
+    assert_eq!(value(&s, "valkey_group_consumers", "jobs", g), Some(1.0));
+    assert_eq!(
+        value(&s, "valkey_group_consumers_inactive", "jobs", g),
+        Some(0.0)
+    );
+    assert!(s
+        .iter()
+        .any(|x| x.labels.name() == Some("valkey_connected_clients") && x.value >= 1.0));
+    assert!(s
+        .iter()
+        .any(|x| x.labels.name() == Some("valkey_slowlog_length")));
+
+    // Enqueue and dequeue rates from two polls a known interval apart.
+    let t0 = Instant::now();
+    let (s0, _) = poll(&mut p).await;
+    for i in 0..30 {
+        cmd(&mut c, &["XADD", "jobs", "*", "n", &i.to_string()]);
+        if i % 2 == 0 {
+            cmd(
+                &mut c,
+                &[
+                    "XREADGROUP",
+                    "GROUP",
+                    "workers",
+                    "c2",
+                    "COUNT",
+                    "1",
+                    "STREAMS",
+                    "jobs",
+                    ">",
+                ],
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (s1, _) = poll(&mut p).await;
+    let dt = t0.elapsed().as_secs_f64();
+    let d = |name: &str, g: Option<&str>| {
+        value(&s1, name, "jobs", g).unwrap() - value(&s0, name, "jobs", g).unwrap()
+    };
+    assert_eq!(d("valkey_stream_entries_added_total", None), 30.0);
+    assert_eq!(d("valkey_group_entries_read_total", g), 15.0);
+    let (enq, deq) = (30.0 / dt, 15.0 / dt);
+    let script_secs = 30.0 * 0.05;
+    assert!(
+        (enq - 30.0 / script_secs).abs() / (30.0 / script_secs) < 0.35,
+        "enqueue {enq}/s"
+    );
+    assert!(
+        (deq - 15.0 / script_secs).abs() / (15.0 / script_secs) < 0.35,
+        "dequeue {deq}/s"
+    );
+    assert_eq!(value(&s1, "valkey_group_consumers", "jobs", g), Some(2.0));
+    assert_eq!(value(&s1, "valkey_group_lag", "jobs", g), Some(50.0 - 23.0));
+
+    // XDEL of an undelivered entry makes the lag unknown: no guess, lag_known 0.
+    let last: String = redis::cmd("XADD")
+        .arg("jobs")
+        .arg("*")
+        .arg("n")
+        .arg("x")
+        .query(&mut c)
+        .unwrap();
+    cmd(&mut c, &["XDEL", "jobs", &last]);
+    let (s2, _) = poll(&mut p).await;
+    assert_eq!(value(&s2, "valkey_group_lag", "jobs", g), None);
+    assert_eq!(value(&s2, "valkey_group_lag_known", "jobs", g), Some(0.0));
+    assert_eq!(
+        value(&s2, "valkey_group_pending", "jobs", g),
+        Some(3.0 + 15.0)
+    );
+}
+
+#[tokio::test]
+async fn missing_stream_or_group_is_reported_and_the_rest_still_works() {
+    let v = Valkey::start();
+    let mut c = conn(&v.url());
+    cmd(&mut c, &["XADD", "real", "*", "a", "1"]);
+    let mut p = ValkeyPoller::new(
+        cfg(v.url(), &["nope", "real"], &["ghosts"]),
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    let (s, evs) = poll(&mut p).await;
+    let errors: Vec<String> = evs
+        .iter()
+        .filter_map(|e| match e {
+            SourceEvent::QueryError { error, .. } => Some(error.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.starts_with("stream `nope` does not exist")),
+        "{errors:?}"
+    );
+    assert!(
+        errors
+            .iter()
+            .any(|e| e.contains("consumer group `ghosts` does not exist on stream `real`")),
+        "{errors:?}"
+    );
+    assert_eq!(value(&s, "valkey_stream_length", "real", None), Some(1.0));
+    let items = probe(
+        &cfg(v.url(), &["nope", "real"], &[]),
+        Duration::from_secs(2),
+    )
+    .await;
+    assert!(items[0].ok);
+    assert!(items.iter().any(|i| i.what == "stream nope" && !i.ok));
+    assert!(items.iter().any(|i| i.what == "stream real" && i.ok));
+}
+
+#[tokio::test]
+async fn wrong_password_says_authentication_failed_and_acl_users_work() {
+    let v = Valkey::start_with(&["--requirepass", "right-one"]);
+    let dir = tempfile::tempdir().unwrap();
+    let pw = dir.path().join("pw");
+    std::fs::write(&pw, "wrong-one\n").unwrap();
+    let mut c = cfg(v.url(), &[], &[]);
+    c.password_file = Some(pw.clone());
+    let mut p = ValkeyPoller::new(c.clone(), Duration::from_secs(2)).unwrap();
+    let err = format!("{:#}", p.poll(now_ms()).await.unwrap_err());
+    assert!(
+        err.contains("authentication failed") && err.contains("password"),
+        "{err}"
+    );
+    assert!(!err.contains("wrong-one"), "secret leaked: {err}");
+    std::fs::write(&pw, "right-one\n").unwrap();
+    let mut p = ValkeyPoller::new(c, Duration::from_secs(2)).unwrap();
+    p.poll(now_ms()).await.expect("right password");
+    // An ACL user with its own password.
+    let mut admin = redis::Client::open(format!("redis://:right-one@127.0.0.1:{}", v.port))
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    cmd(
+        &mut admin,
+        &[
+            "ACL",
+            "SETUSER",
+            "watcher",
+            "on",
+            ">watch-pw",
+            "~*",
+            "+@all",
+        ],
+    );
+    std::fs::write(&pw, "watch-pw").unwrap();
+    let mut c = cfg(v.url(), &[], &[]);
+    c.username = Some("watcher".into());
+    c.password_file = Some(pw);
+    let mut p = ValkeyPoller::new(c, Duration::from_secs(2)).unwrap();
+    p.poll(now_ms()).await.expect("ACL user");
+}
+
+async fn wait_health(
+    rx: &mut mpsc::Receiver<SourceEvent>,
+    limit: Duration,
+    want: &str,
+) -> Option<Health> {
+    let end = tokio::time::Instant::now() + limit;
+    loop {
+        match tokio::time::timeout_at(end, rx.recv()).await {
+            Ok(Some(SourceEvent::Health { health, .. })) if health.word() == want => {
+                return Some(health)
+            }
+            Ok(Some(_)) => {}
+            _ => return None,
+        }
+    }
+}
+
+fn settings() -> PollSettings {
+    PollSettings {
+        name: "valkey".into(),
+        refresh: Duration::from_millis(200),
+        timeout: Duration::from_secs(1),
+        backoff_max: Duration::from_millis(400),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn goes_down_with_a_reason_and_recovers_by_itself() {
+    let mut v = Valkey::start();
+    let (tx, mut rx) = mpsc::channel(256);
+    let cancel = CancellationToken::new();
+    let p = ValkeyPoller::new(cfg(v.url(), &[], &[]), Duration::from_secs(1)).unwrap();
+    let task = tokio::spawn(run_poller(p, settings(), tx, cancel.clone()));
+    assert!(wait_health(&mut rx, Duration::from_secs(5), "ok")
+        .await
+        .is_some());
+    v.stop();
+    let t0 = Instant::now();
+    let down = wait_health(&mut rx, Duration::from_secs(5), "down")
+        .await
+        .expect("down");
+    assert!(
+        t0.elapsed() < Duration::from_millis(2 * 200 + 1000 + 500),
+        "{:?}",
+        t0.elapsed()
+    );
+    let reason = down.reason().unwrap();
+    assert!(reason.contains("valkey 127.0.0.1:"), "{reason}");
+    v.restart();
+    assert!(
+        wait_health(&mut rx, Duration::from_secs(10), "ok")
+            .await
+            .is_some(),
+        "no recovery"
+    );
+    let got = tokio::time::timeout(Duration::from_secs(3), async {
+        while let Some(e) = rx.recv().await {
+            if matches!(e, SourceEvent::Samples { .. }) {
+                return true;
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(got, Ok(true));
+    cancel.cancel();
+    let _ = task.await;
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_is_timed_out() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().take(20) {
+            held.push(s);
+        }
+        std::thread::sleep(Duration::from_secs(30));
+    });
+    let (tx, mut rx) = mpsc::channel(64);
+    let cancel = CancellationToken::new();
+    let p = ValkeyPoller::new(
+        cfg(format!("redis://127.0.0.1:{port}"), &[], &[]),
+        Duration::from_millis(600),
+    )
+    .unwrap();
+    let mut s = settings();
+    s.timeout = Duration::from_millis(600);
+    let t0 = Instant::now();
+    let task = tokio::spawn(run_poller(p, s, tx, cancel.clone()));
+    let down = wait_health(&mut rx, Duration::from_secs(5), "down")
+        .await
+        .expect("down");
+    assert!(t0.elapsed() < Duration::from_secs(3));
+    assert!(down.reason().unwrap().contains("timed out"), "{down:?}");
+    cancel.cancel();
+    let _ = task.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_mode_reads_each_stream_from_its_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut nodes = Vec::new();
+    for i in 0..3 {
+        let conf = dir.path().join(format!("nodes-{i}.conf"));
+        nodes.push(Valkey::start_with(&[
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            conf.to_str().unwrap(),
+            "--dir",
+            dir.path().to_str().unwrap(),
+        ]));
+    }
+    let addrs: Vec<String> = nodes
+        .iter()
+        .map(|n| format!("127.0.0.1:{}", n.port))
+        .collect();
+    let status = std::process::Command::new("redis-cli")
+        .args(["--cluster", "create"])
+        .args(&addrs)
+        .args(["--cluster-replicas", "0", "--cluster-yes"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("redis-cli (Debian redis-tools) is needed for the cluster test");
+    assert!(status.success());
+    let ok = common::wait_until(Duration::from_secs(20), || {
+        nodes.iter().all(|n| {
+            let mut c = conn(&n.url());
+            let info: String = redis::cmd("CLUSTER")
+                .arg("INFO")
+                .query(&mut c)
+                .unwrap_or_default();
+            info.contains("cluster_state:ok")
+        })
+    });
+    assert!(ok, "cluster never became ok");
+    // Keys chosen to land on different nodes; written through a cluster client.
+    let streams = ["alpha", "bravo", "charlie", "delta"];
+    let cc = redis::cluster::ClusterClient::new(vec![nodes[0].url()]).unwrap();
+    let mut w = cc.get_connection().unwrap();
+    for (i, s) in streams.iter().enumerate() {
+        for _ in 0..=i {
+            let _: String = redis::cmd("XADD")
+                .arg(*s)
+                .arg("*")
+                .arg("f")
+                .arg("v")
+                .query(&mut w)
+                .unwrap();
+        }
+    }
+    let owners: std::collections::BTreeSet<u16> = streams
+        .iter()
+        .map(|s| {
+            let slot: u16 = redis::cmd("CLUSTER")
+                .arg("KEYSLOT")
+                .arg(*s)
+                .query(&mut conn(&nodes[0].url()))
+                .unwrap();
+            slot / 5462
+        })
+        .collect();
+    assert!(owners.len() >= 2, "test keys all on one node");
+    let mut c = cfg(nodes[1].url(), &streams, &[]);
+    c.cluster = true;
+    let mut p = ValkeyPoller::new(c, Duration::from_secs(2)).unwrap();
+    let (s, evs) = poll(&mut p).await;
+    assert!(
+        !evs.iter()
+            .any(|e| matches!(e, SourceEvent::QueryError { .. })),
+        "{evs:?}"
+    );
+    for (i, st) in streams.iter().enumerate() {
+        assert_eq!(
+            value(&s, "valkey_stream_length", st, None),
+            Some((i + 1) as f64),
+            "{st}"
+        );
+    }
+    let nodes_seen: std::collections::BTreeSet<_> = s
+        .iter()
+        .filter(|x| x.labels.name() == Some("valkey_up"))
+        .filter_map(|x| x.labels.get("node").map(str::to_string))
+        .collect();
+    assert_eq!(nodes_seen.len(), 3, "{nodes_seen:?}");
+}
