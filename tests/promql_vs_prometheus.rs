@@ -17,7 +17,9 @@ use slitop::model::{now_ms, Labels, TimeMs};
 use slitop::promql::{compile_local, EvalOptions, Value};
 use slitop::store::{Store, StoreLimits};
 
-const BOUNDS: [&str; 12] = ["0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"];
+const BOUNDS: [&str; 12] = [
+    "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10", "+Inf",
+];
 
 fn exposition(n: u64) -> String {
     let mut s = String::from("# TYPE c counter\n");
@@ -29,15 +31,29 @@ fn exposition(n: u64) -> String {
     s += "# TYPE h histogram\n";
     for b in BOUNDS {
         let le: f64 = b.parse().unwrap();
-        let count = if le >= 5.0 { n + slow } else if le >= 0.5 { n } else { 0 };
+        let count = if le >= 5.0 {
+            n + slow
+        } else if le >= 0.5 {
+            n
+        } else {
+            0
+        };
         s += &format!("h_bucket{{le=\"{b}\"}} {count}\n");
     }
-    s += &format!("h_sum {}\nh_count {}\n", 0.3 * n as f64 + 3.0 * slow as f64, n + slow);
+    s += &format!(
+        "h_sum {}\nh_count {}\n",
+        0.3 * n as f64 + 3.0 * slow as f64,
+        n + slow
+    );
     s += "# TYPE e histogram\n";
     for b in BOUNDS {
         s += &format!("e_bucket{{le=\"{b}\"}} 0\n");
     }
-    s += &format!("# TYPE g gauge\ng{{x=\"1\"}} {}\ng{{x=\"2\"}} {}\n", (n % 5) as f64 * 1.5, 10.0 - n as f64 * 0.25);
+    s += &format!(
+        "# TYPE g gauge\ng{{x=\"1\"}} {}\ng{{x=\"2\"}} {}\n",
+        (n % 5) as f64 * 1.5,
+        10.0 - n as f64 * 0.25
+    );
     if n < 5 {
         s += "gone 1\n";
     }
@@ -159,12 +175,23 @@ async fn local_promql_equals_prometheus() {
     });
     let prom = Prometheus::start(&[format!("127.0.0.1:{}", target.port)], "1s");
     // Wait for data (first scrape lands seconds after readiness), then for ~16 scrapes.
-    let ok = common::wait_until(Duration::from_secs(60), || scrapes.load(Ordering::SeqCst) >= 17);
-    assert!(ok, "prometheus scraped only {} times", scrapes.load(Ordering::SeqCst));
+    let ok = common::wait_until(Duration::from_secs(60), || {
+        scrapes.load(Ordering::SeqCst) >= 17
+    });
+    assert!(
+        ok,
+        "prometheus scraped only {} times",
+        scrapes.load(Ordering::SeqCst)
+    );
     let t_end = now_ms() - 1500;
 
     // Read back every raw sample Prometheus stored.
-    let raw = prom_query(&prom.url(), "{__name__=~\"c_total|h_bucket|h_sum|h_count|e_bucket|g|gone\"}[2m]", t_end).await;
+    let raw = prom_query(
+        &prom.url(),
+        "{__name__=~\"c_total|h_bucket|h_sum|h_count|e_bucket|g|gone\"}[2m]",
+        t_end,
+    )
+    .await;
     let mut store = Store::new(StoreLimits::default());
     let mut n_samples = 0;
     for s in raw["result"].as_array().unwrap() {
@@ -186,12 +213,13 @@ async fn local_promql_equals_prometheus() {
     let mut max_rel = 0.0f64;
     let mut nonempty = 0;
     for expr in EXPRS {
-            continue;
-        }
         let q = compile_local(expr).unwrap_or_else(|e| panic!("{expr}: {e}"));
         for &t in &times {
             let theirs = prom_result(&prom_query(&prom.url(), expr, t).await);
-            let mine = ours(q.eval(&store, t, &opts).unwrap_or_else(|e| panic!("{expr}: {e}")));
+            let mine = ours(
+                q.eval(&store, t, &opts)
+                    .unwrap_or_else(|e| panic!("{expr}: {e}")),
+            );
             assert_eq!(
                 mine.keys().collect::<Vec<_>>(),
                 theirs.keys().collect::<Vec<_>>(),
@@ -199,7 +227,10 @@ async fn local_promql_equals_prometheus() {
             );
             for (k, a) in &mine {
                 let b = theirs[k];
-                assert!(same(*a, b), "{expr} at {t} {k}: slitop {a} vs prometheus {b}");
+                assert!(
+                    same(*a, b),
+                    "{expr} at {t} {k}: slitop {a} vs prometheus {b}"
+                );
                 if a.is_finite() && b.is_finite() && *a != b {
                     max_rel = max_rel.max((a - b).abs() / a.abs().max(b.abs()));
                 }
@@ -209,6 +240,9 @@ async fn local_promql_equals_prometheus() {
         }
     }
     // The reset must be inside the compared windows, and NaN must have been compared.
-    assert!(nonempty > compared * 3 / 4, "too many empty results: {nonempty}/{compared}");
+    assert!(
+        nonempty > compared * 3 / 4,
+        "too many empty results: {nonempty}/{compared}"
+    );
     println!("compared {compared} expression×time pairs on {n_samples} samples; max relative difference {max_rel:e}");
 }

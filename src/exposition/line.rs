@@ -302,7 +302,7 @@ fn parse_float(s: &str) -> Option<f64> {
     let b = s.as_bytes();
     // Rust's parser also takes "infinity"/"nan" in any case, as Go's does; reject what Go rejects:
     // leading '.' is fine in both; a lone sign or "e5" are rejected by both.
-    if b.iter().any(|c| *c == b'_') {
+    if b.contains(&b'_') {
         return None;
     }
     s.parse::<f64>().ok()

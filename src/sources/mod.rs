@@ -4,6 +4,8 @@
 
 pub mod backoff;
 pub mod http;
+pub mod k6;
+pub mod k6_json;
 pub mod probe;
 pub mod prometheus;
 pub mod scrape;

@@ -409,7 +409,7 @@ impl ValkeyPoller {
                                     .get("inactive")
                                     .and_then(|v| int(v))
                                     .or_else(|| c.get("idle").and_then(|v| int(v)));
-                                matches!(v, Some(ms) if ms < 0 || ms >= INACTIVE_AFTER_MS)
+                                matches!(v, Some(ms) if !(0..INACTIVE_AFTER_MS).contains(&ms))
                             })
                             .count();
                         out.push(Sample::new(
@@ -452,10 +452,14 @@ fn group_names(groups: &[HashMap<String, &Value>]) -> String {
 
 /// A reply error from the server about this command (as opposed to I/O or auth trouble).
 fn is_server_error(e: &redis::RedisError) -> bool {
-    !(e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal())
-        && e.kind() != redis::ErrorKind::AuthenticationFailed
-        && !e.to_string().contains("NOAUTH")
-        && !e.to_string().contains("WRONGPASS")
+    let text = e.to_string();
+    !(e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.kind() == redis::ErrorKind::AuthenticationFailed
+        || text.contains("NOAUTH")
+        || text.contains("WRONGPASS"))
 }
 
 /// One line that says what failed and what to check.

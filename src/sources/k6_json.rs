@@ -1,0 +1,374 @@
+//! Tails `k6 run --out json=FILE` as it grows: every request's duration, status and error code,
+//! so client-side percentiles over a window and failures by error code are exact.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::{Read, Seek, SeekFrom};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::model::{now_ms, Labels, Sample, SourceEvent, TimeMs};
+use crate::sources::Poller;
+use crate::text::clean_short;
+
+pub const SOURCE: &str = "k6-json";
+/// Most bytes read from one file per poll; a backlog is consumed over several polls.
+const READ_CAP: u64 = 16 * 1024 * 1024;
+/// A longer line is skipped as malformed.
+const LINE_CAP: usize = 1024 * 1024;
+/// Distinct (error_code, error) label pairs kept; the rest are counted as "other".
+const ERROR_KINDS_CAP: usize = 100;
+
+struct Tail {
+    path: PathBuf,
+    offset: u64,
+    partial: Vec<u8>,
+    /// Skipping the rest of an over-long line.
+    skipping: bool,
+}
+
+pub struct K6JsonPoller {
+    files: Vec<Tail>,
+    window_ms: TimeMs,
+    /// (sample time, duration ms) of http_req_duration points, oldest first.
+    durations: VecDeque<(TimeMs, f64)>,
+    requests: f64,
+    failed: f64,
+    bad_lines: f64,
+    errors: BTreeMap<(String, String), f64>,
+    statuses: BTreeMap<String, f64>,
+}
+
+#[derive(Deserialize)]
+struct Line<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    #[serde(default)]
+    metric: &'a str,
+    #[serde(default)]
+    data: Option<Point>,
+}
+
+#[derive(Deserialize)]
+struct Point {
+    time: String,
+    value: f64,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
+}
+
+impl K6JsonPoller {
+    pub fn new(paths: Vec<PathBuf>, window: Duration) -> Self {
+        Self {
+            files: paths
+                .into_iter()
+                .map(|path| Tail {
+                    path,
+                    offset: 0,
+                    partial: Vec::new(),
+                    skipping: false,
+                })
+                .collect(),
+            window_ms: window.as_millis().max(1) as TimeMs,
+            durations: VecDeque::new(),
+            requests: 0.0,
+            failed: 0.0,
+            bad_lines: 0.0,
+            errors: BTreeMap::new(),
+            statuses: BTreeMap::new(),
+        }
+    }
+
+    /// Reads what was appended to every file since the last poll.
+    fn read_new(&mut self) -> anyhow::Result<()> {
+        let mut lines: Vec<Vec<u8>> = Vec::new();
+        for t in &mut self.files {
+            let mut f = match std::fs::File::open(&t.path) {
+                Ok(f) => f,
+                // Not written yet: k6 creates it when the run starts.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => anyhow::bail!("k6 json {}: {e}", t.path.display()),
+            };
+            let len = f.metadata()?.len();
+            if len < t.offset {
+                // Truncated or replaced by a new run: start over.
+                t.offset = 0;
+                t.partial.clear();
+                t.skipping = false;
+            }
+            if len == t.offset {
+                continue;
+            }
+            f.seek(SeekFrom::Start(t.offset))?;
+            let mut buf = Vec::new();
+            f.take(READ_CAP).read_to_end(&mut buf)?;
+            t.offset += buf.len() as u64;
+            let mut start = 0;
+            for (i, b) in buf.iter().enumerate() {
+                if *b == b'\n' {
+                    if t.skipping {
+                        t.skipping = false;
+                    } else {
+                        let mut line = std::mem::take(&mut t.partial);
+                        line.extend_from_slice(&buf[start..i]);
+                        lines.push(line);
+                    }
+                    start = i + 1;
+                }
+            }
+            if !t.skipping {
+                t.partial.extend_from_slice(&buf[start..]);
+                if t.partial.len() > LINE_CAP {
+                    t.partial.clear();
+                    t.skipping = true;
+                    self.bad_lines += 1.0;
+                }
+            }
+        }
+        for l in lines {
+            self.take_line(&l);
+        }
+        Ok(())
+    }
+
+    fn take_line(&mut self, raw: &[u8]) {
+        if raw.iter().all(|b| b.is_ascii_whitespace()) {
+            return;
+        }
+        if raw.len() > LINE_CAP {
+            self.bad_lines += 1.0;
+            return;
+        }
+        let Ok(line) = serde_json::from_slice::<Line>(raw) else {
+            self.bad_lines += 1.0;
+            return;
+        };
+        if line.kind != "Point" {
+            return;
+        }
+        let Some(p) = line.data else {
+            self.bad_lines += 1.0;
+            return;
+        };
+        match line.metric {
+            "http_req_duration" => match parse_time(&p.time) {
+                Some(t) => self.durations.push_back((t, p.value)),
+                None => self.bad_lines += 1.0,
+            },
+            "http_req_failed" if p.value != 0.0 => self.failed += 1.0,
+            "http_reqs" => {
+                self.requests += p.value;
+                if let Some(s) = p.tags.get("status") {
+                    *self.statuses.entry(clean_short(s, 8)).or_default() += p.value;
+                }
+                if let Some(code) = p.tags.get("error_code").filter(|c| !c.is_empty()) {
+                    let err = p
+                        .tags
+                        .get("error")
+                        .map(|e| clean_short(e, 48))
+                        .unwrap_or_default();
+                    let mut key = (clean_short(code, 8), err);
+                    if !self.errors.contains_key(&key) && self.errors.len() >= ERROR_KINDS_CAP {
+                        key.1 = "other".into();
+                    }
+                    *self.errors.entry(key).or_default() += p.value;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn samples(&mut self, now: TimeMs) -> Vec<Sample> {
+        let from = now - self.window_ms;
+        while self.durations.front().is_some_and(|d| d.0 <= from) {
+            self.durations.pop_front();
+        }
+        let mut window: Vec<f64> = self
+            .durations
+            .iter()
+            .filter(|d| d.0 <= now)
+            .map(|d| d.1)
+            .collect();
+        window.sort_by(f64::total_cmp);
+        let mut out = vec![
+            Sample::new(
+                Labels::named("k6_client_window_requests"),
+                now,
+                window.len() as f64,
+            ),
+            Sample::new(
+                Labels::named("k6_client_requests_total"),
+                now,
+                self.requests,
+            ),
+            Sample::new(Labels::named("k6_client_failed_total"), now, self.failed),
+            Sample::new(
+                Labels::named("k6_json_bad_lines_total"),
+                now,
+                self.bad_lines,
+            ),
+        ];
+        if !window.is_empty() {
+            for (q, label) in [(0.5, "0.5"), (0.95, "0.95"), (0.99, "0.99")] {
+                out.push(Sample::new(
+                    Labels::named("k6_client_duration_seconds").with("quantile", label),
+                    now,
+                    k6_percentile(&window, q) / 1000.0,
+                ));
+            }
+            out.push(Sample::new(
+                Labels::named("k6_client_duration_max_seconds"),
+                now,
+                window[window.len() - 1] / 1000.0,
+            ));
+        }
+        for ((code, err), n) in &self.errors {
+            out.push(Sample::new(
+                Labels::named("k6_client_errors_total")
+                    .with("error_code", code)
+                    .with("error", err),
+                now,
+                *n,
+            ));
+        }
+        for (status, n) in &self.statuses {
+            out.push(Sample::new(
+                Labels::named("k6_client_status_total").with("status", status),
+                now,
+                *n,
+            ));
+        }
+        out
+    }
+}
+
+/// k6's own trend percentile: linear interpolation between the closest ranks of the sorted
+/// values (`i = p·(n−1)`), so slitop's p95 equals the one k6 prints for the same requests.
+pub fn k6_percentile(sorted: &[f64], p: f64) -> f64 {
+    match sorted.len() {
+        0 => f64::NAN,
+        1 => sorted[0],
+        n => {
+            let i = p * (n as f64 - 1.0);
+            let (lo, hi) = (sorted[i.floor() as usize], sorted[i.ceil() as usize]);
+            lo + (hi - lo) * (i - i.floor())
+        }
+    }
+}
+
+/// RFC 3339 with optional fraction and a `Z` or `±HH:MM` offset, as Go writes times.
+pub fn parse_time(s: &str) -> Option<TimeMs> {
+    if s.len() < 20 || !s.is_char_boundary(19) {
+        return None;
+    }
+    let (base, rest) = s.split_at(19);
+    let t = humantime::parse_rfc3339(&format!("{base}Z")).ok()?;
+    let mut ms = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis() as TimeMs;
+    let mut rest = rest;
+    if let Some(frac) = rest.strip_prefix('.') {
+        let digits = frac.bytes().take_while(u8::is_ascii_digit).count();
+        let f = &frac[..digits];
+        let padded = format!("{f:0<3}");
+        ms += padded[..3].parse::<TimeMs>().ok()?;
+        rest = &frac[digits..];
+    }
+    match rest {
+        "Z" | "z" => Some(ms),
+        off if off.len() == 6 && (off.starts_with('+') || off.starts_with('-')) => {
+            let h: TimeMs = off[1..3].parse().ok()?;
+            let m: TimeMs = off[4..6].parse().ok()?;
+            let d = (h * 60 + m) * 60_000;
+            Some(if off.starts_with('+') { ms - d } else { ms + d })
+        }
+        _ => None,
+    }
+}
+
+impl Poller for K6JsonPoller {
+    async fn poll(&mut self, now: TimeMs) -> anyhow::Result<Vec<SourceEvent>> {
+        // File reads are local and bounded per poll; block_in_place keeps the runtime responsive.
+        tokio::task::block_in_place(|| self.read_new())?;
+        let now = now.max(now_ms().min(now + 1_000));
+        Ok(vec![SourceEvent::Samples {
+            source: SOURCE.into(),
+            samples: self.samples(now),
+        }])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn point(metric: &str, t: &str, v: f64, tags: &str) -> String {
+        format!("{{\"metric\":\"{metric}\",\"type\":\"Point\",\"data\":{{\"time\":\"{t}\",\"value\":{v},\"tags\":{{{tags}}}}}}}\n")
+    }
+
+    #[test]
+    fn times_and_percentiles() {
+        assert_eq!(
+            parse_time("2026-11-22T15:09:39.262166419Z"),
+            Some(1_795_360_179_262)
+        );
+        assert_eq!(
+            parse_time("2026-11-22T16:09:39.262+01:00"),
+            Some(1_795_360_179_262)
+        );
+        assert_eq!(parse_time("2026-11-22T15:09:39Z"), Some(1_795_360_179_000));
+        assert_eq!(parse_time("garbage"), None);
+        let v = [1.0, 2.0, 3.0, 4.0, 5.0];
+        assert_eq!(k6_percentile(&v, 0.5), 3.0);
+        assert!((k6_percentile(&v, 0.95) - 4.8).abs() < 1e-12);
+        assert_eq!(k6_percentile(&[7.0], 0.99), 7.0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn partial_lines_truncation_bad_lines_and_a_file_not_there_yet() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k6.json");
+        let mut p = K6JsonPoller::new(vec![path.clone()], Duration::from_secs(3600));
+        let now = now_ms();
+        let evs = p.poll(now).await.expect("a missing file is not an error");
+        assert_eq!(evs.len(), 1);
+        let t = humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string();
+        let line = point("http_req_duration", &t, 120.0, "\"status\":\"200\"");
+        let mut f = std::fs::File::create(&path).unwrap();
+        // A line written in two parts: nothing until it is whole.
+        f.write_all(&line.as_bytes()[..30]).unwrap();
+        p.poll(now).await.unwrap();
+        assert!(p.durations.is_empty());
+        f.write_all(&line.as_bytes()[30..]).unwrap();
+        f.write_all(b"{not json\n").unwrap();
+        f.write_all(
+            point(
+                "http_reqs",
+                &t,
+                1.0,
+                "\"status\":\"0\",\"error_code\":\"1000\",\"error\":\"EOF\"",
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        f.write_all(point("http_req_failed", &t, 1.0, "").as_bytes())
+            .unwrap();
+        p.poll(now).await.unwrap();
+        assert_eq!(p.durations.len(), 1);
+        assert_eq!(p.bad_lines, 1.0);
+        assert_eq!(p.errors[&("1000".to_string(), "EOF".to_string())], 1.0);
+        assert_eq!(p.failed, 1.0);
+        // Truncated (a new run): read from the start again.
+        drop(f);
+        std::fs::write(&path, point("http_req_duration", &t, 80.0, "")).unwrap();
+        p.poll(now).await.unwrap();
+        assert_eq!(p.durations.len(), 2);
+        let s = p.samples(now);
+        let p50 = s
+            .iter()
+            .find(|x| x.labels.get("quantile") == Some("0.5"))
+            .unwrap()
+            .value;
+        assert!((p50 - 0.1).abs() < 1e-12);
+    }
+}
