@@ -39,6 +39,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // PromQL errors are configuration errors: refuse to start, naming the signal.
+    if let Err(e) = slitop::runtime::RunState::new(&cfg) {
+        eprintln!("slitop: {e}");
+        return ExitCode::from(2);
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
