@@ -40,14 +40,18 @@ pub struct K6JsonPoller {
     statuses: BTreeMap<String, f64>,
 }
 
+/// Every line has a type; only `Point` lines carry a sample in `data`.
 #[derive(Deserialize)]
-struct Line<'a> {
+struct Head {
     #[serde(rename = "type")]
-    kind: &'a str,
+    kind: String,
     #[serde(default)]
-    metric: &'a str,
-    #[serde(default)]
-    data: Option<Point>,
+    metric: String,
+}
+
+#[derive(Deserialize)]
+struct PointLine {
+    data: Point,
 }
 
 #[derive(Deserialize)]
@@ -140,18 +144,18 @@ impl K6JsonPoller {
             self.bad_lines += 1.0;
             return;
         }
-        let Ok(line) = serde_json::from_slice::<Line>(raw) else {
+        let Ok(head) = serde_json::from_slice::<Head>(raw) else {
             self.bad_lines += 1.0;
             return;
         };
-        if line.kind != "Point" {
+        if head.kind != "Point" {
             return;
         }
-        let Some(p) = line.data else {
+        let Ok(PointLine { data: p }) = serde_json::from_slice::<PointLine>(raw) else {
             self.bad_lines += 1.0;
             return;
         };
-        match line.metric {
+        match head.metric.as_str() {
             "http_req_duration" => match parse_time(&p.time) {
                 Some(t) => self.durations.push_back((t, p.value)),
                 None => self.bad_lines += 1.0,
