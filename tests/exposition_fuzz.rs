@@ -1,0 +1,115 @@
+//! Property tests of the exposition parser: whatever a model exposition renders to parses back
+//! to exactly that model, and no input at all makes it panic.
+
+use proptest::prelude::*;
+use slitop::exposition::{parse, Format};
+use slitop::model::Labels;
+
+#[derive(Debug, Clone)]
+struct Line {
+    name: String,
+    labels: Vec<(String, String)>,
+    value: f64,
+    ts: Option<i64>,
+}
+
+fn name() -> impl Strategy<Value = String> {
+    "[a-zA-Z_:][a-zA-Z0-9_:]{0,12}"
+}
+
+fn label_name() -> impl Strategy<Value = String> {
+    "[a-zA-Z_][a-zA-Z0-9_]{0,8}".prop_filter("reserved", |n| n != "__name__")
+}
+
+fn label_value() -> impl Strategy<Value = String> {
+    // Every character the escapes and separators can trip over, plus non-ASCII.
+    proptest::collection::vec(prop_oneof![Just('"'), Just('\\'), Just('\n'), Just(','), Just('='), Just('}'), Just('{'), Just(' '), Just('#'), Just('é'), Just('Ж'), proptest::char::range('a', 'z')], 0..12)
+        .prop_map(|v| v.into_iter().collect())
+}
+
+fn value() -> impl Strategy<Value = f64> {
+    prop_oneof![
+        Just(f64::NAN),
+        Just(f64::INFINITY),
+        Just(f64::NEG_INFINITY),
+        Just(0.0),
+        any::<f64>().prop_filter("finite", |v| v.is_finite()),
+        (-1e6f64..1e6f64),
+    ]
+}
+
+fn line() -> impl Strategy<Value = Line> {
+    (name(), proptest::collection::btree_map(label_name(), label_value(), 0..5), value(), proptest::option::of(-1_000_000_000_000i64..4_000_000_000_000i64))
+        .prop_map(|(name, labels, value, ts)| Line { name, labels: labels.into_iter().collect(), value, ts })
+}
+
+fn escape(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+fn render(l: &Line, trailing_comma: bool) -> String {
+    let mut s = l.name.clone();
+    if !l.labels.is_empty() || trailing_comma {
+        s.push('{');
+        for (k, v) in &l.labels {
+            s += &format!("{k}=\"{}\",", escape(v));
+        }
+        if !trailing_comma && !l.labels.is_empty() {
+            s.pop();
+        }
+        s.push('}');
+    }
+    let v = if l.value.is_nan() {
+        "NaN".to_string()
+    } else if l.value == f64::INFINITY {
+        "+Inf".into()
+    } else if l.value == f64::NEG_INFINITY {
+        "-Inf".into()
+    } else {
+        format!("{:e}", l.value)
+    };
+    s += &format!(" {v}");
+    if let Some(t) = l.ts {
+        s += &format!(" {t}");
+    }
+    s.push('\n');
+    s
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+
+    #[test]
+    fn rendered_model_parses_back_exactly(lines in proptest::collection::vec(line(), 0..20), comma in any::<bool>()) {
+        let text: String = lines.iter().map(|l| render(l, comma)).collect();
+        let got = parse(&text, Format::Text004).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        prop_assert_eq!(got.samples.len(), lines.len());
+        for (g, want) in got.samples.iter().zip(&lines) {
+            let mut l = Labels::named(&want.name);
+            for (k, v) in &want.labels {
+                l.set(k, v);
+            }
+            prop_assert_eq!(&g.labels, &l);
+            prop_assert!(g.value.to_bits() == want.value.to_bits() || (g.value.is_nan() && want.value.is_nan()), "{} vs {}", g.value, want.value);
+            prop_assert_eq!(g.timestamp_ms, want.ts);
+        }
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics(s in "\\PC{0,200}") {
+        let _ = parse(&s, Format::Text004);
+        let _ = parse(&s, Format::OpenMetrics);
+    }
+
+    #[test]
+    fn mutated_valid_input_never_panics(lines in proptest::collection::vec(line(), 1..6), cut in 0usize..400, byte in any::<u8>()) {
+        let text: String = lines.iter().map(|l| render(l, false)).collect();
+        let mut bytes = text.into_bytes();
+        let at = cut % bytes.len();
+        bytes[at] = byte;
+        bytes.truncate(bytes.len().min(cut.max(1) * 2));
+        let s = String::from_utf8_lossy(&bytes);
+        let _ = parse(&s, Format::Text004);
+        let _ = parse(&s, Format::OpenMetrics);
+    }
+}
