@@ -23,8 +23,24 @@ fn label_name() -> impl Strategy<Value = String> {
 
 fn label_value() -> impl Strategy<Value = String> {
     // Every character the escapes and separators can trip over, plus non-ASCII.
-    proptest::collection::vec(prop_oneof![Just('"'), Just('\\'), Just('\n'), Just(','), Just('='), Just('}'), Just('{'), Just(' '), Just('#'), Just('é'), Just('Ж'), proptest::char::range('a', 'z')], 0..12)
-        .prop_map(|v| v.into_iter().collect())
+    proptest::collection::vec(
+        prop_oneof![
+            Just('"'),
+            Just('\\'),
+            Just('\n'),
+            Just(','),
+            Just('='),
+            Just('}'),
+            Just('{'),
+            Just(' '),
+            Just('#'),
+            Just('é'),
+            Just('Ж'),
+            proptest::char::range('a', 'z')
+        ],
+        0..12,
+    )
+    .prop_map(|v| v.into_iter().collect())
 }
 
 fn value() -> impl Strategy<Value = f64> {
@@ -39,12 +55,24 @@ fn value() -> impl Strategy<Value = f64> {
 }
 
 fn line() -> impl Strategy<Value = Line> {
-    (name(), proptest::collection::btree_map(label_name(), label_value(), 0..5), value(), proptest::option::of(-1_000_000_000_000i64..4_000_000_000_000i64))
-        .prop_map(|(name, labels, value, ts)| Line { name, labels: labels.into_iter().collect(), value, ts })
+    (
+        name(),
+        proptest::collection::btree_map(label_name(), label_value(), 0..5),
+        value(),
+        proptest::option::of(-1_000_000_000_000i64..4_000_000_000_000i64),
+    )
+        .prop_map(|(name, labels, value, ts)| Line {
+            name,
+            labels: labels.into_iter().collect(),
+            value,
+            ts,
+        })
 }
 
 fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 fn render(l: &Line, trailing_comma: bool) -> String {
