@@ -63,6 +63,26 @@ impl Labels {
         l
     }
 
+    /// Only the named labels (PromQL `by`/`on`).
+    pub fn keep_only(&self, names: &[String]) -> Labels {
+        let mut k = Labels::new();
+        for n in names {
+            if let Some(v) = self.get(n) {
+                k.set(n, v);
+            }
+        }
+        k
+    }
+
+    /// Without the metric name and the named labels (PromQL `without`/`ignoring`).
+    pub fn drop_labels(&self, names: &[String]) -> Labels {
+        let mut k = self.without_name();
+        for n in names {
+            k.remove(n);
+        }
+        k
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }

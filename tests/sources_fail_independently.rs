@@ -67,20 +67,23 @@ fn each_source_fails_and_recovers_on_its_own() {
     )
     .unwrap();
     let k6_port = common::free_port();
-    let mut k6 = ChildGuard::spawn(
-        "k6",
-        Command::new(common::k6_bin())
-            .args([
-                "run",
-                "--quiet",
-                "--no-summary",
-                "--address",
-                &format!("127.0.0.1:{k6_port}"),
-            ])
-            .arg(&script)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
+    let spawn_k6 = || {
+        ChildGuard::spawn(
+            "k6",
+            Command::new(common::k6_bin())
+                .args([
+                    "run",
+                    "--quiet",
+                    "--no-summary",
+                    "--address",
+                    &format!("127.0.0.1:{k6_port}"),
+                ])
+                .arg(&script)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+        )
+    };
+    let mut k6 = spawn_k6();
     assert!(common::wait_until(Duration::from_secs(15), || {
         common::port_open(k6_port)
     }));
@@ -130,22 +133,6 @@ fn each_source_fails_and_recovers_on_its_own() {
     );
 
     let max_down = Duration::from_millis(2 * refresh_ms + 1000 + 500);
-    let spawn_k6 = || {
-        ChildGuard::spawn(
-            "k6",
-            Command::new(common::k6_bin())
-                .args([
-                    "run",
-                    "--quiet",
-                    "--no-summary",
-                    "--address",
-                    &format!("127.0.0.1:{k6_port}"),
-                ])
-                .arg(&script)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null()),
-        )
-    };
     for (name, reason_word) in [
         ("valkey", "valkey 127.0.0.1:"),
         ("prometheus", "refused"),

@@ -184,22 +184,8 @@ fn histogram_quantile(q: f64, v: Vector) -> Vector {
 fn group_key(l: &Labels, g: &Grouping) -> Labels {
     match g {
         Grouping::None => Labels::new(),
-        Grouping::By(names) => {
-            let mut k = Labels::new();
-            for n in names {
-                if let Some(v) = l.get(n) {
-                    k.set(n, v);
-                }
-            }
-            k
-        }
-        Grouping::Without(names) => {
-            let mut k = l.without_name();
-            for n in names {
-                k.remove(n);
-            }
-            k
-        }
+        Grouping::By(names) => l.keep_only(names),
+        Grouping::Without(names) => l.drop_labels(names),
     }
 }
 
@@ -263,22 +249,8 @@ fn elem(op: BinOp, l: f64, r: f64) -> (f64, bool) {
 fn signature(l: &Labels, m: &Matching) -> Labels {
     match m {
         Matching::All => l.without_name(),
-        Matching::On(names) => {
-            let mut k = Labels::new();
-            for n in names {
-                if let Some(v) = l.get(n) {
-                    k.set(n, v);
-                }
-            }
-            k
-        }
-        Matching::Ignoring(names) => {
-            let mut k = l.without_name();
-            for n in names {
-                k.remove(n);
-            }
-            k
-        }
+        Matching::On(names) => l.keep_only(names),
+        Matching::Ignoring(names) => l.drop_labels(names),
     }
 }
 
