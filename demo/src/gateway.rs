@@ -1,0 +1,210 @@
+//! The HTTP gateway: `POST /pexec` enqueues a job and holds the connection until a worker's
+//! reply arrives or the hold timeout fires — then it drops the TCP connection without a
+//! response, as a load balancer's idle timeout does, so clients see EOF with no status.
+//! `POST /hop` enqueues and answers 202 at once.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Extension, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures::StreamExt;
+use hyper_util::rt::TokioIo;
+use metrics_exporter_prometheus::PrometheusHandle;
+use redis::aio::ConnectionManager;
+use serde_json::json;
+use tokio::sync::{oneshot, Notify};
+
+use crate::metrics_setup as m;
+use crate::{now_ns, reply_channel};
+
+pub struct Gateway {
+    pub valkey: ConnectionManager,
+    pub client: redis::Client,
+    pub stream: String,
+    pub hold: Duration,
+    pub id: String,
+    waiters: Mutex<HashMap<String, oneshot::Sender<()>>>,
+    seq: AtomicU64,
+}
+
+/// Lets a handler close its own connection without answering.
+#[derive(Clone)]
+struct ConnKill(Arc<Notify>);
+
+impl Gateway {
+    pub fn new(valkey: ConnectionManager, client: redis::Client, stream: String, hold: Duration) -> Self {
+        Self {
+            valkey,
+            client,
+            stream,
+            hold,
+            id: format!("gw-{}-{:x}", std::process::id(), now_ns() & 0xffff_ffff),
+            waiters: Mutex::new(HashMap::new()),
+            seq: AtomicU64::new(0),
+        }
+    }
+
+    fn corr_id(&self, headers: &HeaderMap) -> String {
+        headers
+            .get("x-corr-id")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("{}-{}", self.id, self.seq.fetch_add(1, Ordering::Relaxed)))
+    }
+
+    /// XADD the job; Err is the reason Valkey could not take it.
+    async fn enqueue(&self, corr: &str, reply: &str, payload: &[u8]) -> Result<(), String> {
+        let t0 = Instant::now();
+        let enq = now_ns();
+        let deadline = enq + self.hold.as_nanos() as u64;
+        let mut c = self.valkey.clone();
+        let r: redis::RedisResult<String> = redis::cmd("XADD")
+            .arg(&self.stream)
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(1_000_000)
+            .arg("*")
+            .arg("corr")
+            .arg(corr)
+            .arg("enq_ns")
+            .arg(enq)
+            .arg("deadline_ns")
+            .arg(deadline)
+            .arg("reply")
+            .arg(reply)
+            .arg("payload")
+            .arg(payload)
+            .query_async(&mut c)
+            .await;
+        metrics::histogram!(m::VALKEY_RTT).record(t0.elapsed().as_secs_f64());
+        r.map(|_| ()).map_err(|e| {
+            metrics::counter!(m::VALKEY_ERRORS).increment(1);
+            e.to_string()
+        })
+    }
+
+    /// Delivers worker replies (published on this gateway's channel) to the waiting requests.
+    pub async fn listen_for_replies(self: Arc<Self>) {
+        loop {
+            let result: redis::RedisResult<()> = async {
+                let mut ps = self.client.get_async_pubsub().await?;
+                ps.subscribe(reply_channel(&self.id)).await?;
+                let mut msgs = ps.on_message();
+                while let Some(msg) = msgs.next().await {
+                    let corr: String = msg.get_payload()?;
+                    if let Some(tx) = self.waiters.lock().unwrap().remove(&corr) {
+                        let _ = tx.send(());
+                    }
+                }
+                Ok(())
+            }
+            .await;
+            if result.is_err() {
+                metrics::counter!(m::VALKEY_ERRORS).increment(1);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Keeps the queue-depth gauge current.
+    pub async fn watch_queue(self: Arc<Self>) {
+        loop {
+            let mut c = self.valkey.clone();
+            if let Ok(n) = redis::cmd("XLEN").arg(&self.stream).query_async::<i64>(&mut c).await {
+                metrics::gauge!(m::QUEUE_DEPTH).set(n as f64);
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+}
+
+fn error(status: StatusCode, msg: String) -> Response {
+    (status, Json(json!({"error": msg}))).into_response()
+}
+
+fn check_json(body: &Bytes) -> Result<(), Response> {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .map(|_| ())
+        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("malformed JSON body: {e}")))
+}
+
+async fn pexec(State(g): State<Arc<Gateway>>, Extension(kill): Extension<ConnKill>, headers: HeaderMap, body: Bytes) -> Response {
+    let t0 = Instant::now();
+    if let Err(r) = check_json(&body) {
+        return r;
+    }
+    let corr = g.corr_id(&headers);
+    let (tx, rx) = oneshot::channel();
+    // Register before enqueueing so a fast reply is never missed.
+    g.waiters.lock().unwrap().insert(corr.clone(), tx);
+    if let Err(e) = g.enqueue(&corr, &g.id, &body).await {
+        g.waiters.lock().unwrap().remove(&corr);
+        return error(StatusCode::SERVICE_UNAVAILABLE, format!("valkey unavailable: {e}"));
+    }
+    metrics::histogram!(m::GATEWAY_ENQUEUE).record(t0.elapsed().as_secs_f64());
+    match tokio::time::timeout(g.hold.saturating_sub(t0.elapsed()), rx).await {
+        Ok(Ok(())) => (StatusCode::OK, Json(json!({"corr": corr, "status": "done"}))).into_response(),
+        _ => {
+            g.waiters.lock().unwrap().remove(&corr);
+            metrics::counter!(m::HOLD_TIMEOUTS).increment(1);
+            // No response at all: the connection is dropped under the client.
+            kill.0.notify_one();
+            futures::future::pending::<Response>().await
+        }
+    }
+}
+
+async fn hop(State(g): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes) -> Response {
+    let t0 = Instant::now();
+    if let Err(r) = check_json(&body) {
+        return r;
+    }
+    let corr = g.corr_id(&headers);
+    if let Err(e) = g.enqueue(&corr, "", &body).await {
+        return error(StatusCode::SERVICE_UNAVAILABLE, format!("valkey unavailable: {e}"));
+    }
+    metrics::histogram!(m::GATEWAY_ENQUEUE).record(t0.elapsed().as_secs_f64());
+    (StatusCode::ACCEPTED, Json(json!({"corr": corr, "status": "queued"}))).into_response()
+}
+
+pub fn router(g: Arc<Gateway>, handle: PrometheusHandle, max_body: usize) -> Router {
+    Router::new()
+        .route("/pexec", post(pexec))
+        .route("/hop", post(hop))
+        .layer(axum_prometheus::PrometheusMetricLayer::new())
+        .route("/metrics", get(move || async move { handle.render() }))
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(g)
+}
+
+/// Serves HTTP/1.1 with keep-alive; each connection can be dropped by its own handler.
+pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> anyhow::Result<()> {
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        let kill = Arc::new(Notify::new());
+        let k = ConnKill(kill.clone());
+        let svc = tower::ServiceExt::map_request(app.clone(), move |mut req: axum::http::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(k.clone());
+            req
+        });
+        tokio::spawn(async move {
+            let conn = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), hyper_util::service::TowerToHyperService::new(svc));
+            tokio::select! {
+                _ = conn => {}
+                _ = kill.notified() => {}
+            }
+        });
+    }
+}

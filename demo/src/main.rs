@@ -1,0 +1,137 @@
+//! A reference HTTP → Valkey stream → worker pipeline, instrumented as load-testing guides
+//! ask, for slitop's demo and end-to-end tests. One process runs the gateway, the workers, or
+//! both.
+
+mod gateway;
+mod metrics_setup;
+mod service_time;
+mod worker;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Parser;
+
+#[derive(Parser, Debug)]
+#[command(name = "slitop-pipeline", about = "HTTP -> Valkey stream -> worker pipeline for load-test demos")]
+struct Args {
+    /// What this process runs.
+    #[arg(long, value_enum, default_value = "all")]
+    role: Role,
+    /// Gateway listen address (also serves /metrics).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: String,
+    #[arg(long, default_value = "redis://127.0.0.1:6379")]
+    valkey: String,
+    #[arg(long, default_value = "jobs")]
+    stream: String,
+    #[arg(long, default_value = "workers")]
+    group: String,
+    /// Consumers (concurrent jobs) in this process.
+    #[arg(long, default_value_t = 4)]
+    consumers: usize,
+    /// Mean service time of one job.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "100ms")]
+    service_time: Duration,
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "0ms")]
+    jitter: Duration,
+    #[arg(long, value_enum, default_value = "fixed")]
+    distribution: service_time::Distribution,
+    /// How long the gateway holds a /pexec connection before dropping it unanswered.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "3s")]
+    hold_timeout: Duration,
+    /// Larger request bodies get 413.
+    #[arg(long, default_value_t = 64 * 1024)]
+    max_body: usize,
+    /// Work on jobs whose client already gave up (shows the goodput-collapse failure mode).
+    #[arg(long)]
+    no_skip_expired: bool,
+    /// Pending entries idle this long are reclaimed from dead consumers.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    reclaim_after: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Role {
+    All,
+    Gateway,
+    Worker,
+}
+
+pub fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// The pub/sub channel a gateway listens on for its replies.
+pub fn reply_channel(gateway: &str) -> String {
+    format!("replies:{gateway}")
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let a = Args::parse();
+    let handle = metrics_setup::install()?;
+    let client = redis::Client::open(a.valkey.as_str())?;
+    let mut tasks = Vec::new();
+    if a.role != Role::Gateway {
+        let name_base = format!("w{}-{:x}", std::process::id(), now_ns() & 0xffff);
+        for i in 0..a.consumers {
+            tasks.push(tokio::spawn(worker::run(worker::WorkerConfig {
+                client: client.clone(),
+                stream: a.stream.clone(),
+                group: a.group.clone(),
+                name: format!("{name_base}-{i}"),
+                service: service_time::ServiceTime {
+                    mean: a.service_time,
+                    jitter: a.jitter,
+                    dist: a.distribution,
+                },
+                skip_expired: !a.no_skip_expired,
+                reclaim_after: a.reclaim_after,
+            })));
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(&a.listen).await?;
+    eprintln!("slitop-pipeline: {:?} on http://{} (valkey {}, stream {}, group {})", a.role, listener.local_addr()?, a.valkey, a.stream, a.group);
+    let server = if a.role == Role::Worker {
+        // Workers still serve /metrics.
+        let app = axum::Router::new().route("/metrics", axum::routing::get(move || async move { handle.render() }));
+        tokio::spawn(async move { axum::serve(listener, app).await.map_err(anyhow::Error::from) })
+    } else {
+        let cfg = redis::aio::ConnectionManagerConfig::new()
+            .set_response_timeout(Some(Duration::from_secs(1)))
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_number_of_retries(1);
+        let mut mgr = loop {
+            // Valkey may still be starting: retry for a while, then say why.
+            match client.get_connection_manager_with_config(cfg.clone()).await {
+                Ok(m) => break m,
+                Err(e) if tasks.len() < 1000 => {
+                    eprintln!("slitop-pipeline: waiting for valkey at {}: {e}", a.valkey);
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
+        worker::ensure_group(&mut mgr, &a.stream, &a.group).await?;
+        let g = Arc::new(gateway::Gateway::new(mgr, client.clone(), a.stream.clone(), a.hold_timeout));
+        tokio::spawn(g.clone().listen_for_replies());
+        tokio::spawn(g.clone().watch_queue());
+        let app = gateway::router(g, handle, a.max_body);
+        tokio::spawn(gateway::serve(listener, app))
+    };
+    tokio::select! {
+        r = server => r??,
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut s) => { s.recv().await; }
+                Err(_) => futures::future::pending::<()>().await,
+            }
+        } => {}
+    }
+    Ok(())
+}
