@@ -1,0 +1,20 @@
+// Baseline: a fixed, moderate open-loop rate (about 40% of capacity by default).
+// RATE req/s (16), DURATION (2m), MAX_VUS (200).
+import { call, num } from './lib.js';
+
+export const options = {
+  scenarios: {
+    baseline: {
+      executor: 'constant-arrival-rate',
+      rate: num('RATE', 16),
+      timeUnit: '1s',
+      duration: __ENV.DURATION || '2m',
+      preAllocatedVUs: 20,
+      maxVUs: num('MAX_VUS', 200),
+    },
+  },
+};
+
+export default function () {
+  call();
+}
