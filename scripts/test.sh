@@ -7,5 +7,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
-cargo build --release --bins
-cargo test --release --all-targets "$@"
+cargo build --release --workspace --bins
+cargo test --release --workspace --all-targets "$@"

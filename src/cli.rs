@@ -88,6 +88,8 @@ pub enum Command {
     },
     /// Print the man page (roff).
     Man,
+    /// Start a real HTTP → Valkey → worker pipeline, drive it past capacity with k6, and watch it.
+    Demo(crate::demo::DemoArgs),
 }
 
 /// Builds the effective configuration: built-in signal sets, preset, file, then flags.

@@ -30,6 +30,15 @@ fn main() -> ExitCode {
             }
             return ExitCode::SUCCESS;
         }
+        Some(Command::Demo(args)) => {
+            return match slitop::demo::run(args, cli.duration, cli.out.clone()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("slitop demo: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         _ => {}
     }
     let cfg = match build_config(&cli.conn) {

