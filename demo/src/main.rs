@@ -13,7 +13,10 @@ use std::time::Duration;
 use clap::Parser;
 
 #[derive(Parser, Debug)]
-#[command(name = "slitop-pipeline", about = "HTTP -> Valkey stream -> worker pipeline for load-test demos")]
+#[command(
+    name = "slitop-pipeline",
+    about = "HTTP -> Valkey stream -> worker pipeline for load-test demos"
+)]
 struct Args {
     /// What this process runs.
     #[arg(long, value_enum, default_value = "all")]
@@ -95,21 +98,36 @@ async fn main() -> anyhow::Result<()> {
         }
     }
     let listener = tokio::net::TcpListener::bind(&a.listen).await?;
-    eprintln!("slitop-pipeline: {:?} on http://{} (valkey {}, stream {}, group {})", a.role, listener.local_addr()?, a.valkey, a.stream, a.group);
+    eprintln!(
+        "slitop-pipeline: {:?} on http://{} (valkey {}, stream {}, group {})",
+        a.role,
+        listener.local_addr()?,
+        a.valkey,
+        a.stream,
+        a.group
+    );
     let server = if a.role == Role::Worker {
         // Workers still serve /metrics.
-        let app = axum::Router::new().route("/metrics", axum::routing::get(move || async move { handle.render() }));
-        tokio::spawn(async move { axum::serve(listener, app).await.map_err(anyhow::Error::from) })
+        let app = axum::Router::new().route(
+            "/metrics",
+            axum::routing::get(move || async move { handle.render() }),
+        );
+        tokio::spawn(async move {
+            axum::serve(listener, app)
+                .await
+                .map_err(anyhow::Error::from)
+        })
     } else {
         let cfg = redis::aio::ConnectionManagerConfig::new()
             .set_response_timeout(Some(Duration::from_secs(1)))
             .set_connection_timeout(Some(Duration::from_secs(1)))
             .set_number_of_retries(1);
+        let started = std::time::Instant::now();
         let mut mgr = loop {
             // Valkey may still be starting: retry for a while, then say why.
             match client.get_connection_manager_with_config(cfg.clone()).await {
                 Ok(m) => break m,
-                Err(e) if tasks.len() < 1000 => {
+                Err(e) if started.elapsed() < Duration::from_secs(30) => {
                     eprintln!("slitop-pipeline: waiting for valkey at {}: {e}", a.valkey);
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }
@@ -117,8 +135,16 @@ async fn main() -> anyhow::Result<()> {
             }
         };
         worker::ensure_group(&mut mgr, &a.stream, &a.group).await?;
-        let g = Arc::new(gateway::Gateway::new(mgr, client.clone(), a.stream.clone(), a.hold_timeout));
+        let g = Arc::new(gateway::Gateway::new(
+            mgr,
+            client.clone(),
+            a.stream.clone(),
+            a.hold_timeout,
+        ));
         tokio::spawn(g.clone().listen_for_replies());
+        if !g.wait_subscribed(Duration::from_secs(10)).await {
+            anyhow::bail!("could not subscribe to replies on valkey at {}", a.valkey);
+        }
         tokio::spawn(g.clone().watch_queue());
         let app = gateway::router(g, handle, a.max_body);
         tokio::spawn(gateway::serve(listener, app))

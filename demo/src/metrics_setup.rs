@@ -23,18 +23,34 @@ pub const HOLD_TIMEOUTS: &str = "gateway_hold_timeouts_total";
 /// Latency buckets (seconds): fine below 100 ms for the enqueue path, and edges at 0.5, 2 and
 /// the 3 s default hold timeout for the judgements that matter.
 pub const LATENCY_BUCKETS: &[f64] = &[
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1.0, 1.5, 2.0, 2.5, 3.0,
-    4.0, 5.0, 10.0,
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75,
+    1.0, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 10.0,
 ];
 
 pub fn install() -> anyhow::Result<PrometheusHandle> {
     let mut b = PrometheusBuilder::new();
-    for name in [AXUM_HTTP_REQUESTS_DURATION_SECONDS, GATEWAY_ENQUEUE, VALKEY_RTT, QUEUE_DELAY, SERVICE, FUNCTION_LATENCY, HOP] {
+    for name in [
+        AXUM_HTTP_REQUESTS_DURATION_SECONDS,
+        GATEWAY_ENQUEUE,
+        VALKEY_RTT,
+        QUEUE_DELAY,
+        SERVICE,
+        FUNCTION_LATENCY,
+        HOP,
+    ] {
         b = b.set_buckets_for_metric(Matcher::Full(name.to_string()), LATENCY_BUCKETS)?;
     }
     let handle = b.install_recorder()?;
     // Stability counters exist from the start at zero, so "stays zero" is visible.
-    for c in [JOB_FAILURES, JOBS_EXPIRED, JOBS_RECLAIMED, WORKER_RESTARTS, VALKEY_ERRORS, HOLD_TIMEOUTS, JOBS] {
+    for c in [
+        JOB_FAILURES,
+        JOBS_EXPIRED,
+        JOBS_RECLAIMED,
+        WORKER_RESTARTS,
+        VALKEY_ERRORS,
+        HOLD_TIMEOUTS,
+        JOBS,
+    ] {
         metrics::counter!(c).absolute(0);
     }
     Ok(handle)

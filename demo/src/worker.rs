@@ -24,7 +24,11 @@ pub struct WorkerConfig {
 }
 
 /// Creates the group (at the start of the stream) if it does not exist yet.
-pub async fn ensure_group(c: &mut impl redis::aio::ConnectionLike, stream: &str, group: &str) -> redis::RedisResult<()> {
+pub async fn ensure_group(
+    c: &mut impl redis::aio::ConnectionLike,
+    stream: &str,
+    group: &str,
+) -> redis::RedisResult<()> {
     let r: redis::RedisResult<()> = redis::cmd("XGROUP")
         .arg("CREATE")
         .arg(stream)
@@ -42,7 +46,11 @@ pub async fn ensure_group(c: &mut impl redis::aio::ConnectionLike, stream: &str,
 /// Runs one consumer forever, restarting it (and counting the restart) after an error.
 pub async fn run(cfg: WorkerConfig) {
     loop {
-        if consume(&cfg).await.is_err() {
+        if let Err(e) = consume(&cfg).await {
+            eprintln!(
+                "slitop-pipeline: consumer {} failed ({e}); restarting it",
+                cfg.name
+            );
             metrics::counter!(m::WORKER_RESTARTS).increment(1);
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
@@ -50,8 +58,15 @@ pub async fn run(cfg: WorkerConfig) {
 }
 
 async fn consume(cfg: &WorkerConfig) -> redis::RedisResult<()> {
-    // Own connection: BLOCK holds it.
-    let mut c = cfg.client.get_multiplexed_async_connection().await?;
+    // Own connection: BLOCK holds it, so its response timeout must outlast the block
+    // (the crate's 500 ms default equals our BLOCK and would fail every idle read).
+    let conn_cfg = redis::AsyncConnectionConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(5)));
+    let mut c = cfg
+        .client
+        .get_multiplexed_async_connection_with_config(&conn_cfg)
+        .await?;
     ensure_group(&mut c, &cfg.stream, &cfg.group).await?;
     let mut last_reclaim = std::time::Instant::now();
     loop {
@@ -96,24 +111,35 @@ async fn consume(cfg: &WorkerConfig) -> redis::RedisResult<()> {
 
 /// Entries of an XAUTOCLAIM reply: `[next-id, [[id, [f, v, ...]], ...], deleted]`.
 fn autoclaimed(v: &Value) -> Vec<(String, HashMap<String, Value>)> {
-    let Some(parts) = v.as_sequence() else { return Vec::new() };
-    let Some(entries) = parts.get(1).and_then(Value::as_sequence) else { return Vec::new() };
+    let Some(parts) = v.as_sequence() else {
+        return Vec::new();
+    };
+    let Some(entries) = parts.get(1).and_then(Value::as_sequence) else {
+        return Vec::new();
+    };
     entries
         .iter()
-        .filter_map(|e| {
-            redis::from_redis_value::<(String, HashMap<String, Value>)>(e.clone()).ok()
-        })
+        .filter_map(|e| redis::from_redis_value::<(String, HashMap<String, Value>)>(e.clone()).ok())
         .collect()
 }
 
 fn field(map: &HashMap<String, Value>, k: &str) -> Option<String> {
-    map.get(k).and_then(|v| redis::from_redis_value::<String>(v.clone()).ok())
+    map.get(k)
+        .and_then(|v| redis::from_redis_value::<String>(v.clone()).ok())
 }
 
-async fn process(cfg: &WorkerConfig, c: &mut redis::aio::MultiplexedConnection, (id, map): (String, HashMap<String, Value>)) -> redis::RedisResult<()> {
+async fn process(
+    cfg: &WorkerConfig,
+    c: &mut redis::aio::MultiplexedConnection,
+    (id, map): (String, HashMap<String, Value>),
+) -> redis::RedisResult<()> {
     let claim = now_ns();
-    let enq: u64 = field(&map, "enq_ns").and_then(|v| v.parse().ok()).unwrap_or(claim);
-    let deadline: u64 = field(&map, "deadline_ns").and_then(|v| v.parse().ok()).unwrap_or(u64::MAX);
+    let enq: u64 = field(&map, "enq_ns")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(claim);
+    let deadline: u64 = field(&map, "deadline_ns")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(u64::MAX);
     let reply = field(&map, "reply").unwrap_or_default();
     let corr = field(&map, "corr").unwrap_or_default();
     metrics::histogram!(m::QUEUE_DELAY).record(claim.saturating_sub(enq) as f64 / 1e9);
@@ -121,7 +147,11 @@ async fn process(cfg: &WorkerConfig, c: &mut redis::aio::MultiplexedConnection, 
     // Deleting delivered entries keeps the group's lag known.
     let ack = |c: &mut redis::aio::MultiplexedConnection| {
         let mut pipe = redis::pipe();
-        pipe.cmd("XACK").arg(&cfg.stream).arg(&cfg.group).arg(&id).ignore();
+        pipe.cmd("XACK")
+            .arg(&cfg.stream)
+            .arg(&cfg.group)
+            .arg(&id)
+            .ignore();
         pipe.cmd("XDEL").arg(&cfg.stream).arg(&id).ignore();
         let mut c = c.clone();
         async move { pipe.query_async::<()>(&mut c).await }
@@ -144,7 +174,11 @@ async fn process(cfg: &WorkerConfig, c: &mut redis::aio::MultiplexedConnection, 
     metrics::histogram!(m::FUNCTION_LATENCY).record(service);
     ack(c).await?;
     if !reply.is_empty() {
-        let _: i64 = redis::cmd("PUBLISH").arg(reply_channel(&reply)).arg(&corr).query_async(c).await?;
+        let _: i64 = redis::cmd("PUBLISH")
+            .arg(reply_channel(&reply))
+            .arg(&corr)
+            .query_async(c)
+            .await?;
     }
     metrics::histogram!(m::HOP).record(now_ns().saturating_sub(enq) as f64 / 1e9);
     metrics::counter!(m::JOBS).increment(1);

@@ -1,0 +1,471 @@
+//! The reference pipeline under real k6 and real Valkey.
+
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{free_port, k6_bin, wait_until, ChildGuard, Valkey};
+
+/// These tests measure latency and throughput on a 2-core machine: run them one at a time so
+/// they do not steal each other's CPU.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn pipeline(valkey: &str, port: u16, extra: &[&str]) -> ChildGuard {
+    let g = ChildGuard::spawn(
+        "slitop-pipeline",
+        Command::new(env!("CARGO_BIN_EXE_slitop-pipeline"))
+            .args(["--listen", &format!("127.0.0.1:{port}"), "--valkey", valkey])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    assert!(
+        wait_until(Duration::from_secs(15), || common::port_open(port)),
+        "pipeline did not start"
+    );
+    g
+}
+
+fn metrics(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+/// Sum of every sample of a metric family in an exposition.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| {
+            l.starts_with(name)
+                && (l[name.len()..].starts_with(' ') || l[name.len()..].starts_with('{'))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+fn group_info(url: &str) -> (i64, i64, i64, i64) {
+    let mut c = redis::Client::open(url).unwrap().get_connection().unwrap();
+    let added: redis::Value = redis::cmd("XINFO")
+        .arg("STREAM")
+        .arg("jobs")
+        .query(&mut c)
+        .unwrap();
+    let groups: redis::Value = redis::cmd("XINFO")
+        .arg("GROUPS")
+        .arg("jobs")
+        .query(&mut c)
+        .unwrap();
+    let get = |v: &redis::Value, k: &str| -> i64 {
+        v.as_map_iter()
+            .unwrap()
+            .find(|(key, _)| {
+                redis::from_redis_value::<String>((*key).clone())
+                    .ok()
+                    .as_deref()
+                    == Some(k)
+            })
+            .and_then(|(_, v)| redis::from_redis_value::<i64>(v.clone()).ok())
+            .unwrap_or(-1)
+    };
+    let g = &groups.as_sequence().unwrap()[0];
+    (
+        get(&added, "entries-added"),
+        get(g, "entries-read"),
+        get(g, "pending"),
+        get(g, "lag"),
+    )
+}
+
+fn k6_run(
+    port: u16,
+    script: &str,
+    env: &[(&str, String)],
+    dir: &std::path::Path,
+) -> serde_json::Value {
+    let summary = dir.join(format!("{script}.summary.json"));
+    let mut cmd = Command::new(k6_bin());
+    cmd.args(["run", "--quiet", "--no-usage-report"])
+        .arg(format!("--summary-export={}", summary.display()))
+        .arg(format!(
+            "--out=json={}",
+            dir.join(format!("{script}.json")).display()
+        ))
+        .args(["-e", &format!("TARGET=http://127.0.0.1:{port}")]);
+    for (k, v) in env {
+        cmd.args(["-e", &format!("{k}={v}")]);
+    }
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/k6");
+    let st = cmd
+        .arg(root.join(script))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.code().is_some(), "k6 was killed");
+    serde_json::from_str(&std::fs::read_to_string(summary).unwrap()).unwrap()
+}
+
+/// The failed requests of a k6 JSON output, with their time, status and error code.
+fn failed_points(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| {
+            v["metric"] == "http_req_failed" && v["type"] == "Point" && v["data"]["value"] == 1
+        })
+        .map(|v| v["data"].clone())
+        .collect()
+}
+
+#[test]
+fn below_capacity_everything_succeeds_and_the_stream_drains() {
+    let _serial = serial();
+    let v = Valkey::start();
+    let port = free_port();
+    let _p = pipeline(
+        &v.url(),
+        port,
+        &["--consumers", "4", "--service-time", "50ms"],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    // Capacity 80 req/s; offer 20.
+    let s = k6_run(
+        port,
+        "baseline.js",
+        &[("RATE", "20".into()), ("DURATION", "6s".into())],
+        dir.path(),
+    );
+    let reqs = s["metrics"]["http_reqs"]["count"].as_f64().unwrap();
+    assert!(reqs >= 100.0, "{reqs} requests");
+    assert_eq!(
+        s["metrics"]["http_req_failed"]["passes"]
+            .as_f64()
+            .unwrap_or(0.0),
+        0.0,
+        "failures below capacity: {:?}",
+        failed_points(&dir.path().join("baseline.js.json"))
+    );
+    assert!(wait_until(Duration::from_secs(5), || group_info(&v.url())
+        .2
+        == 0));
+    let (added, read, pending, lag) = group_info(&v.url());
+    assert_eq!((read, pending, lag), (added, 0, 0));
+    let m = metrics(port);
+    assert_eq!(
+        metric(&m, "worker_jobs_total"),
+        added as f64,
+        "every enqueued job done"
+    );
+    // The depth gauge is sampled every 500 ms.
+    assert!(wait_until(Duration::from_secs(3), || metric(
+        &metrics(port),
+        "pipeline_queue_depth"
+    ) == 0.0));
+    let unstable: Vec<&str> = m
+        .lines()
+        .filter(|l| {
+            l.starts_with("worker_restarts_total") || l.starts_with("gateway_valkey_errors_total")
+        })
+        .filter(|l| !l.ends_with(" 0"))
+        .collect();
+    assert!(
+        unstable.is_empty(),
+        "stability counters moved: {unstable:?}"
+    );
+}
+
+#[test]
+fn past_capacity_backlog_grows_throughput_plateaus_clients_see_eof_then_it_drains() {
+    let _serial = serial();
+    let v = Valkey::start();
+    let port = free_port();
+    // Capacity 2 / 100 ms = 20 req/s; offer 60 for 8 s with a 1 s hold.
+    let _p = pipeline(
+        &v.url(),
+        port,
+        &[
+            "--consumers",
+            "2",
+            "--service-time",
+            "100ms",
+            "--hold-timeout",
+            "1s",
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let port2 = port;
+    let watcher = std::thread::spawn(move || {
+        // Peak in-flight and backlog while the overload runs.
+        let (mut peak_pending, mut peak_depth, mut jobs) = (0.0f64, 0.0f64, Vec::new());
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(9) {
+            let m = metrics(port2);
+            peak_pending = peak_pending.max(metric(&m, "axum_http_requests_pending"));
+            peak_depth = peak_depth.max(metric(&m, "pipeline_queue_depth"));
+            jobs.push((t0.elapsed().as_secs_f64(), metric(&m, "worker_jobs_total")));
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        (peak_pending, peak_depth, jobs)
+    });
+    let s = k6_run(
+        port,
+        "baseline.js",
+        &[
+            ("RATE", "60".into()),
+            ("DURATION", "8s".into()),
+            ("TIMEOUT", "5s".into()),
+        ],
+        dir.path(),
+    );
+    let (peak_pending, peak_depth, jobs) = watcher.join().unwrap();
+    assert!(peak_pending >= 15.0, "in-flight peaked at {peak_pending}");
+    assert!(peak_depth >= 10.0, "queue depth peaked at {peak_depth}");
+    // Dequeue throughput over the overloaded middle of the run sits near capacity.
+    let at = |t: f64| jobs.iter().find(|j| j.0 >= t).map(|j| j.1).unwrap();
+    let rate = (at(7.0) - at(3.0)) / 4.0;
+    assert!(
+        (15.0..=25.0).contains(&rate),
+        "throughput {rate} req/s vs capacity 20"
+    );
+    let failed = s["metrics"]["http_req_failed"]["passes"]
+        .as_f64()
+        .unwrap_or(0.0);
+    assert!(failed > 50.0, "only {failed} failures");
+    let p95 = s["metrics"]["http_req_duration"]["p(95)"].as_f64().unwrap();
+    assert!(p95 > 500.0, "p95 {p95} ms");
+    // Afterwards the backlog drains and no job is lost: everything enqueued was acknowledged.
+    assert!(wait_until(Duration::from_secs(20), || {
+        let (_, _, pending, lag) = group_info(&v.url());
+        pending == 0 && lag == 0
+    }));
+    let (added, read, _, _) = group_info(&v.url());
+    assert_eq!(read, added);
+    let m = metrics(port);
+    assert_eq!(
+        metric(&m, "worker_jobs_total") + metric(&m, "worker_jobs_expired_total"),
+        added as f64
+    );
+    assert!(metric(&m, "gateway_hold_timeouts_total") > 0.0);
+}
+
+#[test]
+fn eof_has_no_status_code_at_the_client() {
+    let _serial = serial();
+    let v = Valkey::start();
+    let port = free_port();
+    let _p = pipeline(
+        &v.url(),
+        port,
+        &[
+            "--consumers",
+            "1",
+            "--service-time",
+            "2s",
+            "--hold-timeout",
+            "300ms",
+        ],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("o.json");
+    let mut cmd = Command::new(k6_bin());
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config/k6");
+    let st = cmd
+        .args([
+            "run",
+            "--quiet",
+            "--no-usage-report",
+            &format!("--out=json={}", out.display()),
+        ])
+        .args([
+            "-e",
+            &format!("TARGET=http://127.0.0.1:{port}"),
+            "-e",
+            "DURATION=2s",
+        ])
+        .arg(root.join("smoke.js"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(st.code(), Some(99), "the smoke threshold must fail");
+    let text = std::fs::read_to_string(out).unwrap();
+    let codes: Vec<(String, String)> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["metric"] == "http_reqs" && v["type"] == "Point")
+        .map(|v| {
+            (
+                v["data"]["tags"]["status"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                v["data"]["tags"]["error_code"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+            )
+        })
+        .collect();
+    assert!(!codes.is_empty());
+    assert!(
+        codes
+            .iter()
+            .all(|c| c == &("0".to_string(), "1000".to_string())),
+        "{codes:?}"
+    );
+}
+
+#[test]
+fn a_killed_worker_loses_no_job() {
+    let _serial = serial();
+    let v = Valkey::start();
+    let gw = free_port();
+    let _g = pipeline(&v.url(), gw, &["--role", "gateway"]);
+    let (wa, wb) = (free_port(), free_port());
+    let mut a = pipeline(
+        &v.url(),
+        wa,
+        &[
+            "--role",
+            "worker",
+            "--consumers",
+            "4",
+            "--service-time",
+            "1s",
+        ],
+    );
+    // Enqueue 12 async jobs; worker A takes 4 at once and is killed mid-service.
+    for _ in 0..12 {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", gw)).unwrap();
+        write!(
+            s,
+            "POST /hop HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}"
+        )
+        .unwrap();
+        let mut r = String::new();
+        s.read_to_string(&mut r).unwrap();
+        assert!(
+            r.starts_with("HTTP/1.0 202") || r.starts_with("HTTP/1.1 202"),
+            "{r}"
+        );
+    }
+    assert!(
+        wait_until(Duration::from_secs(5), || group_info(&v.url()).2 >= 4),
+        "A took nothing"
+    );
+    a.kill();
+    let _b = pipeline(
+        &v.url(),
+        wb,
+        &[
+            "--role",
+            "worker",
+            "--consumers",
+            "2",
+            "--service-time",
+            "50ms",
+            "--reclaim-after",
+            "2s",
+        ],
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || {
+            let (_, _, pending, lag) = group_info(&v.url());
+            pending == 0 && lag == 0
+        }),
+        "jobs stuck: {:?}",
+        group_info(&v.url())
+    );
+    let m = metrics(wb);
+    assert!(
+        metric(&m, "worker_jobs_reclaimed_total") >= 4.0,
+        "reclaimed {}",
+        metric(&m, "worker_jobs_reclaimed_total")
+    );
+    assert_eq!(
+        metric(&m, "worker_jobs_total"),
+        12.0,
+        "B finished every job, A's included"
+    );
+}
+
+/// One HTTP/1.0 POST; returns the status line and the body.
+fn post(port: u16, path: &str, body: &[u8]) -> (String, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "POST {path} HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    let _ = s.write_all(body);
+    let mut r = Vec::new();
+    let _ = s.read_to_end(&mut r);
+    let r = String::from_utf8_lossy(&r).to_string();
+    let status = r.lines().next().unwrap_or("").to_string();
+    let body = r.split("\r\n\r\n").nth(1).unwrap_or("").to_string();
+    (status, body)
+}
+
+#[test]
+fn bad_input_gets_413_and_400_and_valkey_down_gets_503_at_once() {
+    let _serial = serial();
+    let mut v = Valkey::start();
+    let port = free_port();
+    let _p = pipeline(
+        &v.url(),
+        port,
+        &[
+            "--max-body",
+            "1024",
+            "--consumers",
+            "1",
+            "--service-time",
+            "10ms",
+        ],
+    );
+    let (st, _) = post(port, "/pexec", &vec![b'1'; 4096]);
+    assert!(st.contains(" 413"), "{st}");
+    let (st, body) = post(port, "/pexec", b"{not json");
+    assert!(
+        st.contains(" 400") && body.contains("malformed JSON"),
+        "{st} {body}"
+    );
+    let (st, _) = post(port, "/pexec", b"{\"ok\":1}");
+    assert!(st.contains(" 200"), "{st}");
+    v.stop();
+    for path in ["/pexec", "/hop"] {
+        let t0 = Instant::now();
+        let (st, body) = post(port, path, b"{}");
+        assert!(
+            st.contains(" 503") && body.contains("valkey unavailable"),
+            "{path}: {st} {body}"
+        );
+        assert!(
+            t0.elapsed() < Duration::from_secs(5),
+            "{path} took {:?}",
+            t0.elapsed()
+        );
+    }
+    // Back again: the gateway recovers by itself.
+    v.restart();
+    assert!(
+        wait_until(Duration::from_secs(15), || post(port, "/hop", b"{}")
+            .0
+            .contains(" 202")),
+        "gateway did not recover after valkey returned"
+    );
+}
