@@ -55,6 +55,9 @@ pub struct Config {
     pub k6: Option<crate::sources::k6::K6Config>,
     #[serde(default, rename = "signal")]
     pub signals: Vec<SignalDef>,
+    /// Saturation detector thresholds, hold times and windows.
+    #[serde(default)]
+    pub detect: crate::detect::DetectConfig,
 }
 
 fn d_refresh() -> Duration {
@@ -94,6 +97,7 @@ impl Config {
         if self.window < self.refresh * 2 {
             return Err("window must be at least two refresh intervals".into());
         }
+        self.detect.validate()?;
         let mut seen = BTreeMap::new();
         for s in &self.signals {
             s.validate()?;

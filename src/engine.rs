@@ -11,7 +11,7 @@ use crate::sources::prometheus::RemoteQuery;
 use crate::store::{Store, StoreLimits};
 
 /// Which local sources feed the store, for resolving `source = "auto"`.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LocalSources {
     pub prometheus: bool,
     pub scrape: bool,

@@ -9,6 +9,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::detect::{DetectConfig, Detector, Frame, Transition};
 use crate::engine::{Engine, LocalSources};
 use crate::model::{now_ms, Health, Labels, SourceEvent, TimeMs};
 use crate::promql::EvalOptions;
@@ -65,18 +66,47 @@ pub struct RunState {
     /// Last query error per (source, signal), so a repeat is not reported again.
     errors: BTreeMap<(String, String), String>,
     pub refresh_ms: TimeMs,
+    pub detector: Detector,
+    /// Every stage transition of the run, in order.
+    pub transitions: Vec<Transition>,
+    /// (unix ms, text) of every annotation, in order.
+    pub annotations: Vec<(TimeMs, String)>,
+    pub started: Option<TimeMs>,
+    pub last_tick: Option<TimeMs>,
 }
 
 impl RunState {
     pub fn new(cfg: &Config) -> Result<Self, String> {
-        let engine = Engine::new(&cfg.signals, local_sources(cfg), eval_options(cfg))?;
+        Self::from_parts(
+            &cfg.signals,
+            local_sources(cfg),
+            eval_options(cfg),
+            cfg.refresh.as_millis() as TimeMs,
+            cfg.detect.clone(),
+        )
+    }
+
+    /// Live runs and replays build the same state from the same parts.
+    pub fn from_parts(
+        signals: &[crate::signals::SignalDef],
+        srcs: LocalSources,
+        opts: EvalOptions,
+        refresh_ms: TimeMs,
+        detect: DetectConfig,
+    ) -> Result<Self, String> {
+        let engine = Engine::new(signals, srcs, opts)?;
         Ok(Self {
             store: Store::new(StoreLimits::default()),
             engine,
             health: BTreeMap::new(),
             source_series: HashMap::new(),
             errors: BTreeMap::new(),
-            refresh_ms: cfg.refresh.as_millis() as TimeMs,
+            refresh_ms,
+            detector: Detector::new(detect),
+            transitions: Vec::new(),
+            annotations: Vec::new(),
+            started: None,
+            last_tick: None,
         })
     }
 
@@ -142,11 +172,17 @@ impl RunState {
         }
     }
 
-    /// One refresh: evaluate local signals, expire remote values whose source went quiet.
-    pub fn tick(&mut self, now: TimeMs) {
+    /// One refresh: evaluate local signals, expire remote values whose source went quiet,
+    /// and run the detector on the result. Returns the stage transitions it caused.
+    pub fn tick(&mut self, now: TimeMs) -> Vec<Transition> {
+        self.started.get_or_insert(now);
+        self.last_tick = Some(now);
         self.engine.evaluate_local(&self.store, now);
         self.engine
             .expire_remote(now, (self.refresh_ms * 3).max(5_000));
+        let tr = self.detector.step(Frame::from_engine(&self.engine, now));
+        self.transitions.extend(tr.iter().cloned());
+        tr
     }
 }
 

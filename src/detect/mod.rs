@@ -1,0 +1,606 @@
+//! The saturation detector: reads one `Frame` per refresh and moves the six stages of the
+//! saturation sequence through their states, with evidence; also finds the knee, the capacity,
+//! the drain time, scaling guidance and warnings. Deterministic: the same frames give the same
+//! transitions, which is what makes replay exact.
+
+pub mod frame;
+pub mod robust;
+pub mod stage;
+pub mod summary;
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use frame::Frame;
+pub use stage::{Stage, StageId, StageState, Transition};
+
+use crate::model::TimeMs;
+use robust::{median, theil_sen};
+
+/// Which kind of load drives the test; `auto` decides from what the sources report.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoadModel {
+    #[default]
+    Auto,
+    /// Arrival-rate tests: load is the offered rate; decoupling is achieved/offered < ratio.
+    Open,
+    /// VU tests: load is the VU count; decoupling is throughput per VU falling off its best.
+    Closed,
+}
+
+/// Thresholds, hold times and windows; every preset may set them under `[detect]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DetectConfig {
+    pub load_model: LoadModel,
+    /// A condition must hold this long before its stage turns active.
+    #[serde(with = "humantime_serde")]
+    pub hold: Duration,
+    /// An active stage clears after its condition has been gone this long.
+    #[serde(with = "humantime_serde")]
+    pub clear_hold: Duration,
+    /// Span of the Theil–Sen trends of load and throughput.
+    #[serde(with = "humantime_serde")]
+    pub trend_window: Duration,
+    /// Span of the backlog and in-flight trends (shorter: they react without a rate window).
+    #[serde(with = "humantime_serde")]
+    pub backlog_window: Duration,
+    /// Below this throughput (req/s) nothing is judged.
+    pub min_rate: f64,
+    /// Open loop: decoupled when achieved/offered falls below this...
+    pub decouple_ratio: f64,
+    /// ...and the shortfall is at least this many req/s (guards low-rate noise).
+    pub min_shortfall: f64,
+    /// Closed loop: decoupled when throughput per VU falls below this share of its best...
+    pub efficiency_drop: f64,
+    /// ...while VUs grew by at least this factor since that best.
+    pub vu_growth: f64,
+    /// Backlog (stream lag or length, or in-flight requests) smaller than this is never "piling up".
+    pub min_backlog: f64,
+    /// Residence time (in-flight ÷ throughput) this many times its best means work piles up.
+    pub residence_factor: f64,
+    /// Load counts as rising when its trend exceeds this fraction of its level per second.
+    pub min_load_growth: f64,
+    /// Plateau: throughput's relative trend below this share of the load's.
+    pub plateau_ratio: f64,
+    /// p95 (s) above which `p95_high` is flagged, and the level reported as past saturation.
+    pub p95_warn: f64,
+    pub p95_crit: f64,
+    /// p95 this many times its best also counts as high, when above `p95_floor` seconds.
+    pub p95_baseline_factor: f64,
+    pub p95_floor: f64,
+    /// Target utilisation for `workers_needed`.
+    pub utilisation: f64,
+    /// Client p95 more than this many times the server's suggests the network or load generator.
+    pub divergence_factor: f64,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        Self {
+            load_model: LoadModel::Auto,
+            hold: Duration::from_secs(2),
+            clear_hold: Duration::from_secs(10),
+            trend_window: Duration::from_secs(20),
+            backlog_window: Duration::from_secs(6),
+            min_rate: 1.0,
+            decouple_ratio: 0.95,
+            min_shortfall: 1.0,
+            efficiency_drop: 0.85,
+            vu_growth: 1.1,
+            min_backlog: 5.0,
+            residence_factor: 2.0,
+            min_load_growth: 0.004,
+            plateau_ratio: 0.25,
+            p95_warn: 0.5,
+            p95_crit: 2.0,
+            p95_baseline_factor: 5.0,
+            p95_floor: 0.05,
+            utilisation: 0.7,
+            divergence_factor: 3.0,
+        }
+    }
+}
+
+impl DetectConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        let unit = |v: f64, f: &str| {
+            if v > 0.0 && v <= 1.0 {
+                Ok(())
+            } else {
+                Err(format!("detect.{f} = {v}: expected a fraction in (0, 1]"))
+            }
+        };
+        unit(self.decouple_ratio, "decouple_ratio")?;
+        unit(self.efficiency_drop, "efficiency_drop")?;
+        unit(self.utilisation, "utilisation")?;
+        unit(self.plateau_ratio, "plateau_ratio")?;
+        if self.p95_crit < self.p95_warn {
+            return Err(format!(
+                "detect.p95_crit = {} is below detect.p95_warn = {}",
+                self.p95_crit, self.p95_warn
+            ));
+        }
+        if self.trend_window < Duration::from_secs(2)
+            || self.backlog_window < Duration::from_secs(2)
+        {
+            return Err("detect.trend_window and detect.backlog_window must be at least 2s".into());
+        }
+        Ok(())
+    }
+}
+
+/// A warning raised once, at the first time its condition was seen.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Warning {
+    pub id: String,
+    pub unix_ms: TimeMs,
+    pub text: String,
+}
+
+/// The load at the knee.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Knee {
+    pub load: Option<f64>,
+    pub load_unit: String,
+    pub unix_ms: TimeMs,
+}
+
+/// Reads one number of a frame.
+type Field = fn(&Frame) -> Option<f64>;
+
+pub struct Detector {
+    pub cfg: DetectConfig,
+    pub stages: Vec<Stage>,
+    /// Frames within the longest window, oldest first.
+    recent: VecDeque<Frame>,
+    /// Every frame's key numbers, for the summary (bounded by the run's length).
+    pub history: Vec<Frame>,
+    /// Best (lowest) residence time and p95 seen while healthy; best throughput per VU.
+    best_residence: Option<f64>,
+    best_p95: Option<f64>,
+    best_efficiency: Option<(f64, f64)>,
+    pub knee: Option<Knee>,
+    pub warnings: Vec<Warning>,
+    /// Time p95 first exceeded the critical level.
+    pub p95_crit_at: Option<TimeMs>,
+}
+
+fn fmt_rate(v: f64) -> String {
+    if v >= 100.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+fn fmt_secs(v: f64) -> String {
+    if v >= 1.0 {
+        format!("{v:.2} s")
+    } else {
+        format!("{:.0} ms", v * 1000.0)
+    }
+}
+
+impl Detector {
+    pub fn new(cfg: DetectConfig) -> Self {
+        Self {
+            cfg,
+            stages: StageId::ALL.into_iter().map(Stage::new).collect(),
+            recent: VecDeque::new(),
+            history: Vec::new(),
+            best_residence: None,
+            best_p95: None,
+            best_efficiency: None,
+            knee: None,
+            warnings: Vec::new(),
+            p95_crit_at: None,
+        }
+    }
+
+    pub fn stage(&self, id: StageId) -> &Stage {
+        &self.stages[id as usize]
+    }
+
+    /// Points (seconds relative to now, value) of one field over the last `span`.
+    fn series(&self, span: Duration, f: impl Fn(&Frame) -> Option<f64>) -> Vec<(f64, f64)> {
+        let now = self.recent.back().map(|f| f.t).unwrap_or(0);
+        let from = now - span.as_millis() as TimeMs;
+        self.recent
+            .iter()
+            .filter(|fr| fr.t >= from)
+            .filter_map(|fr| f(fr).map(|v| ((fr.t - now) as f64 / 1000.0, v)))
+            .collect()
+    }
+
+    /// Median of the last three values of a field: one odd sample does not flip a stage.
+    fn level(&self, f: impl Fn(&Frame) -> Option<f64>) -> Option<f64> {
+        let vals: Vec<f64> = self.recent.iter().rev().take(3).filter_map(&f).collect();
+        if vals.len() < 2 {
+            return None;
+        }
+        median(vals)
+    }
+
+    fn trend(&self, span: Duration, f: impl Fn(&Frame) -> Option<f64>) -> Option<f64> {
+        let pts = self.series(span, f);
+        // Wait for most of the window before trusting a trend.
+        let covered = pts.first().map(|p| -p.0).unwrap_or(0.0);
+        if covered < span.as_secs_f64() * 0.6 {
+            return None;
+        }
+        theil_sen(&pts)
+    }
+
+    /// Feeds one refresh; returns the stage transitions it caused, in sequence order.
+    pub fn step(&mut self, frame: Frame) -> Vec<Transition> {
+        let t = frame.t;
+        let keep = self
+            .cfg
+            .trend_window
+            .max(self.cfg.backlog_window)
+            .as_millis() as TimeMs
+            + 1000;
+        while self.recent.front().is_some_and(|f| f.t < t - keep) {
+            self.recent.pop_front();
+        }
+        self.recent.push_back(frame.clone());
+        self.history.push(frame.clone());
+        let hold = self.cfg.hold.as_millis() as TimeMs;
+        let clear = self.cfg.clear_hold.as_millis() as TimeMs;
+        let mut out = Vec::new();
+
+        let checks = [
+            self.rate_rises(),
+            self.decoupled(),
+            self.pending_climbs(),
+            self.plateau(),
+            self.p95_high(),
+            self.errors_visible(),
+        ];
+        for (i, check) in checks.into_iter().enumerate() {
+            let (holds, evidence) = match check {
+                Some(e) => (true, e),
+                None => (false, String::new()),
+            };
+            // Errors are unambiguous: flag the first one at once.
+            let h = if self.stages[i].id == StageId::ErrorsVisible {
+                0
+            } else {
+                hold
+            };
+            if let Some(tr) = self.stages[i].update(t, holds, || evidence, h, clear) {
+                out.push(tr);
+            }
+        }
+        self.learn_baselines();
+        self.track_knee();
+        self.check_warnings(&frame);
+        out
+    }
+
+    fn rate_rises(&self) -> Option<String> {
+        let tput = self.level(|f| f.throughput)?;
+        if tput < self.cfg.min_rate {
+            return None;
+        }
+        let slope = self.trend(self.cfg.backlog_window, |f| f.throughput)?;
+        (slope > (self.cfg.min_load_growth * tput).max(0.02)).then(|| {
+            format!(
+                "throughput {} req/s, rising {:.2} req/s per s",
+                fmt_rate(tput),
+                slope
+            )
+        })
+    }
+
+    fn open_loop(&self) -> bool {
+        self.cfg.load_model != LoadModel::Closed
+    }
+
+    fn closed_loop(&self) -> bool {
+        self.cfg.load_model != LoadModel::Open
+    }
+
+    /// Growth of the backlog per second over the backlog window, with its current level.
+    fn backlog_growth(&self) -> Option<(f64, f64)> {
+        let level = self.level(Frame::backlog)?;
+        let slope = self.trend(self.cfg.backlog_window, Frame::backlog)?;
+        Some((level, slope))
+    }
+
+    /// The backlog grows by at least the shortfall that counts as decoupling: arrivals minus
+    /// completions, measured without waiting for a rate window.
+    fn backlog_decoupling(&self) -> Option<(f64, f64, f64)> {
+        let offered = self.level(|f| f.offered)?;
+        let (backlog, slope) = self.backlog_growth()?;
+        let need = ((1.0 - self.cfg.decouple_ratio) * offered).max(self.cfg.min_shortfall);
+        (offered >= self.cfg.min_rate && backlog >= self.cfg.min_backlog && slope >= need)
+            .then_some((offered, backlog, slope))
+    }
+
+    fn decoupled(&self) -> Option<String> {
+        let tput = self.level(|f| f.throughput)?;
+        if self.open_loop() {
+            if let Some(offered) = self.level(|f| f.offered) {
+                let ratio =
+                    self.level(|f| Some(f.throughput? / f.offered?).filter(|r| r.is_finite()));
+                if let Some(r) = ratio {
+                    if offered >= self.cfg.min_rate
+                        && r < self.cfg.decouple_ratio
+                        && offered - tput >= self.cfg.min_shortfall
+                    {
+                        return Some(format!(
+                            "achieved {} of offered {} req/s ({:.0}% < {:.0}%)",
+                            fmt_rate(tput),
+                            fmt_rate(offered),
+                            r * 100.0,
+                            self.cfg.decouple_ratio * 100.0
+                        ));
+                    }
+                }
+            }
+            if let Some((offered, backlog, slope)) = self.backlog_decoupling() {
+                return Some(format!(
+                    "backlog grows {slope:.1}/s ({backlog:.0} now): completions ≈ {:.0}% of offered {} req/s",
+                    (1.0 - slope / offered).max(0.0) * 100.0,
+                    fmt_rate(offered)
+                ));
+            }
+        }
+        if self.closed_loop() {
+            let (best, vus_at_best) = self.best_efficiency?;
+            let vus = self.level(|f| f.vus)?;
+            let eff = self.level(|f| Some(f.throughput? / f.vus?).filter(|e| e.is_finite()))?;
+            if tput >= self.cfg.min_rate
+                && eff < self.cfg.efficiency_drop * best
+                && vus >= self.cfg.vu_growth * vus_at_best
+            {
+                return Some(format!(
+                    "throughput per VU {:.2} req/s, {:.0}% of its best {:.2} at {:.0} VUs; now {:.0} VUs, {} req/s",
+                    eff,
+                    eff / best * 100.0,
+                    best,
+                    vus_at_best,
+                    vus,
+                    fmt_rate(tput)
+                ));
+            }
+        }
+        None
+    }
+
+    fn pending_climbs(&self) -> Option<String> {
+        let w = self.cfg.backlog_window;
+        // A queue is the direct measure; in-flight residence is the fallback for plain HTTP.
+        if self.recent.back()?.backlog().is_some() {
+            let offered = self.level(|f| f.offered).unwrap_or(0.0);
+            let need = ((1.0 - self.cfg.decouple_ratio) * offered).max(self.cfg.min_shortfall);
+            let (backlog, slope) = self.backlog_growth()?;
+            let what = if self.recent.back()?.queue_lag.is_some() {
+                "stream lag"
+            } else {
+                "stream length"
+            };
+            return (backlog >= self.cfg.min_backlog && slope >= need).then(|| {
+                format!(
+                    "{what} {backlog:.0}, climbing {slope:.1}/s over {}",
+                    humantime::format_duration(w)
+                )
+            });
+        }
+        let pending = self.level(|f| f.pending)?;
+        let tput = self.level(|f| f.throughput)?;
+        let best = self.best_residence?;
+        let residence = pending / tput;
+        let slope = self.trend(w, |f| f.pending)?;
+        (tput >= self.cfg.min_rate
+            && pending >= self.cfg.min_backlog
+            && residence >= self.cfg.residence_factor * best
+            && slope > 0.0)
+            .then(|| {
+                format!(
+                    "in-flight {pending:.0} climbing {slope:.1}/s; residence {} vs best {}",
+                    fmt_secs(residence),
+                    fmt_secs(best)
+                )
+            })
+    }
+
+    /// The load that is rising, if any: (name, unit, relative slope, first, last).
+    fn rising_load(&self) -> Option<(&'static str, f64, f64, f64)> {
+        let w = self.cfg.trend_window;
+        let mut candidates: Vec<(&'static str, Field)> = Vec::new();
+        if self.open_loop() {
+            candidates.push(("offered", |f| f.offered));
+        }
+        if self.closed_loop() {
+            candidates.push(("VUs", |f| f.vus));
+        }
+        for (name, get) in candidates {
+            let pts = self.series(w, get);
+            let (Some(level), Some(slope)) = (self.level(get), self.trend(w, get)) else {
+                continue;
+            };
+            if level > 0.0 && slope / level > self.cfg.min_load_growth {
+                let first = median(pts.iter().take(3).map(|p| p.1))?;
+                return Some((name, slope / level, first, level));
+            }
+        }
+        None
+    }
+
+    fn plateau(&self) -> Option<String> {
+        let tput = self.level(|f| f.throughput)?;
+        if tput < self.cfg.min_rate {
+            return None;
+        }
+        let (name, load_rel, first, last) = self.rising_load()?;
+        // Load's trend over the long window (it must really be rising); throughput's over the
+        // short one, so a wall shows as soon as the rate window has filled with it.
+        let w = self.cfg.backlog_window;
+        let tslope = self.trend(w, |f| f.throughput)?;
+        let trel = tslope / tput;
+        (trel < self.cfg.plateau_ratio * load_rel).then(|| {
+            let unit = if name == "VUs" { "" } else { " req/s" };
+            format!(
+                "throughput {} req/s flat for {} ({:+.2}%/s) while {name} rose {} → {}{unit}",
+                fmt_rate(tput),
+                humantime::format_duration(w),
+                trel * 100.0,
+                fmt_rate(first),
+                fmt_rate(last)
+            )
+        })
+    }
+
+    fn p95_high(&mut self) -> Option<String> {
+        let p95 = self.level(|f| f.p95)?;
+        let t = self.recent.back()?.t;
+        if p95 > self.cfg.p95_crit && self.p95_crit_at.is_none() {
+            self.p95_crit_at = Some(t);
+        }
+        let by_level = p95 > self.cfg.p95_warn;
+        let by_baseline = self
+            .best_p95
+            .is_some_and(|b| p95 > self.cfg.p95_baseline_factor * b && p95 > self.cfg.p95_floor);
+        if !(by_level || by_baseline) {
+            return None;
+        }
+        let mut s = format!("p95 {}", fmt_secs(p95));
+        if p95 > self.cfg.p95_crit {
+            s += &format!(" > {} (at or past saturation)", fmt_secs(self.cfg.p95_crit));
+        } else if by_level {
+            s += &format!(" > {}", fmt_secs(self.cfg.p95_warn));
+        }
+        if let Some(b) = self.best_p95 {
+            s += &format!(", {:.1}× its best {}", p95 / b, fmt_secs(b));
+        }
+        Some(s)
+    }
+
+    fn errors_visible(&self) -> Option<String> {
+        let now = self.recent.back()?;
+        let ratio = now.error_rate.filter(|r| *r > 0.0);
+        // New connection-level failures within the backlog window.
+        let eof = self.series(self.cfg.backlog_window, |f| f.eof_errors);
+        let new_eof = match (eof.first(), eof.last()) {
+            (Some(a), Some(b)) if b.1 > a.1 => Some(b.1 - a.1),
+            _ => None,
+        };
+        if ratio.is_none() && new_eof.is_none() {
+            return None;
+        }
+        let mut parts = Vec::new();
+        if let Some(r) = ratio {
+            parts.push(format!("{:.1}% of requests failing", r * 100.0));
+        }
+        if let Some(n) = new_eof {
+            parts.push(format!(
+                "{n:.0} EOF/reset errors (no HTTP status) in {}",
+                humantime::format_duration(self.cfg.backlog_window)
+            ));
+        }
+        Some(parts.join("; "))
+    }
+
+    /// Baselines come from healthy samples only: before anything past `rate_rises` is active.
+    fn learn_baselines(&mut self) {
+        let healthy = self.stages[1..]
+            .iter()
+            .all(|s| !matches!(s.state, StageState::Active | StageState::Suspected));
+        if !healthy {
+            return;
+        }
+        let min_rate = self.cfg.min_rate;
+        if let (Some(p), Some(tp)) = (self.level(|f| f.pending), self.level(|f| f.throughput)) {
+            if tp >= min_rate && p > 0.0 {
+                let r = p / tp;
+                if self.best_residence.is_none_or(|b| r < b) {
+                    self.best_residence = Some(r);
+                }
+            }
+        }
+        if let Some(p) = self.level(|f| f.p95).filter(|p| *p > 0.0) {
+            if self.best_p95.is_none_or(|b| p < b) {
+                self.best_p95 = Some(p);
+            }
+        }
+        if let (Some(tp), Some(v)) = (self.level(|f| f.throughput), self.level(|f| f.vus)) {
+            if tp >= min_rate && v >= 1.0 {
+                let e = tp / v;
+                if self.best_efficiency.is_none_or(|(b, _)| e > b) {
+                    self.best_efficiency = Some((e, v));
+                }
+            }
+        }
+    }
+
+    /// The knee: load at the onset of `decoupled`, else of `pending_climbs`.
+    fn track_knee(&mut self) {
+        if self.knee.is_some() {
+            return;
+        }
+        let d = self.stage(StageId::Decoupled);
+        let p = self.stage(StageId::PendingClimbs);
+        let Some((onset, closed)) = d
+            .first_onset
+            .map(|o| (o, d.evidence.starts_with("throughput per VU")))
+            .or_else(|| p.first_onset.map(|o| (o, false)))
+        else {
+            return;
+        };
+        let at = self.history.iter().find(|f| f.t >= onset);
+        let (load, unit) = match at {
+            Some(f) if !closed && f.offered.is_some() => (f.offered, "req/s"),
+            Some(f) if f.vus.is_some() => (f.vus, "VUs"),
+            Some(f) => (f.offered, "req/s"),
+            None => (None, "req/s"),
+        };
+        self.knee = Some(Knee {
+            load,
+            load_unit: unit.into(),
+            unix_ms: onset,
+        });
+    }
+
+    fn warn_once(&mut self, id: &str, t: TimeMs, text: impl FnOnce() -> String) {
+        if !self.warnings.iter().any(|w| w.id == id) {
+            self.warnings.push(Warning {
+                id: id.into(),
+                unix_ms: t,
+                text: text(),
+            });
+        }
+    }
+
+    fn check_warnings(&mut self, f: &Frame) {
+        if let Some(d) = f.dropped_iterations.filter(|d| *d > 0.0) {
+            self.warn_once("load_generator_behind", f.t, || {
+                format!("k6 dropped {d:.0} iterations: the load generator is falling behind, so the offered load is lower than planned")
+            });
+        }
+        if let (Some(c), Some(s)) = (
+            self.level(|x| x.client_p95),
+            self.level(|x| if x.p95 != x.client_p95 { x.p95 } else { None }),
+        ) {
+            if s > 0.0 && c > self.cfg.divergence_factor * s && c - s > 0.1 {
+                self.warn_once("latency_divergence", f.t, || {
+                    format!("client p95 {} vs server p95 {}: the network or the load generator may be the bottleneck", fmt_secs(c), fmt_secs(s))
+                });
+            }
+        }
+        for (name, v) in &f.stability {
+            if *v > 0.0 {
+                let id = format!("stability:{name}");
+                self.warn_once(&id, f.t, || format!("{name} is {v} (should stay 0)"));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,183 @@
+//! The detector on a simulated queue (fluid model of the demo pipeline); the real-data tests
+//! run recorded fixtures of the real pipeline under real k6 (tests/detector_fixtures.rs).
+
+use super::*;
+
+/// A fluid queue with `capacity` req/s, fed `offered(t)` (times `1 ± noise`, the arrivals'
+/// own variation); rates are 10-s moving averages as `rate(x[10s])` gives them, p95 is taken
+/// over the completions of the last 30 s as `histogram_quantile(rate(..[30s]))` gives it,
+/// and every reading carries 1% measurement noise.
+fn simulate(
+    secs: usize,
+    capacity: f64,
+    offered: impl Fn(f64) -> f64,
+    vus: Option<&dyn Fn(f64) -> f64>,
+    noise: f64,
+) -> Vec<Frame> {
+    let mut rng = 0x2545F4914F6CDD1Du64;
+    let mut jitter = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        (rng % 2001) as f64 / 1000.0 - 1.0
+    };
+    let (mut backlog, mut done, mut added, mut eof) = (0.0f64, Vec::new(), Vec::new(), 0.0);
+    let mut waits: Vec<(f64, f64)> = Vec::new();
+    let mut frames = Vec::new();
+    for s in 0..secs {
+        let t = s as f64;
+        let lam = offered(t) * (1.0 + noise * jitter());
+        // Jobs served now waited for the backlog ahead of them.
+        let wait = backlog / capacity;
+        backlog += lam;
+        let served = backlog.min(capacity);
+        backlog -= served;
+        done.push(served);
+        added.push(lam);
+        waits.push((served, 0.1 + wait));
+        if wait > 3.0 {
+            eof += lam * 0.5;
+        }
+        let win = |v: &Vec<f64>| v.iter().rev().take(5).sum::<f64>() / 5.0_f64.min(v.len() as f64);
+        let mut meas = move || 1.0 + 0.01 * jitter();
+        let tput = win(&done) * meas();
+        let recent: Vec<(f64, f64)> = waits.iter().rev().take(30).copied().collect();
+        let total: f64 = recent.iter().map(|w| w.0).sum();
+        let mut by_wait = recent.clone();
+        by_wait.sort_by(|a, b| b.1.total_cmp(&a.1));
+        let (mut acc, mut p95) = (0.0, 0.1);
+        for (n, w) in by_wait {
+            acc += n;
+            p95 = w;
+            if acc >= 0.05 * total {
+                break;
+            }
+        }
+        frames.push(Frame {
+            t: s as i64 * 1000,
+            offered: Some(win(&added) * meas()),
+            vus: vus.map(|v| v(t)),
+            throughput: Some(tput),
+            pending: Some(lam * (0.1 + wait) * meas()),
+            queue_lag: Some(backlog.round()),
+            consumers: Some(4.0),
+            service_time: Some(0.1 * meas()),
+            p95: Some(p95 * meas()),
+            eof_errors: Some(eof),
+            ..Frame::default()
+        });
+    }
+    frames
+}
+
+fn run(frames: Vec<Frame>) -> (Detector, Vec<Transition>) {
+    let mut d = Detector::new(DetectConfig::default());
+    let mut all = Vec::new();
+    for f in frames {
+        all.extend(d.step(f));
+    }
+    (d, all)
+}
+
+fn activations(tr: &[Transition], id: StageId) -> usize {
+    tr.iter()
+        .filter(|t| t.stage == id && t.state == StageState::Active)
+        .count()
+}
+
+#[test]
+fn open_loop_ramp_past_capacity_flags_all_six_in_order() {
+    // 5 → 80 req/s over 150 s against 40 req/s: crossing at t = 70 s.
+    let frames = simulate(160, 40.0, |t| 5.0 + 0.5 * t, None, 0.0);
+    let (d, tr) = run(frames);
+    let onsets: Vec<i64> = StageId::ALL
+        .iter()
+        .map(|&id| {
+            d.stage(id)
+                .first_onset
+                .unwrap_or_else(|| panic!("{id:?} never active: {tr:#?}"))
+        })
+        .collect();
+    assert!(
+        onsets.windows(2).all(|w| w[0] <= w[1]),
+        "onsets out of order: {onsets:?}"
+    );
+    let crossing = 70_000;
+    for id in [StageId::Decoupled, StageId::PendingClimbs] {
+        let c = d.stage(id).first_confirmed.unwrap();
+        assert!(
+            c >= crossing && c <= crossing + 12_000,
+            "{id:?} confirmed at {c}"
+        );
+    }
+    let knee = d.knee.clone().unwrap();
+    assert_eq!(knee.load_unit, "req/s");
+    assert!((40.0..48.0).contains(&knee.load.unwrap()), "{knee:?}");
+    let cap = d.capacity_rps().unwrap();
+    assert!((cap - 40.0).abs() < 2.0, "capacity {cap}");
+    let s = d.scaling().unwrap();
+    assert_eq!(s.workers_needed, (80.0f64 * 0.1 / 0.7).ceil() as u64);
+}
+
+#[test]
+fn baseline_below_capacity_never_goes_past_rate_rises_even_with_noise() {
+    let frames = simulate(180, 40.0, |_| 16.0, None, 0.08);
+    let (d, tr) = run(frames);
+    for id in &StageId::ALL[1..] {
+        assert_eq!(d.stage(*id).activations, 0, "{id:?}: {tr:#?}");
+    }
+}
+
+#[test]
+fn noisy_ramp_does_not_flap() {
+    let frames = simulate(160, 40.0, |t| 5.0 + 0.5 * t, None, 0.08);
+    let (_, tr) = run(frames);
+    for id in StageId::ALL {
+        assert!(activations(&tr, id) <= 1, "{id:?} toggled: {tr:#?}");
+    }
+}
+
+#[test]
+fn burst_piles_up_then_clears_and_drain_time_is_measured() {
+    // 20 req/s, a 20-s spike to 70, back to 20; capacity 40.
+    let offered = |t: f64| {
+        if (40.0..60.0).contains(&t) {
+            70.0
+        } else {
+            20.0
+        }
+    };
+    let (d, tr) = run(simulate(150, 40.0, offered, None, 0.0));
+    let p = d.stage(StageId::PendingClimbs);
+    assert!(p.reached() && p.state == StageState::Cleared, "{tr:#?}");
+    // Backlog 600 drains at 40 − 20 = 20/s: 30 s.
+    let drain = d.drain_s().unwrap();
+    assert!((drain - 30.0).abs() <= 6.0, "drain {drain}");
+}
+
+#[test]
+fn closed_loop_vu_ramp_decouples_before_the_plateau() {
+    // Each VU offers 1 / (0.1 s + wait) req/s; VUs 1 → 20 over 120 s; capacity 40 req/s.
+    let vus = |t: f64| 1.0 + t * 19.0 / 120.0;
+    let offered = |t: f64| (vus(t) * 10.0).min(40.0 + vus(t) * 0.05);
+    let frames = simulate(140, 40.0, offered, Some(&vus), 0.0);
+    // In a closed loop the arrival rate follows completions: offered tracks throughput.
+    let frames: Vec<Frame> = frames
+        .into_iter()
+        .map(|mut f| {
+            f.offered = f.throughput;
+            f
+        })
+        .collect();
+    let (d, tr) = run(frames);
+    let dec = d
+        .stage(StageId::Decoupled)
+        .first_onset
+        .unwrap_or_else(|| panic!("{tr:#?}"));
+    let pla = d
+        .stage(StageId::Plateau)
+        .first_onset
+        .unwrap_or_else(|| panic!("{tr:#?}"));
+    assert!(dec <= pla, "decoupled {dec} after plateau {pla}");
+    assert_eq!(d.knee.clone().unwrap().load_unit, "VUs");
+}

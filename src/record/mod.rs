@@ -1,0 +1,125 @@
+//! Recordings: `recording.jsonl`, one JSON object per line. A versioned header, then every
+//! source event as it was applied, every refresh tick, annotations and stage transitions, in
+//! the order they happened. Replaying the events and ticks through a fresh `RunState` gives
+//! the same signals and the same transitions. The format is documented in docs/recording.md.
+
+pub mod read;
+pub mod write;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value as Json};
+
+use crate::detect::DetectConfig;
+use crate::engine::LocalSources;
+use crate::model::{Health, TimeMs};
+use crate::signals::SignalDef;
+use crate::store::{is_stale_nan, stale_nan};
+
+/// Version of the recording format; readers refuse newer major versions.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// What the user says about the run: free-form, carried into the report.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunMeta {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
+    /// Version or git SHA of the service under test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_version: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The first line: enough to rebuild the signal engine and detector exactly.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    /// Always "slitop-recording".
+    pub kind: String,
+    pub format: u32,
+    pub slitop_version: String,
+    pub started_unix_ms: TimeMs,
+    pub refresh_ms: TimeMs,
+    pub lookback_ms: TimeMs,
+    pub window_ms: TimeMs,
+    /// Source names with their endpoints (never credentials).
+    pub sources: BTreeMap<String, String>,
+    pub local_sources: LocalSources,
+    pub signals: Vec<SignalDef>,
+    pub detect: DetectConfig,
+    #[serde(default)]
+    pub meta: RunMeta,
+}
+
+/// A number as JSON: finite values as numbers; NaN, ±Inf and Prometheus's stale marker as
+/// strings, since JSON has none of them and the stale marker must survive the round trip.
+pub fn encode_value(v: f64) -> Json {
+    if is_stale_nan(v) {
+        json!("stale")
+    } else if v.is_nan() {
+        json!("NaN")
+    } else if v == f64::INFINITY {
+        json!("+Inf")
+    } else if v == f64::NEG_INFINITY {
+        json!("-Inf")
+    } else {
+        json!(v)
+    }
+}
+
+pub fn decode_value(v: &Json) -> Option<f64> {
+    match v {
+        Json::Number(n) => n.as_f64(),
+        Json::String(s) => match s.as_str() {
+            "stale" => Some(stale_nan()),
+            "NaN" => Some(f64::NAN),
+            "+Inf" => Some(f64::INFINITY),
+            "-Inf" => Some(f64::NEG_INFINITY),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+pub fn encode_health(h: &Health) -> Json {
+    match h {
+        Health::Starting => json!({"state": "starting"}),
+        Health::Ok => json!({"state": "ok"}),
+        Health::Stale { since } => json!({"state": "stale", "since": since}),
+        Health::Down { reason } => json!({"state": "down", "reason": reason}),
+    }
+}
+
+pub fn decode_health(v: &Json) -> Option<Health> {
+    Some(match v.get("state")?.as_str()? {
+        "starting" => Health::Starting,
+        "ok" => Health::Ok,
+        "stale" => Health::Stale {
+            since: v.get("since")?.as_i64()?,
+        },
+        "down" => Health::Down {
+            reason: v.get("reason")?.as_str()?.to_string(),
+        },
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn special_values_survive_the_round_trip() {
+        for v in [1.5, 0.0, -2.0, f64::INFINITY, f64::NEG_INFINITY] {
+            assert_eq!(decode_value(&encode_value(v)), Some(v));
+        }
+        assert!(decode_value(&encode_value(f64::NAN)).unwrap().is_nan());
+        assert!(!is_stale_nan(
+            decode_value(&encode_value(f64::NAN)).unwrap()
+        ));
+        assert!(is_stale_nan(
+            decode_value(&encode_value(stale_nan())).unwrap()
+        ));
+    }
+}

@@ -1,0 +1,115 @@
+//! Appends a run to `recording.jsonl`, flushing on every tick so a `kill -9` loses at most the
+//! last refresh.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde_json::{json, Value as Json};
+
+use super::{encode_health, encode_value, Header};
+use crate::detect::Transition;
+use crate::model::{Labels, SourceEvent, TimeMs};
+
+pub struct Recorder {
+    path: PathBuf,
+    out: BufWriter<File>,
+    series: HashMap<Labels, u64>,
+}
+
+impl Recorder {
+    pub fn create(path: &Path, header: &Header) -> anyhow::Result<Self> {
+        let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        let mut r = Self {
+            path: path.to_path_buf(),
+            out: BufWriter::new(f),
+            series: HashMap::new(),
+        };
+        r.line(&serde_json::to_value(header)?)?;
+        r.flush()?;
+        Ok(r)
+    }
+
+    fn line(&mut self, v: &Json) -> anyhow::Result<()> {
+        writeln!(self.out, "{v}").with_context(|| format!("cannot write {}", self.path.display()))
+    }
+
+    pub fn flush(&mut self) -> anyhow::Result<()> {
+        self.out
+            .flush()
+            .with_context(|| format!("cannot write {}", self.path.display()))
+    }
+
+    fn series_id(&mut self, l: &Labels) -> anyhow::Result<u64> {
+        if let Some(id) = self.series.get(l) {
+            return Ok(*id);
+        }
+        let id = self.series.len() as u64;
+        self.series.insert(l.clone(), id);
+        self.line(&json!({"k": "series", "id": id, "labels": l}))?;
+        Ok(id)
+    }
+
+    /// Records a source event exactly as it is about to be applied.
+    pub fn event(&mut self, ev: &SourceEvent) -> anyhow::Result<()> {
+        let v = match ev {
+            SourceEvent::Samples { source, samples } => {
+                let mut rows = Vec::with_capacity(samples.len());
+                for s in samples {
+                    rows.push(json!([
+                        self.series_id(&s.labels)?,
+                        s.t,
+                        encode_value(s.value)
+                    ]));
+                }
+                json!({"k": "samples", "src": source, "s": rows})
+            }
+            SourceEvent::SignalValues {
+                source,
+                signal,
+                points,
+            } => {
+                let p: Vec<Json> = points
+                    .iter()
+                    .map(|p| json!({"labels": p.labels, "t": p.t, "v": encode_value(p.value)}))
+                    .collect();
+                json!({"k": "values", "src": source, "signal": signal, "p": p})
+            }
+            SourceEvent::QueryError {
+                source,
+                signal,
+                error,
+            } => json!({"k": "query_error", "src": source, "signal": signal, "error": error}),
+            SourceEvent::QueryWarnings {
+                source,
+                signal,
+                warnings,
+            } => json!({"k": "warnings", "src": source, "signal": signal, "warnings": warnings}),
+            SourceEvent::Health { source, t, health } => {
+                json!({"k": "health", "src": source, "t": t, "health": encode_health(health)})
+            }
+        };
+        self.line(&v)
+    }
+
+    pub fn tick(&mut self, t: TimeMs) -> anyhow::Result<()> {
+        self.line(&json!({"k": "tick", "t": t}))
+    }
+
+    pub fn transition(&mut self, tr: &Transition) -> anyhow::Result<()> {
+        self.line(&json!({"k": "stage", "t": tr.t, "stage": tr.stage.id(), "state": tr.state.word(), "evidence": tr.evidence}))
+    }
+
+    /// Annotations are flushed at once: they are never lost once confirmed.
+    pub fn annotation(&mut self, t: TimeMs, text: &str) -> anyhow::Result<()> {
+        self.line(&json!({"k": "annotation", "t": t, "text": text}))?;
+        self.flush()
+    }
+
+    pub fn end(&mut self, t: TimeMs) -> anyhow::Result<()> {
+        self.line(&json!({"k": "end", "t": t}))?;
+        self.flush()
+    }
+}
