@@ -32,6 +32,39 @@ pub struct Cli {
     /// Print a commented configuration template (the defaults) and exit.
     #[arg(long)]
     pub print_config_template: bool,
+    #[command(flatten)]
+    pub meta: MetaArgs,
+}
+
+/// What the user says about the run; recorded in the header and the report.
+#[derive(Args, Debug, Default, Clone)]
+pub struct MetaArgs {
+    /// Name of the scenario being run (e.g. capacity-ramp).
+    #[arg(long, global = true)]
+    pub scenario: Option<String>,
+    /// Version or git SHA of the service under test.
+    #[arg(long, global = true)]
+    pub service_version: Option<String>,
+    /// Free tag KEY=VALUE (repeatable).
+    #[arg(long = "tag", global = true, value_parser = parse_tag)]
+    pub tags: Vec<(String, String)>,
+}
+
+fn parse_tag(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("--tag {s:?}: expected KEY=VALUE")),
+    }
+}
+
+impl MetaArgs {
+    pub fn to_meta(&self) -> crate::record::RunMeta {
+        crate::record::RunMeta {
+            scenario: self.scenario.clone(),
+            service_version: self.service_version.clone(),
+            tags: self.tags.iter().cloned().collect(),
+        }
+    }
 }
 
 #[derive(Args, Debug, Default, Clone)]
@@ -90,6 +123,11 @@ pub enum Command {
     Man,
     /// Start a real HTTP → Valkey → worker pipeline, drive it past capacity with k6, and watch it.
     Demo(crate::demo::DemoArgs),
+    /// Run a recording through the same signals and detector (with --headless --out DIR).
+    Replay {
+        /// A recording.jsonl written by an earlier run.
+        file: PathBuf,
+    },
 }
 
 /// Builds the effective configuration: built-in signal sets, preset, file, then flags.

@@ -205,6 +205,7 @@ pub fn run(
     args: &DemoArgs,
     duration: Option<Duration>,
     out: Option<PathBuf>,
+    mut meta: crate::record::RunMeta,
 ) -> anyhow::Result<()> {
     let out = out.unwrap_or_else(|| PathBuf::from("slitop-demo"));
     let (guards, conn, length) = start(args, &out)?;
@@ -225,6 +226,16 @@ pub fn run(
     let opts = crate::headless::HeadlessOptions {
         duration: Some(duration.unwrap_or(length)),
         out: Some(out),
+        meta: {
+            meta.scenario.get_or_insert_with(|| "capacity-ramp".into());
+            meta.tags
+                .insert("consumers".into(), args.consumers.to_string());
+            meta.tags.insert(
+                "service_time".into(),
+                humantime::format_duration(args.service_time).to_string(),
+            );
+            meta
+        },
     };
     let result = rt.block_on(crate::headless::run(cfg, opts));
     drop(guards);

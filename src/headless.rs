@@ -1,8 +1,11 @@
-//! `--headless`: no TUI. Each refresh prints one JSON object per signal value; health changes
-//! and query errors are printed as they happen. Ends on SIGINT/SIGTERM or after `--duration`.
+//! `--headless`: no TUI. Each refresh prints one JSON object per signal value and one per stage
+//! transition; health changes and query errors are printed as they happen. Every run records
+//! to DIR/recording.jsonl and ends with DIR/report.json. Ends on SIGINT/SIGTERM/SIGHUP or after
+//! `--duration`.
 
+use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -10,12 +13,16 @@ use serde_json::{json, Value as Json};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::model::TimeMs;
+use crate::detect::Transition;
+use crate::model::{SourceEvent, TimeMs};
+use crate::record::write::Recorder;
+use crate::record::{Header, RunMeta};
 use crate::runtime::{clock, start_sources, Notice, RunState};
 
 pub struct HeadlessOptions {
     pub duration: Option<Duration>,
     pub out: Option<PathBuf>,
+    pub meta: RunMeta,
 }
 
 /// JSON has no NaN or infinities: those become null, with the Prometheus spelling alongside
@@ -72,44 +79,171 @@ pub fn notice_line(n: &Notice, t: TimeMs) -> Json {
     }
 }
 
-struct Writer {
-    file: Option<std::io::BufWriter<std::fs::File>>,
+/// Where a run's output goes: stdout lines (copied to `headless.jsonl`), the recording and, at
+/// the end, `report.json`. Live runs and replays write through the same sink.
+pub struct Output {
+    dir: PathBuf,
+    copy: std::io::BufWriter<std::fs::File>,
+    recorder: Recorder,
+    pub meta: RunMeta,
 }
 
-impl Writer {
-    fn line(&mut self, v: &Json) -> std::io::Result<()> {
+impl Output {
+    pub fn create(dir: &Path, header: &Header) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create output directory {}", dir.display()))?;
+        let p = dir.join("headless.jsonl");
+        let f =
+            std::fs::File::create(&p).with_context(|| format!("cannot create {}", p.display()))?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            copy: std::io::BufWriter::new(f),
+            recorder: Recorder::create(&dir.join("recording.jsonl"), header)?,
+            meta: header.meta.clone(),
+        })
+    }
+
+    fn line(&mut self, v: &Json) -> anyhow::Result<()> {
         let s = v.to_string();
         let mut out = std::io::stdout().lock();
-        writeln!(out, "{s}")?;
-        if let Some(f) = &mut self.file {
-            writeln!(f, "{s}")?;
+        // A closed stdout (a pipe whose reader went away) must not stop the recording.
+        let _ = writeln!(out, "{s}");
+        writeln!(self.copy, "{s}").context("cannot write headless.jsonl")?;
+        Ok(())
+    }
+
+    /// Records a source event, applies it, and prints what it changed.
+    pub fn apply(&mut self, state: &mut RunState, ev: SourceEvent) -> anyhow::Result<()> {
+        self.recorder.event(&ev)?;
+        if let Some(n) = state.apply(ev) {
+            self.line(&notice_line(&n, clock()))?;
         }
         Ok(())
     }
 
-    fn flush(&mut self) -> std::io::Result<()> {
-        std::io::stdout().lock().flush()?;
-        if let Some(f) = &mut self.file {
-            f.flush()?;
+    /// One refresh: signals, then stage transitions; everything flushed.
+    pub fn tick(&mut self, state: &mut RunState, t: TimeMs) -> anyhow::Result<()> {
+        self.recorder.tick(t)?;
+        let transitions = state.tick(t);
+        for l in signal_lines(state, t) {
+            self.line(&l)?;
         }
-        Ok(())
+        for tr in &transitions {
+            self.recorder.transition(tr)?;
+            self.line(&transition_line(tr))?;
+        }
+        self.flush()
     }
+
+    pub fn annotate(&mut self, state: &mut RunState, t: TimeMs, text: &str) -> anyhow::Result<()> {
+        let text = crate::text::clean(text);
+        self.recorder.annotation(t, &text)?;
+        state.annotations.push((t, text.clone()));
+        self.line(&json!({"t": t, "annotation": text}))
+    }
+
+    fn flush(&mut self) -> anyhow::Result<()> {
+        let _ = std::io::stdout().lock().flush();
+        self.copy.flush().context("cannot write headless.jsonl")?;
+        self.recorder.flush()
+    }
+
+    /// Ends the run: closes the recording and writes `report.json`.
+    pub fn finish(mut self, state: &RunState, ended: TimeMs) -> anyhow::Result<PathBuf> {
+        self.recorder.end(ended)?;
+        self.flush()?;
+        let report = crate::report::build(state, &self.meta, ended);
+        let p = self.dir.join("report.json");
+        std::fs::write(&p, serde_json::to_string_pretty(&report)? + "\n")
+            .with_context(|| format!("cannot write {}", p.display()))?;
+        Ok(p)
+    }
+}
+
+pub fn transition_line(tr: &Transition) -> Json {
+    json!({"t": tr.t, "stage": tr.stage.id(), "state": tr.state.word(), "evidence": tr.evidence})
+}
+
+/// A URL without its credentials, for the recording header.
+fn redact(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("REDACTED"));
+            }
+            u.to_string()
+        }
+        Err(_) => url.to_string(),
+    }
+}
+
+pub fn header(cfg: &Config, meta: &RunMeta, started: TimeMs) -> Header {
+    let mut sources = BTreeMap::new();
+    if let Some(p) = &cfg.prometheus {
+        sources.insert("prometheus".into(), redact(&p.url));
+    }
+    if let Some(s) = &cfg.scrape {
+        if !s.urls.is_empty() {
+            sources.insert(
+                "scrape".into(),
+                s.urls
+                    .iter()
+                    .map(|u| redact(u))
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            );
+        }
+    }
+    if let Some(v) = &cfg.valkey {
+        sources.insert("valkey".into(), redact(&v.url));
+    }
+    if let Some(k) = &cfg.k6 {
+        if !k.urls.is_empty() {
+            sources.insert("k6".into(), k.urls.join(" "));
+        }
+        if !k.json_files.is_empty() {
+            let files: Vec<String> = k
+                .json_files
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            sources.insert("k6-json".into(), files.join(" "));
+        }
+    }
+    Header {
+        kind: "slitop-recording".into(),
+        format: crate::record::FORMAT_VERSION,
+        slitop_version: env!("CARGO_PKG_VERSION").into(),
+        started_unix_ms: started,
+        refresh_ms: cfg.refresh.as_millis() as TimeMs,
+        lookback_ms: cfg.lookback.as_millis() as TimeMs,
+        window_ms: cfg.window.as_millis() as TimeMs,
+        sources,
+        local_sources: crate::runtime::local_sources(cfg),
+        signals: cfg.signals.clone(),
+        detect: cfg.detect.clone(),
+        meta: meta.clone(),
+    }
+}
+
+/// The output directory when none is given: one per run, named by its start time.
+pub fn default_out_dir(started: TimeMs) -> PathBuf {
+    let t = std::time::UNIX_EPOCH + Duration::from_millis(started.max(0) as u64);
+    let stamp = humantime::format_rfc3339_seconds(t)
+        .to_string()
+        .replace(':', "");
+    PathBuf::from(format!("slitop-run-{stamp}"))
 }
 
 pub async fn run(cfg: Config, opts: HeadlessOptions) -> anyhow::Result<()> {
     let mut state = RunState::new(&cfg).map_err(anyhow::Error::msg)?;
-    let file = match &opts.out {
-        Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("cannot create output directory {}", dir.display()))?;
-            let p = dir.join("headless.jsonl");
-            let f = std::fs::File::create(&p)
-                .with_context(|| format!("cannot create {}", p.display()))?;
-            Some(std::io::BufWriter::new(f))
-        }
-        None => None,
-    };
-    let mut w = Writer { file };
+    let started = clock();
+    let dir = opts.out.clone().unwrap_or_else(|| default_out_dir(started));
+    let mut out = Output::create(&dir, &header(&cfg, &opts.meta, started))?;
+    eprintln!(
+        "slitop: recording to {}",
+        dir.join("recording.jsonl").display()
+    );
     let cancel = CancellationToken::new();
     let mut running = start_sources(&cfg, &state.engine, &cancel)?;
     let mut tick = tokio::time::interval(cfg.refresh);
@@ -121,19 +255,8 @@ pub async fn run(cfg: Config, opts: HeadlessOptions) -> anyhow::Result<()> {
     tick.tick().await;
     loop {
         tokio::select! {
-            Some(ev) = running.rx.recv() => {
-                if let Some(n) = state.apply(ev) {
-                    w.line(&notice_line(&n, clock()))?;
-                }
-            }
-            _ = tick.tick() => {
-                let now = clock();
-                state.tick(now);
-                for l in signal_lines(&state, now) {
-                    w.line(&l)?;
-                }
-                w.flush()?;
-            }
+            Some(ev) = running.rx.recv() => out.apply(&mut state, ev)?,
+            _ = tick.tick() => out.tick(&mut state, clock())?,
             _ = async { tokio::time::sleep_until(deadline.unwrap()).await }, if deadline.is_some() => break,
             _ = tokio::signal::ctrl_c() => break,
             _ = sigterm.recv() => break,
@@ -144,6 +267,7 @@ pub async fn run(cfg: Config, opts: HeadlessOptions) -> anyhow::Result<()> {
     for h in running.handles {
         let _ = tokio::time::timeout(Duration::from_secs(2), h).await;
     }
-    w.flush()?;
+    let report = out.finish(&state, clock())?;
+    eprintln!("slitop: report in {}", report.display());
     Ok(())
 }

@@ -13,6 +13,8 @@ pub mod headless;
 pub mod model;
 pub mod promql;
 pub mod record;
+pub mod replay;
+pub mod report;
 pub mod runtime;
 pub mod secret;
 pub mod signals;

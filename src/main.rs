@@ -31,11 +31,25 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Some(Command::Demo(args)) => {
-            return match slitop::demo::run(args, cli.duration, cli.out.clone()) {
+            return match slitop::demo::run(args, cli.duration, cli.out.clone(), cli.meta.to_meta())
+            {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("slitop demo: {e:#}");
                     ExitCode::FAILURE
+                }
+            };
+        }
+        Some(Command::Replay { file }) => {
+            if !cli.headless {
+                eprintln!("slitop replay: the interactive replay needs the dashboard; run with --headless --out DIR");
+                return ExitCode::from(2);
+            }
+            return match slitop::replay::run(file, cli.out.clone()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("slitop replay: {e:#}");
+                    ExitCode::from(2)
                 }
             };
         }
@@ -82,6 +96,7 @@ fn main() -> ExitCode {
             let opts = HeadlessOptions {
                 duration: cli.duration,
                 out: cli.out,
+                meta: cli.meta.to_meta(),
             };
             match rt.block_on(headless::run(cfg, opts)) {
                 Ok(()) => ExitCode::SUCCESS,

@@ -73,7 +73,13 @@ pub struct RunState {
     pub annotations: Vec<(TimeMs, String)>,
     pub started: Option<TimeMs>,
     pub last_tick: Option<TimeMs>,
+    /// Every value each signal took, for the report's statistics (thinned past a bound).
+    pub signal_values: BTreeMap<String, Vec<f64>>,
 }
+
+/// Values kept per signal for the report; past this, every second one is dropped, which keeps
+/// the distribution while bounding memory on long runs.
+const MAX_VALUES_PER_SIGNAL: usize = 200_000;
 
 impl RunState {
     pub fn new(cfg: &Config) -> Result<Self, String> {
@@ -107,6 +113,7 @@ impl RunState {
             annotations: Vec::new(),
             started: None,
             last_tick: None,
+            signal_values: BTreeMap::new(),
         })
     }
 
@@ -180,6 +187,17 @@ impl RunState {
         self.engine.evaluate_local(&self.store, now);
         self.engine
             .expire_remote(now, (self.refresh_ms * 3).max(5_000));
+        for s in &self.engine.signals {
+            let v = self.signal_values.entry(s.def.name.clone()).or_default();
+            v.extend(s.latest.iter().map(|p| p.value).filter(|x| x.is_finite()));
+            if v.len() > MAX_VALUES_PER_SIGNAL {
+                let mut i = 0;
+                v.retain(|_| {
+                    i += 1;
+                    i % 2 == 0
+                });
+            }
+        }
         let tr = self.detector.step(Frame::from_engine(&self.engine, now));
         self.transitions.extend(tr.iter().cloned());
         tr

@@ -56,8 +56,10 @@ pub struct DetectConfig {
     pub min_shortfall: f64,
     /// Closed loop: decoupled when throughput per VU falls below this share of its best...
     pub efficiency_drop: f64,
-    /// ...while VUs grew by at least this factor since that best.
+    /// ...while VUs grew by at least this factor since that best, from at least `min_vus`
+    /// (in arrival-rate tests k6's VUs are the client's concurrency, tiny and jumpy when healthy).
     pub vu_growth: f64,
+    pub min_vus: f64,
     /// Backlog (stream lag or length, or in-flight requests) smaller than this is never "piling up".
     pub min_backlog: f64,
     /// Residence time (in-flight ÷ throughput) this many times its best means work piles up.
@@ -89,8 +91,9 @@ impl Default for DetectConfig {
             min_rate: 1.0,
             decouple_ratio: 0.95,
             min_shortfall: 1.0,
-            efficiency_drop: 0.85,
+            efficiency_drop: 0.9,
             vu_growth: 1.1,
+            min_vus: 5.0,
             min_backlog: 5.0,
             residence_factor: 2.0,
             min_load_growth: 0.004,
@@ -530,7 +533,7 @@ impl Detector {
             }
         }
         if let (Some(tp), Some(v)) = (self.level(|f| f.throughput), self.level(|f| f.vus)) {
-            if tp >= min_rate && v >= 1.0 {
+            if tp >= min_rate && v >= self.cfg.min_vus {
                 let e = tp / v;
                 if self.best_efficiency.is_none_or(|(b, _)| e > b) {
                     self.best_efficiency = Some((e, v));

@@ -157,9 +157,10 @@ fn burst_piles_up_then_clears_and_drain_time_is_measured() {
 
 #[test]
 fn closed_loop_vu_ramp_decouples_before_the_plateau() {
-    // Each VU offers 1 / (0.1 s + wait) req/s; VUs 1 → 20 over 120 s; capacity 40 req/s.
-    let vus = |t: f64| 1.0 + t * 19.0 / 120.0;
-    let offered = |t: f64| (vus(t) * 10.0).min(40.0 + vus(t) * 0.05);
+    // Each VU offers 5 req/s until the wall; VUs 2 → 40 over 120 s; capacity 40 req/s
+    // (crossed at 8 VUs).
+    let vus = |t: f64| 2.0 + t * 38.0 / 120.0;
+    let offered = |t: f64| (vus(t) * 5.0).min(40.0 + vus(t) * 0.05);
     let frames = simulate(140, 40.0, offered, Some(&vus), 0.0);
     // In a closed loop the arrival rate follows completions: offered tracks throughput.
     let frames: Vec<Frame> = frames

@@ -1,7 +1,7 @@
 //! Appends a run to `recording.jsonl`, flushing on every tick so a `kill -9` loses at most the
 //! last refresh.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -17,6 +17,24 @@ pub struct Recorder {
     path: PathBuf,
     out: BufWriter<File>,
     series: HashMap<Labels, u64>,
+    /// Metric names some signal's query mentions: only those series can change a signal, so
+    /// only those are recorded (a scrape carries many more).
+    wanted: HashSet<String>,
+}
+
+/// Identifiers in the signals' PromQL (metric names among them).
+fn query_names(header: &Header) -> HashSet<String> {
+    header
+        .signals
+        .iter()
+        .flat_map(|s| {
+            s.query
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+                .filter(|t| !t.is_empty())
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 impl Recorder {
@@ -26,6 +44,7 @@ impl Recorder {
             path: path.to_path_buf(),
             out: BufWriter::new(f),
             series: HashMap::new(),
+            wanted: query_names(header),
         };
         r.line(&serde_json::to_value(header)?)?;
         r.flush()?;
@@ -57,7 +76,11 @@ impl Recorder {
         let v = match ev {
             SourceEvent::Samples { source, samples } => {
                 let mut rows = Vec::with_capacity(samples.len());
-                for s in samples {
+                let wanted = |s: &&crate::model::Sample| {
+                    s.labels.name().is_some_and(|n| self.wanted.contains(n))
+                };
+                let keep: Vec<&crate::model::Sample> = samples.iter().filter(wanted).collect();
+                for s in keep {
                     rows.push(json!([
                         self.series_id(&s.labels)?,
                         s.t,

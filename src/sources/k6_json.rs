@@ -367,7 +367,8 @@ mod tests {
         std::fs::write(&path, point("http_req_duration", &t, 80.0, "")).unwrap();
         p.poll(now).await.unwrap();
         assert_eq!(p.durations.len(), 2);
-        let s = p.samples(now);
+        // The points were stamped after `now` was taken: ask for the window ending later.
+        let s = p.samples(now_ms());
         let p50 = s
             .iter()
             .find(|x| x.labels.get("quantile") == Some("0.5"))

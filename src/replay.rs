@@ -1,0 +1,94 @@
+//! `slitop replay FILE --headless --out DIR`: feeds a recording's events and ticks, in their
+//! order, through a fresh `RunState` — the same store → signals → detect path as a live run —
+//! and writes the same outputs. The stage transitions must come out as they were recorded.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail};
+
+use crate::detect::Transition;
+use crate::headless::Output;
+use crate::promql::EvalOptions;
+use crate::record::read::{Record, Recording};
+use crate::runtime::RunState;
+
+/// Replays a recording into a state; returns it with the transitions the recording holds.
+pub fn replay_into(
+    rec: &Recording,
+    mut out: Option<&mut Output>,
+) -> anyhow::Result<(RunState, Vec<Transition>)> {
+    let h = &rec.header;
+    let opts = EvalOptions {
+        lookback_ms: h.lookback_ms,
+        ..EvalOptions::default()
+    };
+    let mut state = RunState::from_parts(
+        &h.signals,
+        h.local_sources,
+        opts,
+        h.refresh_ms,
+        h.detect.clone(),
+    )
+    .map_err(|e| anyhow!("the recording's signals do not compile: {e}"))?;
+    let mut recorded = Vec::new();
+    for r in &rec.records {
+        match r {
+            Record::Event(ev) => match out.as_deref_mut() {
+                Some(o) => o.apply(&mut state, ev.clone())?,
+                None => {
+                    state.apply(ev.clone());
+                }
+            },
+            Record::Tick(t) => match out.as_deref_mut() {
+                Some(o) => o.tick(&mut state, *t)?,
+                None => {
+                    state.tick(*t);
+                }
+            },
+            Record::Annotation { t, text } => match out.as_deref_mut() {
+                Some(o) => o.annotate(&mut state, *t, text)?,
+                None => state.annotations.push((*t, text.clone())),
+            },
+            Record::Stage(tr) => recorded.push(tr.clone()),
+            Record::End(_) => {}
+        }
+    }
+    Ok((state, recorded))
+}
+
+pub fn run(file: &Path, out: Option<PathBuf>) -> anyhow::Result<()> {
+    let rec = Recording::read(file).map_err(anyhow::Error::msg)?;
+    if rec.torn_tail {
+        eprintln!("slitop replay: {}: the last line was cut short (the run was killed); replaying up to it", file.display());
+    }
+    let dir = out
+        .unwrap_or_else(|| PathBuf::from(format!("{}-replay", file.with_extension("").display())));
+    if dir.join("recording.jsonl") == file {
+        bail!(
+            "--out {} would overwrite the recording being replayed; choose another directory",
+            dir.display()
+        );
+    }
+    let mut output = Output::create(&dir, &rec.header)?;
+    let (state, recorded) = replay_into(&rec, Some(&mut output))?;
+    let ended = rec
+        .records
+        .iter()
+        .rev()
+        .find_map(|r| match r {
+            Record::End(t) | Record::Tick(t) => Some(*t),
+            _ => None,
+        })
+        .unwrap_or(rec.header.started_unix_ms);
+    let report = output.finish(&state, ended)?;
+    eprintln!("slitop replay: report in {}", report.display());
+    if state.transitions != recorded {
+        bail!(
+            "replayed stage transitions differ from the recorded ones ({} replayed, {} recorded): the recording may come from another slitop version ({})",
+            state.transitions.len(),
+            recorded.len(),
+            rec.header.slitop_version
+        );
+    }
+    Ok(())
+}
