@@ -13,7 +13,18 @@ use crate::cli::ConnArgs;
 
 /// The k6 scripts, embedded so the demo runs from any directory.
 const K6_LIB: &str = include_str!("../config/k6/lib.js");
-const K6_RAMP: &str = include_str!("../config/k6/capacity-ramp.js");
+const K6_SCRIPTS: &[(&str, &str)] = &[
+    (
+        "capacity-ramp",
+        include_str!("../config/k6/capacity-ramp.js"),
+    ),
+    ("baseline", include_str!("../config/k6/baseline.js")),
+    ("burst", include_str!("../config/k6/burst.js")),
+    ("vu-ramp", include_str!("../config/k6/vu-ramp.js")),
+    ("stress", include_str!("../config/k6/stress.js")),
+    ("smoke", include_str!("../config/k6/smoke.js")),
+    ("soak", include_str!("../config/k6/soak.js")),
+];
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct DemoArgs {
@@ -31,6 +42,15 @@ pub struct DemoArgs {
     /// Use this Valkey instead of starting one.
     #[arg(long = "demo-valkey")]
     pub valkey: Option<String>,
+    /// How long the gateway holds a request before dropping the connection (clients see EOF).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "3s")]
+    pub hold_timeout: Duration,
+    /// k6 scenario to run: capacity-ramp, baseline, burst, vu-ramp, stress, smoke, soak.
+    #[arg(long, default_value = "capacity-ramp")]
+    pub script: String,
+    /// Extra k6 environment KEY=VALUE for the scenario (repeatable), e.g. RATE=16.
+    #[arg(long = "k6-env")]
+    pub k6_env: Vec<String>,
 }
 
 /// Kills and reaps a child process when dropped.
@@ -147,6 +167,10 @@ fn start(args: &DemoArgs, out: &Path) -> anyhow::Result<(Vec<Guard>, ConnArgs, D
         ])
         .args(["--consumers", &args.consumers.to_string()])
         .args([
+            "--hold-timeout",
+            &humantime::format_duration(args.hold_timeout).to_string(),
+        ])
+        .args([
             "--service-time",
             &humantime::format_duration(args.service_time).to_string(),
         ])
@@ -163,10 +187,22 @@ fn start(args: &DemoArgs, out: &Path) -> anyhow::Result<(Vec<Guard>, ConnArgs, D
     )?;
     guards.push(Guard(p));
 
+    let script = K6_SCRIPTS
+        .iter()
+        .find(|(n, _)| *n == args.script)
+        .ok_or_else(|| {
+            let names: Vec<&str> = K6_SCRIPTS.iter().map(|(n, _)| *n).collect();
+            anyhow!(
+                "unknown --script {:?}; expected one of {}",
+                args.script,
+                names.join(", ")
+            )
+        })?;
     let scripts = out.join("k6");
     std::fs::create_dir_all(&scripts)?;
     std::fs::write(scripts.join("lib.js"), K6_LIB)?;
-    std::fs::write(scripts.join("capacity-ramp.js"), K6_RAMP)?;
+    let script_file = scripts.join(format!("{}.js", script.0));
+    std::fs::write(&script_file, script.1)?;
     let api = free_port()?;
     let json = out.join("k6.json");
     let _ = std::fs::remove_file(&json);
@@ -176,7 +212,12 @@ fn start(args: &DemoArgs, out: &Path) -> anyhow::Result<(Vec<Guard>, ConnArgs, D
         .args(["-e", &format!("TARGET=http://127.0.0.1:{http_port}")])
         .args(["-e", &format!("MAX_RATE={}", args.max_rate)])
         .args(["-e", &format!("RAMP={}s", args.ramp.as_secs())])
-        .arg(scripts.join("capacity-ramp.js"))
+        .args(
+            args.k6_env
+                .iter()
+                .flat_map(|kv| ["-e".to_string(), kv.clone()]),
+        )
+        .arg(&script_file)
         .stdin(Stdio::null())
         .stdout(log_file(out, "k6.log")?)
         .stderr(log_file(out, "k6.err")?)
@@ -195,8 +236,12 @@ fn start(args: &DemoArgs, out: &Path) -> anyhow::Result<(Vec<Guard>, ConnArgs, D
         k6_json: vec![json],
         ..ConnArgs::default()
     };
-    // The ramp, the drain, and a little slack.
-    let length = args.ramp + Duration::from_secs(40);
+    // The ramp, the drain, and a little slack; other scenarios run 3 minutes unless told.
+    let length = if args.script == "capacity-ramp" {
+        args.ramp + Duration::from_secs(40)
+    } else {
+        Duration::from_secs(180)
+    };
     Ok((guards, conn, length))
 }
 
@@ -227,7 +272,7 @@ pub fn run(
         duration: Some(duration.unwrap_or(length)),
         out: Some(out),
         meta: {
-            meta.scenario.get_or_insert_with(|| "capacity-ramp".into());
+            meta.scenario.get_or_insert_with(|| args.script.clone());
             meta.tags
                 .insert("consumers".into(), args.consumers.to_string());
             meta.tags.insert(

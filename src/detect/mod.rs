@@ -66,6 +66,8 @@ pub struct DetectConfig {
     pub residence_factor: f64,
     /// Load counts as rising when its trend exceeds this fraction of its level per second.
     pub min_load_growth: f64,
+    /// `rate_rises`: throughput's trend over the trend window above this fraction per second.
+    pub rise_growth: f64,
     /// Plateau: throughput's relative trend below this share of the load's.
     pub plateau_ratio: f64,
     /// p95 (s) above which `p95_high` is flagged, and the level reported as past saturation.
@@ -97,6 +99,7 @@ impl Default for DetectConfig {
             min_backlog: 5.0,
             residence_factor: 2.0,
             min_load_growth: 0.004,
+            rise_growth: 0.01,
             plateau_ratio: 0.25,
             p95_warn: 0.5,
             p95_crit: 2.0,
@@ -290,8 +293,8 @@ impl Detector {
         if tput < self.cfg.min_rate {
             return None;
         }
-        let slope = self.trend(self.cfg.backlog_window, |f| f.throughput)?;
-        (slope > (self.cfg.min_load_growth * tput).max(0.02)).then(|| {
+        let slope = self.trend(self.cfg.trend_window, |f| f.throughput)?;
+        (slope > (self.cfg.rise_growth * tput).max(0.05)).then(|| {
             format!(
                 "throughput {} req/s, rising {:.2} req/s per s",
                 fmt_rate(tput),
@@ -332,9 +335,16 @@ impl Detector {
                 let ratio =
                     self.level(|f| Some(f.throughput? / f.offered?).filter(|r| r.is_finite()));
                 if let Some(r) = ratio {
+                    // Arrivals outrunning completions must leave work behind: with a queue in
+                    // view, an empty one means the ratio is two rate windows out of step.
+                    let corroborated = match self.level(Frame::backlog) {
+                        Some(b) => b >= self.cfg.min_backlog,
+                        None => true,
+                    };
                     if offered >= self.cfg.min_rate
                         && r < self.cfg.decouple_ratio
                         && offered - tput >= self.cfg.min_shortfall
+                        && corroborated
                     {
                         return Some(format!(
                             "achieved {} of offered {} req/s ({:.0}% < {:.0}%)",
@@ -425,10 +435,21 @@ impl Detector {
         }
         for (name, get) in candidates {
             let pts = self.series(w, get);
-            let (Some(level), Some(slope)) = (self.level(get), self.trend(w, get)) else {
+            let (Some(level), Some(slope), Some(short)) = (
+                self.level(get),
+                self.trend(w, get),
+                self.trend(self.cfg.backlog_window, get),
+            ) else {
                 continue;
             };
-            if level > 0.0 && slope / level > self.cfg.min_load_growth {
+            // VUs in single digits are an arrival-rate test's client concurrency, not load.
+            if name == "VUs" && level < self.cfg.min_vus {
+                continue;
+            }
+            // Rising now (short window) and for a while (long window): a start-up transient
+            // or one step of VUs is not a rising load.
+            let growth = self.cfg.min_load_growth;
+            if level > 0.0 && slope / level > growth && short / level > growth {
                 let first = median(pts.iter().take(3).map(|p| p.1))?;
                 return Some((name, slope / level, first, level));
             }

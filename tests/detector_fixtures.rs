@@ -1,0 +1,278 @@
+//! The detector on recordings of the reference pipeline under real k6 (made with
+//! `slitop demo`, see tests/fixtures/detector/README.md). Ground truth comes from the pipeline's
+//! configuration (capacity = consumers ÷ service time) and the recorded raw series, never from
+//! the detector's own output.
+
+use std::path::PathBuf;
+
+use slitop::detect::{StageId, StageState};
+use slitop::model::SourceEvent;
+use slitop::record::read::{Record, Recording};
+use slitop::replay::replay_into;
+use slitop::runtime::RunState;
+
+/// 4 consumers × 100 ms.
+const CAPACITY: f64 = 40.0;
+const REFRESH_MS: i64 = 1000;
+/// The preset's throughput and offered rate window.
+const RATE_WINDOW_MS: i64 = 5000;
+
+fn load(name: &str) -> Recording {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("tests/fixtures/detector/{name}.jsonl"));
+    Recording::read(&p).unwrap()
+}
+
+/// The fixtures' own `stage` lines are what the detector of their day decided; the detector
+/// as it is now is judged against ground truth instead (live == replay is tested on fresh runs
+/// in tests/demo.rs).
+fn replay(rec: &Recording) -> RunState {
+    replay_into(rec, None).unwrap().0
+}
+
+/// Raw samples (t, value) of one series family, summed per poll.
+fn raw(rec: &Recording, name: &str) -> Vec<(i64, f64)> {
+    let mut out = Vec::new();
+    for r in &rec.records {
+        if let Record::Event(SourceEvent::Samples { samples, .. }) = r {
+            let pts: Vec<_> = samples
+                .iter()
+                .filter(|s| s.labels.name() == Some(name))
+                .collect();
+            if let Some(first) = pts.first() {
+                out.push((
+                    first.t,
+                    pts.iter().map(|s| s.value).filter(|v| v.is_finite()).sum(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// When the offered rate crossed capacity: a line fitted to the per-poll arrival rate (from the
+/// stream's entries-added counter) over the ramp, solved for CAPACITY.
+fn crossing(rec: &Recording) -> i64 {
+    let added = raw(rec, "valkey_stream_entries_added_total");
+    let rates: Vec<(f64, f64)> = added
+        .windows(2)
+        .filter(|w| w[1].0 > w[0].0)
+        .map(|w| {
+            (
+                w[1].0 as f64 / 1000.0,
+                (w[1].1 - w[0].1) / ((w[1].0 - w[0].0) as f64 / 1000.0),
+            )
+        })
+        .collect();
+    let first = rates.iter().position(|r| r.1 > 0.0).unwrap();
+    // The ramp ends at the highest 5-poll average.
+    let avg: Vec<f64> = (0..rates.len())
+        .map(|i| {
+            rates[i.saturating_sub(4)..=i]
+                .iter()
+                .map(|r| r.1)
+                .sum::<f64>()
+                / 5.0
+        })
+        .collect();
+    let last = (0..avg.len())
+        .max_by(|&a, &b| avg[a].total_cmp(&avg[b]))
+        .unwrap()
+        - 2;
+    let pts = &rates[first..=last];
+    let n = pts.len() as f64;
+    let (mx, my) = (
+        pts.iter().map(|p| p.0).sum::<f64>() / n,
+        pts.iter().map(|p| p.1).sum::<f64>() / n,
+    );
+    let a = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum::<f64>()
+        / pts.iter().map(|p| (p.0 - mx).powi(2)).sum::<f64>();
+    let b = my - a * mx;
+    ((CAPACITY - b) / a * 1000.0) as i64
+}
+
+/// First time a client saw a failed request (k6's JSON output or its REST counters).
+fn first_client_error(rec: &Recording) -> Option<i64> {
+    ["k6_client_errors_total", "k6_http_req_failed_total"]
+        .iter()
+        .filter_map(|n| raw(rec, n).into_iter().find(|p| p.1 > 0.0).map(|p| p.0))
+        .min()
+}
+
+fn onset(s: &RunState, id: StageId) -> i64 {
+    s.detector
+        .stage(id)
+        .first_onset
+        .unwrap_or_else(|| panic!("{id:?} never active: {:#?}", s.transitions))
+}
+
+fn confirmed(s: &RunState, id: StageId) -> i64 {
+    s.detector.stage(id).first_confirmed.unwrap()
+}
+
+/// Gauges jittered ±5% and every sample's time shifted by up to ±150 ms, deterministically:
+/// the noise of a busier machine.
+fn with_jitter(rec: &Recording, seed: u64) -> Recording {
+    let mut x = seed | 1;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x % 2001) as f64 / 1000.0 - 1.0
+    };
+    let mut out = Recording {
+        header: rec.header.clone(),
+        records: Vec::new(),
+        torn_tail: false,
+    };
+    for r in &rec.records {
+        let r = match r {
+            Record::Event(SourceEvent::Samples { source, samples }) => {
+                let shift = (next() * 150.0) as i64;
+                let samples = samples
+                    .iter()
+                    .map(|s| {
+                        let mut s = s.clone();
+                        s.t += shift;
+                        let name = s.labels.name().unwrap_or("");
+                        let counter = name.ends_with("_total")
+                            || name.ends_with("_bucket")
+                            || name.ends_with("_count")
+                            || name.ends_with("_sum");
+                        if !counter && s.value.is_finite() {
+                            s.value *= 1.0 + 0.05 * next();
+                        }
+                        s
+                    })
+                    .collect();
+                Record::Event(SourceEvent::Samples {
+                    source: source.clone(),
+                    samples,
+                })
+            }
+            other => other.clone(),
+        };
+        out.records.push(r);
+    }
+    out
+}
+
+#[test]
+fn capacity_ramp_flags_all_six_stages_in_order_and_early() {
+    let rec = load("ramp");
+    let s = replay(&rec);
+    let onsets: Vec<i64> = StageId::ALL.iter().map(|&id| onset(&s, id)).collect();
+    assert!(
+        onsets.windows(2).all(|w| w[0] <= w[1]),
+        "onsets out of sequence: {onsets:?}"
+    );
+    let cross = crossing(&rec);
+    let first_err = first_client_error(&rec).expect("the ramp makes clients fail");
+    let bound = cross + 2 * REFRESH_MS + RATE_WINDOW_MS;
+    for id in [StageId::Decoupled, StageId::PendingClimbs] {
+        let c = confirmed(&s, id);
+        eprintln!(
+            "{id:?}: confirmed {:+.1} s after the crossing; first client error at {:+.1} s",
+            (c - cross) as f64 / 1e3,
+            (first_err - cross) as f64 / 1e3
+        );
+        assert!(
+            c <= bound,
+            "{id:?} confirmed {} ms after the crossing",
+            c - cross
+        );
+        assert!(
+            c < first_err,
+            "{id:?} confirmed after the first client error"
+        );
+    }
+    let cap = s.detector.capacity_rps().unwrap();
+    assert!((cap - CAPACITY).abs() / CAPACITY < 0.1, "capacity {cap}");
+    let knee = s.detector.knee.clone().unwrap();
+    assert_eq!(knee.load_unit, "req/s");
+}
+
+#[test]
+fn baseline_at_40_percent_never_goes_past_rate_rises() {
+    let s = replay(&load("baseline"));
+    for id in &StageId::ALL[1..] {
+        assert_eq!(
+            s.detector.stage(*id).activations,
+            0,
+            "{id:?}: {:#?}",
+            s.transitions
+        );
+    }
+}
+
+#[test]
+fn burst_piles_up_clears_and_the_drain_time_is_right() {
+    let rec = load("burst");
+    let s = replay(&rec);
+    let p = s.detector.stage(StageId::PendingClimbs);
+    assert!(
+        p.reached() && p.state == StageState::Cleared,
+        "{:#?}",
+        s.transitions
+    );
+    // Truth: the peak backlog drains at capacity minus the base rate (15 req/s).
+    let peak = raw(&rec, "valkey_group_lag")
+        .iter()
+        .map(|p| p.1)
+        .fold(0.0, f64::max);
+    let truth = peak / (CAPACITY - 15.0);
+    let drain = s.detector.drain_s().unwrap();
+    eprintln!("drain {drain:.1} s, truth {truth:.1} s (peak backlog {peak})");
+    assert!(
+        (drain - truth).abs() <= 0.2 * truth,
+        "drain {drain} vs truth {truth}"
+    );
+}
+
+#[test]
+fn closed_loop_vu_ramp_decouples_before_the_plateau() {
+    let s = replay(&load("vu-ramp"));
+    let (d, p) = (onset(&s, StageId::Decoupled), onset(&s, StageId::Plateau));
+    assert!(d <= p, "decoupled {d} after plateau {p}");
+    assert_eq!(s.detector.knee.clone().unwrap().load_unit, "VUs");
+}
+
+#[test]
+fn jitter_does_not_make_stages_flap() {
+    for name in ["ramp", "baseline", "burst", "vu-ramp"] {
+        let rec = load(name);
+        let clean = replay(&rec);
+        for seed in [7, 11, 13] {
+            let (s, _) = replay_into(&with_jitter(&rec, seed), None).unwrap();
+            for id in StageId::ALL {
+                let (a, b) = (
+                    clean.detector.stage(id).activations,
+                    s.detector.stage(id).activations,
+                );
+                // A burst really does make the rate rise twice; noise must add nothing.
+                assert!(
+                    b <= a.max(1),
+                    "{name} seed {seed}: {id:?} active {b} times (clean: {a}): {:#?}",
+                    s.transitions
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_torn_last_line_is_dropped_and_a_bad_middle_line_is_located() {
+    let text = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/detector/baseline.jsonl"),
+    )
+    .unwrap();
+    let cut = &text[..text.len() - 7];
+    let r = Recording::parse(cut, "run.jsonl").unwrap();
+    assert!(r.torn_tail);
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[3] = "{\"k\": \"tick\", \"t\": \"soon\"}";
+    let e = Recording::parse(&(lines.join("\n") + "\n"), "run.jsonl")
+        .err()
+        .unwrap();
+    assert!(e.starts_with("run.jsonl:4:") && e.contains("\"t\""), "{e}");
+}
