@@ -22,7 +22,11 @@ impl Detector {
     pub fn capacity_rps(&self) -> Option<f64> {
         let p = self.stage(StageId::Plateau);
         let from = p.first_onset?;
-        let to = p.cleared.unwrap_or(i64::MAX);
+        // The condition stopped holding `clear_hold` before the stage cleared.
+        let to = p
+            .cleared
+            .map(|c| c - self.cfg.clear_hold.as_millis() as i64)
+            .unwrap_or(i64::MAX);
         median(
             self.history
                 .iter()
