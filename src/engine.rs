@@ -57,11 +57,9 @@ pub struct Engine {
 
 /// True when the query names a series family that slitop's own Valkey or k6 source produces.
 fn reads_local_series(query: &str, srcs: LocalSources) -> bool {
-    query
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
-        .any(|tok| {
-            (srcs.valkey && tok.starts_with("valkey_")) || (srcs.k6 && tok.starts_with("k6_"))
-        })
+    crate::signals::query_identifiers(query).any(|tok| {
+        (srcs.valkey && tok.starts_with("valkey_")) || (srcs.k6 && tok.starts_with("k6_"))
+    })
 }
 
 impl Engine {

@@ -214,6 +214,14 @@ pub fn parse_adhoc(spec: &str) -> Result<SignalDef, String> {
     Ok(def)
 }
 
+/// The identifiers in a PromQL expression (metric names among them, with label names and
+/// function names): enough to tell which series families a query can read.
+pub fn query_identifiers(query: &str) -> impl Iterator<Item = &str> {
+    query
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .filter(|t| !t.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

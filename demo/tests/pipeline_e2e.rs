@@ -346,19 +346,8 @@ fn a_killed_worker_loses_no_job() {
     );
     // Enqueue 12 async jobs; worker A takes 4 at once and is killed mid-service.
     for _ in 0..12 {
-        use std::io::{Read, Write};
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", gw)).unwrap();
-        write!(
-            s,
-            "POST /hop HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}"
-        )
-        .unwrap();
-        let mut r = String::new();
-        s.read_to_string(&mut r).unwrap();
-        assert!(
-            r.starts_with("HTTP/1.0 202") || r.starts_with("HTTP/1.1 202"),
-            "{r}"
-        );
+        let (st, body) = post(gw, "/hop", b"{}");
+        assert!(st.contains(" 202"), "{st} {body}");
     }
     assert!(
         wait_until(Duration::from_secs(5), || group_info(&v.url()).2 >= 4),

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::Engine;
+use crate::engine::{Engine, Signal};
 use crate::model::TimeMs;
 use crate::signals::Role;
 
@@ -32,6 +32,18 @@ pub struct Frame {
     pub stability: Vec<(String, f64)>,
 }
 
+/// Sum of a signal's finite values over its label sets; None when it has none.
+fn finite_sum(s: &Signal) -> Option<f64> {
+    let mut vals = s
+        .latest
+        .iter()
+        .map(|p| p.value)
+        .filter(|v| v.is_finite())
+        .peekable();
+    vals.peek()?;
+    Some(vals.sum())
+}
+
 impl Frame {
     /// Backlog at the service: stream lag when known, else stream length.
     pub fn backlog(&self) -> Option<f64> {
@@ -39,36 +51,13 @@ impl Frame {
     }
 
     pub fn from_engine(engine: &Engine, t: TimeMs) -> Frame {
-        let role = |r: Role| -> Option<f64> {
-            engine
-                .signals
-                .iter()
-                .filter(|s| s.def.role == Some(r))
-                .find_map(|s| {
-                    let vals: Vec<f64> = s
-                        .latest
-                        .iter()
-                        .map(|p| p.value)
-                        .filter(|v| v.is_finite())
-                        .collect();
-                    (!vals.is_empty()).then(|| vals.iter().sum())
-                })
-        };
+        let with_role = |r: Role| engine.signals.iter().filter(move |s| s.def.role == Some(r));
+        let role = |r: Role| with_role(r).find_map(finite_sum);
         let server_p95 = role(Role::LatencyP95);
         let client_p95 = role(Role::ClientP95);
-        let stability = engine
-            .signals
-            .iter()
-            .filter(|s| s.def.role == Some(Role::Stability))
-            .filter_map(|s| {
-                let v: f64 = s
-                    .latest
-                    .iter()
-                    .map(|p| p.value)
-                    .filter(|v| v.is_finite())
-                    .sum();
-                (!s.latest.is_empty()).then(|| (s.def.name.clone(), v))
-            })
+        let stability = with_role(Role::Stability)
+            .filter(|s| !s.latest.is_empty())
+            .map(|s| (s.def.name.clone(), finite_sum(s).unwrap_or(0.0)))
             .collect();
         Frame {
             t,

@@ -318,14 +318,22 @@ impl Detector {
         Some((level, slope))
     }
 
+    /// Backlog growth (items/s) that means completions fell below `decouple_ratio` of the
+    /// offered rate: the same shortfall `decoupled` and `pending_climbs` both judge by.
+    fn growth_needed(&self) -> f64 {
+        let offered = self.level(|f| f.offered).unwrap_or(0.0);
+        ((1.0 - self.cfg.decouple_ratio) * offered).max(self.cfg.min_shortfall)
+    }
+
     /// The backlog grows by at least the shortfall that counts as decoupling: arrivals minus
     /// completions, measured without waiting for a rate window.
     fn backlog_decoupling(&self) -> Option<(f64, f64, f64)> {
         let offered = self.level(|f| f.offered)?;
         let (backlog, slope) = self.backlog_growth()?;
-        let need = ((1.0 - self.cfg.decouple_ratio) * offered).max(self.cfg.min_shortfall);
-        (offered >= self.cfg.min_rate && backlog >= self.cfg.min_backlog && slope >= need)
-            .then_some((offered, backlog, slope))
+        (offered >= self.cfg.min_rate
+            && backlog >= self.cfg.min_backlog
+            && slope >= self.growth_needed())
+        .then_some((offered, backlog, slope))
     }
 
     fn decoupled(&self) -> Option<String> {
@@ -390,8 +398,7 @@ impl Detector {
         let w = self.cfg.backlog_window;
         // A queue is the direct measure; in-flight residence is the fallback for plain HTTP.
         if self.recent.back()?.backlog().is_some() {
-            let offered = self.level(|f| f.offered).unwrap_or(0.0);
-            let need = ((1.0 - self.cfg.decouple_ratio) * offered).max(self.cfg.min_shortfall);
+            let need = self.growth_needed();
             let (backlog, slope) = self.backlog_growth()?;
             let what = if self.recent.back()?.queue_lag.is_some() {
                 "stream lag"

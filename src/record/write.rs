@@ -27,13 +27,7 @@ fn query_names(header: &Header) -> HashSet<String> {
     header
         .signals
         .iter()
-        .flat_map(|s| {
-            s.query
-                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
-                .filter(|t| !t.is_empty())
-                .map(str::to_string)
-                .collect::<Vec<_>>()
-        })
+        .flat_map(|s| crate::signals::query_identifiers(&s.query).map(str::to_string))
         .collect()
 }
 
