@@ -29,6 +29,15 @@ pub struct Cli {
     /// Directory for the run's output files.
     #[arg(long, global = true)]
     pub out: Option<PathBuf>,
+    /// Dashboard: plain ASCII instead of braille and box-drawing glyphs.
+    #[arg(long, global = true)]
+    pub ascii: bool,
+    /// Dashboard: numbers only, no charts (least traffic over a slow link).
+    #[arg(long, global = true)]
+    pub low_bandwidth: bool,
+    /// Dashboard: leave the mouse to the terminal (text selection) instead of scrolling.
+    #[arg(long, global = true)]
+    pub no_mouse: bool,
     /// Print a commented configuration template (the defaults) and exit.
     #[arg(long)]
     pub print_config_template: bool,
@@ -123,7 +132,9 @@ pub enum Command {
     Man,
     /// Start a real HTTP → Valkey → worker pipeline, drive it past capacity with k6, and watch it.
     Demo(crate::demo::DemoArgs),
-    /// Run a recording through the same signals and detector (with --headless --out DIR).
+    /// Open a recording in the dashboard with a time cursor (space plays, [ ] change speed), or
+    /// with --headless --out DIR run it through the same signals and detector and write the
+    /// same outputs.
     Replay {
         /// A recording.jsonl written by an earlier run.
         file: PathBuf,

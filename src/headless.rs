@@ -83,42 +83,72 @@ pub fn notice_line(n: &Notice, t: TimeMs) -> Json {
 /// the end, `report.json`. Live runs and replays write through the same sink.
 pub struct Output {
     dir: PathBuf,
-    copy: std::io::BufWriter<std::fs::File>,
+    /// The JSON lines: printed on stdout and copied to `headless.jsonl` in headless runs; the
+    /// dashboard owns the terminal, so it has neither.
+    copy: Option<std::io::BufWriter<std::fs::File>>,
     recorder: Recorder,
+    annotations: Option<std::fs::File>,
     pub meta: RunMeta,
 }
 
 impl Output {
     pub fn create(dir: &Path, header: &Header) -> anyhow::Result<Self> {
+        Self::open(dir, header, true)
+    }
+
+    /// For the dashboard: the recording and the notes, nothing on stdout.
+    pub fn for_dashboard(dir: &Path, header: &Header) -> anyhow::Result<Self> {
+        Self::open(dir, header, false)
+    }
+
+    fn open(dir: &Path, header: &Header, lines: bool) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create output directory {}", dir.display()))?;
-        let p = dir.join("headless.jsonl");
-        let f =
-            std::fs::File::create(&p).with_context(|| format!("cannot create {}", p.display()))?;
+        let copy = if lines {
+            let p = dir.join("headless.jsonl");
+            let f = std::fs::File::create(&p)
+                .with_context(|| format!("cannot create {}", p.display()))?;
+            Some(std::io::BufWriter::new(f))
+        } else {
+            None
+        };
         Ok(Self {
             dir: dir.to_path_buf(),
-            copy: std::io::BufWriter::new(f),
+            copy,
             recorder: Recorder::create(&dir.join("recording.jsonl"), header)?,
+            annotations: None,
             meta: header.meta.clone(),
         })
     }
 
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn line(&mut self, v: &Json) -> anyhow::Result<()> {
+        let Some(copy) = &mut self.copy else {
+            return Ok(());
+        };
         let s = v.to_string();
         let mut out = std::io::stdout().lock();
         // A closed stdout (a pipe whose reader went away) must not stop the recording.
         let _ = writeln!(out, "{s}");
-        writeln!(self.copy, "{s}").context("cannot write headless.jsonl")?;
+        writeln!(copy, "{s}").context("cannot write headless.jsonl")?;
         Ok(())
     }
 
     /// Records a source event, applies it, and prints what it changed.
-    pub fn apply(&mut self, state: &mut RunState, ev: SourceEvent) -> anyhow::Result<()> {
+    pub fn apply(
+        &mut self,
+        state: &mut RunState,
+        ev: SourceEvent,
+    ) -> anyhow::Result<Option<Notice>> {
         self.recorder.event(&ev)?;
-        if let Some(n) = state.apply(ev) {
-            self.line(&notice_line(&n, clock()))?;
+        let n = state.apply(ev);
+        if let Some(n) = &n {
+            self.line(&notice_line(n, clock()))?;
         }
-        Ok(())
+        Ok(n)
     }
 
     /// One refresh: signals, then stage transitions; everything flushed.
@@ -135,16 +165,36 @@ impl Output {
         self.flush()
     }
 
+    /// Saves a note: appended and flushed to `annotations.jsonl` and to the recording before
+    /// the run state (and so the screen) holds it. On error nothing claims it was saved.
     pub fn annotate(&mut self, state: &mut RunState, t: TimeMs, text: &str) -> anyhow::Result<()> {
         let text = crate::text::clean(text);
+        let p = self.dir.join("annotations.jsonl");
+        if self.annotations.is_none() {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&p)
+                .with_context(|| format!("cannot open {}", p.display()))?;
+            self.annotations = Some(f);
+        }
+        if let Some(f) = &mut self.annotations {
+            let line = json!({"t": t, "text": text}).to_string() + "\n";
+            f.write_all(line.as_bytes())
+                .and_then(|_| f.sync_data())
+                .with_context(|| format!("cannot write {}", p.display()))?;
+        }
         self.recorder.annotation(t, &text)?;
+        self.recorder.flush()?;
         state.annotations.push((t, text.clone()));
         self.line(&json!({"t": t, "annotation": text}))
     }
 
     fn flush(&mut self) -> anyhow::Result<()> {
-        let _ = std::io::stdout().lock().flush();
-        self.copy.flush().context("cannot write headless.jsonl")?;
+        if let Some(copy) = &mut self.copy {
+            let _ = std::io::stdout().lock().flush();
+            copy.flush().context("cannot write headless.jsonl")?;
+        }
         self.recorder.flush()
     }
 
@@ -255,7 +305,7 @@ pub async fn run(cfg: Config, opts: HeadlessOptions) -> anyhow::Result<()> {
     tick.tick().await;
     loop {
         tokio::select! {
-            Some(ev) = running.rx.recv() => out.apply(&mut state, ev)?,
+            Some(ev) = running.rx.recv() => { out.apply(&mut state, ev)?; }
             _ = tick.tick() => out.tick(&mut state, clock())?,
             _ = async { tokio::time::sleep_until(deadline.unwrap()).await }, if deadline.is_some() => break,
             _ = tokio::signal::ctrl_c() => break,

@@ -21,3 +21,4 @@ pub mod signals;
 pub mod sources;
 pub mod store;
 pub mod text;
+pub mod ui;

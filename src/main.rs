@@ -40,11 +40,23 @@ fn main() -> ExitCode {
                 }
             };
         }
-        Some(Command::Replay { file }) => {
-            if !cli.headless {
-                eprintln!("slitop replay: the interactive replay needs the dashboard; run with --headless --out DIR");
+        Some(Command::Replay { file }) if !cli.headless => {
+            if !std::io::stdout().is_terminal() {
+                eprintln!("slitop replay: stdout is not a terminal; use --headless --out DIR for a replay without the dashboard");
                 return ExitCode::from(2);
             }
+            let Some(rt) = runtime() else {
+                return ExitCode::FAILURE;
+            };
+            return match rt.block_on(slitop::ui::run::run_replay(file, ui_options(&cli))) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("slitop replay: {e:#}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        Some(Command::Replay { file }) => {
             return match slitop::replay::run(file, cli.out.clone()) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -67,16 +79,8 @@ fn main() -> ExitCode {
         eprintln!("slitop: {e}");
         return ExitCode::from(2);
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("slitop: cannot start the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Some(rt) = runtime() else {
+        return ExitCode::FAILURE;
     };
     match cli.command {
         Some(Command::Check) => rt.block_on(async {
@@ -89,9 +93,15 @@ fn main() -> ExitCode {
             }
         }),
         _ => {
+            // The dashboard needs a terminal; piped output gets the JSON lines instead.
             if !cli.headless && std::io::stdout().is_terminal() {
-                eprintln!("slitop: this build has no interactive dashboard yet; run with --headless (JSON lines on stdout)");
-                return ExitCode::from(2);
+                return match rt.block_on(slitop::ui::run::run_live(cfg, ui_options(&cli))) {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        eprintln!("slitop: {e:#}");
+                        ExitCode::FAILURE
+                    }
+                };
             }
             let opts = HeadlessOptions {
                 duration: cli.duration,
@@ -106,5 +116,30 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+fn runtime() -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("slitop: cannot start the async runtime: {e}");
+            None
+        }
+    }
+}
+
+fn ui_options(cli: &Cli) -> slitop::ui::run::UiOptions {
+    slitop::ui::run::UiOptions {
+        duration: cli.duration,
+        out: cli.out.clone(),
+        meta: cli.meta.to_meta(),
+        ascii: cli.ascii,
+        low_bandwidth: cli.low_bandwidth,
+        mouse: !cli.no_mouse,
     }
 }

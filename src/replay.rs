@@ -10,12 +10,22 @@ use crate::detect::Transition;
 use crate::headless::Output;
 use crate::promql::EvalOptions;
 use crate::record::read::{Record, Recording};
-use crate::runtime::RunState;
+use crate::runtime::{Notice, RunState};
 
 /// Replays a recording into a state; returns it with the transitions the recording holds.
 pub fn replay_into(
     rec: &Recording,
+    out: Option<&mut Output>,
+) -> anyhow::Result<(RunState, Vec<Transition>)> {
+    replay_observed(rec, out, |_, _, _| {})
+}
+
+/// `replay_into`, calling `observe` after each record is applied with the state, the record and
+/// the notice it caused (the dashboard builds its timeline this way).
+pub fn replay_observed(
+    rec: &Recording,
     mut out: Option<&mut Output>,
+    mut observe: impl FnMut(&RunState, &Record, Option<&Notice>),
 ) -> anyhow::Result<(RunState, Vec<Transition>)> {
     let h = &rec.header;
     let opts = EvalOptions {
@@ -32,13 +42,14 @@ pub fn replay_into(
     .map_err(|e| anyhow!("the recording's signals do not compile: {e}"))?;
     let mut recorded = Vec::new();
     for r in &rec.records {
+        let mut notice = None;
         match r {
-            Record::Event(ev) => match out.as_deref_mut() {
-                Some(o) => o.apply(&mut state, ev.clone())?,
-                None => {
-                    state.apply(ev.clone());
+            Record::Event(ev) => {
+                notice = match out.as_deref_mut() {
+                    Some(o) => o.apply(&mut state, ev.clone())?,
+                    None => state.apply(ev.clone()),
                 }
-            },
+            }
             Record::Tick(t) => match out.as_deref_mut() {
                 Some(o) => o.tick(&mut state, *t)?,
                 None => {
@@ -52,6 +63,7 @@ pub fn replay_into(
             Record::Stage(tr) => recorded.push(tr.clone()),
             Record::End(_) => {}
         }
+        observe(&state, r, notice.as_ref());
     }
     Ok((state, recorded))
 }

@@ -147,12 +147,15 @@ pub struct Warning {
     pub text: String,
 }
 
-/// The load at the knee.
+/// The load at the knee, in the unit of the test's load model, with both readings kept.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Knee {
     pub load: Option<f64>,
     pub load_unit: String,
     pub unix_ms: TimeMs,
+    /// Offered arrival rate and virtual users at the knee, where known.
+    pub offered_rps: Option<f64>,
+    pub vus: Option<f64>,
 }
 
 /// Reads one number of a frame.
@@ -170,6 +173,10 @@ pub struct Detector {
     best_p95: Option<f64>,
     best_efficiency: Option<(f64, f64)>,
     pub knee: Option<Knee>,
+    /// Arrivals have outrun completions (ratio rule held): the load is open-loop, whatever
+    /// the VU count did, so the knee is an arrival rate.
+    open_seen: bool,
+    open_streak: u32,
     pub warnings: Vec<Warning>,
     /// Time p95 first exceeded the critical level.
     pub p95_crit_at: Option<TimeMs>,
@@ -202,6 +209,8 @@ impl Detector {
             best_p95: None,
             best_efficiency: None,
             knee: None,
+            open_seen: false,
+            open_streak: 0,
             warnings: Vec::new(),
             p95_crit_at: None,
         }
@@ -336,51 +345,61 @@ impl Detector {
         .then_some((offered, backlog, slope))
     }
 
-    fn decoupled(&self) -> Option<String> {
-        let tput = self.level(|f| f.throughput)?;
-        if self.open_loop() {
-            if let Some(offered) = self.level(|f| f.offered) {
-                let ratio =
-                    self.level(|f| Some(f.throughput? / f.offered?).filter(|r| r.is_finite()));
-                if let Some(r) = ratio {
-                    // Arrivals outrunning completions must leave work behind: with a queue in
-                    // view, an empty one means the ratio is two rate windows out of step.
-                    let corroborated = match self.level(Frame::backlog) {
-                        Some(b) => b >= self.cfg.min_backlog,
-                        None => true,
-                    };
-                    if offered >= self.cfg.min_rate
-                        && r < self.cfg.decouple_ratio
-                        && offered - tput >= self.cfg.min_shortfall
-                        && corroborated
-                    {
-                        return Some(format!(
-                            "achieved {} of offered {} req/s ({:.0}% < {:.0}%)",
-                            fmt_rate(tput),
-                            fmt_rate(offered),
-                            r * 100.0,
-                            self.cfg.decouple_ratio * 100.0
-                        ));
-                    }
-                }
-            }
-            if let Some((offered, backlog, slope)) = self.backlog_decoupling() {
-                return Some(format!(
-                    "backlog grows {slope:.1}/s ({backlog:.0} now): completions ≈ {:.0}% of offered {} req/s",
-                    (1.0 - slope / offered).max(0.0) * 100.0,
-                    fmt_rate(offered)
-                ));
-            }
+    /// Open-loop decoupling: completions fall behind arrivals, by the rate ratio or by the
+    /// backlog growth that the shortfall leaves behind.
+    fn open_decoupled(&self) -> Option<String> {
+        if !self.open_loop() {
+            return None;
         }
-        if self.closed_loop() {
-            let (best, vus_at_best) = self.best_efficiency?;
-            let vus = self.level(|f| f.vus)?;
-            let eff = self.level(|f| Some(f.throughput? / f.vus?).filter(|e| e.is_finite()))?;
-            if tput >= self.cfg.min_rate
-                && eff < self.cfg.efficiency_drop * best
-                && vus >= self.cfg.vu_growth * vus_at_best
-            {
-                return Some(format!(
+        self.ratio_decoupling().or_else(|| {
+            let (offered, backlog, slope) = self.backlog_decoupling()?;
+            Some(format!(
+                "backlog grows {slope:.1}/s ({backlog:.0} now): completions ≈ {:.0}% of offered {} req/s",
+                (1.0 - slope / offered).max(0.0) * 100.0,
+                fmt_rate(offered)
+            ))
+        })
+    }
+
+    fn ratio_decoupling(&self) -> Option<String> {
+        let tput = self.level(|f| f.throughput)?;
+        let offered = self.level(|f| f.offered)?;
+        let r = self.level(|f| Some(f.throughput? / f.offered?).filter(|r| r.is_finite()))?;
+        // Arrivals outrunning completions must leave work behind: with a queue in view, an
+        // empty one means the ratio is two rate windows out of step.
+        let corroborated = match self.level(Frame::backlog) {
+            Some(b) => b >= self.cfg.min_backlog,
+            None => true,
+        };
+        (offered >= self.cfg.min_rate
+            && r < self.cfg.decouple_ratio
+            && offered - tput >= self.cfg.min_shortfall
+            && corroborated)
+            .then(|| {
+                format!(
+                    "achieved {} of offered {} req/s ({:.0}% < {:.0}%)",
+                    fmt_rate(tput),
+                    fmt_rate(offered),
+                    r * 100.0,
+                    self.cfg.decouple_ratio * 100.0
+                )
+            })
+    }
+
+    /// Closed-loop decoupling: more VUs buy less throughput each.
+    fn closed_decoupled(&self) -> Option<String> {
+        if !self.closed_loop() {
+            return None;
+        }
+        let tput = self.level(|f| f.throughput)?;
+        let (best, vus_at_best) = self.best_efficiency?;
+        let vus = self.level(|f| f.vus)?;
+        let eff = self.level(|f| Some(f.throughput? / f.vus?).filter(|e| e.is_finite()))?;
+        (tput >= self.cfg.min_rate
+            && eff < self.cfg.efficiency_drop * best
+            && vus >= self.cfg.vu_growth * vus_at_best)
+            .then(|| {
+                format!(
                     "throughput per VU {:.2} req/s, {:.0}% of its best {:.2} at {:.0} VUs; now {:.0} VUs, {} req/s",
                     eff,
                     eff / best * 100.0,
@@ -388,19 +407,39 @@ impl Detector {
                     vus_at_best,
                     vus,
                     fmt_rate(tput)
-                ));
-            }
+                )
+            })
+    }
+
+    fn decoupled(&self) -> Option<String> {
+        self.open_decoupled().or_else(|| self.closed_decoupled())
+    }
+
+    /// A queue reported within the backlog window: one refresh without its reading (a slow
+    /// poll) does not turn the queue rules off.
+    fn queue_visible(&self) -> bool {
+        !self
+            .series(self.cfg.backlog_window, Frame::backlog)
+            .is_empty()
+    }
+
+    /// With a queue in view: whether its backlog climbs as `pending_climbs` judges it. True
+    /// when no queue is visible, so callers can use it as a corroboration.
+    fn backlog_climbs(&self) -> bool {
+        if !self.queue_visible() {
+            return true;
         }
-        None
+        self.backlog_growth()
+            .is_some_and(|(b, slope)| b >= self.cfg.min_backlog && slope >= self.growth_needed())
     }
 
     fn pending_climbs(&self) -> Option<String> {
         let w = self.cfg.backlog_window;
         // A queue is the direct measure; in-flight residence is the fallback for plain HTTP.
-        if self.recent.back()?.backlog().is_some() {
+        if self.queue_visible() {
             let need = self.growth_needed();
             let (backlog, slope) = self.backlog_growth()?;
-            let what = if self.recent.back()?.queue_lag.is_some() {
+            let what = if self.level(|f| f.queue_lag).is_some() {
                 "stream lag"
             } else {
                 "stream length"
@@ -475,6 +514,17 @@ impl Detector {
         let w = self.cfg.backlog_window;
         let tslope = self.trend(w, |f| f.throughput)?;
         let trel = tslope / tput;
+        // Arrivals rising against flat completions leave their excess in the queue: with one
+        // in view, a plateau starts only once the backlog climbs as `pending_climbs` judges it
+        // (rate windows can flatten a few seconds before the work piles up). Once active it
+        // holds on throughput alone, since a queue bounded by client deadlines stops growing.
+        // (A closed loop's queue is bounded by its VUs: no such corroboration there.)
+        if name == "offered"
+            && self.stage(StageId::Plateau).state != StageState::Active
+            && !self.backlog_climbs()
+        {
+            return None;
+        }
         (trel < self.cfg.plateau_ratio * load_rel).then(|| {
             let unit = if name == "VUs" { "" } else { " req/s" };
             format!(
@@ -570,8 +620,22 @@ impl Detector {
         }
     }
 
-    /// The knee: load at the onset of `decoupled`, else of `pending_climbs`.
+    /// The knee: load at the onset of `decoupled`, else of `pending_climbs`. Its unit follows
+    /// the load model: VUs when the decoupling was closed-loop and arrivals never outran
+    /// completions, else the offered rate. An arrival-rate test adds VUs as latency grows, so
+    /// the closed-loop rule may fire first there; arrivals outrunning completions afterwards
+    /// still make the knee an arrival rate.
     fn track_knee(&mut self) {
+        if !self.open_seen && self.ratio_decoupling().is_some() {
+            self.open_streak += 1;
+            // Three refreshes in a row: one rate window out of step is not a load model.
+            if self.open_streak >= 3 {
+                self.open_seen = true;
+                self.knee = None;
+            }
+        } else {
+            self.open_streak = 0;
+        }
         if self.knee.is_some() {
             return;
         }
@@ -579,22 +643,27 @@ impl Detector {
         let p = self.stage(StageId::PendingClimbs);
         let Some((onset, closed)) = d
             .first_onset
-            .map(|o| (o, d.evidence.starts_with("throughput per VU")))
+            .map(|o| (o, d.first_evidence.starts_with("throughput per VU")))
             .or_else(|| p.first_onset.map(|o| (o, false)))
         else {
             return;
         };
-        let at = self.history.iter().find(|f| f.t >= onset);
-        let (load, unit) = match at {
-            Some(f) if !closed && f.offered.is_some() => (f.offered, "req/s"),
-            Some(f) if f.vus.is_some() => (f.vus, "VUs"),
-            Some(f) => (f.offered, "req/s"),
-            None => (None, "req/s"),
+        let i = self.history.partition_point(|f| f.t < onset);
+        let Some(at) = self.history.get(i) else {
+            return;
+        };
+        let (load, unit) = match (at.offered, at.vus) {
+            (_, Some(v)) if closed && !self.open_seen => (Some(v), "VUs"),
+            (Some(o), _) => (Some(o), "req/s"),
+            (None, Some(v)) => (Some(v), "VUs"),
+            (None, None) => (None, "req/s"),
         };
         self.knee = Some(Knee {
             load,
             load_unit: unit.into(),
             unix_ms: onset,
+            offered_rps: at.offered,
+            vus: at.vus,
         });
     }
 

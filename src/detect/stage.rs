@@ -92,6 +92,8 @@ pub struct Stage {
     pub first_onset: Option<TimeMs>,
     pub first_confirmed: Option<TimeMs>,
     pub evidence: String,
+    /// Evidence at the first confirmation.
+    pub first_evidence: String,
     /// How many times it became active.
     pub activations: u32,
     /// Start of the current run of samples where the condition holds.
@@ -122,6 +124,7 @@ impl Stage {
             first_onset: None,
             first_confirmed: None,
             evidence: String::new(),
+            first_evidence: String::new(),
             activations: 0,
             run_start: None,
             quiet_since: None,
@@ -192,6 +195,7 @@ impl Stage {
         if self.first_onset.is_none() {
             self.first_onset = self.onset;
             self.first_confirmed = Some(t);
+            self.first_evidence = self.evidence.clone();
         }
     }
 

@@ -182,3 +182,24 @@ fn closed_loop_vu_ramp_decouples_before_the_plateau() {
     assert!(dec <= pla, "decoupled {dec} after plateau {pla}");
     assert_eq!(d.knee.clone().unwrap().load_unit, "VUs");
 }
+
+#[test]
+fn arrival_rate_test_with_growing_vus_puts_the_knee_in_req_per_s() {
+    // k6's arrival-rate executors hold one VU per request in flight (Little's law), so VUs
+    // grow with latency and per-VU throughput falls before arrivals outrun completions.
+    let frames: Vec<Frame> = simulate(160, 40.0, |t| 5.0 + 0.5 * t, None, 0.0)
+        .into_iter()
+        .map(|mut f| {
+            f.vus = f.pending.map(|p| p.max(1.0).round());
+            f
+        })
+        .collect();
+    let (d, tr) = run(frames);
+    let knee = d.knee.clone().unwrap_or_else(|| panic!("{tr:#?}"));
+    assert_eq!(knee.load_unit, "req/s", "{knee:?}");
+    assert!((35.0..48.0).contains(&knee.load.unwrap()), "{knee:?}");
+    assert!(knee.vus.is_some());
+    let p = d.stage(StageId::PendingClimbs).first_onset.unwrap();
+    let q = d.stage(StageId::Plateau).first_onset.unwrap();
+    assert!(p <= q, "pending_climbs {p} after plateau {q}");
+}

@@ -17,17 +17,18 @@ pub struct Recorder {
     path: PathBuf,
     out: BufWriter<File>,
     series: HashMap<Labels, u64>,
-    /// Metric names some signal's query mentions: only those series can change a signal, so
-    /// only those are recorded (a scrape carries many more).
+    /// Metric names some signal's query mentions (only those series can change a signal) and
+    /// the queue view's: only those are recorded (a scrape carries many more).
     wanted: HashSet<String>,
 }
 
-/// Identifiers in the signals' PromQL (metric names among them).
+/// Identifiers in the signals' PromQL (metric names among them), and the queue view's series.
 fn query_names(header: &Header) -> HashSet<String> {
     header
         .signals
         .iter()
         .flat_map(|s| crate::signals::query_identifiers(&s.query).map(str::to_string))
+        .chain(crate::sources::valkey::QUEUE_SERIES.map(str::to_string))
         .collect()
 }
 

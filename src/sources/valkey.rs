@@ -18,6 +18,18 @@ use crate::sources::probe::ProbeItem;
 use crate::sources::Poller;
 use crate::text::clean_short;
 
+/// The per-stream and per-group series the queue view shows; recordings keep them whether or
+/// not a signal reads them, so a replay's queue view is complete.
+pub const QUEUE_SERIES: [&str; 7] = [
+    "valkey_stream_length",
+    "valkey_stream_entries_added_total",
+    "valkey_group_lag",
+    "valkey_group_pending",
+    "valkey_group_consumers",
+    "valkey_group_consumer_idle_max_seconds",
+    "valkey_group_entries_read_total",
+];
+
 pub const SOURCE: &str = "valkey";
 
 /// A consumer idle at least this long counts as inactive.

@@ -1,0 +1,396 @@
+//! What the screen can show at any moment of the run: every signal's value per refresh, the
+//! queue rows per stream/group, health changes and the event log. Built from the run state after
+//! each tick, so the live view, a frozen view and a replay's cursor all read the same history.
+
+use std::collections::BTreeMap;
+
+use crate::detect::{StageId, StageState, Transition};
+use crate::model::{Health, TimeMs};
+use crate::runtime::RunState;
+
+/// Past this many refreshes, every second one is dropped (6 h at 1 s is 21 600).
+const MAX_TICKS: usize = 50_000;
+
+/// One stream/consumer-group row of the queue view.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct QueueRow {
+    pub stream: String,
+    pub group: String,
+    pub length: Option<f64>,
+    pub lag: Option<f64>,
+    pub pending: Option<f64>,
+    pub consumers: Option<f64>,
+    pub idle_max_s: Option<f64>,
+    /// Entries added to the stream and read by the group so far (counters).
+    pub added: Option<f64>,
+    pub read: Option<f64>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    Annotation,
+    Stage,
+    Health,
+    Warning,
+    Error,
+}
+
+impl EventKind {
+    pub fn word(self) -> &'static str {
+        match self {
+            EventKind::Annotation => "note",
+            EventKind::Stage => "stage",
+            EventKind::Health => "health",
+            EventKind::Warning => "warning",
+            EventKind::Error => "error",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event {
+    pub t: TimeMs,
+    pub kind: EventKind,
+    pub text: String,
+}
+
+/// A stage as it stood at some moment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StageAt {
+    pub id: StageId,
+    pub state: StageState,
+    /// When the current state's run began (the suspicion before an activation).
+    pub onset: Option<TimeMs>,
+    pub evidence: String,
+}
+
+#[derive(Default)]
+pub struct Timeline {
+    pub ticks: Vec<TimeMs>,
+    /// Per signal, its value at each tick (sum over label sets; NaN when it had none).
+    pub values: BTreeMap<String, Vec<f64>>,
+    /// Per tick, the queue rows.
+    pub queues: Vec<Vec<QueueRow>>,
+    pub health: Vec<(TimeMs, String, Health)>,
+    pub events: Vec<Event>,
+    pub transitions: Vec<Transition>,
+    /// How many of the run state's transitions, annotations and warnings are already in.
+    seen_transitions: usize,
+    seen_annotations: usize,
+    seen_warnings: usize,
+}
+
+fn sum_finite(vals: impl Iterator<Item = f64>) -> f64 {
+    let mut any = false;
+    let mut s = 0.0;
+    for v in vals.filter(|v| v.is_finite()) {
+        any = true;
+        s += v;
+    }
+    if any {
+        s
+    } else {
+        f64::NAN
+    }
+}
+
+impl Timeline {
+    /// Takes in what the last tick produced.
+    pub fn observe(&mut self, state: &RunState, t: TimeMs) {
+        self.ticks.push(t);
+        for s in &state.engine.signals {
+            let v = sum_finite(s.latest.iter().map(|p| p.value));
+            let col = self.values.entry(s.def.name.clone()).or_default();
+            // A signal first seen late gets NaN for the ticks before it.
+            col.resize(self.ticks.len() - 1, f64::NAN);
+            col.push(v);
+        }
+        self.queues.push(queue_rows(state, t));
+        for tr in &state.transitions[self.seen_transitions..] {
+            self.events.push(Event {
+                t: tr.t,
+                kind: EventKind::Stage,
+                text: format!(
+                    "{} {} {}: {}",
+                    tr.stage.number(),
+                    tr.stage.id(),
+                    tr.state.word(),
+                    tr.evidence
+                ),
+            });
+            self.transitions.push(tr.clone());
+        }
+        self.seen_transitions = state.transitions.len();
+        for (at, text) in &state.annotations[self.seen_annotations.min(state.annotations.len())..] {
+            self.events.push(Event {
+                t: *at,
+                kind: EventKind::Annotation,
+                text: text.clone(),
+            });
+        }
+        self.seen_annotations = state.annotations.len();
+        let w = &state.detector.warnings;
+        for warning in &w[self.seen_warnings.min(w.len())..] {
+            self.events.push(Event {
+                t: warning.unix_ms,
+                kind: EventKind::Warning,
+                text: warning.text.clone(),
+            });
+        }
+        self.seen_warnings = w.len();
+        if self.ticks.len() > MAX_TICKS {
+            self.thin();
+        }
+    }
+
+    /// Notes a health change or a query error as it arrives.
+    pub fn health_change(&mut self, source: &str, t: TimeMs, health: &Health) {
+        self.health.push((t, source.to_string(), health.clone()));
+        let mut text = format!("{source} {}", health.word());
+        if let Health::Down { reason } = health {
+            text += &format!(": {reason}");
+        }
+        self.events.push(Event {
+            t,
+            kind: EventKind::Health,
+            text,
+        });
+    }
+
+    pub fn error(&mut self, t: TimeMs, text: String) {
+        self.events.push(Event {
+            t,
+            kind: EventKind::Error,
+            text,
+        });
+    }
+
+    /// Annotations appear in the log the moment they are saved, not at the next tick.
+    pub fn annotation_saved(&mut self, state: &RunState) {
+        for (at, text) in &state.annotations[self.seen_annotations.min(state.annotations.len())..] {
+            self.events.push(Event {
+                t: *at,
+                kind: EventKind::Annotation,
+                text: text.clone(),
+            });
+        }
+        self.seen_annotations = state.annotations.len();
+    }
+
+    fn thin(&mut self) {
+        let keep = |i: &usize| i % 2 == 0;
+        let mut i = 0;
+        self.ticks.retain(|_| {
+            i += 1;
+            keep(&(i - 1))
+        });
+        for col in self.values.values_mut() {
+            let mut i = 0;
+            col.retain(|_| {
+                i += 1;
+                keep(&(i - 1))
+            });
+        }
+        let mut i = 0;
+        self.queues.retain(|_| {
+            i += 1;
+            keep(&(i - 1))
+        });
+    }
+
+    pub fn first(&self) -> Option<TimeMs> {
+        self.ticks.first().copied()
+    }
+
+    pub fn last(&self) -> Option<TimeMs> {
+        self.ticks.last().copied()
+    }
+
+    /// Index of the last tick at or before `t`.
+    pub fn index_at(&self, t: TimeMs) -> Option<usize> {
+        self.ticks.partition_point(|x| *x <= t).checked_sub(1)
+    }
+
+    /// A signal's value at the last tick at or before `t`.
+    pub fn value_at(&self, signal: &str, t: TimeMs) -> Option<f64> {
+        let i = self.index_at(t)?;
+        self.values
+            .get(signal)?
+            .get(i)
+            .copied()
+            .filter(|v| !v.is_nan())
+    }
+
+    /// (time, value) of a signal over [from, to].
+    pub fn range(&self, signal: &str, from: TimeMs, to: TimeMs) -> Vec<(TimeMs, f64)> {
+        let Some(col) = self.values.get(signal) else {
+            return Vec::new();
+        };
+        let a = self.ticks.partition_point(|x| *x < from);
+        let b = self.ticks.partition_point(|x| *x <= to);
+        (a..b)
+            .filter_map(|i| Some((self.ticks[i], *col.get(i)?)))
+            .filter(|(_, v)| v.is_finite())
+            .collect()
+    }
+
+    pub fn queues_at(&self, t: TimeMs) -> &[QueueRow] {
+        self.index_at(t)
+            .and_then(|i| self.queues.get(i))
+            .map(|v| v.as_slice())
+            .unwrap_or(&[])
+    }
+
+    /// Each source's health as of `t`, with the time that state began.
+    pub fn health_at(&self, t: TimeMs) -> BTreeMap<String, (TimeMs, Health)> {
+        let mut out = BTreeMap::new();
+        for (at, src, h) in self.health.iter().filter(|(at, _, _)| *at <= t) {
+            out.insert(src.clone(), (*at, h.clone()));
+        }
+        out
+    }
+
+    /// Every stage's state as of `t`.
+    pub fn stages_at(&self, t: TimeMs) -> Vec<StageAt> {
+        let mut out: Vec<StageAt> = StageId::ALL
+            .iter()
+            .map(|&id| StageAt {
+                id,
+                state: StageState::Inactive,
+                onset: None,
+                evidence: String::new(),
+            })
+            .collect();
+        for tr in self.transitions.iter().filter(|tr| tr.t <= t) {
+            let s = &mut out[tr.stage as usize];
+            // An activation keeps the onset of the suspicion it confirmed.
+            if !(tr.state == StageState::Active && s.state == StageState::Suspected) {
+                s.onset = Some(tr.t);
+            }
+            s.state = tr.state;
+            s.evidence = tr.evidence.clone();
+        }
+        out
+    }
+
+    pub fn events_until(&self, t: TimeMs) -> impl DoubleEndedIterator<Item = &Event> {
+        self.events.iter().filter(move |e| e.t <= t)
+    }
+
+    /// Annotation times, for the chart markers.
+    pub fn annotation_times(&self) -> impl Iterator<Item = TimeMs> + '_ {
+        self.events
+            .iter()
+            .filter(|e| e.kind == EventKind::Annotation)
+            .map(|e| e.t)
+    }
+}
+
+/// The stream/group rows from the store's newest Valkey samples.
+fn queue_rows(state: &RunState, t: TimeMs) -> Vec<QueueRow> {
+    let mut rows: BTreeMap<(String, String), QueueRow> = BTreeMap::new();
+    let fresh = |s: &crate::store::Series| {
+        s.last_at(t)
+            .filter(|(at, v)| t - at <= 3 * state.refresh_ms.max(1000) && v.is_finite())
+            .map(|(_, v)| v)
+    };
+    // In the order of `QUEUE_SERIES`.
+    let fields: [fn(&mut QueueRow) -> &mut Option<f64>; 7] = [
+        |r| &mut r.length,
+        |r| &mut r.added,
+        |r| &mut r.lag,
+        |r| &mut r.pending,
+        |r| &mut r.consumers,
+        |r| &mut r.idle_max_s,
+        |r| &mut r.read,
+    ];
+    let families = crate::sources::valkey::QUEUE_SERIES.into_iter().zip(fields);
+    // Stream-level numbers are copied onto each of the stream's groups below.
+    let mut per_stream: BTreeMap<String, QueueRow> = BTreeMap::new();
+    for (name, field) in families {
+        for (labels, series) in state.store.family(name) {
+            let Some(v) = fresh(series) else { continue };
+            let stream = crate::text::clean(labels.get("stream").unwrap_or(""));
+            match labels.get("group") {
+                Some(g) => {
+                    let key = (stream.clone(), crate::text::clean(g));
+                    let row = rows.entry(key.clone()).or_insert_with(|| QueueRow {
+                        stream: key.0.clone(),
+                        group: key.1.clone(),
+                        ..QueueRow::default()
+                    });
+                    *field(row) = Some(v);
+                }
+                None => {
+                    let row = per_stream
+                        .entry(stream.clone())
+                        .or_insert_with(|| QueueRow {
+                            stream,
+                            ..QueueRow::default()
+                        });
+                    *field(row) = Some(v);
+                }
+            }
+        }
+    }
+    for (stream, s) in per_stream {
+        let mut any = false;
+        for row in rows.values_mut().filter(|r| r.stream == stream) {
+            any = true;
+            row.length = s.length;
+            row.added = s.added;
+        }
+        if !any {
+            rows.insert((stream.clone(), String::new()), s);
+        }
+    }
+    rows.into_values().collect()
+}
+
+/// Per-second rate of a counter between two rows of the same stream/group `secs` apart.
+pub fn counter_rate(now: Option<f64>, then: Option<f64>, secs: f64) -> Option<f64> {
+    let (a, b) = (now?, then?);
+    (secs > 0.0 && a >= b).then(|| (a - b) / secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stage_onset_is_the_suspicion_an_activation_confirmed() {
+        let mut tl = Timeline::default();
+        let tr = |t, state| Transition {
+            t,
+            stage: StageId::Plateau,
+            state,
+            evidence: format!("e{t}"),
+        };
+        tl.transitions = vec![
+            tr(10, StageState::Suspected),
+            tr(12, StageState::Active),
+            tr(40, StageState::Cleared),
+        ];
+        let s = &tl.stages_at(20)[StageId::Plateau as usize];
+        assert_eq!((s.state, s.onset), (StageState::Active, Some(10)));
+        assert_eq!(s.evidence, "e12");
+        let s = &tl.stages_at(50)[StageId::Plateau as usize];
+        assert_eq!((s.state, s.onset), (StageState::Cleared, Some(40)));
+        let s = &tl.stages_at(5)[StageId::Plateau as usize];
+        assert_eq!(s.state, StageState::Inactive);
+    }
+
+    #[test]
+    fn values_are_looked_up_at_or_before_a_time() {
+        let tl = Timeline {
+            ticks: vec![1000, 2000, 3000],
+            values: [("x".to_string(), vec![1.0, f64::NAN, 3.0])].into(),
+            ..Timeline::default()
+        };
+        assert_eq!(tl.value_at("x", 999), None);
+        assert_eq!(tl.value_at("x", 1500), Some(1.0));
+        assert_eq!(tl.value_at("x", 2000), None);
+        assert_eq!(tl.value_at("x", 9999), Some(3.0));
+        assert_eq!(tl.range("x", 1000, 3000), vec![(1000, 1.0), (3000, 3.0)]);
+    }
+}
