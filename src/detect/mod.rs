@@ -394,7 +394,7 @@ impl Detector {
         let tput = self.level(|f| f.throughput)?;
         let (best, vus_at_best) = self.best_efficiency?;
         let vus = self.level(|f| f.vus)?;
-        let eff = self.level(|f| Some(f.throughput? / f.vus?).filter(|e| e.is_finite()))?;
+        let eff = self.efficiency(tput)?;
         (tput >= self.cfg.min_rate
             && eff < self.cfg.efficiency_drop * best
             && vus >= self.cfg.vu_growth * vus_at_best)
@@ -409,6 +409,18 @@ impl Detector {
                     fmt_rate(tput)
                 )
             })
+    }
+
+    /// Throughput per VU. Throughput is a rate over a window of seconds, so it is set against
+    /// the VUs of that window (their mean over `backlog_window`), not against VUs that arrived
+    /// a moment ago and have not completed anything yet.
+    fn efficiency(&self, tput: f64) -> Option<f64> {
+        let vus = self.series(self.cfg.backlog_window, |f| f.vus);
+        if vus.is_empty() {
+            return None;
+        }
+        let mean = vus.iter().map(|p| p.1).sum::<f64>() / vus.len() as f64;
+        Some(tput / mean).filter(|e| e.is_finite())
     }
 
     fn decoupled(&self) -> Option<String> {
@@ -611,8 +623,10 @@ impl Detector {
             }
         }
         if let (Some(tp), Some(v)) = (self.level(|f| f.throughput), self.level(|f| f.vus)) {
-            if tp >= min_rate && v >= self.cfg.min_vus {
-                let e = tp / v;
+            if let Some(e) = self
+                .efficiency(tp)
+                .filter(|_| tp >= min_rate && v >= self.cfg.min_vus)
+            {
                 if self.best_efficiency.is_none_or(|(b, _)| e > b) {
                     self.best_efficiency = Some((e, v));
                 }

@@ -87,12 +87,17 @@ pub fn render(area: Rect, buf: &mut Buffer, s: &Screen) {
         .as_ref()
         .filter(|k| k.unix_ms <= t && k.load_unit == unit)
         .and_then(|k| k.load);
+    let (solid, dashed, bar) = if s.theme.ascii {
+        ("* ", "o ", "| ")
+    } else {
+        ("━ ", "┄ ", "│ ")
+    };
     let mut legend_spans = vec![
-        Span::styled("━ ", s.theme.series(0)),
+        Span::styled(solid, s.theme.series(0)),
         Span::raw(format!("{}  ", p95.name)),
     ];
     if let Some(d) = p99 {
-        legend_spans.push(Span::styled("┄ ", s.theme.series(1)));
+        legend_spans.push(Span::styled(dashed, s.theme.series(1)));
         legend_spans.push(Span::raw(format!("{}  ", d.name)));
     }
     if let Some(v) = slo {
@@ -103,7 +108,7 @@ pub fn render(area: Rect, buf: &mut Buffer, s: &Screen) {
     }
     match knee {
         Some(k) => legend_spans.push(Span::styled(
-            format!("│ knee {} {unit}", format::num(k)),
+            format!("{bar}knee {} {unit}", format::num(k)),
             s.theme.band(Band::Warn),
         )),
         None => legend_spans.push(Span::styled("no knee yet", s.theme.dim())),

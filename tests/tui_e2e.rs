@@ -1,0 +1,452 @@
+//! The real binary in a real terminal (tmux) against real sources: a real Valkey with streams,
+//! and a server that accepts connections and never answers. Each test owns its tmux server
+//! (its own socket), so nothing leaks between tests or into a user's tmux.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::{wait_until, Valkey};
+
+struct Tmux {
+    socket: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    /// Starts `cmd` in a detached session of the given size; when it exits the pane stays, so
+    /// the screen it left behind can be read.
+    fn start(cmd: &str, w: u16, h: u16) -> Tmux {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("tmux.sock").display().to_string();
+        let t = Tmux { socket, _dir: dir };
+        let ok = t
+            .cmd(&[
+                "new-session",
+                "-d",
+                "-s",
+                "e2e",
+                "-x",
+                &w.to_string(),
+                "-y",
+                &h.to_string(),
+                // A plain shell runs the command, then reports how it exited.
+                &format!("{cmd}; echo EXITED $?; sleep 60"),
+            ])
+            .status
+            .success();
+        assert!(
+            ok,
+            "tmux could not start; run scripts/test.sh to install it"
+        );
+        t
+    }
+
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(["-f", "/dev/null"])
+            .args(args)
+            .env_remove("TMUX")
+            .env("TERM", "xterm-256color")
+            .stdin(Stdio::null())
+            .output()
+            .expect("tmux is installed (scripts/test.sh)")
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "e2e"]).stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "e2e"];
+        args.extend_from_slice(keys);
+        self.cmd(&args);
+    }
+
+    /// Literal text, not key names.
+    fn type_text(&self, text: &str) {
+        self.cmd(&["send-keys", "-t", "e2e", "-l", text]);
+    }
+
+    fn wait_for(&self, what: &str, limit: Duration) -> bool {
+        wait_until(limit, || self.screen().contains(what))
+    }
+
+    /// Polls every 2 ms: for timing how fast the screen answers.
+    fn wait_fast(&self, what: &str, present: bool, limit: Duration) -> bool {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            if self.screen().contains(what) == present {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        false
+    }
+
+    fn display(&self, format: &str) -> String {
+        String::from_utf8_lossy(
+            &self
+                .cmd(&["display-message", "-p", "-t", "e2e", format])
+                .stdout,
+        )
+        .trim()
+        .to_string()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.cmd(&["kill-server"]);
+    }
+}
+
+fn valkey_with_streams(v: &Valkey, streams: &[&str]) {
+    let client = redis::Client::open(v.url()).unwrap();
+    let mut c = client.get_connection().unwrap();
+    for s in streams {
+        for i in 0..7 {
+            let _: String = redis::cmd("XADD")
+                .arg(*s)
+                .arg("*")
+                .arg("n")
+                .arg(i)
+                .query(&mut c)
+                .unwrap();
+        }
+        let _: () = redis::cmd("XGROUP")
+            .arg("CREATE")
+            .arg(*s)
+            .arg("workers")
+            .arg("0")
+            .query(&mut c)
+            .unwrap();
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+fn slitop_cmd(args: &[String], out: &Path) -> String {
+    let mut cmd = shell_quote(&common::slitop_bin().display().to_string());
+    for a in args {
+        cmd.push(' ');
+        cmd.push_str(&shell_quote(a));
+    }
+    cmd.push_str(&format!(
+        " --out {}",
+        shell_quote(&out.display().to_string())
+    ));
+    cmd.push_str(&format!(
+        " 2>{}",
+        shell_quote(&out.with_extension("err").display().to_string())
+    ));
+    cmd
+}
+
+fn pid_of(out: &Path) -> Option<u32> {
+    let o = Command::new("pgrep")
+        .args(["-f", &format!("--out {}", out.display())])
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .find(|p: &u32| {
+            // The slitop process itself, not the shell running it.
+            std::fs::read_link(format!("/proc/{p}/exe"))
+                .map(|e| e.file_name().is_some_and(|n| n == "slitop"))
+                .unwrap_or(false)
+        })
+}
+
+fn lines(p: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(p)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn live_values_notes_resize_queue_view_and_quit_restoring_the_terminal() {
+    let v = Valkey::start();
+    // A stream whose name carries an escape sequence: it must show as text, not act.
+    let evil = "evil\x1b[41m";
+    valkey_with_streams(&v, &["jobs", evil]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let args: Vec<String> = [
+        "--valkey",
+        &v.url(),
+        "--stream",
+        "jobs",
+        "--stream",
+        evil,
+        "--group",
+        "workers",
+        "--refresh",
+        "500ms",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let t = Tmux::start(&slitop_cmd(&args, &out), 120, 40);
+    // Live values: the queue depth of both streams (7 + 7) and Valkey healthy.
+    assert!(
+        t.wait_for("valkey ✓ ok", Duration::from_secs(15)),
+        "{}",
+        t.screen()
+    );
+    assert!(
+        t.wait_for("queue_depth", Duration::from_secs(5)),
+        "{}",
+        t.screen()
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || t
+            .screen()
+            .lines()
+            .any(|l| l.contains("queue_depth") && l.contains(" 14"))),
+        "{}",
+        t.screen()
+    );
+    assert_eq!(t.display("#{alternate_on}"), "1");
+
+    // A note: the time is taken at `a`, the text typed, Enter saves it.
+    t.keys(&["a"]);
+    assert!(
+        t.wait_for("note @", Duration::from_secs(5)),
+        "{}",
+        t.screen()
+    );
+    t.type_text("scaled workers to 4");
+    t.keys(&["Enter"]);
+    assert!(
+        t.wait_for("note saved", Duration::from_secs(5)),
+        "{}",
+        t.screen()
+    );
+    let notes = lines(&out.join("annotations.jsonl"));
+    assert_eq!(notes.len(), 1);
+    assert_eq!(notes[0]["text"], "scaled workers to 4");
+
+    // The queue view shows both streams; the hostile name is inert text.
+    t.keys(&["2"]);
+    assert!(
+        t.wait_for("workers", Duration::from_secs(5)),
+        "{}",
+        t.screen()
+    );
+    let s = t.screen();
+    assert!(s.contains("jobs"), "{s}");
+    assert!(s.contains("evil\u{FFFD}[41m"), "{s}");
+
+    // Shrinking to 40×12 and back neither crashes nor leaves it unable to draw.
+    t.cmd(&["resize-window", "-t", "e2e", "-x", "40", "-y", "12"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(t.display("#{pane_dead}"), "0");
+    assert!(!t.screen().contains("EXITED"), "{}", t.screen());
+    t.cmd(&["resize-window", "-t", "e2e", "-x", "120", "-y", "40"]);
+    t.keys(&["1"]);
+    assert!(
+        t.wait_for("leading", Duration::from_secs(5)),
+        "{}",
+        t.screen()
+    );
+
+    // q asks first (the run is recorded), y quits; the terminal is back to normal.
+    t.keys(&["q"]);
+    assert!(
+        t.wait_for("Quit?", Duration::from_secs(5)),
+        "{}",
+        t.screen()
+    );
+    t.keys(&["y"]);
+    assert!(
+        t.wait_for("EXITED 0", Duration::from_secs(15)),
+        "{}",
+        t.screen()
+    );
+    assert_eq!(t.display("#{alternate_on}"), "0");
+    assert!(out.join("report.json").exists());
+    let rec = slitop::record::read::Recording::read(&out.join("recording.jsonl")).unwrap();
+    assert!(!rec.torn_tail);
+    let recorded_notes: Vec<_> = rec
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            slitop::record::read::Record::Annotation { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(recorded_notes, vec!["scaled workers to 4".to_string()]);
+}
+
+#[test]
+fn sighup_keeps_a_valid_recording_with_every_saved_note() {
+    let v = Valkey::start();
+    valkey_with_streams(&v, &["jobs"]);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let args: Vec<String> = [
+        "--valkey",
+        &v.url(),
+        "--stream",
+        "jobs",
+        "--refresh",
+        "500ms",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let t = Tmux::start(&slitop_cmd(&args, &out), 100, 30);
+    assert!(
+        t.wait_for("valkey ✓ ok", Duration::from_secs(15)),
+        "{}",
+        t.screen()
+    );
+    for note in ["first note", "second note"] {
+        t.keys(&["a"]);
+        assert!(
+            t.wait_for("note @", Duration::from_secs(5)),
+            "{}",
+            t.screen()
+        );
+        t.type_text(note);
+        t.keys(&["Enter"]);
+        assert!(
+            wait_until(Duration::from_secs(5), || std::fs::read_to_string(
+                out.join("annotations.jsonl")
+            )
+            .unwrap_or_default()
+            .contains(note)),
+            "{note} not saved"
+        );
+    }
+    t.keys(&["m"]);
+    assert!(wait_until(Duration::from_secs(5), || lines(
+        &out.join("annotations.jsonl")
+    )
+    .len()
+        == 3));
+    let pid = pid_of(&out).expect("slitop is running");
+    // A dropped SSH link: the terminal's hangup signal.
+    unsafe_kill(pid, "HUP");
+    assert!(
+        t.wait_for("EXITED", Duration::from_secs(15)),
+        "{}",
+        t.screen()
+    );
+    assert_eq!(t.display("#{alternate_on}"), "0");
+    let rec = slitop::record::read::Recording::read(&out.join("recording.jsonl")).unwrap();
+    let notes: Vec<String> = rec
+        .records
+        .iter()
+        .filter_map(|r| match r {
+            slitop::record::read::Record::Annotation { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(notes, vec!["first note", "second note", ""]);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["annotations"].as_array().unwrap().len(), 3);
+}
+
+fn unsafe_kill(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([&format!("-{sig}"), &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill -{sig} {pid}");
+}
+
+/// A server that accepts connections and never answers.
+fn black_hole() -> (u16, std::thread::JoinHandle<()>) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    l.set_nonblocking(true).unwrap();
+    let h = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        let end = Instant::now() + Duration::from_secs(120);
+        while Instant::now() < end {
+            match l.accept() {
+                Ok((s, _)) => held.push(s),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    });
+    (port, h)
+}
+
+#[test]
+fn keys_answer_within_50_ms_while_a_source_hangs() {
+    let (port, _h) = black_hole();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let args: Vec<String> = [
+        "--scrape",
+        &format!("http://127.0.0.1:{port}/metrics"),
+        "--refresh",
+        "1s",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let t = Tmux::start(&slitop_cmd(&args, &out), 100, 30);
+    assert!(
+        t.wait_for("scrape", Duration::from_secs(10)),
+        "{}",
+        t.screen()
+    );
+    // Wait until a poll is actually hanging (its timeout is at least 1 s).
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut took = Vec::new();
+    for _ in 0..10 {
+        let start = Instant::now();
+        t.keys(&["?"]);
+        assert!(
+            t.wait_fast("any key closes", true, Duration::from_secs(5)),
+            "{}",
+            t.screen()
+        );
+        took.push(start.elapsed());
+        t.keys(&["x"]);
+        assert!(
+            t.wait_fast("any key closes", false, Duration::from_secs(5)),
+            "{}",
+            t.screen()
+        );
+    }
+    let s = t.screen();
+    assert!(
+        s.contains("scrape ▲ stale")
+            || s.contains("scrape ✖ down")
+            || s.contains("scrape ? starting"),
+        "the hanging source is not shown as unhealthy: {s}"
+    );
+    took.sort();
+    let median = took[took.len() / 2];
+    eprintln!(
+        "key → screen (incl. tmux round trips): median {median:?}, max {:?}",
+        took[took.len() - 1]
+    );
+    assert!(
+        median < Duration::from_millis(50),
+        "median {median:?}: {took:?}"
+    );
+    t.keys(&["q"]);
+    t.keys(&["y"]);
+    assert!(
+        t.wait_for("EXITED 0", Duration::from_secs(15)),
+        "{}",
+        t.screen()
+    );
+}
