@@ -61,8 +61,8 @@ fn svg_texts(path: &Path) -> Vec<String> {
 }
 
 #[test]
-fn ramp_and_baseline_reports_have_every_section_and_the_json_numbers() {
-    for name in ["ramp", "baseline"] {
+fn ramp_baseline_and_steps_reports_have_every_section_and_the_json_numbers() {
+    for name in ["ramp", "baseline", "steps"] {
         let (dir, rec) = run_dir(name);
         let o = slitop(&["report", rec.to_str().unwrap()]);
         assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
@@ -97,7 +97,11 @@ fn ramp_and_baseline_reports_have_every_section_and_the_json_numbers() {
         }
         if let Some(k) = f(&r["knee"]["load"]) {
             assert!(
-                md.contains(&format!("- Knee: {} req/s", rate(Some(k)))),
+                md.contains(&format!(
+                    "- Knee: {} {}",
+                    rate(Some(k)),
+                    r["knee"]["load_unit"].as_str().unwrap()
+                )),
                 "{md}"
             );
         }
@@ -134,7 +138,7 @@ fn ramp_and_baseline_reports_have_every_section_and_the_json_numbers() {
             md.contains("](envelope.svg)") && md.contains("](queue.svg)"),
             "{md}"
         );
-        match f(&r["knee"]["load"]) {
+        match f(&r["knee_at"]["load"]) {
             Some(k) => assert!(
                 texts
                     .iter()

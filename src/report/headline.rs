@@ -261,3 +261,22 @@ pub fn drift(state: &RunState) -> Json {
         "drift": num(drift),
     })
 }
+
+/// The load at the knee's time in the run's own load unit (the detector may judge an
+/// arrival-rate run's decoupling by throughput per VU, giving its knee in VUs).
+pub fn knee_at(state: &RunState) -> Json {
+    let Some(k) = state.detector.knee.as_ref() else {
+        return Json::Null;
+    };
+    let Some(f) = state.detector.history.iter().find(|f| f.t >= k.unix_ms) else {
+        return Json::Null;
+    };
+    let kind = load_kind(state);
+    json!({
+        "unix_ms": k.unix_ms,
+        "load": num(kind.of(f)),
+        "load_unit": kind.unit(),
+        "offered_rps": num(f.offered),
+        "vus": num(f.vus),
+    })
+}

@@ -117,6 +117,7 @@ pub fn build(i: &Inputs) -> Json {
         "summary": headline::summary(state),
         "stages": stages,
         "knee": d.knee,
+        "knee_at": headline::knee_at(state),
         "capacity_rps": num(d.capacity_rps()),
         "scaling": d.scaling(),
         "drain_s": num(d.drain_s()),

@@ -246,9 +246,20 @@ fn knee(o: &mut String, r: &Json, start: i64) {
     let _ = writeln!(o, "## Knee, capacity and scaling\n");
     match r["knee"].as_object() {
         Some(k) => {
+            let at = &r["knee_at"];
+            let then = match (f(&at["offered_rps"]), f(&at["vus"])) {
+                (Some(o), Some(v)) => format!(
+                    "; offered {} req/s and {} VUs then",
+                    rate(Some(o)),
+                    rate(Some(v))
+                ),
+                (Some(o), None) => format!("; offered {} req/s then", rate(Some(o))),
+                (None, Some(v)) => format!("; {} VUs then", rate(Some(v))),
+                _ => String::new(),
+            };
             let _ = writeln!(
                 o,
-                "- Knee: {} {} at {} (onset of decoupling).",
+                "- Knee: {} {} at {} (onset of decoupling{then}).",
                 rate(k.get("load").and_then(Json::as_f64)),
                 k.get("load_unit").and_then(Json::as_str).unwrap_or(""),
                 offset(k.get("unix_ms").and_then(Json::as_i64), start)

@@ -102,7 +102,7 @@ pub fn data(state: &RunState, report: &Json, slo_s: Option<f64>) -> PlotData {
         envelope,
         plateaus,
         slo_s,
-        knee: report["knee"]["load"].as_f64(),
+        knee: report["knee_at"]["load"].as_f64(),
         timeline,
         load_stopped_s,
         drained_s,
@@ -225,7 +225,8 @@ pub fn envelope_svg(d: &PlotData) -> Result<Option<String>, String> {
             chart
                 .draw_series(std::iter::once(Text::new(
                     format!("knee {} {}", format::rate(Some(k)), d.load_unit),
-                    (k, ymax * 0.97),
+                    // Mid-height, clear of the legend in the upper left.
+                    (k, ymax * 0.6),
                     ("sans-serif", 15).into_font().color(&MAGENTA),
                 )))
                 .map_err(err)?;
