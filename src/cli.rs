@@ -129,8 +129,11 @@ pub fn report_options(
         grafana_token_env,
         grafana_token_file
     );
+    // A token source given as a flag replaces the config's, whichever kind that was.
     if export.grafana_token_env.is_some() {
         e.grafana_token_file = None;
+    } else if export.grafana_token_file.is_some() {
+        e.grafana_token_env = None;
     }
     e.validate().map_err(ConfigError::Other)?;
     if let Some(b) = &g.baseline {

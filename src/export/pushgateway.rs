@@ -50,7 +50,7 @@ pub fn run_id(report: &Json) -> String {
     report["meta"]["tags"]["run"]
         .as_str()
         .map(str::to_string)
-        .unwrap_or_else(|| super::super::report::format::clock(report["started_unix_ms"].as_i64()))
+        .unwrap_or_else(|| crate::report::format::clock(report["started_unix_ms"].as_i64()))
 }
 
 /// The grouping-key path for this report.

@@ -535,3 +535,26 @@ fn exports(o: &mut String, r: &Json) {
     }
     o.push('\n');
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_empty_report_still_has_every_section_and_says_why() {
+        let md = render(&json!({}));
+        for s in SECTIONS {
+            assert!(md.contains(&format!("\n{s}\n")), "no {s} in\n{md}");
+        }
+        let md = render(&json!({"summary": {"note": "no load was seen: nothing to summarise"}}));
+        assert!(md.contains("no load was seen"), "{md}");
+        assert!(md.contains("Knee: not reached"), "{md}");
+    }
+
+    #[test]
+    fn table_cells_cannot_break_the_table() {
+        let r = json!({"annotations": [{"unix_ms": 5, "text": "a | b\nc"}], "started_unix_ms": 0});
+        assert!(render(&r).contains("- +0.0 s a \\| b c"));
+    }
+}
