@@ -13,7 +13,7 @@ use crate::config::{self, Config, ConfigError};
     name = "slitop",
     version,
     about = "Watch an HTTP load test's saturation sequence live: Prometheus, /metrics, Valkey streams and k6 in one terminal",
-    after_help = "Examples:\n  slitop --scrape http://127.0.0.1:8080/metrics --valkey redis://127.0.0.1:6379 --stream jobs --k6 http://127.0.0.1:6565\n  slitop --preset valkey-hop --headless --duration 5m --out run1\n  slitop --prometheus http://127.0.0.1:9090 --signal 'rps=sum(rate(http_requests_total[1m]))' check\n\nSecrets (tokens, passwords) are read from environment variables or files named in the config, never from flags.\nk6 2.x starts its REST API only when run with --address (e.g. k6 run --address 127.0.0.1:6565)."
+    after_help = "Examples:\n  slitop --scrape http://127.0.0.1:8080/metrics --valkey redis://127.0.0.1:6379 --stream jobs --k6 http://127.0.0.1:6565\n  slitop --preset valkey-hop --headless --duration 5m --out run1\n  slitop --prometheus http://127.0.0.1:9090 --signal 'rps=sum(rate(http_requests_total[1m]))' check\n\nExit codes: 0 ok; 1 a source failed (check) or the run failed; 2 bad configuration, flags or input; 3 a gate failed (--headless, replay, report; every local file is written first).\n\nSecrets (tokens, passwords) are read from environment variables or files named in the config, never from flags.\nk6 2.x starts its REST API only when run with --address (e.g. k6 run --address 127.0.0.1:6565)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -43,6 +43,116 @@ pub struct Cli {
     pub print_config_template: bool,
     #[command(flatten)]
     pub meta: MetaArgs,
+    #[command(flatten)]
+    pub gates: GateArgs,
+    #[command(flatten)]
+    pub export: ExportArgs,
+}
+
+fn parse_share(s: &str) -> Result<f64, String> {
+    crate::report::gates::parse_fraction(s)
+}
+
+/// Gates: pass/fail limits of the run (override `[gates]`); any failure exits with 3.
+#[derive(Args, Debug, Default, Clone)]
+pub struct GateArgs {
+    /// Gate: largest share of failed requests, e.g. 1% or 0.01.
+    #[arg(long, value_parser = parse_share, global = true, help_heading = "Gates (exit 3 when one fails)")]
+    pub gate_error_rate: Option<f64>,
+    /// Gate: p95 SLO over the loaded run, e.g. 500ms.
+    #[arg(long, value_parser = humantime::parse_duration, global = true, help_heading = "Gates (exit 3 when one fails)")]
+    pub gate_p95: Option<Duration>,
+    /// Gate: p99 SLO over the loaded run, e.g. 2s.
+    #[arg(long, value_parser = humantime::parse_duration, global = true, help_heading = "Gates (exit 3 when one fails)")]
+    pub gate_p99: Option<Duration>,
+    /// Gate: the backlog must drain within this long of its peak, e.g. 30s.
+    #[arg(long, value_parser = humantime::parse_duration, global = true, help_heading = "Gates (exit 3 when one fails)")]
+    pub gate_drain: Option<Duration>,
+    /// Gate: knee lower or p95 higher than the baseline's by more than this share, e.g. 10%.
+    #[arg(long, value_parser = parse_share, global = true, help_heading = "Gates (exit 3 when one fails)")]
+    pub gate_regression: Option<f64>,
+    /// Gate: p95 of the last quarter above the first quarter's by more than this share (soaks), e.g. 20%.
+    #[arg(long, value_parser = parse_share, global = true, help_heading = "Gates (exit 3 when one fails)")]
+    pub gate_soak_drift: Option<f64>,
+    /// The report.json of an earlier run to compare against (for --gate-regression).
+    #[arg(long, global = true, help_heading = "Gates (exit 3 when one fails)")]
+    pub baseline: Option<PathBuf>,
+}
+
+impl GateArgs {
+    pub fn to_gates(&self) -> crate::report::GatesConfig {
+        crate::report::GatesConfig {
+            max_error_rate: self.gate_error_rate,
+            p95: self.gate_p95,
+            p99: self.gate_p99,
+            drain: self.gate_drain,
+            regression: self.gate_regression,
+            soak_drift: self.gate_soak_drift,
+            baseline: self.baseline.clone(),
+        }
+    }
+}
+
+/// Where the report is pushed at the end of a run (override `[export]`).
+#[derive(Args, Debug, Default, Clone)]
+pub struct ExportArgs {
+    /// Push the run's summary to this Prometheus Pushgateway, e.g. http://127.0.0.1:9091.
+    #[arg(long, global = true, help_heading = "Exports")]
+    pub pushgateway: Option<String>,
+    /// `environment` label of the pushed summary (e.g. staging).
+    #[arg(long, global = true, help_heading = "Exports")]
+    pub environment: Option<String>,
+    /// Post annotations and stage onsets to this Grafana, e.g. http://127.0.0.1:3000.
+    #[arg(long, global = true, help_heading = "Exports")]
+    pub grafana: Option<String>,
+    /// Environment variable holding the Grafana service-account token.
+    #[arg(long, global = true, help_heading = "Exports")]
+    pub grafana_token_env: Option<String>,
+    /// File holding the Grafana service-account token.
+    #[arg(long, global = true, help_heading = "Exports")]
+    pub grafana_token_file: Option<PathBuf>,
+}
+
+/// The report settings of a configuration with flags applied over them; `recorded` (a
+/// recording's gates) sits underneath the configuration.
+pub fn report_options(
+    cfg: &Config,
+    recorded: Option<&crate::report::GatesConfig>,
+    gates: &GateArgs,
+    export: &ExportArgs,
+) -> Result<crate::report::ReportOptions, ConfigError> {
+    let mut g = recorded.cloned().unwrap_or_default();
+    g.overlay(&cfg.gates);
+    g.overlay(&gates.to_gates());
+    g.validate()
+        .and_then(|_| g.check_complete())
+        .map_err(ConfigError::Other)?;
+    let mut e = cfg.export.clone();
+    macro_rules! take {
+        ($($f:ident),*) => {$(if export.$f.is_some() { e.$f = export.$f.clone(); })*};
+    }
+    take!(
+        pushgateway,
+        environment,
+        grafana,
+        grafana_token_env,
+        grafana_token_file
+    );
+    // A token source given as a flag replaces the config's, whichever kind that was.
+    if export.grafana_token_env.is_some() {
+        e.grafana_token_file = None;
+    } else if export.grafana_token_file.is_some() {
+        e.grafana_token_env = None;
+    }
+    e.validate().map_err(ConfigError::Other)?;
+    if let Some(b) = &g.baseline {
+        crate::report::load_baseline(b).map_err(|err| ConfigError::Other(format!("{err:#}")))?;
+    }
+    Ok(crate::report::ReportOptions {
+        gates: g,
+        report: cfg.report.clone(),
+        export: e,
+    })
 }
 
 /// What the user says about the run; recorded in the header and the report.
@@ -72,7 +182,20 @@ impl MetaArgs {
             scenario: self.scenario.clone(),
             service_version: self.service_version.clone(),
             tags: self.tags.iter().cloned().collect(),
+            args: std::env::args().skip(1).map(|a| redact_arg(&a)).collect(),
         }
+    }
+}
+
+/// A command-line argument with any URL password replaced (flags never carry secrets, but a
+/// URL may embed one).
+fn redact_arg(a: &str) -> String {
+    match reqwest::Url::parse(a) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("REDACTED"));
+            u.to_string()
+        }
+        _ => a.to_string(),
     }
 }
 
@@ -138,6 +261,12 @@ pub enum Command {
     Replay {
         /// A recording.jsonl written by an earlier run.
         file: PathBuf,
+    },
+    /// Rebuild a run's report (report.md, report.json, SVG plots, plateau CSV/JSON) from its
+    /// recording, next to it or in --out; exits 3 when a gate fails.
+    Report {
+        /// A recording.jsonl written by an earlier run.
+        recording: PathBuf,
     },
 }
 

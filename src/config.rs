@@ -58,6 +58,15 @@ pub struct Config {
     /// Saturation detector thresholds, hold times and windows.
     #[serde(default)]
     pub detect: crate::detect::DetectConfig,
+    /// Pass/fail limits of a run; any failure makes the exit code 3.
+    #[serde(default)]
+    pub gates: crate::report::GatesConfig,
+    /// How the end-of-run report finds load plateaus.
+    #[serde(default)]
+    pub report: crate::report::ReportConfig,
+    /// Where the report is pushed: a Pushgateway, Grafana annotations.
+    #[serde(default)]
+    pub export: crate::export::ExportConfig,
 }
 
 fn d_refresh() -> Duration {
@@ -98,6 +107,9 @@ impl Config {
             return Err("window must be at least two refresh intervals".into());
         }
         self.detect.validate()?;
+        self.gates.validate()?;
+        self.report.validate()?;
+        self.export.validate()?;
         let mut seen = BTreeMap::new();
         for s in &self.signals {
             s.validate()?;

@@ -24,6 +24,7 @@ const K6_SCRIPTS: &[(&str, &str)] = &[
     ("stress", include_str!("../config/k6/stress.js")),
     ("smoke", include_str!("../config/k6/smoke.js")),
     ("soak", include_str!("../config/k6/soak.js")),
+    ("steps", include_str!("../config/k6/steps.js")),
 ];
 
 #[derive(clap::Args, Debug, Clone)]
@@ -45,7 +46,7 @@ pub struct DemoArgs {
     /// How long the gateway holds a request before dropping the connection (clients see EOF).
     #[arg(long, value_parser = humantime::parse_duration, default_value = "3s")]
     pub hold_timeout: Duration,
-    /// k6 scenario to run: capacity-ramp, baseline, burst, vu-ramp, stress, smoke, soak.
+    /// k6 scenario to run: capacity-ramp, baseline, burst, vu-ramp, stress, smoke, soak, steps.
     #[arg(long, default_value = "capacity-ramp")]
     pub script: String,
     /// Extra k6 environment KEY=VALUE for the scenario (repeatable), e.g. RATE=16.
@@ -251,8 +252,14 @@ pub fn run(
     duration: Option<Duration>,
     out: Option<PathBuf>,
     mut meta: crate::record::RunMeta,
-) -> anyhow::Result<()> {
+    gates: &crate::cli::GateArgs,
+    export: &crate::cli::ExportArgs,
+) -> anyhow::Result<crate::report::Outcome> {
     let out = out.unwrap_or_else(|| PathBuf::from("slitop-demo"));
+    // Settings first, so a bad gate or baseline fails before anything starts. The demo drives
+    // the pipeline past capacity on purpose: only gates given as flags apply, not the preset's.
+    let report = crate::cli::report_options(&crate::config::Config::default(), None, gates, export)
+        .map_err(|e| anyhow!("{e}"))?;
     let (guards, conn, length) = start(args, &out)?;
     let cfg = crate::cli::build_config(&conn).map_err(|e| anyhow!("{e}"))?;
     let capacity = args.consumers as f64 / args.service_time.as_secs_f64();
@@ -269,6 +276,7 @@ pub fn run(
         .enable_all()
         .build()?;
     let opts = crate::headless::HeadlessOptions {
+        report,
         duration: Some(duration.unwrap_or(length)),
         out: Some(out),
         meta: {

@@ -108,6 +108,11 @@ impl Engine {
         })
     }
 
+    /// How local queries are evaluated (lookback, range semantics).
+    pub fn eval_options(&self) -> &EvalOptions {
+        &self.opts
+    }
+
     pub fn remote_queries(&self) -> Vec<RemoteQuery> {
         self.signals
             .iter()

@@ -23,6 +23,8 @@ pub struct HeadlessOptions {
     pub duration: Option<Duration>,
     pub out: Option<PathBuf>,
     pub meta: RunMeta,
+    /// Gates, plateau rules and exports for the end-of-run report.
+    pub report: crate::report::ReportOptions,
 }
 
 /// JSON has no NaN or infinities: those become null, with the Prometheus spelling alongside
@@ -80,7 +82,7 @@ pub fn notice_line(n: &Notice, t: TimeMs) -> Json {
 }
 
 /// Where a run's output goes: stdout lines (copied to `headless.jsonl`), the recording and, at
-/// the end, `report.json`. Live runs and replays write through the same sink.
+/// the end, the report. Live runs and replays write through the same sink.
 pub struct Output {
     dir: PathBuf,
     /// The JSON lines: printed on stdout and copied to `headless.jsonl` in headless runs; the
@@ -88,7 +90,7 @@ pub struct Output {
     copy: Option<std::io::BufWriter<std::fs::File>>,
     recorder: Recorder,
     annotations: Option<std::fs::File>,
-    pub meta: RunMeta,
+    pub header: Header,
 }
 
 impl Output {
@@ -117,7 +119,7 @@ impl Output {
             copy,
             recorder: Recorder::create(&dir.join("recording.jsonl"), header)?,
             annotations: None,
-            meta: header.meta.clone(),
+            header: header.clone(),
         })
     }
 
@@ -198,15 +200,22 @@ impl Output {
         self.recorder.flush()
     }
 
-    /// Ends the run: closes the recording and writes `report.json`.
-    pub fn finish(mut self, state: &RunState, ended: TimeMs) -> anyhow::Result<PathBuf> {
+    /// Ends the run: closes the recording, writes the report's files, then runs the exports.
+    pub async fn finish(
+        mut self,
+        state: &RunState,
+        ended: TimeMs,
+        opts: &crate::report::ReportOptions,
+    ) -> anyhow::Result<crate::report::Outcome> {
         self.recorder.end(ended)?;
         self.flush()?;
-        let report = crate::report::build(state, &self.meta, ended);
-        let p = self.dir.join("report.json");
-        std::fs::write(&p, serde_json::to_string_pretty(&report)? + "\n")
-            .with_context(|| format!("cannot write {}", p.display()))?;
-        Ok(p)
+        let inputs = crate::report::Inputs {
+            state,
+            header: &self.header,
+            ended,
+            cfg: &opts.report,
+        };
+        crate::report::finish(&self.dir, &inputs, opts).await
     }
 }
 
@@ -227,7 +236,12 @@ fn redact(url: &str) -> String {
     }
 }
 
-pub fn header(cfg: &Config, meta: &RunMeta, started: TimeMs) -> Header {
+pub fn header(
+    cfg: &Config,
+    meta: &RunMeta,
+    gates: &crate::report::GatesConfig,
+    started: TimeMs,
+) -> Header {
     let mut sources = BTreeMap::new();
     if let Some(p) = &cfg.prometheus {
         sources.insert("prometheus".into(), redact(&p.url));
@@ -273,6 +287,7 @@ pub fn header(cfg: &Config, meta: &RunMeta, started: TimeMs) -> Header {
         signals: cfg.signals.clone(),
         detect: cfg.detect.clone(),
         meta: meta.clone(),
+        gates: gates.clone(),
     }
 }
 
@@ -285,11 +300,13 @@ pub fn default_out_dir(started: TimeMs) -> PathBuf {
     PathBuf::from(format!("slitop-run-{stamp}"))
 }
 
-pub async fn run(cfg: Config, opts: HeadlessOptions) -> anyhow::Result<()> {
+/// Runs until interrupted or the duration passes; returns the report's outcome (its gates
+/// decide the exit code).
+pub async fn run(cfg: Config, opts: HeadlessOptions) -> anyhow::Result<crate::report::Outcome> {
     let mut state = RunState::new(&cfg).map_err(anyhow::Error::msg)?;
     let started = clock();
     let dir = opts.out.clone().unwrap_or_else(|| default_out_dir(started));
-    let mut out = Output::create(&dir, &header(&cfg, &opts.meta, started))?;
+    let mut out = Output::create(&dir, &header(&cfg, &opts.meta, &opts.report.gates, started))?;
     eprintln!(
         "slitop: recording to {}",
         dir.join("recording.jsonl").display()
@@ -317,7 +334,10 @@ pub async fn run(cfg: Config, opts: HeadlessOptions) -> anyhow::Result<()> {
     for h in running.handles {
         let _ = tokio::time::timeout(Duration::from_secs(2), h).await;
     }
-    let report = out.finish(&state, clock())?;
-    eprintln!("slitop: report in {}", report.display());
-    Ok(())
+    let outcome = out.finish(&state, clock(), &opts.report).await?;
+    eprintln!(
+        "slitop: report in {}",
+        outcome.dir.join("report.md").display()
+    );
+    Ok(outcome)
 }

@@ -8,6 +8,7 @@ pub mod config;
 pub mod demo;
 pub mod detect;
 pub mod engine;
+pub mod export;
 pub mod exposition;
 pub mod headless;
 pub mod model;

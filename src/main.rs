@@ -3,7 +3,7 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
-use slitop::cli::{build_config, Cli, Command};
+use slitop::cli::{build_config, report_options, Cli, Command};
 use slitop::headless::{self, HeadlessOptions};
 
 fn main() -> ExitCode {
@@ -31,9 +31,15 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Some(Command::Demo(args)) => {
-            return match slitop::demo::run(args, cli.duration, cli.out.clone(), cli.meta.to_meta())
-            {
-                Ok(()) => ExitCode::SUCCESS,
+            return match slitop::demo::run(
+                args,
+                cli.duration,
+                cli.out.clone(),
+                cli.meta.to_meta(),
+                &cli.gates,
+                &cli.export,
+            ) {
+                Ok(outcome) => gate_exit("slitop demo", &outcome),
                 Err(e) => {
                     eprintln!("slitop demo: {e:#}");
                     ExitCode::FAILURE
@@ -56,14 +62,14 @@ fn main() -> ExitCode {
                 }
             };
         }
-        Some(Command::Replay { file }) => {
-            return match slitop::replay::run(file, cli.out.clone()) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("slitop replay: {e:#}");
-                    ExitCode::from(2)
-                }
+        Some(Command::Replay { file }) | Some(Command::Report { recording: file }) => {
+            let report_only = matches!(cli.command, Some(Command::Report { .. }));
+            let what = if report_only {
+                "slitop report"
+            } else {
+                "slitop replay"
             };
+            return rebuild(&cli, file, report_only, what);
         }
         _ => {}
     }
@@ -93,10 +99,19 @@ fn main() -> ExitCode {
             }
         }),
         _ => {
+            let report = match report_options(&cfg, None, &cli.gates, &cli.export) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("slitop: {e}");
+                    return ExitCode::from(2);
+                }
+            };
             // The dashboard needs a terminal; piped output gets the JSON lines instead.
             if !cli.headless && std::io::stdout().is_terminal() {
-                return match rt.block_on(slitop::ui::run::run_live(cfg, ui_options(&cli))) {
-                    Ok(()) => ExitCode::SUCCESS,
+                let mut opts = ui_options(&cli);
+                opts.report = report;
+                return match rt.block_on(slitop::ui::run::run_live(cfg, opts)) {
+                    Ok(outcome) => gate_exit("slitop", &outcome),
                     Err(e) => {
                         eprintln!("slitop: {e:#}");
                         ExitCode::FAILURE
@@ -107,9 +122,10 @@ fn main() -> ExitCode {
                 duration: cli.duration,
                 out: cli.out,
                 meta: cli.meta.to_meta(),
+                report,
             };
             match rt.block_on(headless::run(cfg, opts)) {
-                Ok(()) => ExitCode::SUCCESS,
+                Ok(outcome) => gate_exit("slitop", &outcome),
                 Err(e) => {
                     eprintln!("slitop: {e:#}");
                     ExitCode::FAILURE
@@ -141,5 +157,75 @@ fn ui_options(cli: &Cli) -> slitop::ui::run::UiOptions {
         ascii: cli.ascii,
         low_bandwidth: cli.low_bandwidth,
         mouse: !cli.no_mouse,
+        report: slitop::report::ReportOptions::default(),
+    }
+}
+
+/// 0 when every gate passed, else `EXIT_GATE_FAILED` with each failure on stderr.
+fn gate_exit(what: &str, outcome: &slitop::report::Outcome) -> ExitCode {
+    let failed = outcome.failed_gates();
+    for f in &failed {
+        eprintln!("{what}: {f}");
+    }
+    if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(slitop::report::EXIT_GATE_FAILED)
+    }
+}
+
+/// `slitop replay FILE --headless` and `slitop report RECORDING`: the recording through the
+/// same pipeline, then the report with the recording's gates under the config's and the flags'.
+fn rebuild(cli: &Cli, file: &std::path::Path, report_only: bool, what: &str) -> ExitCode {
+    let cfg = match build_config(&cli.conn) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{what}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rec = match slitop::replay::read(file) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{what}: {e:#}");
+            return ExitCode::from(2);
+        }
+    };
+    let opts = match report_options(&cfg, Some(&rec.header.gates), &cli.gates, &cli.export) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("{what}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("{what}: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = if report_only {
+        rt.block_on(slitop::replay::report(&rec, file, cli.out.clone(), &opts))
+    } else {
+        rt.block_on(slitop::replay::run(&rec, file, cli.out.clone(), &opts))
+    };
+    match result {
+        Ok(outcome) => {
+            if report_only {
+                eprintln!(
+                    "{what}: report in {}",
+                    outcome.dir.join("report.md").display()
+                );
+            }
+            gate_exit(what, &outcome)
+        }
+        Err(e) => {
+            eprintln!("{what}: {e:#}");
+            ExitCode::from(2)
+        }
     }
 }

@@ -10,6 +10,7 @@ use crate::detect::Transition;
 use crate::headless::Output;
 use crate::promql::EvalOptions;
 use crate::record::read::{Record, Recording};
+use crate::report::{Inputs, Outcome, ReportOptions};
 use crate::runtime::{Notice, RunState};
 
 /// Replays a recording into a state; returns it with the transitions the recording holds.
@@ -68,11 +69,60 @@ pub fn replay_observed(
     Ok((state, recorded))
 }
 
-pub fn run(file: &Path, out: Option<PathBuf>) -> anyhow::Result<()> {
+/// When the recording ends: its `end` line, else its last tick, else its start.
+fn ended(rec: &Recording) -> crate::model::TimeMs {
+    rec.records
+        .iter()
+        .rev()
+        .find_map(|r| match r {
+            Record::End(t) | Record::Tick(t) => Some(*t),
+            _ => None,
+        })
+        .unwrap_or(rec.header.started_unix_ms)
+}
+
+pub fn read(file: &Path) -> anyhow::Result<Recording> {
     let rec = Recording::read(file).map_err(anyhow::Error::msg)?;
     if rec.torn_tail {
-        eprintln!("slitop replay: {}: the last line was cut short (the run was killed); replaying up to it", file.display());
+        eprintln!(
+            "slitop: {}: the last line was cut short (the run was killed); using it up to there",
+            file.display()
+        );
     }
+    Ok(rec)
+}
+
+/// `slitop report RECORDING`: replays the recording through the same pipeline and writes the
+/// report's files next to it (or into `out`). The transitions are not compared: a report can
+/// be rebuilt from a recording made by another version.
+pub async fn report(
+    rec: &Recording,
+    file: &Path,
+    out: Option<PathBuf>,
+    opts: &ReportOptions,
+) -> anyhow::Result<Outcome> {
+    let dir = out.unwrap_or_else(|| {
+        file.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    });
+    let (state, _) = replay_into(rec, None)?;
+    let inputs = Inputs {
+        state: &state,
+        header: &rec.header,
+        ended: ended(rec),
+        cfg: &opts.report,
+    };
+    crate::report::finish(&dir, &inputs, opts).await
+}
+
+pub async fn run(
+    rec: &Recording,
+    file: &Path,
+    out: Option<PathBuf>,
+    opts: &ReportOptions,
+) -> anyhow::Result<Outcome> {
     let dir = out
         .unwrap_or_else(|| PathBuf::from(format!("{}-replay", file.with_extension("").display())));
     if dir.join("recording.jsonl") == file {
@@ -82,18 +132,12 @@ pub fn run(file: &Path, out: Option<PathBuf>) -> anyhow::Result<()> {
         );
     }
     let mut output = Output::create(&dir, &rec.header)?;
-    let (state, recorded) = replay_into(&rec, Some(&mut output))?;
-    let ended = rec
-        .records
-        .iter()
-        .rev()
-        .find_map(|r| match r {
-            Record::End(t) | Record::Tick(t) => Some(*t),
-            _ => None,
-        })
-        .unwrap_or(rec.header.started_unix_ms);
-    let report = output.finish(&state, ended)?;
-    eprintln!("slitop replay: report in {}", report.display());
+    let (state, recorded) = replay_into(rec, Some(&mut output))?;
+    let outcome = output.finish(&state, ended(rec), opts).await?;
+    eprintln!(
+        "slitop replay: report in {}",
+        outcome.dir.join("report.md").display()
+    );
     if state.transitions != recorded {
         bail!(
             "replayed stage transitions differ from the recorded ones ({} replayed, {} recorded): the recording may come from another slitop version ({})",
@@ -102,5 +146,5 @@ pub fn run(file: &Path, out: Option<PathBuf>) -> anyhow::Result<()> {
             rec.header.slitop_version
         );
     }
-    Ok(())
+    Ok(outcome)
 }

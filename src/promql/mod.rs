@@ -7,6 +7,7 @@
 mod compile;
 mod eval;
 mod functions;
+pub mod interval;
 mod quantile;
 
 use crate::model::{Labels, TimeMs};

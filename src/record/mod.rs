@@ -30,6 +30,9 @@ pub struct RunMeta {
     pub service_version: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub tags: BTreeMap<String, String>,
+    /// The command line the run was started with (URL passwords redacted).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
 }
 
 /// The first line: enough to rebuild the signal engine and detector exactly.
@@ -50,6 +53,9 @@ pub struct Header {
     pub detect: DetectConfig,
     #[serde(default)]
     pub meta: RunMeta,
+    /// The gates the run was judged by; `slitop report` applies them again unless overridden.
+    #[serde(default, skip_serializing_if = "crate::report::GatesConfig::is_empty")]
+    pub gates: crate::report::GatesConfig,
 }
 
 /// A number as JSON: finite values as numbers; NaN, ±Inf and Prometheus's stale marker as

@@ -32,6 +32,8 @@ pub struct UiOptions {
     pub ascii: bool,
     pub low_bandwidth: bool,
     pub mouse: bool,
+    /// Gates, plateau rules and exports for the end-of-run report (live runs).
+    pub report: crate::report::ReportOptions,
 }
 
 fn note_notice(tl: &mut Timeline, n: &Notice, t: TimeMs) {
@@ -64,11 +66,12 @@ fn draw(guard: &mut Guard, s: &Screen) -> std::io::Result<()> {
         .map(|_| ())
 }
 
-pub async fn run_live(cfg: Config, opts: UiOptions) -> anyhow::Result<()> {
+pub async fn run_live(cfg: Config, opts: UiOptions) -> anyhow::Result<crate::report::Outcome> {
     let mut state = RunState::new(&cfg).map_err(anyhow::Error::msg)?;
     let started = clock();
     let dir = opts.out.clone().unwrap_or_else(|| default_out_dir(started));
-    let mut out = Output::for_dashboard(&dir, &header(&cfg, &opts.meta, started))?;
+    let mut out =
+        Output::for_dashboard(&dir, &header(&cfg, &opts.meta, &opts.report.gates, started))?;
     let cancel = CancellationToken::new();
     let mut running = start_sources(&cfg, &state.engine, &cancel)?;
     let k6_url = cfg.k6.as_ref().and_then(|k| k.urls.first().cloned());
@@ -184,7 +187,7 @@ pub async fn run_live(cfg: Config, opts: UiOptions) -> anyhow::Result<()> {
     for h in running.handles {
         let _ = tokio::time::timeout(Duration::from_secs(2), h).await;
     }
-    let report = out.finish(&state, clock())?;
+    let outcome = out.finish(&state, clock(), &opts.report).await?;
     match end {
         End::Signal(s) => eprintln!("slitop: {s}: run saved"),
         End::TerminalGone(e) => eprintln!("slitop: terminal closed ({e}): run saved"),
@@ -193,9 +196,9 @@ pub async fn run_live(cfg: Config, opts: UiOptions) -> anyhow::Result<()> {
     eprintln!(
         "slitop: recording {} · report {}",
         dir.join("recording.jsonl").display(),
-        report.display()
+        outcome.dir.join("report.md").display()
     );
-    Ok(())
+    Ok(outcome)
 }
 
 /// The wheel scrolls the events list there, and moves in time elsewhere.

@@ -1,21 +1,27 @@
-//! `report.json`: what the run amounted to — every stage with its times and evidence, the knee,
-//! capacity, scaling guidance, drain time, warnings, annotations and per-signal statistics.
+//! `report.json`: what the run amounted to — run metadata and load profile, the numbers that
+//! matter (p50/p95/p99, error rate, throughput, saturation at peak load), every stage with its
+//! times and evidence, the knee, capacity, scaling guidance, the backlog and its drain, the
+//! load plateaus, triage hints, warnings, annotations and per-signal statistics. Gates, the
+//! baseline comparison and export results are added by the caller (`report::finish`).
 
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value as Json};
 
+use super::headline::{self, num};
+use super::{plateaus, triage, ReportConfig};
 use crate::detect::{StageId, StageState};
 use crate::model::TimeMs;
-use crate::record::RunMeta;
+use crate::record::Header;
 use crate::runtime::RunState;
 use crate::sources::k6_json::k6_percentile as percentile;
 
-fn num(v: Option<f64>) -> Json {
-    match v {
-        Some(x) if x.is_finite() => json!(x),
-        _ => Json::Null,
-    }
+/// Everything a report is built from: the replayed or live state and the run's header.
+pub struct Inputs<'a> {
+    pub state: &'a RunState,
+    pub header: &'a Header,
+    pub ended: TimeMs,
+    pub cfg: &'a ReportConfig,
 }
 
 pub fn signal_stats(state: &RunState) -> Json {
@@ -50,7 +56,9 @@ pub fn signal_stats(state: &RunState) -> Json {
     json!(out)
 }
 
-pub fn build(state: &RunState, meta: &RunMeta, ended: TimeMs) -> Json {
+pub fn build(i: &Inputs) -> Json {
+    let (state, ended) = (i.state, i.ended);
+    let meta = &i.header.meta;
     let d = &state.detector;
     let stages: Vec<Json> = StageId::ALL
         .iter()
@@ -86,19 +94,40 @@ pub fn build(state: &RunState, meta: &RunMeta, ended: TimeMs) -> Json {
         .iter()
         .map(|(t, text)| json!({"unix_ms": t, "text": text}))
         .collect();
+    let stats = signal_stats(state);
+    let plateau_rows = plateaus::rows(state, i.cfg);
+    let triage = triage::hints(state, &warnings);
+    let started = state.started.unwrap_or(i.header.started_unix_ms);
     json!({
         "slitop_version": env!("CARGO_PKG_VERSION"),
+        "recorded_by": i.header.slitop_version,
         "started_unix_ms": state.started,
         "ended_unix_ms": ended,
+        "duration_s": (ended - started) as f64 / 1000.0,
+        "refresh_ms": i.header.refresh_ms,
         "meta": meta,
+        "sources": i.header.sources,
+        "detect": {
+            "load_model": d.cfg.load_model,
+            "utilisation": d.cfg.utilisation,
+            "p95_warn_s": d.cfg.p95_warn,
+            "p95_crit_s": d.cfg.p95_crit,
+        },
+        "profile": headline::profile(state, &plateau_rows),
+        "summary": headline::summary(state),
         "stages": stages,
         "knee": d.knee,
+        "knee_at": headline::knee_at(state),
         "capacity_rps": num(d.capacity_rps()),
         "scaling": d.scaling(),
         "drain_s": num(d.drain_s()),
+        "backlog": headline::backlog(state),
+        "drift": headline::drift(state),
+        "plateaus": plateau_rows,
+        "triage": triage,
         "p95_crit_unix_ms": d.p95_crit_at,
         "warnings": warnings,
         "annotations": annotations,
-        "signals": signal_stats(state),
+        "signals": stats,
     })
 }

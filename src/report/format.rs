@@ -1,0 +1,81 @@
+//! How report numbers are written in report.md (tests use the same functions to check that
+//! the Markdown says what report.json holds).
+
+use serde_json::Value as Json;
+
+/// Seconds as "850 ms", "2.41 s", "12.5 µs"; "–" when absent.
+pub fn secs(v: Option<f64>) -> String {
+    match v {
+        None => "–".into(),
+        Some(v) if !v.is_finite() => "–".into(),
+        Some(0.0) => "0 ms".into(),
+        Some(v) if v.abs() < 0.001 => format!("{:.1} µs", v * 1e6),
+        Some(v) if v.abs() < 0.01 => format!("{:.2} ms", v * 1e3),
+        Some(v) if v.abs() < 1.0 => format!("{:.0} ms", v * 1e3),
+        Some(v) => format!("{v:.2} s"),
+    }
+}
+
+/// A rate or load: one decimal below 100, none above.
+pub fn rate(v: Option<f64>) -> String {
+    match v {
+        Some(v) if v.is_finite() && v.abs() >= 100.0 => format!("{v:.0}"),
+        Some(v) if v.is_finite() => format!("{v:.1}"),
+        _ => "–".into(),
+    }
+}
+
+/// A share as a percentage: "1.25%", "0%".
+pub fn pct(v: Option<f64>) -> String {
+    match v {
+        Some(v) if v.is_finite() && v == 0.0 => "0%".into(),
+        Some(v) if v.is_finite() && v.abs() < 0.001 => format!("{:.3}%", v * 100.0),
+        Some(v) if v.is_finite() => format!("{:.2}%", v * 100.0),
+        _ => "–".into(),
+    }
+}
+
+/// A count: no decimals.
+pub fn count(v: Option<f64>) -> String {
+    match v {
+        Some(v) if v.is_finite() => format!("{v:.0}"),
+        _ => "–".into(),
+    }
+}
+
+/// Milliseconds since the run started as "+12.0 s".
+pub fn offset(t: Option<i64>, start: i64) -> String {
+    match t {
+        Some(t) => format!("+{:.1} s", (t - start) as f64 / 1000.0),
+        None => "–".into(),
+    }
+}
+
+/// Unix ms as an RFC 3339 UTC time.
+pub fn clock(t: Option<i64>) -> String {
+    match t {
+        Some(t) if t >= 0 => humantime::format_rfc3339_seconds(
+            std::time::UNIX_EPOCH + std::time::Duration::from_millis(t as u64),
+        )
+        .to_string(),
+        _ => "–".into(),
+    }
+}
+
+/// A gate's value or limit in its unit.
+pub fn gate_value(v: Option<f64>, unit: &str) -> String {
+    match unit {
+        "s" => secs(v),
+        "ratio" => pct(v),
+        _ => rate(v),
+    }
+}
+
+/// Text for a Markdown table cell: no pipes or line breaks.
+pub fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+}
+
+pub fn f(v: &Json) -> Option<f64> {
+    v.as_f64()
+}

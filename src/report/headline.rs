@@ -1,0 +1,282 @@
+//! The numbers that matter, over the whole run: p50/p95/p99 and error rate over the loaded
+//! part of the run, throughput, the load profile, what was saturated at peak load, the backlog
+//! and its drain, and the p95 drift between the first and last quarter (for soaks).
+
+use serde_json::{json, Value as Json};
+
+use super::plateaus::{load_kind, LoadKind};
+use super::window::{self, Window};
+use crate::detect::Frame;
+use crate::runtime::RunState;
+use crate::signals::Role;
+
+pub(super) fn num(v: Option<f64>) -> Json {
+    match v {
+        Some(x) if x.is_finite() => json!(x),
+        _ => Json::Null,
+    }
+}
+
+/// From the first to the last refresh that saw load (at least `min_rate`), plus the refresh
+/// before the first so its rate window is covered.
+pub fn loaded_window(state: &RunState) -> Option<Window> {
+    let h = &state.detector.history;
+    let kind = load_kind(state);
+    let min = state.detector.cfg.min_rate;
+    let loaded =
+        |f: &Frame| kind.of(f).is_some_and(|v| v >= min) || f.throughput.is_some_and(|v| v >= min);
+    let first = h.iter().position(loaded)?;
+    let last = h.iter().rposition(loaded)?;
+    let from = if first > 0 {
+        h[first - 1].t
+    } else {
+        h[first].t
+    };
+    (h[last].t > from).then(|| Window {
+        from,
+        to: h[last].t,
+    })
+}
+
+/// Latency quantiles over a window: the latency histogram's when the signals read one
+/// locally, else the p95/p50/p99 role signals' per-refresh values (their median for p50,
+/// their 95th/99th percentile otherwise).
+fn latency_over(
+    state: &RunState,
+    w: Window,
+) -> (Option<f64>, Option<f64>, Option<f64>, &'static str) {
+    let hists = window::histograms(state);
+    if let Some(h) = window::latency_histogram(&hists) {
+        let q = |p| window::eval_query(state, &h.query, w, Some(p));
+        let (a, b, c) = (q(0.5), q(0.95), q(0.99));
+        if b.is_some() {
+            return (a, b, c, "histogram");
+        }
+    }
+    let pick = |role: Role, p: f64| {
+        let mut v: Vec<f64> = state
+            .engine
+            .signals
+            .iter()
+            .filter(|s| s.def.role == Some(role))
+            .flat_map(|s| {
+                state
+                    .engine
+                    .history
+                    .family(&s.def.name)
+                    .flat_map(|(_, ser)| ser.range(w.from, w.to).map(|x| x.1).collect::<Vec<_>>())
+            })
+            .filter(|x| x.is_finite())
+            .collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        Some(crate::sources::k6_json::k6_percentile(&v, p))
+    };
+    (
+        pick(Role::LatencyP50, 0.5),
+        pick(Role::LatencyP95, 0.95).or_else(|| pick(Role::ClientP95, 0.95)),
+        pick(Role::LatencyP99, 0.99),
+        "per-refresh values",
+    )
+}
+
+fn frames_in(state: &RunState, w: Window) -> impl Iterator<Item = &Frame> {
+    state
+        .detector
+        .history
+        .iter()
+        .filter(move |f| f.t >= w.from && f.t <= w.to)
+}
+
+fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
+    let v: Vec<f64> = v.filter(|x| x.is_finite()).collect();
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+pub fn summary(state: &RunState) -> Json {
+    let Some(w) = loaded_window(state) else {
+        return json!({"note": "no load was seen: nothing to summarise"});
+    };
+    let (p50, p95, p99, basis) = latency_over(state, w);
+    let error_rate = window::role_over(state, Role::ErrorRate, w)
+        .or_else(|| mean(frames_in(state, w).filter_map(|f| f.error_rate)));
+    let tput_mean = window::role_over(state, Role::Throughput, w)
+        .or_else(|| window::role_over(state, Role::DequeueRate, w))
+        .or_else(|| mean(frames_in(state, w).filter_map(|f| f.throughput)));
+    let tput_peak = frames_in(state, w)
+        .filter_map(|f| f.throughput)
+        .filter(|x| x.is_finite())
+        .reduce(f64::max);
+    let kind = load_kind(state);
+    // The refresh of peak load: what was saturated when the system was pushed hardest.
+    let peak = frames_in(state, w)
+        .filter(|f| kind.of(f).is_some())
+        .max_by(|a, b| {
+            kind.of(a)
+                .unwrap_or(0.0)
+                .total_cmp(&kind.of(b).unwrap_or(0.0))
+        });
+    let at_peak = peak.map(|f| {
+        let util = match (f.throughput, f.service_time, f.consumers) {
+            (Some(t), Some(s), Some(c)) if c > 0.0 => Some(t * s / c),
+            _ => None,
+        };
+        json!({
+            "unix_ms": f.t,
+            "load": num(kind.of(f)),
+            "throughput_rps": num(f.throughput),
+            "backlog": num(f.backlog()),
+            "in_flight": num(f.pending),
+            "consumers": num(f.consumers),
+            "service_s": num(f.service_time),
+            "utilisation": num(util),
+            "p95_s": num(f.p95),
+        })
+    });
+    json!({
+        "from_unix_ms": w.from,
+        "to_unix_ms": w.to,
+        "latency_basis": basis,
+        "p50_s": num(p50),
+        "p95_s": num(p95),
+        "p99_s": num(p99),
+        "error_rate": num(error_rate),
+        "throughput_mean_rps": num(tput_mean),
+        "throughput_peak_rps": num(tput_peak),
+        "load_unit": kind.unit(),
+        "at_peak_load": at_peak.unwrap_or(Json::Null),
+    })
+}
+
+/// What the load did: constant, steps or a ramp, with its range.
+pub fn profile(state: &RunState, plateaus: &[Json]) -> Json {
+    let kind = load_kind(state);
+    let vals: Vec<(i64, f64)> = state
+        .detector
+        .history
+        .iter()
+        .filter_map(|f| kind.of(f).map(|v| (f.t, v)))
+        .filter(|(_, v)| *v >= 1.0)
+        .collect();
+    let model = match kind {
+        LoadKind::Offered => "open loop (arrival rate)",
+        LoadKind::Vus => "closed loop (virtual users)",
+    };
+    let (Some(first), Some(peak)) = (vals.first(), vals.iter().max_by(|a, b| a.1.total_cmp(&b.1)))
+    else {
+        return json!({"model": model, "shape": "none", "text": "no load seen"});
+    };
+    let loaded_s = vals.len() as f64 * state.refresh_ms as f64 / 1000.0;
+    let held: f64 = plateaus
+        .iter()
+        .filter_map(|p| p["duration_s"].as_f64())
+        .sum();
+    let unit = kind.unit();
+    let levels: Vec<String> = plateaus
+        .iter()
+        .filter_map(|p| p["load"].as_f64())
+        .map(|l| format!("{l:.0}"))
+        .collect();
+    let (shape, text) = if plateaus.len() >= 2 && held >= 0.5 * loaded_s {
+        (
+            "steps",
+            format!("{} steps: {} {unit}", plateaus.len(), levels.join(" → ")),
+        )
+    } else if plateaus.len() == 1 && held >= 0.5 * loaded_s {
+        ("constant", format!("constant ≈ {} {unit}", levels[0]))
+    } else {
+        (
+            "ramp",
+            format!(
+                "ramp {:.0} → {:.0} {unit} over {:.0} s",
+                first.1,
+                peak.1,
+                (peak.0 - first.0) as f64 / 1000.0
+            ),
+        )
+    };
+    json!({
+        "model": model,
+        "shape": shape,
+        "text": text,
+        "min": first.1,
+        "max": peak.1,
+        "unit": unit,
+    })
+}
+
+/// The backlog: its peak, whether and how fast it drained.
+pub fn backlog(state: &RunState) -> Json {
+    let d = &state.detector;
+    let peak = d
+        .history
+        .iter()
+        .filter_map(|f| f.backlog().map(|b| (f.t, b)))
+        .max_by(|a, b| a.1.total_cmp(&b.1));
+    let Some((t, b)) = peak else {
+        return json!({"seen": false});
+    };
+    let piled = b >= d.cfg.min_backlog;
+    let drain = d.drain_s();
+    json!({
+        "seen": true,
+        "peak": b,
+        "peak_unix_ms": t,
+        "piled_up": piled,
+        "drained": !piled || drain.is_some(),
+        "drain_s": num(drain),
+        "min_backlog": d.cfg.min_backlog,
+    })
+}
+
+/// p95 over the first and the last quarter of the loaded run, and the drift between them.
+pub fn drift(state: &RunState) -> Json {
+    let Some(w) = loaded_window(state) else {
+        return Json::Null;
+    };
+    let q = (w.to - w.from) / 4;
+    if q < 2 * state.refresh_ms.max(1) {
+        return Json::Null;
+    }
+    let early = Window {
+        from: w.from,
+        to: w.from + q,
+    };
+    let late = Window {
+        from: w.to - q,
+        to: w.to,
+    };
+    let (_, e, _, _) = latency_over(state, early);
+    let (_, l, _, _) = latency_over(state, late);
+    let drift = match (e, l) {
+        (Some(e), Some(l)) if e > 0.0 => Some((l - e) / e),
+        _ => None,
+    };
+    json!({
+        "early_p95_s": num(e),
+        "late_p95_s": num(l),
+        "quarter_s": q as f64 / 1000.0,
+        "drift": num(drift),
+    })
+}
+
+/// The load at the knee's time in the run's own load unit (the detector may judge an
+/// arrival-rate run's decoupling by throughput per VU, giving its knee in VUs).
+pub fn knee_at(state: &RunState) -> Json {
+    let Some(k) = state.detector.knee.as_ref() else {
+        return Json::Null;
+    };
+    let Some(f) = state.detector.history.iter().find(|f| f.t >= k.unix_ms) else {
+        return Json::Null;
+    };
+    let kind = load_kind(state);
+    json!({
+        "unix_ms": k.unix_ms,
+        "load": num(kind.of(f)),
+        "load_unit": kind.unit(),
+        "offered_rps": num(f.offered),
+        "vus": num(f.vus),
+    })
+}

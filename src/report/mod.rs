@@ -1,0 +1,227 @@
+//! The end-of-run report: `report.json` (the data), `report.md` (rendered from that data
+//! alone), SVG plots, the per-plateau table as CSV and JSON, gates, and the pushes to a
+//! Pushgateway and Grafana. Data flows one way: the run's state (live, or a recording
+//! replayed) → report data → files → exports. Local files are written before any export is
+//! tried, and a failed export never stops the run or loses them.
+
+pub mod format;
+pub mod gates;
+pub mod headline;
+pub mod json;
+pub mod markdown;
+pub mod plateaus;
+pub mod plots;
+pub mod triage;
+pub mod window;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value as Json};
+
+pub use gates::{GatesConfig, EXIT_GATE_FAILED};
+pub use json::{build, signal_stats, Inputs};
+
+/// `[report]` in the config: how plateaus are found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportConfig {
+    /// A plateau: the load stays within this share of its level...
+    pub plateau_tolerance: f64,
+    /// ...for at least this long.
+    #[serde(with = "humantime_serde")]
+    pub plateau_min: Duration,
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        Self {
+            plateau_tolerance: 0.05,
+            plateau_min: Duration::from_secs(10),
+        }
+    }
+}
+
+impl ReportConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.plateau_tolerance > 0.0 && self.plateau_tolerance < 1.0) {
+            return Err(format!(
+                "report.plateau_tolerance = {}: expected a share in (0, 1), e.g. 0.05",
+                self.plateau_tolerance
+            ));
+        }
+        if self.plateau_min < Duration::from_secs(2) {
+            return Err("report.plateau_min must be at least 2s".into());
+        }
+        Ok(())
+    }
+}
+
+/// What the end of a run needs besides its state: gates, plateau rules, exports.
+#[derive(Clone, Debug, Default)]
+pub struct ReportOptions {
+    pub gates: GatesConfig,
+    pub report: ReportConfig,
+    pub export: crate::export::ExportConfig,
+}
+
+pub struct Outcome {
+    pub dir: PathBuf,
+    pub report: Json,
+}
+
+impl Outcome {
+    /// Gates that failed, as "name: value > limit (note)" lines.
+    pub fn failed_gates(&self) -> Vec<String> {
+        self.report["gates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|g| g["passed"] == Json::Bool(false))
+            .map(|g| {
+                let unit = g["unit"].as_str().unwrap_or("");
+                let mut s = format!(
+                    "gate {} failed: {} (limit {})",
+                    g["name"].as_str().unwrap_or("?"),
+                    format::gate_value(g["value"].as_f64(), unit),
+                    format::gate_value(g["limit"].as_f64(), unit)
+                );
+                if let Some(n) = g["note"].as_str() {
+                    s += &format!(": {n}");
+                }
+                s
+            })
+            .collect()
+    }
+}
+
+/// Reads a baseline report.json; errors name the file.
+pub fn load_baseline(path: &Path) -> anyhow::Result<Json> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read baseline report {}", path.display()))?;
+    let v: Json = serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}:{}:{}: baseline is not JSON: {e}",
+            path.display(),
+            e.line(),
+            e.column()
+        )
+    })?;
+    if !v.get("summary").is_some_and(Json::is_object) || v.get("knee").is_none() {
+        anyhow::bail!(
+            "{}: not a slitop report.json (no \"summary\" or \"knee\"); pass the report.json of an earlier run",
+            path.display()
+        );
+    }
+    Ok(v)
+}
+
+fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Writes report.json and report.md from the report data.
+pub fn write_report_files(dir: &Path, report: &Json) -> anyhow::Result<()> {
+    write(
+        &dir.join("report.json"),
+        &(serde_json::to_string_pretty(report)? + "\n"),
+    )?;
+    write(&dir.join("report.md"), &markdown::render(report))
+}
+
+/// Builds the report data and writes every local file: plots, plateau tables, report.json and
+/// report.md. Files that cannot be drawn are noted in the report, not fatal.
+pub fn write_local(dir: &Path, i: &Inputs, opts: &ReportOptions) -> anyhow::Result<Json> {
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create output directory {}", dir.display()))?;
+    let mut report = build(i);
+    report["plateau_rule"] = json!({
+        "tolerance": opts.report.plateau_tolerance,
+        "min_s": opts.report.plateau_min.as_secs_f64(),
+    });
+    let baseline = match &opts.gates.baseline {
+        Some(p) => match load_baseline(p) {
+            Ok(b) => {
+                report["baseline"] = json!({"path": p.display().to_string()});
+                Some(b)
+            }
+            Err(e) => {
+                report["baseline"] =
+                    json!({"path": p.display().to_string(), "error": format!("{e:#}")});
+                None
+            }
+        },
+        None => None,
+    };
+    let results = gates::evaluate(&opts.gates, &report, baseline.as_ref());
+    report["gates"] = serde_json::to_value(&results)?;
+    let mut files = serde_json::Map::new();
+    files.insert("markdown".into(), json!("report.md"));
+    let slo = opts
+        .gates
+        .p95
+        .map(|d| d.as_secs_f64())
+        .or(Some(i.state.detector.cfg.p95_warn));
+    let data = plots::data(i.state, &report, slo);
+    let drawn = plots::envelope_svg(&data).and_then(|e| Ok((e, plots::queue_svg(&data)?)));
+    match drawn {
+        Ok((envelope, queue)) => {
+            for (key, file, svg) in [
+                ("envelope_svg", plots::ENVELOPE_FILE, envelope),
+                ("queue_svg", plots::QUEUE_FILE, queue),
+            ] {
+                if let Some(svg) = svg {
+                    write(&dir.join(file), &svg)?;
+                    files.insert(key.into(), json!(file));
+                }
+            }
+        }
+        Err(e) => report["plot_error"] = json!(e),
+    }
+    if let Some(rows) = report["plateaus"].as_array().filter(|r| !r.is_empty()) {
+        write(
+            &dir.join(crate::export::table::CSV_FILE),
+            &crate::export::table::csv(rows),
+        )?;
+        write(
+            &dir.join(crate::export::table::JSON_FILE),
+            &crate::export::table::json(&report, rows)?,
+        )?;
+        files.insert("plateaus_csv".into(), json!(crate::export::table::CSV_FILE));
+        files.insert(
+            "plateaus_json".into(),
+            json!(crate::export::table::JSON_FILE),
+        );
+    }
+    report["files"] = Json::Object(files);
+    write_report_files(dir, &report)?;
+    Ok(report)
+}
+
+/// The end of a run: every local file first, then the exports (retried, never fatal), whose
+/// results are added to report.json and report.md.
+pub async fn finish(dir: &Path, i: &Inputs<'_>, opts: &ReportOptions) -> anyhow::Result<Outcome> {
+    let mut report = write_local(dir, i, opts)?;
+    let results = crate::export::push_all(&report, &opts.export).await;
+    if !results.is_empty() {
+        for r in &results {
+            if r["ok"] != Json::Bool(true) {
+                eprintln!(
+                    "slitop: export to {} {} failed after {} attempt(s): {} (local files are kept)",
+                    r["target"].as_str().unwrap_or("?"),
+                    r["url"].as_str().unwrap_or("?"),
+                    r["attempts"],
+                    r["error"].as_str().unwrap_or("?")
+                );
+            }
+        }
+        report["exports"] = Json::Array(results);
+        write_report_files(dir, &report)?;
+    }
+    Ok(Outcome {
+        dir: dir.to_path_buf(),
+        report,
+    })
+}

@@ -1,0 +1,327 @@
+//! SVG plots next to the report, drawn with plotters' SVG backend (no fonts or system
+//! libraries: text is left to the SVG viewer). The latency envelope: offered load on x, p95 on
+//! y, p99 dashed, the SLO line and the knee marked. The queue: backlog and load over time, with
+//! the moment the load stopped and the drain after it.
+
+use plotters::prelude::*;
+use serde_json::Value as Json;
+
+use super::format;
+use super::plateaus::load_kind;
+use crate::runtime::RunState;
+use crate::signals::Role;
+
+pub const ENVELOPE_FILE: &str = "envelope.svg";
+pub const QUEUE_FILE: &str = "queue.svg";
+const SIZE: (u32, u32) = (900, 520);
+
+/// What the plots show, taken from the run and its report.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PlotData {
+    pub load_unit: String,
+    /// (load, p95 s, p99 s) per refresh from the first load up to the peak load.
+    pub envelope: Vec<(f64, Option<f64>, Option<f64>)>,
+    /// (load, p95, p99) of each plateau, over the plateau.
+    pub plateaus: Vec<(f64, Option<f64>, Option<f64>)>,
+    pub slo_s: Option<f64>,
+    pub knee: Option<f64>,
+    /// (seconds since start, backlog, load) per refresh.
+    pub timeline: Vec<(f64, Option<f64>, Option<f64>)>,
+    pub load_stopped_s: Option<f64>,
+    pub drained_s: Option<f64>,
+}
+
+/// `slo_s`: the p95 gate when one is set, else the detector's p95 warning level.
+pub fn data(state: &RunState, report: &Json, slo_s: Option<f64>) -> PlotData {
+    let kind = load_kind(state);
+    let h = &state.detector.history;
+    let start = state.started.unwrap_or(0);
+    let min = state.detector.cfg.min_rate;
+    let p99_signal = state
+        .engine
+        .signals
+        .iter()
+        .find(|s| s.def.role == Some(Role::LatencyP99))
+        .map(|s| s.def.name.clone());
+    let p99_at = |t: i64| {
+        let name = p99_signal.as_deref()?;
+        state
+            .engine
+            .history
+            .family(name)
+            .filter_map(|(_, s)| s.last_at(t).filter(|p| p.0 == t).map(|p| p.1))
+            .filter(|v| v.is_finite())
+            .reduce(f64::max)
+    };
+    let first = h.iter().position(|f| kind.of(f).is_some_and(|v| v >= min));
+    let peak = h
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| kind.of(f).map(|v| (i, v)))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|p| p.0);
+    let envelope = match (first, peak) {
+        (Some(a), Some(b)) if a <= b => h[a..=b]
+            .iter()
+            .filter_map(|f| {
+                kind.of(f)
+                    .map(|l| (l, f.p95.filter(|v| v.is_finite()), p99_at(f.t)))
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let plateaus = report["plateaus"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            Some((
+                p["load"].as_f64()?,
+                p["latency"]["p95"].as_f64(),
+                p["latency"]["p99"].as_f64(),
+            ))
+        })
+        .collect();
+    let secs = |t: i64| (t - start) as f64 / 1000.0;
+    let timeline = h
+        .iter()
+        .map(|f| (secs(f.t), f.backlog(), kind.of(f)))
+        .collect();
+    let load_stopped_s = h
+        .iter()
+        .rposition(|f| kind.of(f).is_some_and(|v| v >= min))
+        .filter(|&i| i + 1 < h.len())
+        .map(|i| secs(h[i].t));
+    let b = &report["backlog"];
+    let drained_s = match (b["peak_unix_ms"].as_i64(), b["drain_s"].as_f64()) {
+        (Some(t), Some(d)) => Some(secs(t) + d),
+        _ => None,
+    };
+    PlotData {
+        load_unit: kind.unit().to_string(),
+        envelope,
+        plateaus,
+        slo_s,
+        knee: report["knee_at"]["load"].as_f64(),
+        timeline,
+        load_stopped_s,
+        drained_s,
+    }
+}
+
+fn err<E: std::fmt::Debug>(e: E) -> String {
+    format!("{e:?}")
+}
+
+fn max_of(vals: impl Iterator<Item = f64>) -> f64 {
+    vals.filter(|v| v.is_finite()).fold(0.0, f64::max)
+}
+
+/// The envelope as SVG text; None when there is nothing to draw.
+pub fn envelope_svg(d: &PlotData) -> Result<Option<String>, String> {
+    if d.envelope.iter().all(|p| p.1.is_none()) && d.plateaus.is_empty() {
+        return Ok(None);
+    }
+    let xmax = max_of(
+        d.envelope
+            .iter()
+            .map(|p| p.0)
+            .chain(d.plateaus.iter().map(|p| p.0))
+            .chain(d.knee),
+    ) * 1.08;
+    let ymax = max_of(
+        d.envelope
+            .iter()
+            .flat_map(|p| [p.1, p.2])
+            .chain(d.plateaus.iter().flat_map(|p| [p.1, p.2]))
+            .flatten()
+            .chain(d.slo_s),
+    ) * 1.1;
+    let (xmax, ymax) = (xmax.max(1.0), ymax.max(0.001));
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Latency envelope", ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(64)
+            .build_cartesian_2d(0.0..xmax, 0.0..ymax)
+            .map_err(err)?;
+        chart
+            .configure_mesh()
+            .x_desc(format!("offered load ({})", d.load_unit))
+            .y_desc("latency")
+            .y_label_formatter(&|v| format::secs(Some(*v)))
+            .draw()
+            .map_err(err)?;
+        let p95: Vec<(f64, f64)> = d
+            .envelope
+            .iter()
+            .filter_map(|p| p.1.map(|y| (p.0, y)))
+            .collect();
+        let p99: Vec<(f64, f64)> = d
+            .envelope
+            .iter()
+            .filter_map(|p| p.2.map(|y| (p.0, y)))
+            .collect();
+        if !p95.is_empty() {
+            chart
+                .draw_series(LineSeries::new(p95, BLUE.stroke_width(2)))
+                .map_err(err)?
+                .label("p95")
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
+        }
+        if !p99.is_empty() {
+            chart
+                .draw_series(DashedLineSeries::new(p99, 6, 4, RED.stroke_width(2)))
+                .map_err(err)?
+                .label("p99 (dashed)")
+                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
+        }
+        let pts: Vec<(f64, f64)> = d
+            .plateaus
+            .iter()
+            .filter_map(|p| p.1.map(|y| (p.0, y)))
+            .collect();
+        if !pts.is_empty() {
+            chart
+                .draw_series(
+                    pts.iter()
+                        .map(|&(x, y)| Circle::new((x, y), 5, BLUE.filled())),
+                )
+                .map_err(err)?
+                .label("p95 per plateau")
+                .legend(|(x, y)| Circle::new((x + 10, y), 4, BLUE.filled()));
+        }
+        if let Some(slo) = d.slo_s {
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(0.0, slo), (xmax, slo)],
+                    10,
+                    5,
+                    BLACK.stroke_width(1),
+                ))
+                .map_err(err)?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    format!("SLO p95 {}", format::secs(Some(slo))),
+                    (xmax * 0.01, slo),
+                    ("sans-serif", 14),
+                )))
+                .map_err(err)?;
+        }
+        if let Some(k) = d.knee {
+            let style = ShapeStyle::from(&MAGENTA).stroke_width(2);
+            chart
+                .draw_series(DashedLineSeries::new(
+                    vec![(k, 0.0), (k, ymax)],
+                    8,
+                    4,
+                    style,
+                ))
+                .map_err(err)?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    format!("knee {} {}", format::rate(Some(k)), d.load_unit),
+                    // Mid-height, clear of the legend in the upper left.
+                    (k, ymax * 0.6),
+                    ("sans-serif", 15).into_font().color(&MAGENTA),
+                )))
+                .map_err(err)?;
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(Some(svg))
+}
+
+/// Backlog (left axis) and load (right axis) over time, with the load's end and the drain.
+pub fn queue_svg(d: &PlotData) -> Result<Option<String>, String> {
+    if d.timeline.iter().all(|p| p.1.is_none()) {
+        return Ok(None);
+    }
+    let tmax = max_of(d.timeline.iter().map(|p| p.0)).max(1.0);
+    let bmax = (max_of(d.timeline.iter().filter_map(|p| p.1)) * 1.1).max(1.0);
+    let lmax = (max_of(d.timeline.iter().filter_map(|p| p.2)) * 1.1).max(1.0);
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(err)?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption("Queue depth and load", ("sans-serif", 22))
+            .margin(12)
+            .x_label_area_size(44)
+            .y_label_area_size(64)
+            .right_y_label_area_size(64)
+            .build_cartesian_2d(0.0..tmax, 0.0..bmax)
+            .map_err(err)?
+            .set_secondary_coord(0.0..tmax, 0.0..lmax);
+        chart
+            .configure_mesh()
+            .x_desc("seconds since start")
+            .y_desc("backlog (items)")
+            .draw()
+            .map_err(err)?;
+        chart
+            .configure_secondary_axes()
+            .y_desc(format!("load ({})", d.load_unit))
+            .draw()
+            .map_err(err)?;
+        let backlog: Vec<(f64, f64)> = d
+            .timeline
+            .iter()
+            .filter_map(|p| p.1.map(|b| (p.0, b)))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(backlog, BLUE.stroke_width(2)))
+            .map_err(err)?
+            .label("backlog")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
+        let load: Vec<(f64, f64)> = d
+            .timeline
+            .iter()
+            .filter_map(|p| p.2.map(|l| (p.0, l)))
+            .collect();
+        chart
+            .draw_secondary_series(DashedLineSeries::new(load, 6, 4, GREEN.stroke_width(2)))
+            .map_err(err)?
+            .label(format!("load ({}, dashed)", d.load_unit))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GREEN.stroke_width(2)));
+        for (t, label) in [(d.load_stopped_s, "load stops"), (d.drained_s, "drained")] {
+            if let Some(t) = t {
+                chart
+                    .draw_series(DashedLineSeries::new(
+                        vec![(t, 0.0), (t, bmax)],
+                        8,
+                        4,
+                        BLACK.stroke_width(1),
+                    ))
+                    .map_err(err)?;
+                chart
+                    .draw_series(std::iter::once(Text::new(
+                        format!("{label} +{t:.0} s"),
+                        (t, bmax * 0.95),
+                        ("sans-serif", 14),
+                    )))
+                    .map_err(err)?;
+            }
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperLeft)
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(err)?;
+        root.present().map_err(err)?;
+    }
+    Ok(Some(svg))
+}

@@ -1,0 +1,362 @@
+//! The end-of-run report rebuilt from real recordings of the reference pipeline
+//! (tests/fixtures/detector): every section present, Markdown numbers equal to report.json,
+//! plots that parse as SVG with the knee marked, per-plateau quantiles equal to Prometheus's
+//! `histogram_quantile` over each plateau, and gates that set the exit code.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use serde_json::Value as Json;
+use slitop::model::SourceEvent;
+use slitop::record::read::{Record, Recording};
+use slitop::report::format::{count, offset, pct, rate, secs};
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/detector/{name}.jsonl"))
+}
+
+/// Copies a fixture into a fresh directory as its recording.jsonl.
+fn run_dir(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("recording.jsonl");
+    std::fs::copy(fixture(name), &rec).unwrap();
+    (dir, rec)
+}
+
+fn slitop(args: &[&str]) -> Output {
+    Command::new(common::slitop_bin())
+        .args(args)
+        .env_remove("XDG_CONFIG_HOME")
+        .env("HOME", std::env::temp_dir())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run slitop")
+}
+
+fn report(dir: &Path) -> (Json, String) {
+    let j = std::fs::read_to_string(dir.join("report.json")).unwrap();
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    (serde_json::from_str(&j).unwrap(), md)
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn f(v: &Json) -> Option<f64> {
+    v.as_f64()
+}
+
+/// Parses an SVG as XML and returns the text of its <text> elements.
+fn svg_texts(path: &Path) -> Vec<String> {
+    let s = std::fs::read_to_string(path).unwrap();
+    let doc = roxmltree::Document::parse(&s).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .map(|n| n.text().unwrap_or("").trim().to_string())
+        .collect()
+}
+
+#[test]
+fn ramp_baseline_and_steps_reports_have_every_section_and_the_json_numbers() {
+    for name in ["ramp", "baseline", "steps"] {
+        let (dir, rec) = run_dir(name);
+        let o = slitop(&["report", rec.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", stderr(&o));
+        let (r, md) = report(dir.path());
+        for s in slitop::report::markdown::SECTIONS {
+            assert!(md.contains(&format!("\n{s}\n")), "{name}: no {s} in\n{md}");
+        }
+        let start = r["started_unix_ms"].as_i64().unwrap();
+        let sm = &r["summary"];
+        for k in ["p50_s", "p95_s", "p99_s"] {
+            assert!(f(&sm[k]).is_some(), "{name}: {k} missing");
+        }
+        let tuple = format!(
+            "| {} | {} | {} | {} | {} req/s | {} req/s |",
+            secs(f(&sm["p50_s"])),
+            secs(f(&sm["p95_s"])),
+            secs(f(&sm["p99_s"])),
+            pct(f(&sm["error_rate"])),
+            rate(f(&sm["throughput_mean_rps"])),
+            rate(f(&sm["throughput_peak_rps"])),
+        );
+        assert!(md.contains(&tuple), "{name}: {tuple} not in\n{md}");
+        for st in r["stages"].as_array().unwrap() {
+            let line = format!(
+                "| {} | {} | {} | {} |",
+                st["number"],
+                st["id"].as_str().unwrap(),
+                st["state"].as_str().unwrap(),
+                offset(st["onset_unix_ms"].as_i64(), start)
+            );
+            assert!(md.contains(&line), "{name}: {line} not in\n{md}");
+        }
+        if let Some(k) = f(&r["knee"]["load"]) {
+            assert!(
+                md.contains(&format!(
+                    "- Knee: {} {}",
+                    rate(Some(k)),
+                    r["knee"]["load_unit"].as_str().unwrap()
+                )),
+                "{md}"
+            );
+        }
+        if let Some(c) = f(&r["capacity_rps"]) {
+            assert!(
+                md.contains(&format!("- Capacity: {} req/s", rate(Some(c)))),
+                "{md}"
+            );
+        }
+        if r["scaling"].is_object() {
+            let w = &r["scaling"]["workers_needed"];
+            assert!(md.contains(&format!("= **{w}**")), "{md}");
+            assert!(
+                md.contains(&secs(f(&r["scaling"]["mean_service_s"]))),
+                "{md}"
+            );
+        }
+        if let Some(d) = f(&r["backlog"]["drain_s"]) {
+            let peak = count(f(&r["backlog"]["peak"]));
+            assert!(
+                md.contains(&format!(
+                    "- Drain: {} from the backlog's peak of {peak}",
+                    secs(Some(d))
+                )),
+                "{md}"
+            );
+        }
+        for w in r["warnings"].as_array().unwrap() {
+            assert!(md.contains(w["text"].as_str().unwrap()), "{md}");
+        }
+        let texts = svg_texts(&dir.path().join("envelope.svg"));
+        svg_texts(&dir.path().join("queue.svg"));
+        assert!(
+            md.contains("](envelope.svg)") && md.contains("](queue.svg)"),
+            "{md}"
+        );
+        match f(&r["knee_at"]["load"]) {
+            Some(k) => assert!(
+                texts
+                    .iter()
+                    .any(|t| t == &format!("knee {} req/s", rate(Some(k)))),
+                "{name}: no knee marker in {texts:?}"
+            ),
+            None => assert!(!texts.iter().any(|t| t.starts_with("knee"))),
+        }
+        assert!(texts.iter().any(|t| t.starts_with("SLO p95")), "{texts:?}");
+        eprintln!(
+            "{name}: p50 {} p95 {} p99 {} errors {} knee {:?} capacity {:?} profile {}",
+            secs(f(&sm["p50_s"])),
+            secs(f(&sm["p95_s"])),
+            secs(f(&sm["p99_s"])),
+            pct(f(&sm["error_rate"])),
+            f(&r["knee"]["load"]),
+            f(&r["capacity_rps"]),
+            r["profile"]["text"]
+        );
+    }
+}
+
+#[test]
+fn the_ramp_has_no_plateau_and_the_baseline_one() {
+    let (dir, rec) = run_dir("ramp");
+    assert!(slitop(&["report", rec.to_str().unwrap()]).status.success());
+    let (r, md) = report(dir.path());
+    assert_eq!(r["plateaus"].as_array().unwrap().len(), 0);
+    assert_eq!(r["profile"]["shape"], "ramp");
+    assert!(md.contains("No load plateaus"), "{md}");
+    assert!(!dir.path().join("plateaus.csv").exists());
+    let (dir, rec) = run_dir("baseline");
+    assert!(slitop(&["report", rec.to_str().unwrap()]).status.success());
+    let (r, _) = report(dir.path());
+    let p = r["plateaus"].as_array().unwrap();
+    assert_eq!(p.len(), 1, "{p:#?}");
+    // The baseline fixture offered 16 req/s for 60 s.
+    assert!((f(&p[0]["load"]).unwrap() - 16.0).abs() < 1.0, "{}", p[0]);
+    assert!(f(&p[0]["duration_s"]).unwrap() >= 40.0, "{}", p[0]);
+    assert_eq!(r["profile"]["shape"], "constant");
+}
+
+/// Raw samples of every bucket of `family` as (le, [(t, v)]).
+fn buckets(rec: &Recording, family: &str) -> Vec<(f64, Vec<(i64, f64)>)> {
+    let name = format!("{family}_bucket");
+    let mut out: Vec<(f64, Vec<(i64, f64)>)> = Vec::new();
+    for r in &rec.records {
+        if let Record::Event(SourceEvent::Samples { samples, .. }) = r {
+            for s in samples
+                .iter()
+                .filter(|s| s.labels.name() == Some(name.as_str()))
+            {
+                let le: f64 = s.labels.get("le").unwrap().parse().unwrap();
+                match out.iter_mut().find(|b| b.0 == le) {
+                    Some(b) => b.1.push((s.t, s.value)),
+                    None => out.push((le, vec![(s.t, s.value)])),
+                }
+            }
+        }
+    }
+    out.sort_by(|a, b| a.0.total_cmp(&b.0));
+    out
+}
+
+/// histogram_quantile over (from, to], from each bucket's first and last sample in it. The
+/// extrapolation Prometheus adds scales every bucket alike when they are scraped together,
+/// so the quantile is the same.
+fn quantile_over(b: &[(f64, Vec<(i64, f64)>)], from: i64, to: i64, q: f64) -> f64 {
+    let counts: Vec<(f64, f64)> = b
+        .iter()
+        .map(|(le, pts)| {
+            let inside: Vec<f64> = pts
+                .iter()
+                .filter(|p| p.0 > from && p.0 <= to)
+                .map(|p| p.1)
+                .collect();
+            (*le, inside.last().unwrap() - inside.first().unwrap())
+        })
+        .collect();
+    let total = counts.last().unwrap().1;
+    let rank = q * total;
+    let i = counts.iter().position(|c| c.1 >= rank).unwrap();
+    if i == counts.len() - 1 {
+        return counts[i - 1].0;
+    }
+    let (lo, prev) = if i == 0 {
+        (0.0, 0.0)
+    } else {
+        (counts[i - 1].0, counts[i - 1].1)
+    };
+    lo + (counts[i].0 - lo) * (rank - prev) / (counts[i].1 - prev)
+}
+
+#[test]
+fn stepped_run_gets_a_row_per_step_with_quantiles_as_histogram_quantile_gives() {
+    let (dir, rec_path) = run_dir("steps");
+    let o = slitop(&["report", rec_path.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (r, md) = report(dir.path());
+    let rows = r["plateaus"].as_array().unwrap();
+    let levels: Vec<f64> = rows.iter().map(|p| f(&p["load"]).unwrap()).collect();
+    // k6 offered 10, 20, 30, 40 and 50 req/s for 20 s each; on the last step it could not
+    // start VUs fast enough (it dropped iterations, which the report warns about), so the
+    // gateway saw less than 50 but still more than capacity.
+    assert_eq!(levels.len(), 5, "{levels:?}");
+    for (l, want) in levels.iter().zip([10.0, 20.0, 30.0, 40.0]) {
+        assert!((l - want).abs() / want < 0.05, "{levels:?}");
+    }
+    assert!(levels[4] > 42.0 && levels[4] <= 50.0, "{levels:?}");
+    assert!(r["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|w| w["id"] == "load_generator_behind"));
+    assert_eq!(r["profile"]["shape"], "steps");
+    let rec = Recording::read(&rec_path).unwrap();
+    let hop = buckets(&rec, "hop_latency_seconds");
+    for p in rows {
+        let (from, to) = (
+            p["from_unix_ms"].as_i64().unwrap(),
+            p["to_unix_ms"].as_i64().unwrap(),
+        );
+        for (q, key) in [
+            (0.5, "p50"),
+            (0.9, "p90"),
+            (0.95, "p95"),
+            (0.99, "p99"),
+            (0.999, "p99_9"),
+        ] {
+            let got = f(&p["latency"][key]).unwrap();
+            let want = quantile_over(&hop, from, to, q);
+            assert!(
+                (got - want).abs() <= 1e-9 + 1e-6 * want,
+                "plateau {} {key}: {got} vs {want}",
+                p["index"]
+            );
+        }
+        // Below capacity (40 req/s) the pipeline keeps up; above it, it cannot.
+        let (offered, achieved) = (
+            f(&p["offered_rps"]).unwrap(),
+            f(&p["achieved_rps"]).unwrap(),
+        );
+        if offered < 35.0 {
+            assert!((achieved / offered - 1.0).abs() < 0.05, "{p}");
+        }
+        if offered > 45.0 {
+            assert!(achieved < 42.0, "{p}");
+        }
+        let line = format!(
+            "| {} | {} – {} | {} | {} req/s |",
+            p["index"],
+            offset(Some(from), r["started_unix_ms"].as_i64().unwrap()),
+            offset(Some(to), r["started_unix_ms"].as_i64().unwrap()),
+            rate(f(&p["load"])),
+            rate(Some(offered)),
+        );
+        assert!(md.contains(&line), "{line} not in\n{md}");
+        eprintln!(
+            "step {}: offered {:.1} achieved {:.1} p50 {} p95 {} p99 {} p99.9 {} queue p95 {} service {} errors {} peak queue {}",
+            p["index"],
+            offered,
+            achieved,
+            secs(f(&p["latency"]["p50"])),
+            secs(f(&p["latency"]["p95"])),
+            secs(f(&p["latency"]["p99"])),
+            secs(f(&p["latency"]["p99_9"])),
+            secs(f(&p["histograms"]["queue_delay_seconds"]["p95"])),
+            secs(f(&p["service_mean_s"])),
+            pct(f(&p["error_rate"])),
+            count(f(&p["peak_queue"])),
+        );
+    }
+    // The CSV and JSON exports hold the same rows.
+    let csv = std::fs::read_to_string(dir.path().join("plateaus.csv")).unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 1 + rows.len());
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    for (line, p) in lines[1..].iter().zip(rows) {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells.len(), header.len());
+        let p95: f64 = cells[col("latency_p95_s")].parse().unwrap();
+        assert_eq!(p95, f(&p["latency"]["p95"]).unwrap());
+        let off: f64 = cells[col("offered_rps")].parse().unwrap();
+        assert_eq!(off, f(&p["offered_rps"]).unwrap());
+    }
+    let j: Json =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("plateaus.json")).unwrap())
+            .unwrap();
+    assert_eq!(&j["plateaus"], &r["plateaus"]);
+    assert!(md.contains("[plateaus.csv](plateaus.csv)"));
+}
+
+#[test]
+fn report_writes_to_out_and_bad_input_is_a_clear_error() {
+    let (_dir, rec) = run_dir("baseline");
+    let out = tempfile::tempdir().unwrap();
+    let o = slitop(&[
+        "report",
+        rec.to_str().unwrap(),
+        "--out",
+        out.path().to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(out.path().join("report.md").is_file());
+    let o = slitop(&["report", "/nonexistent/recording.jsonl"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("/nonexistent/recording.jsonl"),
+        "{}",
+        stderr(&o)
+    );
+    let bad = out.path().join("bad.jsonl");
+    let text = std::fs::read_to_string(fixture("baseline")).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines[2] = "{\"k\": \"tick\", \"t\": \"soon\"}";
+    std::fs::write(&bad, lines.join("\n") + "\n").unwrap();
+    let o = slitop(&["report", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("bad.jsonl:3:"), "{}", stderr(&o));
+}
