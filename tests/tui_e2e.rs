@@ -149,20 +149,21 @@ fn slitop_cmd(args: &[String], out: &Path) -> String {
     cmd
 }
 
+/// The slitop process writing to `out` (not the shell that runs it).
 fn pid_of(out: &Path) -> Option<u32> {
-    let o = Command::new("pgrep")
-        .args(["-f", &format!("--out {}", out.display())])
-        .output()
-        .ok()?;
-    String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .find(|p: &u32| {
-            // The slitop process itself, not the shell running it.
-            std::fs::read_link(format!("/proc/{p}/exe"))
-                .map(|e| e.file_name().is_some_and(|n| n == "slitop"))
-                .unwrap_or(false)
-        })
+    let want = out.display().to_string();
+    std::fs::read_dir("/proc").ok()?.find_map(|e| {
+        let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+        if exe.file_name()? != "slitop" {
+            return None;
+        }
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        cmdline
+            .split(|b| *b == 0)
+            .any(|arg| arg == want.as_bytes())
+            .then_some(pid)
+    })
 }
 
 fn lines(p: &Path) -> Vec<serde_json::Value> {
