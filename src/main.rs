@@ -38,6 +38,7 @@ fn main() -> ExitCode {
                 cli.meta.to_meta(),
                 &cli.gates,
                 &cli.export,
+                (!cli.headless && std::io::stdout().is_terminal()).then(|| ui_options(&cli)),
             ) {
                 Ok(outcome) => gate_exit("slitop demo", &outcome),
                 Err(e) => {

@@ -279,7 +279,7 @@ fn a_torn_last_line_is_dropped_and_a_bad_middle_line_is_located() {
 
 #[test]
 fn replaying_each_fixture_reproduces_the_transitions_it_recorded_live() {
-    for name in ["ramp", "baseline", "burst", "vu-ramp"] {
+    for name in ["ramp", "baseline", "burst", "vu-ramp", "steps"] {
         let rec = load(name);
         let (s, recorded) = replay_into(&rec, None).unwrap();
         assert!(!recorded.is_empty(), "{name}: no recorded stage lines");

@@ -49,12 +49,20 @@ fn gate<'a>(r: &'a Json, name: &str) -> &'a Json {
 #[test]
 fn each_breached_gate_exits_3_and_is_named() {
     let (dir, rec) = run_dir("ramp");
-    // The ramp runs past capacity: seconds of p95, errors, a backlog that takes 16 s to drain.
+    // The ramp runs past capacity: seconds of p95, errors, and a backlog that takes seconds to
+    // drain once the load stops; the drain limit is half the drain this recording measured.
+    let o = slitop(&["report", rec.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let drain = report_json(dir.path())["backlog"]["drain_s"]
+        .as_f64()
+        .unwrap();
+    assert!(drain > 1.0, "drain {drain}");
+    let half = format!("{}ms", (drain * 500.0) as u64);
     let cases = [
         (["--gate-error-rate", "1%"], "error_rate"),
         (["--gate-p95", "500ms"], "p95"),
         (["--gate-p99", "1s"], "p99"),
-        (["--gate-drain", "5s"], "drain"),
+        (["--gate-drain", half.as_str()], "drain"),
         (["--gate-soak-drift", "20%"], "soak_drift"),
     ];
     for (flags, name) in cases {

@@ -81,8 +81,9 @@ fn screen_text(view: View, w: u16, h: u16, secs: i64, color: bool) -> String {
     }
 }
 
-/// Healthy: 20 s in (well below capacity); saturated: 75 s in (past the wall, errors visible).
-const STATES: [(&str, i64); 2] = [("healthy", 20), ("saturated", 75)];
+/// Healthy: 20 s in (well below capacity); saturated: 55 s in (past the wall, errors visible,
+/// k6 still ramping).
+const STATES: [(&str, i64); 2] = [("healthy", 20), ("saturated", 55)];
 
 #[test]
 fn every_view_at_both_sizes_healthy_and_saturated_colour_and_no_color() {
@@ -104,7 +105,7 @@ fn every_view_at_both_sizes_healthy_and_saturated_colour_and_no_color() {
 
 #[test]
 fn the_saturated_dashboard_names_its_stages_and_the_healthy_one_does_not() {
-    let sat = screen_text(View::Dashboard, 160, 48, 75, false);
+    let sat = screen_text(View::Dashboard, 160, 48, 55, false);
     assert!(sat.contains("● 4 plateau"), "{sat}");
     assert!(sat.contains("● 5 p95"), "{sat}");
     let ok = screen_text(View::Dashboard, 160, 48, 20, false);
@@ -114,7 +115,7 @@ fn the_saturated_dashboard_names_its_stages_and_the_healthy_one_does_not() {
 
 #[test]
 fn any_size_down_to_one_cell_renders_without_panicking() {
-    let (state, tl) = live_at(75);
+    let (state, tl) = live_at(55);
     let info = RunInfo::default();
     for view in View::ALL {
         let mut app = App::new(60_000, true, true);
@@ -138,7 +139,7 @@ fn any_size_down_to_one_cell_renders_without_panicking() {
 
 #[test]
 fn ascii_mode_draws_no_braille_or_box_glyphs() {
-    let (state, tl) = live_at(75);
+    let (state, tl) = live_at(55);
     let app = App::new(60_000, true, true);
     let info = RunInfo::default();
     let s = Screen {
@@ -167,7 +168,7 @@ fn ascii_mode_draws_no_braille_or_box_glyphs() {
 
 #[test]
 fn escape_sequences_from_outside_never_reach_the_screen() {
-    let (state, mut tl) = live_at(75);
+    let (state, mut tl) = live_at(55);
     let evil = "jobs\x1b[2J\x1b]0;pwned\x07\u{9b}31m";
     if let Some(rows) = tl.queues.last_mut() {
         rows.push(slitop::ui::timeline::QueueRow {

@@ -377,9 +377,11 @@ impl ValkeyPoller {
                     now,
                     if lag.is_some() { 1.0 } else { 0.0 },
                 ));
-                if let Some(v) = lag {
-                    out.push(Sample::new(gl("valkey_group_lag"), now, v as f64));
-                }
+                // Lag turns unknown (nil) once entries were deleted or trimmed; a staleness
+                // marker then ends the series, so queries fall back to the stream length
+                // instead of holding the last known lag for the whole lookback.
+                let lag_value = lag.map_or_else(crate::store::stale_nan, |v| v as f64);
+                out.push(Sample::new(gl("valkey_group_lag"), now, lag_value));
                 if let Some(v) = g.get("pending").and_then(|v| int(v)) {
                     out.push(Sample::new(gl("valkey_group_pending"), now, v as f64));
                 }

@@ -116,7 +116,13 @@ impl Chart {
         };
         // Axis labels: top, middle, zero.
         let label_style = Style::default();
-        for (row, v) in [(0, y_max), (h / 2, y_max * (h - h / 2) as f64 / h as f64)] {
+        // Top and middle labels; the middle one only where it has a row of its own.
+        let mid = h / 2;
+        let mut labels = vec![(0, y_max)];
+        if h >= 4 {
+            labels.push((mid, y_max * (1.0 - mid as f64 / (h - 1) as f64)));
+        }
+        for (row, v) in labels {
             let s = (self.y_label)(v);
             buf.set_stringn(
                 area.x,

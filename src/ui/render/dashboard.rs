@@ -87,13 +87,17 @@ fn panel(
     if inner.height == 0 || inner.width == 0 {
         return;
     }
+    // The chart takes what the lines leave, and at least half the panel when it is short
+    // (the lines are in order of importance; the last ones give way).
     let wanted = lines.len() as u16;
     let chart_rows = match &chart {
-        Some(_) if !s.app.low_bandwidth && inner.height >= wanted + 4 && inner.width >= 24 => {
-            inner.height - wanted.min(inner.height / 2)
+        Some(_) if !s.app.low_bandwidth && inner.height >= 7 && inner.width >= 24 => {
+            (inner.height - wanted.min(inner.height)).max(inner.height / 2)
         }
         _ => 0,
     };
+    // A legend, two rows of plot and the time axis, or nothing.
+    let chart_rows = if chart_rows >= 4 { chart_rows } else { 0 };
     let [c, l] =
         Layout::vertical([Constraint::Length(chart_rows), Constraint::Min(0)]).areas(inner);
     if let (Some(ch), true) = (chart, chart_rows > 0) {

@@ -1,0 +1,68 @@
+//! Time to render one full dashboard frame at 200×60 from a real recording (past the wall,
+//! every chart live), into a buffer: what each redraw costs before the terminal diff.
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+
+use slitop::record::read::{Record, Recording};
+use slitop::ui::app::App;
+use slitop::ui::keys::View;
+use slitop::ui::render::{render, RunInfo, Screen};
+use slitop::ui::run::timeline_of;
+use slitop::ui::theme::Theme;
+
+fn bench(c: &mut Criterion) {
+    let text = include_str!("../tests/fixtures/detector/ramp.jsonl");
+    let mut rec = Recording::parse(text, "ramp.jsonl").unwrap();
+    // Cut at 75 s: saturated, errors visible, all charts populated.
+    let first = rec
+        .records
+        .iter()
+        .find_map(|r| match r {
+            Record::Tick(t) => Some(*t),
+            _ => None,
+        })
+        .unwrap();
+    let cut = rec
+        .records
+        .iter()
+        .position(|r| matches!(r, Record::Tick(t) if *t > first + 75_000))
+        .unwrap_or(rec.records.len());
+    rec.records.truncate(cut);
+    let (state, tl) = timeline_of(&rec).unwrap();
+    let info = RunInfo {
+        name: "capacity-ramp".into(),
+        recording: Some("run".into()),
+        replay: false,
+        sources: vec!["k6".into(), "scrape".into(), "valkey".into()],
+    };
+    let area = Rect::new(0, 0, 200, 60);
+    let mut group = c.benchmark_group("render");
+    for view in View::ALL {
+        let mut app = App::new(60_000, true, true);
+        app.view = view;
+        let s = Screen {
+            app: &app,
+            tl: &tl,
+            state: &state,
+            info: &info,
+            theme: Theme {
+                color: true,
+                ascii: false,
+            },
+            now: tl.last().unwrap(),
+        };
+        group.bench_function(format!("{}_200x60", view.name()), |b| {
+            b.iter(|| {
+                let mut buf = Buffer::empty(area);
+                render(area, &mut buf, &s);
+                buf
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
