@@ -5,7 +5,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
-use slitop::record::read::{Record, Recording};
+use slitop::record::read::Recording;
 use slitop::ui::app::App;
 use slitop::ui::keys::View;
 use slitop::ui::render::{render, RunInfo, Screen};
@@ -15,21 +15,8 @@ use slitop::ui::theme::Theme;
 fn bench(c: &mut Criterion) {
     let text = include_str!("../tests/fixtures/detector/ramp.jsonl");
     let mut rec = Recording::parse(text, "ramp.jsonl").unwrap();
-    // Cut at 75 s: saturated, errors visible, all charts populated.
-    let first = rec
-        .records
-        .iter()
-        .find_map(|r| match r {
-            Record::Tick(t) => Some(*t),
-            _ => None,
-        })
-        .unwrap();
-    let cut = rec
-        .records
-        .iter()
-        .position(|r| matches!(r, Record::Tick(t) if *t > first + 75_000))
-        .unwrap_or(rec.records.len());
-    rec.records.truncate(cut);
+    // Cut at 55 s: saturated, errors visible, k6 still ramping, every chart populated.
+    rec.cut_after(55_000);
     let (state, tl) = timeline_of(&rec).unwrap();
     let info = RunInfo {
         name: "capacity-ramp".into(),

@@ -95,6 +95,21 @@ def parse(text):
     return rows
 
 
+# Dot bits of a braille cell by (column, row).
+BRAILLE_BITS = [(0, 0, 0x01), (0, 1, 0x02), (0, 2, 0x04), (1, 0, 0x08), (1, 1, 0x10),
+                (1, 2, 0x20), (0, 3, 0x40), (1, 3, 0x80)]
+
+
+def braille(d, px, py, cw, ch, bits, colour):
+    """Draws the dots of a braille pattern: the font has no glyphs for them."""
+    r = max(1, cw // 5)
+    for col, row, bit in BRAILLE_BITS:
+        if bits & bit:
+            cx = px + cw * (1 + 2 * col) // 4
+            cy = py + ch * (1 + 2 * row) // 8
+            d.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour)
+
+
 def main():
     src, out = sys.argv[1], sys.argv[2]
     text = open(src, encoding="utf-8", errors="replace").read()
@@ -111,7 +126,9 @@ def main():
             px, py = 8 + x * cw, 8 + y * ch
             if b != BG:
                 d.rectangle([px, py, px + cw - 1, py + ch - 1], fill=b)
-            if c != " ":
+            if 0x2801 <= ord(c) <= 0x28FF:
+                braille(d, px, py, cw, ch, ord(c) - 0x2800, f)
+            elif c != " ":
                 d.text((px, py + 1), c, font=bold if bd else font, fill=f)
     img.save(out)
 

@@ -166,6 +166,19 @@ fn pid_of(out: &Path) -> Option<u32> {
     })
 }
 
+/// The notes a run's recording holds; the recording must read back whole.
+fn recorded_notes(out: &Path) -> Vec<String> {
+    let rec = slitop::record::read::Recording::read(&out.join("recording.jsonl")).unwrap();
+    assert!(!rec.torn_tail);
+    rec.records
+        .iter()
+        .filter_map(|r| match r {
+            slitop::record::read::Record::Annotation { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 fn lines(p: &Path) -> Vec<serde_json::Value> {
     std::fs::read_to_string(p)
         .unwrap_or_default()
@@ -276,17 +289,10 @@ fn live_values_notes_resize_queue_view_and_quit_restoring_the_terminal() {
     );
     assert_eq!(t.display("#{alternate_on}"), "0");
     assert!(out.join("report.json").exists());
-    let rec = slitop::record::read::Recording::read(&out.join("recording.jsonl")).unwrap();
-    assert!(!rec.torn_tail);
-    let recorded_notes: Vec<_> = rec
-        .records
-        .iter()
-        .filter_map(|r| match r {
-            slitop::record::read::Record::Annotation { text, .. } => Some(text.clone()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(recorded_notes, vec!["scaled workers to 4".to_string()]);
+    assert_eq!(
+        recorded_notes(&out),
+        vec!["scaled workers to 4".to_string()]
+    );
 }
 
 #[test]
@@ -345,16 +351,7 @@ fn sighup_keeps_a_valid_recording_with_every_saved_note() {
         t.screen()
     );
     assert_eq!(t.display("#{alternate_on}"), "0");
-    let rec = slitop::record::read::Recording::read(&out.join("recording.jsonl")).unwrap();
-    let notes: Vec<String> = rec
-        .records
-        .iter()
-        .filter_map(|r| match r {
-            slitop::record::read::Record::Annotation { text, .. } => Some(text.clone()),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(notes, vec!["first note", "second note", ""]);
+    assert_eq!(recorded_notes(&out), vec!["first note", "second note", ""]);
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["annotations"].as_array().unwrap().len(), 3);

@@ -5,7 +5,7 @@
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
-use slitop::record::read::{Record, Recording};
+use slitop::record::read::Recording;
 use slitop::ui::app::App;
 use slitop::ui::keys::View;
 use slitop::ui::render::{render, RunInfo, Screen};
@@ -17,20 +17,7 @@ const RAMP: &str = include_str!("fixtures/detector/ramp.jsonl");
 /// The recording cut at `secs` after its first refresh: the screen as it stood live then.
 fn live_at(secs: i64) -> (slitop::runtime::RunState, slitop::ui::timeline::Timeline) {
     let mut rec = Recording::parse(RAMP, "ramp.jsonl").unwrap();
-    let first = rec
-        .records
-        .iter()
-        .find_map(|r| match r {
-            Record::Tick(t) => Some(*t),
-            _ => None,
-        })
-        .unwrap();
-    let cut = rec
-        .records
-        .iter()
-        .position(|r| matches!(r, Record::Tick(t) if *t > first + secs * 1000))
-        .unwrap_or(rec.records.len());
-    rec.records.truncate(cut);
+    rec.cut_after(secs * 1000);
     timeline_of(&rec).unwrap()
 }
 

@@ -147,6 +147,22 @@ fn parse_record(v: &Json, series: &mut HashMap<u64, Labels>) -> Result<Option<Re
 }
 
 impl Recording {
+    /// Keeps the records up to `ms` after the first refresh: the run as it stood then.
+    pub fn cut_after(&mut self, ms: crate::model::TimeMs) {
+        let first = self.records.iter().find_map(|r| match r {
+            Record::Tick(t) => Some(*t),
+            _ => None,
+        });
+        if let Some(first) = first {
+            let cut = self
+                .records
+                .iter()
+                .position(|r| matches!(r, Record::Tick(t) if *t > first + ms))
+                .unwrap_or(self.records.len());
+            self.records.truncate(cut);
+        }
+    }
+
     pub fn read(path: &Path) -> Result<Recording, String> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| format!("{}: cannot read recording: {e}", path.display()))?;
