@@ -19,7 +19,8 @@ fi
 export PATH="$PATH:$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')"
 cargo build --release --workspace --bins --quiet
 echo "== render time (criterion, 200×60) =="
-cargo bench --quiet --bench render -- --noplot 2>/dev/null | grep -E "^render/|time:" | paste - - | awk '{print $1, $5, $6}'
+cargo bench --quiet --bench render -- --noplot 2>/dev/null |
+  awk '/^render\// { name = $1 } /time:/ { for (i = 1; i <= NF; i++) if ($i == "time:") print name, $(i + 3), $(i + 4) }'
 
 WORK=$(mktemp -d)
 SOCK="$WORK/tmux.sock"

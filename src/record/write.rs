@@ -22,13 +22,17 @@ pub struct Recorder {
     wanted: HashSet<String>,
 }
 
-/// Identifiers in the signals' PromQL (metric names among them), and the queue view's series.
+/// Identifiers in the signals' PromQL (metric names among them), and the series the screen
+/// reads directly (the queue view's, k6's run state).
 fn query_names(header: &Header) -> HashSet<String> {
     header
         .signals
         .iter()
         .flat_map(|s| crate::signals::query_identifiers(&s.query).map(str::to_string))
         .chain(crate::sources::valkey::QUEUE_SERIES.map(str::to_string))
+        .chain(std::iter::once(
+            crate::sources::k6::STATUS_SERIES.to_string(),
+        ))
         .collect()
 }
 

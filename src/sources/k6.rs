@@ -15,6 +15,9 @@ use crate::sources::probe::ProbeItem;
 use crate::sources::Poller;
 use crate::text::clean_short;
 
+/// k6's run state (7 running, 9 ended, 10 interrupted); the dashboard header shows it.
+pub const STATUS_SERIES: &str = "k6_status";
+
 pub const SOURCE: &str = "k6";
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -202,7 +205,7 @@ impl Poller for K6RestPoller {
         }
         for (u, i) in &ok {
             s.push(Sample::new(
-                Labels::named("k6_status").with("instance", u),
+                Labels::named(STATUS_SERIES).with("instance", u),
                 now,
                 i.status,
             ));

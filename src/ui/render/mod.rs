@@ -213,6 +213,9 @@ fn header(area: Rect, buf: &mut Buffer, s: &Screen) {
             None => spans.extend(health_span(s, name, 0, &Health::Starting)),
         }
         if name == "k6" {
+            if let Some(word) = k6_state(s) {
+                spans.push(Span::raw(format!(" {word}")));
+            }
             if let Some(v) = s.role_value(Role::Vus) {
                 spans.push(Span::raw(format!(" {} VUs", format::num(v))));
             }
@@ -242,4 +245,21 @@ fn header(area: Rect, buf: &mut Buffer, s: &Screen) {
         spans.push(Span::styled("· ● REC", s.theme.rec()));
     }
     Paragraph::new(Line::from(spans)).render(area, buf);
+}
+
+/// k6's own run state from its REST status (7 running, 9 ended, 10 interrupted).
+fn k6_state(s: &Screen) -> Option<String> {
+    let t = s.t();
+    let v = s
+        .state
+        .store
+        .family(crate::sources::k6::STATUS_SERIES)
+        .filter_map(|(_, series)| series.last_at(t).map(|p| p.1))
+        .find(|v| v.is_finite())?;
+    Some(match v as i64 {
+        7 => "running".into(),
+        9 => "ended".into(),
+        10 => "interrupted".into(),
+        n => format!("status {n}"),
+    })
 }
