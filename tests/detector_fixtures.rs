@@ -169,6 +169,14 @@ fn capacity_ramp_flags_all_six_stages_in_order_and_early() {
     let cross = crossing(&rec);
     let first_err = first_client_error(&rec).expect("the ramp makes clients fail");
     let bound = cross + 2 * REFRESH_MS + RATE_WINDOW_MS;
+    for id in &StageId::ALL[2..] {
+        eprintln!(
+            "{id:?}: confirmed {:+.1} s after the crossing",
+            (confirmed(&s, *id) - cross) as f64 / 1e3
+        );
+    }
+    let knee = s.detector.knee.clone().unwrap();
+    eprintln!("knee {knee:?}");
     for id in [StageId::Decoupled, StageId::PendingClimbs] {
         let c = confirmed(&s, id);
         eprintln!(
@@ -188,7 +196,6 @@ fn capacity_ramp_flags_all_six_stages_in_order_and_early() {
     }
     let cap = s.detector.capacity_rps().unwrap();
     assert!((cap - CAPACITY).abs() / CAPACITY < 0.1, "capacity {cap}");
-    let knee = s.detector.knee.clone().unwrap();
     assert_eq!(knee.load_unit, "req/s");
 }
 

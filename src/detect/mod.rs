@@ -177,6 +177,8 @@ pub struct Detector {
     /// the VU count did, so the knee is an arrival rate.
     open_seen: bool,
     open_streak: u32,
+    /// VUs per request in flight, sampled while healthy.
+    vus_per_busy: VecDeque<f64>,
     pub warnings: Vec<Warning>,
     /// Time p95 first exceeded the critical level.
     pub p95_crit_at: Option<TimeMs>,
@@ -211,6 +213,7 @@ impl Detector {
             knee: None,
             open_seen: false,
             open_streak: 0,
+            vus_per_busy: VecDeque::new(),
             warnings: Vec::new(),
             p95_crit_at: None,
         }
@@ -411,16 +414,27 @@ impl Detector {
             })
     }
 
-    /// Throughput per VU. Throughput is a rate over a window of seconds, so it is set against
-    /// the VUs of that window (their mean over `backlog_window`), not against VUs that arrived
-    /// a moment ago and have not completed anything yet.
-    fn efficiency(&self, tput: f64) -> Option<f64> {
-        let vus = self.series(self.cfg.backlog_window, |f| f.vus);
-        if vus.is_empty() {
+    /// Throughput per VU: the median over the last five refreshes, so one noisy reading of
+    /// either neither sets a best that later readings "fall" from nor makes a drop.
+    fn efficiency(&self, _tput: f64) -> Option<f64> {
+        let vals: Vec<f64> = self
+            .recent
+            .iter()
+            .rev()
+            .take(5)
+            .filter_map(|f| Some(f.throughput? / f.vus?).filter(|e| e.is_finite()))
+            .collect();
+        if vals.len() < 3 {
             return None;
         }
-        let mean = vus.iter().map(|p| p.1).sum::<f64>() / vus.len() as f64;
-        Some(tput / mean).filter(|e| e.is_finite())
+        median(vals)
+    }
+
+    /// Whether the VUs are the test's load: a closed loop's VUs think between requests, so
+    /// while healthy they outnumber the requests in flight; an arrival-rate test's VUs are
+    /// about as many as those in flight. Unknown (no healthy samples) counts as load.
+    fn vus_drive_load(&self) -> bool {
+        median(self.vus_per_busy.iter().copied()).is_none_or(|r| r > 1.5)
     }
 
     fn decoupled(&self) -> Option<String> {
@@ -500,8 +514,13 @@ impl Detector {
             ) else {
                 continue;
             };
-            // VUs in single digits are an arrival-rate test's client concurrency, not load.
+            // VUs in single digits are an arrival-rate test's client concurrency, not load;
+            // so are VUs that were each busy with a request while the system was healthy
+            // (k6's arrival-rate executors add a VU per request in flight as latency grows).
             if name == "VUs" && level < self.cfg.min_vus {
+                continue;
+            }
+            if name == "VUs" && self.level(|f| f.offered).is_some() && !self.vus_drive_load() {
                 continue;
             }
             // Rising now (short window) and for a while (long window): a start-up transient
@@ -614,6 +633,14 @@ impl Detector {
                 let r = p / tp;
                 if self.best_residence.is_none_or(|b| r < b) {
                     self.best_residence = Some(r);
+                }
+            }
+        }
+        if let (Some(v), Some(busy)) = (self.level(|f| f.vus), self.level(|f| f.pending)) {
+            if busy >= 1.0 && v >= 1.0 {
+                self.vus_per_busy.push_back(v / busy);
+                if self.vus_per_busy.len() > 30 {
+                    self.vus_per_busy.pop_front();
                 }
             }
         }
