@@ -81,6 +81,15 @@ pub struct RunState {
 /// the distribution while bounding memory on long runs.
 const MAX_VALUES_PER_SIGNAL: usize = 200_000;
 
+/// Halves a history by keeping every second entry: its shape survives, its memory is bounded.
+pub fn drop_every_other<T>(v: &mut Vec<T>) {
+    let mut i = 0;
+    v.retain(|_| {
+        i += 1;
+        i % 2 == 0
+    });
+}
+
 impl RunState {
     pub fn new(cfg: &Config) -> Result<Self, String> {
         Self::from_parts(
@@ -191,11 +200,7 @@ impl RunState {
             let v = self.signal_values.entry(s.def.name.clone()).or_default();
             v.extend(s.latest.iter().map(|p| p.value).filter(|x| x.is_finite()));
             if v.len() > MAX_VALUES_PER_SIGNAL {
-                let mut i = 0;
-                v.retain(|_| {
-                    i += 1;
-                    i % 2 == 0
-                });
+                drop_every_other(v);
             }
         }
         let tr = self.detector.step(Frame::from_engine(&self.engine, now));

@@ -132,7 +132,7 @@ fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
 
-fn slitop_cmd(args: &[String], out: &Path) -> String {
+fn slitop_cmd(args: &[&str], out: &Path) -> String {
     let mut cmd = shell_quote(&common::slitop_bin().display().to_string());
     for a in args {
         cmd.push(' ');
@@ -195,7 +195,7 @@ fn live_values_notes_resize_queue_view_and_quit_restoring_the_terminal() {
     valkey_with_streams(&v, &["jobs", evil]);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let args: Vec<String> = [
+    let args = [
         "--valkey",
         &v.url(),
         "--stream",
@@ -206,10 +206,7 @@ fn live_values_notes_resize_queue_view_and_quit_restoring_the_terminal() {
         "workers",
         "--refresh",
         "500ms",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ];
     let t = Tmux::start(&slitop_cmd(&args, &out), 120, 40);
     // Live values: the queue depth of both streams (7 + 7) and Valkey healthy.
     assert!(
@@ -301,17 +298,14 @@ fn sighup_keeps_a_valid_recording_with_every_saved_note() {
     valkey_with_streams(&v, &["jobs"]);
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let args: Vec<String> = [
+    let args = [
         "--valkey",
         &v.url(),
         "--stream",
         "jobs",
         "--refresh",
         "500ms",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ];
     let t = Tmux::start(&slitop_cmd(&args, &out), 100, 30);
     assert!(
         t.wait_for("valkey ✓ ok", Duration::from_secs(15)),
@@ -389,15 +383,12 @@ fn keys_answer_within_50_ms_while_a_source_hangs() {
     let (port, _h) = black_hole();
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let args: Vec<String> = [
+    let args = [
         "--scrape",
         &format!("http://127.0.0.1:{port}/metrics"),
         "--refresh",
         "1s",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    ];
     let t = Tmux::start(&slitop_cmd(&args, &out), 100, 30);
     assert!(
         t.wait_for("scrape", Duration::from_secs(10)),

@@ -74,6 +74,8 @@ pub struct Timeline {
     pub health: Vec<(TimeMs, String, Health)>,
     pub events: Vec<Event>,
     pub transitions: Vec<Transition>,
+    /// Signals that have had a finite value at some tick.
+    with_data: std::collections::BTreeSet<String>,
     /// How many of the run state's transitions, annotations and warnings are already in.
     seen_transitions: usize,
     seen_annotations: usize,
@@ -100,7 +102,13 @@ impl Timeline {
         self.ticks.push(t);
         for s in &state.engine.signals {
             let v = sum_finite(s.latest.iter().map(|p| p.value));
-            let col = self.values.entry(s.def.name.clone()).or_default();
+            if v.is_finite() && !self.with_data.contains(&s.def.name) {
+                self.with_data.insert(s.def.name.clone());
+            }
+            let col = match self.values.get_mut(&s.def.name) {
+                Some(c) => c,
+                None => self.values.entry(s.def.name.clone()).or_default(),
+            };
             // A signal first seen late gets NaN for the ticks before it.
             col.resize(self.ticks.len() - 1, f64::NAN);
             col.push(v);
@@ -178,24 +186,15 @@ impl Timeline {
     }
 
     fn thin(&mut self) {
-        let keep = |i: &usize| i % 2 == 0;
-        let mut i = 0;
-        self.ticks.retain(|_| {
-            i += 1;
-            keep(&(i - 1))
-        });
-        for col in self.values.values_mut() {
-            let mut i = 0;
-            col.retain(|_| {
-                i += 1;
-                keep(&(i - 1))
-            });
-        }
-        let mut i = 0;
-        self.queues.retain(|_| {
-            i += 1;
-            keep(&(i - 1))
-        });
+        use crate::runtime::drop_every_other;
+        drop_every_other(&mut self.ticks);
+        self.values.values_mut().for_each(drop_every_other);
+        drop_every_other(&mut self.queues);
+    }
+
+    /// Whether the signal ever had a value (the screen prefers such signals for a role).
+    pub fn has_data(&self, signal: &str) -> bool {
+        self.with_data.contains(signal)
     }
 
     pub fn first(&self) -> Option<TimeMs> {

@@ -79,12 +79,7 @@ impl Screen<'_> {
                 .filter(move |d| d.role == Some(role))
         };
         defs()
-            .find(|d| {
-                self.tl
-                    .values
-                    .get(&d.name)
-                    .is_some_and(|v| v.iter().any(|x| x.is_finite()))
-            })
+            .find(|d| self.tl.has_data(&d.name))
             .or_else(|| defs().next())
     }
 
