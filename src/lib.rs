@@ -2,9 +2,9 @@
 //!
 //! Data flows one way: sources → store → signals → detector → ui/report.
 
+pub mod backoff;
 pub mod check;
 pub mod cli;
-pub mod config;
 pub mod demo;
 pub mod detect;
 pub mod engine;
@@ -18,8 +18,9 @@ pub mod replay;
 pub mod report;
 pub mod runtime;
 pub mod secret;
-pub mod signals;
+pub mod settings;
 pub mod sources;
+pub mod stats;
 pub mod store;
 pub mod text;
 pub mod ui;

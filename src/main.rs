@@ -3,13 +3,14 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
 
-use slitop::cli::{build_config, report_options, Cli, Command};
+use slitop::cli::{Cli, Command};
 use slitop::headless::{self, HeadlessOptions};
+use slitop::settings::{build_config, report_settings};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     if cli.print_config_template {
-        print!("{}", slitop::config::TEMPLATE);
+        print!("{}", slitop::settings::TEMPLATE);
         return ExitCode::SUCCESS;
     }
     match &cli.command {
@@ -36,8 +37,8 @@ fn main() -> ExitCode {
                 cli.duration,
                 cli.out.clone(),
                 cli.meta.to_meta(),
-                &cli.gates,
-                &cli.export,
+                &cli.gates.to_gates(),
+                &cli.export.flags(),
                 (!cli.headless && std::io::stdout().is_terminal()).then(|| ui_options(&cli)),
             ) {
                 Ok(outcome) => gate_exit("slitop demo", &outcome),
@@ -74,7 +75,7 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
-    let cfg = match build_config(&cli.conn) {
+    let cfg = match build_config(&cli.conn.flags()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("slitop: {e}");
@@ -100,13 +101,17 @@ fn main() -> ExitCode {
             }
         }),
         _ => {
-            let report = match report_options(&cfg, None, &cli.gates, &cli.export) {
-                Ok(r) => r,
-                Err(e) => {
-                    eprintln!("slitop: {e}");
-                    return ExitCode::from(2);
-                }
-            };
+            let report =
+                match report_settings(&cfg, None, &cli.gates.to_gates(), &cli.export.flags())
+                    .map_err(anyhow::Error::from)
+                    .and_then(|r| slitop::report::check_baseline(&r).map(|_| r))
+                {
+                    Ok(r) => r,
+                    Err(e) => {
+                        eprintln!("slitop: {e:#}");
+                        return ExitCode::from(2);
+                    }
+                };
             // The dashboard needs a terminal; piped output gets the JSON lines instead.
             if !cli.headless && std::io::stdout().is_terminal() {
                 let mut opts = ui_options(&cli);
@@ -158,7 +163,7 @@ fn ui_options(cli: &Cli) -> slitop::ui::run::UiOptions {
         ascii: cli.ascii,
         low_bandwidth: cli.low_bandwidth,
         mouse: !cli.no_mouse,
-        report: slitop::report::ReportOptions::default(),
+        report: slitop::settings::ReportSettings::default(),
     }
 }
 
@@ -178,7 +183,7 @@ fn gate_exit(what: &str, outcome: &slitop::report::Outcome) -> ExitCode {
 /// `slitop replay FILE --headless` and `slitop report RECORDING`: the recording through the
 /// same pipeline, then the report with the recording's gates under the config's and the flags'.
 fn rebuild(cli: &Cli, file: &std::path::Path, report_only: bool, what: &str) -> ExitCode {
-    let cfg = match build_config(&cli.conn) {
+    let cfg = match build_config(&cli.conn.flags()) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{what}: {e}");
@@ -192,10 +197,18 @@ fn rebuild(cli: &Cli, file: &std::path::Path, report_only: bool, what: &str) -> 
             return ExitCode::from(2);
         }
     };
-    let opts = match report_options(&cfg, Some(&rec.header.gates), &cli.gates, &cli.export) {
+    let opts = match report_settings(
+        &cfg,
+        Some(&rec.header.gates),
+        &cli.gates.to_gates(),
+        &cli.export.flags(),
+    )
+    .map_err(anyhow::Error::from)
+    .and_then(|r| slitop::report::check_baseline(&r).map(|_| r))
+    {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("{what}: {e}");
+            eprintln!("{what}: {e:#}");
             return ExitCode::from(2);
         }
     };

@@ -10,8 +10,9 @@ use crate::detect::Transition;
 use crate::headless::Output;
 use crate::promql::EvalOptions;
 use crate::record::read::{Record, Recording};
-use crate::report::{Inputs, Outcome, ReportOptions};
+use crate::report::{Inputs, Outcome};
 use crate::runtime::{Notice, RunState};
+use crate::settings::ReportSettings;
 
 /// Replays a recording into a state; returns it with the transitions the recording holds.
 pub fn replay_into(
@@ -99,7 +100,7 @@ pub async fn report(
     rec: &Recording,
     file: &Path,
     out: Option<PathBuf>,
-    opts: &ReportOptions,
+    opts: &ReportSettings,
 ) -> anyhow::Result<Outcome> {
     let dir = out.unwrap_or_else(|| {
         file.parent()
@@ -121,7 +122,7 @@ pub async fn run(
     rec: &Recording,
     file: &Path,
     out: Option<PathBuf>,
-    opts: &ReportOptions,
+    opts: &ReportSettings,
 ) -> anyhow::Result<Outcome> {
     let dir = out
         .unwrap_or_else(|| PathBuf::from(format!("{}-replay", file.with_extension("").display())));

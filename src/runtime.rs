@@ -8,13 +8,16 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
-use crate::detect::{DetectConfig, Detector, Frame, Transition};
-use crate::engine::{Engine, LocalSources};
+use crate::detect::{Detector, Frame, Transition};
+use crate::engine::Engine;
+use crate::model::stale_nan;
+use crate::model::LocalSources;
 use crate::model::{now_ms, Health, Labels, SourceEvent, TimeMs};
 use crate::promql::EvalOptions;
+use crate::settings::Config;
+use crate::settings::DetectConfig;
 use crate::sources::{self, run_poller, PollSettings};
-use crate::store::{stale_nan, Store, StoreLimits};
+use crate::store::{Store, StoreLimits};
 
 /// Which sources a config turns on.
 pub fn local_sources(cfg: &Config) -> LocalSources {
@@ -103,7 +106,7 @@ impl RunState {
 
     /// Live runs and replays build the same state from the same parts.
     pub fn from_parts(
-        signals: &[crate::signals::SignalDef],
+        signals: &[crate::settings::SignalDef],
         srcs: LocalSources,
         opts: EvalOptions,
         refresh_ms: TimeMs,

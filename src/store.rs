@@ -10,17 +10,6 @@ use std::collections::{HashMap, VecDeque};
 
 use crate::model::{Labels, Sample, TimeMs};
 
-/// Prometheus's staleness marker: a NaN with this exact bit pattern ends a series.
-pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
-
-pub fn stale_nan() -> f64 {
-    f64::from_bits(STALE_NAN_BITS)
-}
-
-pub fn is_stale_nan(v: f64) -> bool {
-    v.to_bits() == STALE_NAN_BITS
-}
-
 #[derive(Clone, Debug)]
 pub struct StoreLimits {
     pub raw_points: usize,

@@ -103,10 +103,10 @@ fn template_is_printed_and_parses_to_the_defaults() {
     let o = slitop(&["--print-config-template"]);
     assert!(o.status.success());
     let t = String::from_utf8(o.stdout).unwrap();
-    assert_eq!(t, slitop::config::TEMPLATE);
+    assert_eq!(t, slitop::settings::TEMPLATE);
     assert_eq!(
-        slitop::config::parse_config(&t, "template").unwrap(),
-        slitop::config::Config::default()
+        slitop::settings::parse_config(&t, "template").unwrap(),
+        slitop::settings::Config::default()
     );
 }
 

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{FakeHttp, Prometheus, Reply};
+use slitop::model::RemoteQuery;
 use slitop::model::{now_ms, Health, SourceEvent};
-use slitop::sources::prometheus::{PrometheusConfig, PrometheusPoller, RemoteQuery};
+use slitop::settings::PrometheusConfig;
+use slitop::sources::prometheus::PrometheusPoller;
 use slitop::sources::{run_poller, PollSettings, Poller};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{FakeHttp, Reply};
+use slitop::model::is_stale_nan;
 use slitop::model::{now_ms, Sample, SourceEvent};
-use slitop::sources::scrape::{ScrapeConfig, ScrapePoller};
+use slitop::settings::ScrapeConfig;
+use slitop::sources::scrape::ScrapePoller;
 use slitop::sources::Poller;
-use slitop::store::is_stale_nan;
 
 fn cfg(urls: Vec<String>) -> ScrapeConfig {
     let mut c: ScrapeConfig = toml::from_str("").unwrap();

@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use common::Valkey;
 use slitop::model::{now_ms, Health, Sample, SourceEvent};
-use slitop::sources::valkey::{probe, ValkeyConfig, ValkeyPoller};
+use slitop::settings::ValkeyConfig;
+use slitop::sources::valkey::{probe, ValkeyPoller};
 use slitop::sources::{run_poller, PollSettings, Poller};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -163,7 +164,7 @@ async fn stream_and_group_figures_match_a_scripted_producer_and_consumer() {
     cmd(&mut c, &["XDEL", "jobs", &last]);
     let (s2, _) = poll(&mut p).await;
     let lag = value(&s2, "valkey_group_lag", "jobs", g).expect("a staleness marker");
-    assert!(slitop::store::is_stale_nan(lag), "{lag}");
+    assert!(slitop::model::is_stale_nan(lag), "{lag}");
     assert_eq!(value(&s2, "valkey_group_lag_known", "jobs", g), Some(0.0));
     assert_eq!(
         value(&s2, "valkey_group_pending", "jobs", g),

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{Engine, Signal};
 use crate::model::TimeMs;
-use crate::signals::Role;
+use crate::settings::Role;
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Frame {

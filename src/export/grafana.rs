@@ -5,7 +5,8 @@
 
 use serde_json::{json, Value as Json};
 
-use super::{check_status, join, with_retries, ExportConfig};
+use super::{check_status, join, with_retries};
+use crate::settings::ExportConfig;
 
 /// The annotation bodies for a report, in time order: every reached stage's onset and every
 /// user annotation.

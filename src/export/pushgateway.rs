@@ -8,7 +8,8 @@ use std::fmt::Write;
 
 use serde_json::{json, Value as Json};
 
-use super::{check_status, join, with_retries, ExportConfig};
+use super::{check_status, join, with_retries};
+use crate::settings::ExportConfig;
 
 /// base64url (RFC 4648 §5) with padding, which the Pushgateway accepts.
 pub fn base64url(input: &[u8]) -> String {

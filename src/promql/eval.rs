@@ -4,8 +4,9 @@ use std::collections::HashMap;
 
 use super::compile::{AggOp, BinOp, Grouping, Matching, Node, RangeFn, Selector};
 use super::{functions, quantile, EvalOptions, PromqlError, Value};
+use crate::model::is_stale_nan;
 use crate::model::{Labels, TimeMs, METRIC_NAME};
-use crate::store::{is_stale_nan, Series, Store};
+use crate::store::{Series, Store};
 
 pub struct Evaluator<'a> {
     pub store: &'a Store,

@@ -11,29 +11,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
-use crate::detect::DetectConfig;
-use crate::engine::LocalSources;
-use crate::model::{Health, TimeMs};
-use crate::signals::SignalDef;
-use crate::store::{is_stale_nan, stale_nan};
+use crate::model::{is_stale_nan, stale_nan, Health, LocalSources, TimeMs};
+use crate::settings::{DetectConfig, GatesConfig, RunMeta, SignalDef};
 
 /// Version of the recording format; readers refuse newer major versions.
 pub const FORMAT_VERSION: u32 = 1;
-
-/// What the user says about the run: free-form, carried into the report.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct RunMeta {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub scenario: Option<String>,
-    /// Version or git SHA of the service under test.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub service_version: Option<String>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub tags: BTreeMap<String, String>,
-    /// The command line the run was started with (URL passwords redacted).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub args: Vec<String>,
-}
 
 /// The first line: enough to rebuild the signal engine and detector exactly.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -54,8 +36,8 @@ pub struct Header {
     #[serde(default)]
     pub meta: RunMeta,
     /// The gates the run was judged by; `slitop report` applies them again unless overridden.
-    #[serde(default, skip_serializing_if = "crate::report::GatesConfig::is_empty")]
-    pub gates: crate::report::GatesConfig,
+    #[serde(default, skip_serializing_if = "GatesConfig::is_empty")]
+    pub gates: GatesConfig,
 }
 
 /// A number as JSON: finite values as numbers; NaN, ±Inf and Prometheus's stale marker as

@@ -28,11 +28,9 @@ fn query_names(header: &Header) -> HashSet<String> {
     header
         .signals
         .iter()
-        .flat_map(|s| crate::signals::query_identifiers(&s.query).map(str::to_string))
-        .chain(crate::sources::valkey::QUEUE_SERIES.map(str::to_string))
-        .chain(std::iter::once(
-            crate::sources::k6::STATUS_SERIES.to_string(),
-        ))
+        .flat_map(|s| crate::settings::query_identifiers(&s.query).map(str::to_string))
+        .chain(crate::model::series::QUEUE_SERIES.map(str::to_string))
+        .chain(std::iter::once(crate::model::series::K6_STATUS.to_string()))
         .collect()
 }
 

@@ -8,7 +8,7 @@ use super::plateaus::{load_kind, LoadKind};
 use super::window::{self, Window};
 use crate::detect::Frame;
 use crate::runtime::RunState;
-use crate::signals::Role;
+use crate::settings::Role;
 
 pub(super) fn num(v: Option<f64>) -> Json {
     match v {
@@ -72,7 +72,7 @@ fn latency_over(
             return None;
         }
         v.sort_by(f64::total_cmp);
-        Some(crate::sources::k6_json::k6_percentile(&v, p))
+        Some(crate::stats::percentile(&v, p))
     };
     (
         pick(Role::LatencyP50, 0.5),

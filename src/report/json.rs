@@ -9,12 +9,13 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value as Json};
 
 use super::headline::{self, num};
-use super::{plateaus, triage, ReportConfig};
+use super::{plateaus, triage};
 use crate::detect::{StageId, StageState};
 use crate::model::TimeMs;
 use crate::record::Header;
 use crate::runtime::RunState;
-use crate::sources::k6_json::k6_percentile as percentile;
+use crate::settings::ReportConfig;
+use crate::stats::percentile;
 
 /// Everything a report is built from: the replayed or live state and the run's header.
 pub struct Inputs<'a> {

@@ -15,57 +15,14 @@ pub mod triage;
 pub mod window;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::Context;
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
-pub use gates::{GatesConfig, EXIT_GATE_FAILED};
+pub use gates::EXIT_GATE_FAILED;
+
+use crate::settings::ReportSettings;
 pub use json::{build, signal_stats, Inputs};
-
-/// `[report]` in the config: how plateaus are found.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ReportConfig {
-    /// A plateau: the load stays within this share of its level...
-    pub plateau_tolerance: f64,
-    /// ...for at least this long.
-    #[serde(with = "humantime_serde")]
-    pub plateau_min: Duration,
-}
-
-impl Default for ReportConfig {
-    fn default() -> Self {
-        Self {
-            plateau_tolerance: 0.05,
-            plateau_min: Duration::from_secs(10),
-        }
-    }
-}
-
-impl ReportConfig {
-    pub fn validate(&self) -> Result<(), String> {
-        if !(self.plateau_tolerance > 0.0 && self.plateau_tolerance < 1.0) {
-            return Err(format!(
-                "report.plateau_tolerance = {}: expected a share in (0, 1), e.g. 0.05",
-                self.plateau_tolerance
-            ));
-        }
-        if self.plateau_min < Duration::from_secs(2) {
-            return Err("report.plateau_min must be at least 2s".into());
-        }
-        Ok(())
-    }
-}
-
-/// What the end of a run needs besides its state: gates, plateau rules, exports.
-#[derive(Clone, Debug, Default)]
-pub struct ReportOptions {
-    pub gates: GatesConfig,
-    pub report: ReportConfig,
-    pub export: crate::export::ExportConfig,
-}
 
 pub struct Outcome {
     pub dir: PathBuf,
@@ -94,6 +51,14 @@ impl Outcome {
                 s
             })
             .collect()
+    }
+}
+
+/// Fails early, before a run starts, when the baseline named in the gates cannot be read.
+pub fn check_baseline(settings: &ReportSettings) -> anyhow::Result<()> {
+    match &settings.gates.baseline {
+        Some(b) => load_baseline(b).map(|_| ()),
+        None => Ok(()),
     }
 }
 
@@ -133,7 +98,7 @@ pub fn write_report_files(dir: &Path, report: &Json) -> anyhow::Result<()> {
 
 /// Builds the report data and writes every local file: plots, plateau tables, report.json and
 /// report.md. Files that cannot be drawn are noted in the report, not fatal.
-pub fn write_local(dir: &Path, i: &Inputs, opts: &ReportOptions) -> anyhow::Result<Json> {
+pub fn write_local(dir: &Path, i: &Inputs, opts: &ReportSettings) -> anyhow::Result<Json> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create output directory {}", dir.display()))?;
     let mut report = build(i);
@@ -202,7 +167,7 @@ pub fn write_local(dir: &Path, i: &Inputs, opts: &ReportOptions) -> anyhow::Resu
 
 /// The end of a run: every local file first, then the exports (retried, never fatal), whose
 /// results are added to report.json and report.md.
-pub async fn finish(dir: &Path, i: &Inputs<'_>, opts: &ReportOptions) -> anyhow::Result<Outcome> {
+pub async fn finish(dir: &Path, i: &Inputs<'_>, opts: &ReportSettings) -> anyhow::Result<Outcome> {
     let mut report = write_local(dir, i, opts)?;
     let results = crate::export::push_all(&report, &opts.export).await;
     if !results.is_empty() {

@@ -6,12 +6,13 @@
 use serde_json::{json, Value as Json};
 
 use super::window::{self, Window};
-use super::ReportConfig;
 use crate::detect::robust::{median, theil_sen};
-use crate::detect::{Frame, LoadModel};
+use crate::detect::Frame;
 use crate::model::TimeMs;
 use crate::runtime::RunState;
-use crate::signals::Role;
+use crate::settings::LoadModel;
+use crate::settings::ReportConfig;
+use crate::settings::Role;
 
 /// Which number is "the load" of this run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

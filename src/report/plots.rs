@@ -9,7 +9,7 @@ use serde_json::Value as Json;
 use super::format;
 use super::plateaus::load_kind;
 use crate::runtime::RunState;
-use crate::signals::Role;
+use crate::settings::Role;
 
 pub const ENVELOPE_FILE: &str = "envelope.svg";
 pub const QUEUE_FILE: &str = "queue.svg";

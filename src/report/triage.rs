@@ -4,7 +4,7 @@
 use serde_json::{json, Value as Json};
 
 use crate::runtime::RunState;
-use crate::signals::Unit;
+use crate::settings::Unit;
 
 /// (id, what to look at, words in a signal's name or query that belong to it, a hint when
 /// no signal covers it).
@@ -75,7 +75,7 @@ fn before_and_peak(state: &RunState, name: &str, before: i64) -> Option<(f64, f6
 
 fn matches(name: &str, query: &str, words: &[&str]) -> bool {
     let name = name.to_ascii_lowercase();
-    let idents: Vec<String> = crate::signals::query_identifiers(query)
+    let idents: Vec<String> = crate::settings::query_identifiers(query)
         .map(|t| t.to_ascii_lowercase())
         .collect();
     words

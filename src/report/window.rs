@@ -11,7 +11,7 @@ use crate::model::TimeMs;
 use crate::promql::interval::{has_range, is_histogram_quantile, over_interval};
 use crate::promql::Value;
 use crate::runtime::RunState;
-use crate::signals::{Role, SignalDef};
+use crate::settings::{Role, SignalDef};
 
 /// The quantiles reported for every histogram: p50, p90, p95, p99, p99.9.
 pub const QUANTILES: [(f64, &str); 5] = [
@@ -119,7 +119,7 @@ pub fn histograms(state: &RunState) -> Vec<Histogram> {
         if !matches!(s.eval, Evaluator::Local(_)) || !is_histogram_quantile(&s.def.query) {
             continue;
         }
-        let Some(bucket) = crate::signals::query_identifiers(&s.def.query)
+        let Some(bucket) = crate::settings::query_identifiers(&s.def.query)
             .find(|t| t.ends_with("_bucket") && t.len() > "_bucket".len())
         else {
             continue;

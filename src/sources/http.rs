@@ -1,41 +1,13 @@
 //! The HTTP client shared by the Prometheus and scrape sources: timeouts always set, rustls,
 //! optional custom CA, explicit insecure mode, and auth headers marked sensitive.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
-use serde::Deserialize;
 
 use crate::secret::read_secret;
-
-/// Auth and TLS settings of an HTTP endpoint (Prometheus API or a /metrics URL).
-#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct HttpAuth {
-    /// Environment variable holding a bearer token.
-    #[serde(default)]
-    pub bearer_token_env: Option<String>,
-    #[serde(default)]
-    pub bearer_token_file: Option<PathBuf>,
-    #[serde(default)]
-    pub basic_user: Option<String>,
-    #[serde(default)]
-    pub basic_password_env: Option<String>,
-    #[serde(default)]
-    pub basic_password_file: Option<PathBuf>,
-    /// PEM file with the CA(s) that signed the server's certificate.
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-    /// Accept any certificate. Prints a warning at start.
-    #[serde(default)]
-    pub insecure_skip_verify: bool,
-    /// Extra request headers, e.g. `X-Scope-OrgID` for Mimir.
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-}
+use crate::settings::HttpAuth;
 
 /// Installs the process-wide rustls crypto provider once (reqwest and redis both use rustls).
 pub fn install_crypto_provider() {

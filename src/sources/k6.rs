@@ -1,12 +1,10 @@
 //! k6's REST API: VUs, run state and cumulative counts of one or more k6 instances (summed).
 //! Counts are exported as cumulative totals so `rate()`/`increase()` give windowed figures.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use futures::future::join_all;
-use serde::Deserialize;
 use serde_json::Value as Json;
 
 use crate::model::{Labels, Sample, SourceEvent, TimeMs};
@@ -15,28 +13,7 @@ use crate::sources::probe::ProbeItem;
 use crate::sources::Poller;
 use crate::text::clean_short;
 
-/// k6's run state (7 running, 9 ended, 10 interrupted); the dashboard header shows it.
-pub const STATUS_SERIES: &str = "k6_status";
-
 pub const SOURCE: &str = "k6";
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct K6Config {
-    /// REST API base URLs, e.g. `http://127.0.0.1:6565`.
-    #[serde(default)]
-    pub urls: Vec<String>,
-    /// Files written by `k6 run --out json=FILE`, tailed as they grow.
-    #[serde(default)]
-    pub json_files: Vec<PathBuf>,
-    /// Window of the client-side percentiles computed from the JSON output.
-    #[serde(default = "d_window", with = "humantime_serde")]
-    pub window: Duration,
-}
-
-fn d_window() -> Duration {
-    Duration::from_secs(30)
-}
 
 fn client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
     install_crypto_provider();
@@ -205,7 +182,7 @@ impl Poller for K6RestPoller {
         }
         for (u, i) in &ok {
             s.push(Sample::new(
-                Labels::named(STATUS_SERIES).with("instance", u),
+                Labels::named(crate::model::series::K6_STATUS).with("instance", u),
                 now,
                 i.status,
             ));

@@ -218,7 +218,7 @@ impl K6JsonPoller {
                 out.push(Sample::new(
                     Labels::named("k6_client_duration_seconds").with("quantile", label),
                     now,
-                    k6_percentile(&window, q) / 1000.0,
+                    crate::stats::percentile(&window, q) / 1000.0,
                 ));
             }
             out.push(Sample::new(
@@ -244,20 +244,6 @@ impl K6JsonPoller {
             ));
         }
         out
-    }
-}
-
-/// k6's own trend percentile: linear interpolation between the closest ranks of the sorted
-/// values (`i = p·(n−1)`), so slitop's p95 equals the one k6 prints for the same requests.
-pub fn k6_percentile(sorted: &[f64], p: f64) -> f64 {
-    match sorted.len() {
-        0 => f64::NAN,
-        1 => sorted[0],
-        n => {
-            let i = p * (n as f64 - 1.0);
-            let (lo, hi) = (sorted[i.floor() as usize], sorted[i.ceil() as usize]);
-            lo + (hi - lo) * (i - i.floor())
-        }
     }
 }
 
@@ -323,9 +309,9 @@ mod tests {
         assert_eq!(parse_time("2026-11-22T15:09:39Z"), Some(1_795_360_179_000));
         assert_eq!(parse_time("garbage"), None);
         let v = [1.0, 2.0, 3.0, 4.0, 5.0];
-        assert_eq!(k6_percentile(&v, 0.5), 3.0);
-        assert!((k6_percentile(&v, 0.95) - 4.8).abs() < 1e-12);
-        assert_eq!(k6_percentile(&[7.0], 0.99), 7.0);
+        assert_eq!(crate::stats::percentile(&v, 0.5), 3.0);
+        assert!((crate::stats::percentile(&v, 0.95) - 4.8).abs() < 1e-12);
+        assert_eq!(crate::stats::percentile(&[7.0], 0.99), 7.0);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 1)]

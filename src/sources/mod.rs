@@ -2,7 +2,6 @@
 //! per-request timeout, keeps at most one request in flight per query, backs off
 //! exponentially (capped) while failing, and reports its health on every change.
 
-pub mod backoff;
 pub mod http;
 pub mod k6;
 pub mod k6_json;
@@ -49,7 +48,7 @@ pub async fn run_poller<P: Poller>(
 ) {
     let mut health = Health::Starting;
     let mut last_ok: Option<TimeMs> = None;
-    let mut backoff = backoff::Backoff::new(settings.refresh, settings.backoff_max);
+    let mut backoff = crate::backoff::Backoff::new(settings.refresh, settings.backoff_max);
     let name = settings.name.clone();
     let set_health = |h: Health, cur: &mut Health| -> Option<SourceEvent> {
         if *cur == h {

@@ -7,28 +7,13 @@ use anyhow::{anyhow, Context};
 use futures::future::join_all;
 use serde::Deserialize;
 
-use crate::model::{Labels, SignalPoint, SourceEvent, TimeMs};
-use crate::sources::http::{describe_error, HttpAuth, HttpEndpoint};
+use crate::model::{Labels, RemoteQuery, SignalPoint, SourceEvent, TimeMs};
+use crate::settings::PrometheusConfig;
+use crate::sources::http::{describe_error, HttpEndpoint};
 use crate::sources::Poller;
 use crate::text::clean_short;
 
 pub const SOURCE: &str = "prometheus";
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct PrometheusConfig {
-    /// Base URL, e.g. `http://127.0.0.1:9090` or `https://mimir.example/prometheus`.
-    pub url: String,
-    #[serde(default)]
-    pub auth: HttpAuth,
-}
-
-/// One signal's query as sent to the server.
-#[derive(Clone, Debug)]
-pub struct RemoteQuery {
-    pub signal: String,
-    pub query: String,
-}
 
 pub struct PrometheusPoller {
     ep: HttpEndpoint,

@@ -8,42 +8,16 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use futures::future::join_all;
-use serde::Deserialize;
 
 use crate::exposition;
+use crate::model::stale_nan;
 use crate::model::{Labels, Sample, SourceEvent, TimeMs};
-use crate::sources::http::{describe_error, HttpAuth, HttpEndpoint};
+use crate::settings::ScrapeConfig;
+use crate::sources::http::{describe_error, HttpEndpoint};
 use crate::sources::probe::ProbeItem;
 use crate::sources::Poller;
-use crate::store::stale_nan;
 
 pub const SOURCE: &str = "scrape";
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ScrapeConfig {
-    /// `/metrics` URLs, e.g. `http://127.0.0.1:8080/metrics`.
-    #[serde(default)]
-    pub urls: Vec<String>,
-    /// `job` label given to every scraped series (as a Prometheus scrape job would).
-    #[serde(default = "d_job")]
-    pub job: String,
-    /// A larger body is refused.
-    #[serde(default = "d_max_bytes")]
-    pub max_bytes: u64,
-    /// Ask for OpenMetrics instead of text 0.0.4.
-    #[serde(default)]
-    pub openmetrics: bool,
-    #[serde(default)]
-    pub auth: HttpAuth,
-}
-
-fn d_job() -> String {
-    "scrape".into()
-}
-fn d_max_bytes() -> u64 {
-    32 * 1024 * 1024
-}
 
 pub struct ScrapePoller {
     ep: HttpEndpoint,

@@ -4,62 +4,23 @@
 //! entries-read may be nil and are then omitted rather than guessed.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{IntoConnectionInfo, Value};
-use serde::Deserialize;
 
 use crate::model::{now_ms, Labels, Sample, SourceEvent, TimeMs};
 use crate::secret::read_secret;
+use crate::settings::ValkeyConfig;
 use crate::sources::probe::ProbeItem;
 use crate::sources::Poller;
 use crate::text::clean_short;
-
-/// The per-stream and per-group series the queue view shows; recordings keep them whether or
-/// not a signal reads them, so a replay's queue view is complete.
-pub const QUEUE_SERIES: [&str; 7] = [
-    "valkey_stream_length",
-    "valkey_stream_entries_added_total",
-    "valkey_group_lag",
-    "valkey_group_pending",
-    "valkey_group_consumers",
-    "valkey_group_consumer_idle_max_seconds",
-    "valkey_group_entries_read_total",
-];
 
 pub const SOURCE: &str = "valkey";
 
 /// A consumer idle at least this long counts as inactive.
 const INACTIVE_AFTER_MS: i64 = 30_000;
-
-#[derive(Clone, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ValkeyConfig {
-    /// `redis://`, `rediss://` (TLS), `valkey://`, `valkeys://`.
-    pub url: String,
-    /// ACL user.
-    #[serde(default)]
-    pub username: Option<String>,
-    #[serde(default)]
-    pub password_env: Option<String>,
-    #[serde(default)]
-    pub password_file: Option<PathBuf>,
-    #[serde(default)]
-    pub streams: Vec<String>,
-    /// Groups to watch; empty means every group of each stream.
-    #[serde(default)]
-    pub groups: Vec<String>,
-    /// Cluster mode: each stream is read from the node that owns its key.
-    #[serde(default)]
-    pub cluster: bool,
-    #[serde(default)]
-    pub ca_file: Option<PathBuf>,
-    #[serde(default)]
-    pub insecure_skip_verify: bool,
-}
 
 enum Conn {
     Single(ConnectionManager),
@@ -380,7 +341,7 @@ impl ValkeyPoller {
                 // Lag turns unknown (nil) once entries were deleted or trimmed; a staleness
                 // marker then ends the series, so queries fall back to the stream length
                 // instead of holding the last known lag for the whole lookback.
-                let lag_value = lag.map_or_else(crate::store::stale_nan, |v| v as f64);
+                let lag_value = lag.map_or_else(crate::model::stale_nan, |v| v as f64);
                 out.push(Sample::new(gl("valkey_group_lag"), now, lag_value));
                 if let Some(v) = g.get("pending").and_then(|v| int(v)) {
                     out.push(Sample::new(gl("valkey_group_pending"), now, v as f64));

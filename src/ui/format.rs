@@ -1,7 +1,7 @@
 //! Numbers as the screen prints them: short, with their unit.
 
 use crate::model::TimeMs;
-use crate::signals::Unit;
+use crate::settings::Unit;
 
 pub fn value(v: Option<f64>, unit: Unit) -> String {
     let Some(v) = v.filter(|v| !v.is_nan()) else {

@@ -18,12 +18,12 @@ use super::render::{render, RunInfo, Screen};
 use super::terminal::Guard;
 use super::theme::Theme;
 use super::timeline::Timeline;
-use crate::config::Config;
 use crate::headless::{default_out_dir, header, Output};
 use crate::model::{SourceEvent, TimeMs};
 use crate::record::read::{Record, Recording};
-use crate::record::RunMeta;
 use crate::runtime::{clock, start_sources, Notice, RunState};
+use crate::settings::Config;
+use crate::settings::RunMeta;
 
 pub struct UiOptions {
     pub duration: Option<Duration>,
@@ -33,7 +33,7 @@ pub struct UiOptions {
     pub low_bandwidth: bool,
     pub mouse: bool,
     /// Gates, plateau rules and exports for the end-of-run report (live runs).
-    pub report: crate::report::ReportOptions,
+    pub report: crate::settings::ReportSettings,
 }
 
 fn note_notice(tl: &mut Timeline, n: &Notice, t: TimeMs) {

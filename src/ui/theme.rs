@@ -7,7 +7,7 @@ use ratatui::symbols;
 use ratatui::widgets::BorderType;
 
 use crate::detect::StageState;
-use crate::signals::Band;
+use crate::settings::Band;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Theme {

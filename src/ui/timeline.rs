@@ -303,7 +303,7 @@ fn queue_rows(state: &RunState, t: TimeMs) -> Vec<QueueRow> {
         |r| &mut r.idle_max_s,
         |r| &mut r.read,
     ];
-    let families = crate::sources::valkey::QUEUE_SERIES.into_iter().zip(fields);
+    let families = crate::model::series::QUEUE_SERIES.into_iter().zip(fields);
     // Stream-level numbers are copied onto each of the stream's groups below.
     let mut per_stream: BTreeMap<String, QueueRow> = BTreeMap::new();
     for (name, field) in families {

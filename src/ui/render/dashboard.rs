@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::Screen;
-use crate::signals::{Band, Group, Role, SignalDef, Unit};
+use crate::settings::{Band, Group, Role, SignalDef, Unit};
 use crate::ui::chart::{nice_max, Chart, HLine, Series, TimeAxis};
 use crate::ui::format;
 
@@ -272,7 +272,7 @@ fn leading(area: Rect, buf: &mut Buffer, s: &Screen) {
             }
         }
     }
-    lines.extend(rest(s, crate::signals::Group::Leading, &shown, w));
+    lines.extend(rest(s, crate::settings::Group::Leading, &shown, w));
     let mut series = Vec::new();
     if let Some(n) = role_name(s, Role::Throughput) {
         series.push((n, "throughput".to_string(), false));

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::Screen;
-use crate::signals::{Band, Role};
+use crate::settings::{Band, Role};
 use crate::ui::chart::{nice_max, Chart, HLine, Series};
 use crate::ui::format;
 

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::Screen;
-use crate::signals::Band;
+use crate::settings::Band;
 use crate::ui::timeline::{Event, EventKind};
 
 fn style(s: &Screen, e: &Event) -> ratatui::style::Style {

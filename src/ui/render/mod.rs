@@ -35,7 +35,7 @@ use super::theme::Theme;
 use super::timeline::Timeline;
 use crate::model::{Health, TimeMs};
 use crate::runtime::RunState;
-use crate::signals::{Role, SignalDef};
+use crate::settings::{Role, SignalDef};
 
 /// What the screen says about the run that is not in the run state.
 #[derive(Clone, Debug, Default)]
@@ -167,7 +167,7 @@ fn tiny(area: Rect, buf: &mut Buffer, s: &Screen) {
 }
 
 fn health_span(s: &Screen, name: &str, since: TimeMs, h: &Health) -> Vec<Span<'static>> {
-    use crate::signals::Band;
+    use crate::settings::Band;
     let (band, word) = match h {
         Health::Ok => (Band::Ok, "ok".to_string()),
         Health::Starting => (Band::NoData, "starting".to_string()),
@@ -232,7 +232,7 @@ fn header(area: Rect, buf: &mut Buffer, s: &Screen) {
         )),
         (None, Cursor::At(_)) => spans.push(Span::styled(
             "· FROZEN (End: live) ",
-            s.theme.band(crate::signals::Band::Warn),
+            s.theme.band(crate::settings::Band::Warn),
         )),
         (None, Cursor::Live) => {}
     }
@@ -248,7 +248,7 @@ fn k6_state(s: &Screen) -> Option<String> {
     let v = s
         .state
         .store
-        .family(crate::sources::k6::STATUS_SERIES)
+        .family(crate::model::series::K6_STATUS)
         .filter_map(|(_, series)| series.last_at(t).map(|p| p.1))
         .find(|v| v.is_finite())?;
     Some(match v as i64 {

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph, Widget};
 
 use super::Screen;
-use crate::signals::Band;
+use crate::settings::Band;
 use crate::ui::app::Mode;
 use crate::ui::keys::BINDINGS;
 

@@ -8,7 +8,7 @@ use ratatui::widgets::{Paragraph, Row, Table, Widget};
 
 use super::dashboard::TimeChart;
 use super::Screen;
-use crate::signals::{Band, Role};
+use crate::settings::{Band, Role};
 use crate::ui::format;
 use crate::ui::timeline::{counter_rate, QueueRow};
 
@@ -89,7 +89,7 @@ pub fn render(area: Rect, buf: &mut Buffer, s: &Screen) {
                     Some(_) => Band::Ok,
                     None => Band::NoData,
                 };
-                let n = |v: Option<f64>| format::value(v, crate::signals::Unit::Count);
+                let n = |v: Option<f64>| format::value(v, crate::settings::Unit::Count);
                 Row::new(vec![
                     ratatui::text::Text::raw(crate::text::clean_short(&r.stream, 20)),
                     ratatui::text::Text::raw(crate::text::clean_short(&r.group, 16)),
@@ -102,10 +102,16 @@ pub fn render(area: Rect, buf: &mut Buffer, s: &Screen) {
                     ratatui::text::Text::raw(n(r.consumers)),
                     ratatui::text::Text::raw(format::value(
                         r.idle_max_s,
-                        crate::signals::Unit::Seconds,
+                        crate::settings::Unit::Seconds,
                     )),
-                    ratatui::text::Text::raw(format::value(rt.enqueue, crate::signals::Unit::None)),
-                    ratatui::text::Text::raw(format::value(rt.dequeue, crate::signals::Unit::None)),
+                    ratatui::text::Text::raw(format::value(
+                        rt.enqueue,
+                        crate::settings::Unit::None,
+                    )),
+                    ratatui::text::Text::raw(format::value(
+                        rt.dequeue,
+                        crate::settings::Unit::None,
+                    )),
                     ratatui::text::Text::raw(drain),
                 ])
             })

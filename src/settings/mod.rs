@@ -1,5 +1,25 @@
-//! Configuration: TOML files (a preset, the user's file) layered under CLI flags, validated into
-//! one struct. Errors name the file, line, column and field and say what was expected.
+//! Settings: plain structs for everything a run is configured with (sources, signals, detector,
+//! report, gates, exports), read from TOML files (a preset, the user's file) layered under
+//! command-line flags and validated into one `Config`. Errors name the file, line, column and
+//! field and say what was expected. A leaf: it imports nothing of slitop but the shared model.
+
+mod detect;
+mod export;
+mod flags;
+mod gates;
+mod report;
+mod signal;
+mod sources;
+
+pub use detect::{DetectConfig, LoadModel};
+pub use export::ExportConfig;
+pub use flags::{build_config, report_settings, ExportFlags, ReportSettings, RunMeta, SourceFlags};
+pub use gates::{parse_fraction, GatesConfig};
+pub use report::ReportConfig;
+pub use signal::{
+    parse_adhoc, query_identifiers, Band, Direction, Group, QuerySource, Role, SignalDef, Unit,
+};
+pub use sources::{HttpAuth, K6Config, PrometheusConfig, ScrapeConfig, ValkeyConfig};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -7,25 +27,21 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::signals::SignalDef;
-use crate::sources::prometheus::PrometheusConfig;
-use crate::sources::scrape::ScrapeConfig;
-
 /// Presets shipped under `config/`, embedded so the binary works from anywhere.
 pub const PRESETS: &[(&str, &str)] = &[
-    ("valkey-hop", include_str!("../config/valkey-hop.toml")),
-    ("nvcf", include_str!("../config/nvcf.toml")),
-    ("gofr", include_str!("../config/gofr.toml")),
-    ("axonflow", include_str!("../config/axonflow.toml")),
-    ("k6", include_str!("../config/k6.toml")),
+    ("valkey-hop", include_str!("../../config/valkey-hop.toml")),
+    ("nvcf", include_str!("../../config/nvcf.toml")),
+    ("gofr", include_str!("../../config/gofr.toml")),
+    ("axonflow", include_str!("../../config/axonflow.toml")),
+    ("k6", include_str!("../../config/k6.toml")),
 ];
 
 /// Signal sets added whenever a Valkey or k6 source is configured.
-pub const SIGNALS_VALKEY: &str = include_str!("../config/signals-valkey.toml");
-pub const SIGNALS_K6: &str = include_str!("../config/signals-k6.toml");
+pub const SIGNALS_VALKEY: &str = include_str!("../../config/signals-valkey.toml");
+pub const SIGNALS_K6: &str = include_str!("../../config/signals-k6.toml");
 
 /// The commented template printed by `--print-config-template`; a test keeps it equal to the defaults.
-pub const TEMPLATE: &str = include_str!("../config/template.toml");
+pub const TEMPLATE: &str = include_str!("../../config/template.toml");
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -50,23 +66,23 @@ pub struct Config {
     #[serde(default)]
     pub scrape: Option<ScrapeConfig>,
     #[serde(default)]
-    pub valkey: Option<crate::sources::valkey::ValkeyConfig>,
+    pub valkey: Option<ValkeyConfig>,
     #[serde(default)]
-    pub k6: Option<crate::sources::k6::K6Config>,
+    pub k6: Option<K6Config>,
     #[serde(default, rename = "signal")]
     pub signals: Vec<SignalDef>,
     /// Saturation detector thresholds, hold times and windows.
     #[serde(default)]
-    pub detect: crate::detect::DetectConfig,
+    pub detect: DetectConfig,
     /// Pass/fail limits of a run; any failure makes the exit code 3.
     #[serde(default)]
-    pub gates: crate::report::GatesConfig,
+    pub gates: GatesConfig,
     /// How the end-of-run report finds load plateaus.
     #[serde(default)]
-    pub report: crate::report::ReportConfig,
+    pub report: ReportConfig,
     /// Where the report is pushed: a Pushgateway, Grafana annotations.
     #[serde(default)]
-    pub export: crate::export::ExportConfig,
+    pub export: ExportConfig,
 }
 
 fn d_refresh() -> Duration {

@@ -1,4 +1,7 @@
-//! The data every part of slitop shares: label sets, samples and what sources emit.
+//! The data every part of slitop shares: label sets, samples, what sources emit, and the
+//! names of the series that sources, the screen and the report all read.
+
+pub mod series;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -212,4 +215,31 @@ pub enum SourceEvent {
         t: TimeMs,
         health: Health,
     },
+}
+
+/// Prometheus's staleness marker: a NaN with this exact bit pattern ends a series.
+pub const STALE_NAN_BITS: u64 = 0x7ff0_0000_0000_0002;
+
+pub fn stale_nan() -> f64 {
+    f64::from_bits(STALE_NAN_BITS)
+}
+
+pub fn is_stale_nan(v: f64) -> bool {
+    v.to_bits() == STALE_NAN_BITS
+}
+
+/// One signal's query as the Prometheus source sends it.
+#[derive(Clone, Debug)]
+pub struct RemoteQuery {
+    pub signal: String,
+    pub query: String,
+}
+
+/// Which local sources feed the store, for resolving `source = "auto"`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LocalSources {
+    pub prometheus: bool,
+    pub scrape: bool,
+    pub valkey: bool,
+    pub k6: bool,
 }

@@ -1,0 +1,17 @@
+//! Names of series that slitop's own sources produce and that the screen, the recorder and the
+//! report read by name, kept here so no reader has to reach into a source module.
+
+/// The per-stream and per-group series the queue view shows; recordings keep them whether or
+/// not a signal reads them, so a replay's queue view is complete.
+pub const QUEUE_SERIES: [&str; 7] = [
+    "valkey_stream_length",
+    "valkey_stream_entries_added_total",
+    "valkey_group_lag",
+    "valkey_group_pending",
+    "valkey_group_consumers",
+    "valkey_group_consumer_idle_max_seconds",
+    "valkey_group_entries_read_total",
+];
+
+/// k6's run state (7 running, 9 ended, 10 interrupted); the dashboard header shows it.
+pub const K6_STATUS: &str = "k6_status";

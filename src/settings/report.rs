@@ -1,0 +1,40 @@
+//! `[report]`: how the end-of-run report finds load plateaus.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// `[report]` in the config: how plateaus are found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportConfig {
+    /// A plateau: the load stays within this share of its level...
+    pub plateau_tolerance: f64,
+    /// ...for at least this long.
+    #[serde(with = "humantime_serde")]
+    pub plateau_min: Duration,
+}
+
+impl Default for ReportConfig {
+    fn default() -> Self {
+        Self {
+            plateau_tolerance: 0.05,
+            plateau_min: Duration::from_secs(10),
+        }
+    }
+}
+
+impl ReportConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.plateau_tolerance > 0.0 && self.plateau_tolerance < 1.0) {
+            return Err(format!(
+                "report.plateau_tolerance = {}: expected a share in (0, 1), e.g. 0.05",
+                self.plateau_tolerance
+            ));
+        }
+        if self.plateau_min < Duration::from_secs(2) {
+            return Err("report.plateau_min must be at least 2s".into());
+        }
+        Ok(())
+    }
+}
