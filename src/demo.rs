@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 
-use crate::settings::{ExportFlags, GatesConfig, SourceFlags};
+use crate::run::RunOptions;
+use crate::settings::SourceFlags;
+use crate::ui::run::UiOptions;
 
 /// The k6 scripts, embedded so the demo runs from any directory.
 const K6_LIB: &str = include_str!("../config/k6/lib.js");
@@ -246,26 +248,24 @@ fn start(args: &DemoArgs, out: &Path) -> anyhow::Result<(Vec<Guard>, SourceFlags
     Ok((guards, conn, length))
 }
 
-/// Runs the demo: starts everything, watches it (in the dashboard when `ui` is given, else
-/// headless), stops everything.
-pub fn run(
+/// Runs the demo: starts everything, watches it (on the live screen when `ui` is given, else
+/// headless), stops everything. `opts.report` holds only the gates and exports given as
+/// flags: the demo drives the pipeline past capacity on purpose, so the preset's gates do not
+/// apply.
+pub async fn run(
     args: &DemoArgs,
-    duration: Option<Duration>,
-    out: Option<PathBuf>,
-    mut meta: crate::settings::RunMeta,
-    gates: &GatesConfig,
-    export: &ExportFlags,
-    ui: Option<crate::ui::run::UiOptions>,
+    mut opts: RunOptions,
+    ui: Option<UiOptions>,
 ) -> anyhow::Result<crate::report::Outcome> {
-    let out = out.unwrap_or_else(|| PathBuf::from("slitop-demo"));
-    // Settings first, so a bad gate or baseline fails before anything starts. The demo drives
-    // the pipeline past capacity on purpose: only gates given as flags apply, not the preset's.
-    let report =
-        crate::settings::report_settings(&crate::settings::Config::default(), None, gates, export)
-            .map_err(|e| anyhow!("{e}"))?;
-    crate::report::check_baseline(&report)?;
-    let (guards, conn, length) = start(args, &out)?;
-    let cfg = crate::settings::build_config(&conn).map_err(|e| anyhow!("{e}"))?;
+    let out = opts
+        .out
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("slitop-demo"));
+    let (guards, flags, length) = {
+        let (args, out) = (args.clone(), out.clone());
+        tokio::task::spawn_blocking(move || start(&args, &out)).await??
+    };
+    let cfg = crate::settings::build_config(&flags).map_err(|e| anyhow!("{e}"))?;
     let capacity = args.consumers as f64 / args.service_time.as_secs_f64();
     eprintln!(
         "slitop demo: pipeline capacity {capacity:.0} req/s ({} consumers × {} service time); k6 ramps 5 → {} req/s over {}; output in {}",
@@ -275,35 +275,22 @@ pub fn run(
         humantime::format_duration(args.ramp),
         out.display()
     );
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    let opts = crate::headless::HeadlessOptions {
-        report,
-        duration: Some(duration.unwrap_or(length)),
-        out: Some(out),
-        meta: {
-            meta.scenario.get_or_insert_with(|| args.script.clone());
-            meta.tags
-                .insert("consumers".into(), args.consumers.to_string());
-            meta.tags.insert(
-                "service_time".into(),
-                humantime::format_duration(args.service_time).to_string(),
-            );
-            meta
-        },
-    };
+    opts.out = Some(out);
+    let meta = &mut opts.meta;
+    meta.scenario.get_or_insert_with(|| args.script.clone());
+    meta.tags
+        .insert("consumers".into(), args.consumers.to_string());
+    meta.tags.insert(
+        "service_time".into(),
+        humantime::format_duration(args.service_time).to_string(),
+    );
     let result = match ui {
         // The dashboard stays up until the user quits (or --duration passes).
-        Some(mut u) => {
-            u.duration = duration;
-            u.out = opts.out;
-            u.meta = opts.meta;
-            u.report = opts.report;
-            rt.block_on(crate::ui::run::run_live(cfg, u))
+        Some(u) => crate::ui::run::run_live(cfg, opts, u).await,
+        None => {
+            opts.duration = Some(opts.duration.unwrap_or(length));
+            crate::run::headless::run(cfg, opts).await
         }
-        None => rt.block_on(crate::headless::run(cfg, opts)),
     };
     drop(guards);
     result

@@ -1,5 +1,6 @@
 //! Text from the outside world (label values, server error bodies, user input) is cleaned
-//! before it reaches a terminal or a one-line message: no control or escape characters.
+//! before it reaches a terminal or a one-line message: no control or escape characters; URLs
+//! lose their passwords wherever they are shown or stored.
 
 /// Replaces control characters (C0, DEL, C1 — ESC among them) with U+FFFD and newlines/tabs
 /// with spaces, so a hostile `/metrics` or error page cannot move the cursor or recolour the screen.
@@ -22,6 +23,18 @@ pub fn clean_short(s: &str, max_chars: usize) -> String {
     let mut out: String = c.chars().take(max_chars.saturating_sub(1)).collect();
     out.push('…');
     out
+}
+
+/// A URL with any password replaced by `REDACTED`, for everything that shows or stores one;
+/// text that is not a URL, or a URL without a password, is returned as it is.
+pub fn redact_url(s: &str) -> String {
+    match reqwest::Url::parse(s) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("REDACTED"));
+            u.to_string()
+        }
+        _ => s.to_string(),
+    }
 }
 
 #[cfg(test)]

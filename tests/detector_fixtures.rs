@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use slitop::detect::{StageId, StageState};
 use slitop::model::SourceEvent;
 use slitop::record::read::{Record, Recording};
-use slitop::replay::replay_into;
-use slitop::runtime::RunState;
+use slitop::run::replay::replay_into;
+use slitop::state::RunState;
 
 /// 4 consumers × 100 ms.
 const CAPACITY: f64 = 40.0;
@@ -27,7 +27,7 @@ fn load(name: &str) -> Recording {
 /// as it is now is judged against ground truth instead (live == replay is tested on fresh runs
 /// in tests/demo.rs).
 fn replay(rec: &Recording) -> RunState {
-    replay_into(rec, None).unwrap().0
+    replay_into(rec).unwrap().0
 }
 
 /// Raw samples (t, value) of one series family, summed per poll.
@@ -250,7 +250,7 @@ fn jitter_does_not_make_stages_flap() {
         let rec = load(name);
         let clean = replay(&rec);
         for seed in [7, 11, 13] {
-            let (s, _) = replay_into(&with_jitter(&rec, seed), None).unwrap();
+            let (s, _) = replay_into(&with_jitter(&rec, seed)).unwrap();
             for id in StageId::ALL {
                 let (a, b) = (
                     clean.detector.stage(id).activations,
@@ -288,7 +288,7 @@ fn a_torn_last_line_is_dropped_and_a_bad_middle_line_is_located() {
 fn replaying_each_fixture_reproduces_the_transitions_it_recorded_live() {
     for name in ["ramp", "baseline", "burst", "vu-ramp", "steps"] {
         let rec = load(name);
-        let (s, recorded) = replay_into(&rec, None).unwrap();
+        let (s, recorded) = replay_into(&rec).unwrap();
         assert!(!recorded.is_empty(), "{name}: no recorded stage lines");
         assert_eq!(s.transitions, recorded, "{name}");
     }

@@ -15,7 +15,7 @@ use slitop::ui::theme::Theme;
 const RAMP: &str = include_str!("fixtures/detector/ramp.jsonl");
 
 /// The recording cut at `secs` after its first refresh: the screen as it stood live then.
-fn live_at(secs: i64) -> (slitop::runtime::RunState, slitop::ui::timeline::Timeline) {
+fn live_at(secs: i64) -> (slitop::state::RunState, slitop::ui::timeline::Timeline) {
     let mut rec = Recording::parse(RAMP, "ramp.jsonl").unwrap();
     rec.cut_after(secs * 1000);
     timeline_of(&rec).unwrap()

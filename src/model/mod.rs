@@ -243,3 +243,10 @@ pub struct LocalSources {
     pub valkey: bool,
     pub k6: bool,
 }
+
+/// What the screen may ask of a source while a run goes on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceCommand {
+    /// Stop the k6 test through its REST API.
+    StopK6,
+}

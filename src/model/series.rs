@@ -15,3 +15,7 @@ pub const QUEUE_SERIES: [&str; 7] = [
 
 /// k6's run state (7 running, 9 ended, 10 interrupted); the dashboard header shows it.
 pub const K6_STATUS: &str = "k6_status";
+
+/// The scrape source's name: its series are ended by the scrape itself (as Prometheus marks a
+/// vanished target's series stale), not by the run state when the source goes down.
+pub const SCRAPE_SOURCE: &str = "scrape";

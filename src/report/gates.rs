@@ -7,9 +7,6 @@ use serde::Serialize;
 use crate::settings::GatesConfig;
 use serde_json::{json, Value as Json};
 
-/// Exit code when a gate fails (1: a source or the run failed; 2: bad configuration or input).
-pub const EXIT_GATE_FAILED: u8 = 3;
-
 /// One gate's verdict: `{"name", "passed", "value", "limit"}` plus the unit and a note when
 /// the value could not be measured or compared.
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -7,8 +7,8 @@ use serde_json::{json, Value as Json};
 use super::plateaus::{load_kind, LoadKind};
 use super::window::{self, Window};
 use crate::detect::Frame;
-use crate::runtime::RunState;
 use crate::settings::Role;
+use crate::state::RunState;
 
 pub(super) fn num(v: Option<f64>) -> Json {
     match v {

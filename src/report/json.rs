@@ -13,8 +13,8 @@ use super::{plateaus, triage};
 use crate::detect::{StageId, StageState};
 use crate::model::TimeMs;
 use crate::record::Header;
-use crate::runtime::RunState;
 use crate::settings::ReportConfig;
+use crate::state::RunState;
 use crate::stats::percentile;
 
 /// Everything a report is built from: the replayed or live state and the run's header.

@@ -19,8 +19,6 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde_json::{json, Value as Json};
 
-pub use gates::EXIT_GATE_FAILED;
-
 use crate::settings::ReportSettings;
 pub use json::{build, signal_stats, Inputs};
 

@@ -9,10 +9,10 @@ use super::window::{self, Window};
 use crate::detect::robust::{median, theil_sen};
 use crate::detect::Frame;
 use crate::model::TimeMs;
-use crate::runtime::RunState;
 use crate::settings::LoadModel;
 use crate::settings::ReportConfig;
 use crate::settings::Role;
+use crate::state::RunState;
 
 /// Which number is "the load" of this run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,8 +8,8 @@ use serde_json::Value as Json;
 
 use super::format;
 use super::plateaus::load_kind;
-use crate::runtime::RunState;
 use crate::settings::Role;
+use crate::state::RunState;
 
 pub const ENVELOPE_FILE: &str = "envelope.svg";
 pub const QUEUE_FILE: &str = "queue.svg";

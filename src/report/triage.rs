@@ -3,8 +3,8 @@
 
 use serde_json::{json, Value as Json};
 
-use crate::runtime::RunState;
 use crate::settings::Unit;
+use crate::state::RunState;
 
 /// (id, what to look at, words in a signal's name or query that belong to it, a hint when
 /// no signal covers it).

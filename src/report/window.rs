@@ -10,8 +10,8 @@ use crate::engine::Evaluator;
 use crate::model::TimeMs;
 use crate::promql::interval::{has_range, is_histogram_quantile, over_interval};
 use crate::promql::Value;
-use crate::runtime::RunState;
 use crate::settings::{Role, SignalDef};
+use crate::state::RunState;
 
 /// The quantiles reported for every histogram: p50, p90, p95, p99, p99.9.
 pub const QUANTILES: [(f64, &str); 5] = [

@@ -272,3 +272,33 @@ pub async fn probe(url: &str, timeout: Duration) -> ProbeItem {
         ),
     }
 }
+
+pub const KIND: crate::sources::SourceKind = crate::sources::SourceKind {
+    name: SOURCE,
+    flags: "--k6 URL",
+    endpoints: |cfg| {
+        crate::sources::joined(cfg.k6.as_ref().map(|k| k.urls.as_slice()).unwrap_or(&[]))
+    },
+    start: |a| {
+        let urls = a
+            .cfg
+            .k6
+            .as_ref()
+            .map(|k| k.urls.clone())
+            .unwrap_or_default();
+        let poller = anyhow::Context::context(K6RestPoller::new(urls, a.cfg.timeout()), "k6")?;
+        let settings = crate::sources::PollSettings::of(a.cfg, SOURCE);
+        Ok(Box::pin(crate::sources::run_poller(
+            poller, settings, a.tx, a.cancel,
+        )))
+    },
+    probe: |cfg, _, timeout| {
+        Box::pin(async move {
+            let mut items = Vec::new();
+            for url in cfg.k6.iter().flat_map(|k| &k.urls) {
+                items.push(probe(url, timeout).await);
+            }
+            crate::sources::Probe::all_required(items)
+        })
+    },
+};

@@ -287,6 +287,46 @@ impl Poller for K6JsonPoller {
     }
 }
 
+pub const KIND: crate::sources::SourceKind = crate::sources::SourceKind {
+    name: SOURCE,
+    flags: "--k6-json FILE",
+    endpoints: |cfg| {
+        let files = cfg
+            .k6
+            .as_ref()
+            .map(|k| k.json_files.as_slice())
+            .unwrap_or(&[]);
+        let shown: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+        (!shown.is_empty()).then(|| shown.join(" "))
+    },
+    start: |a| {
+        let k = a.cfg.k6.as_ref().expect("started only when configured");
+        let poller = K6JsonPoller::new(k.json_files.clone(), k.window);
+        let settings = crate::sources::PollSettings::of(a.cfg, SOURCE);
+        Ok(Box::pin(crate::sources::run_poller(
+            poller, settings, a.tx, a.cancel,
+        )))
+    },
+    probe: |cfg, _, _| {
+        Box::pin(async move {
+            // Not required: k6 creates the file when it starts.
+            let items = cfg.k6.iter().flat_map(|k| &k.json_files).map(|f| {
+                let detail = if f.is_file() {
+                    "file exists"
+                } else {
+                    "not there yet: it is tailed once k6 creates it"
+                };
+                crate::sources::probe::ProbeItem::ok(
+                    format!("k6 json {}", f.display()),
+                    std::time::Duration::ZERO,
+                    detail,
+                )
+            });
+            crate::sources::Probe::all_required(items.collect())
+        })
+    },
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,10 +5,13 @@
 pub mod http;
 pub mod k6;
 pub mod k6_json;
+mod kind;
 pub mod probe;
 pub mod prometheus;
 pub mod scrape;
 pub mod valkey;
+
+pub use kind::{all_flags, endpoints, joined, Probe, SourceKind, StartArgs, KINDS};
 
 use std::future::Future;
 use std::time::Duration;
@@ -16,7 +19,10 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::model::{now_ms, Health, SourceEvent, TimeMs};
+use tokio::task::JoinHandle;
+
+use crate::model::{now_ms, Health, LocalSources, RemoteQuery, SourceCommand, SourceEvent, TimeMs};
+use crate::settings::Config;
 
 /// Settings every source task shares.
 #[derive(Clone, Debug)]
@@ -28,6 +34,74 @@ pub struct PollSettings {
     pub timeout: Duration,
     /// Upper bound of the retry delay while the source is down.
     pub backoff_max: Duration,
+}
+
+impl PollSettings {
+    /// The settings a configuration gives the source called `name`.
+    pub fn of(cfg: &Config, name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            refresh: cfg.refresh,
+            timeout: cfg.timeout(),
+            backoff_max: cfg.backoff_max,
+        }
+    }
+}
+
+/// Which sources feed the store and which answer queries, for resolving `source = "auto"`.
+pub fn local_sources(cfg: &Config) -> LocalSources {
+    let on = |name: &str| KINDS.iter().any(|k| k.name == name && k.enabled(cfg));
+    LocalSources {
+        prometheus: on(prometheus::SOURCE),
+        scrape: on(scrape::SOURCE),
+        valkey: on(valkey::SOURCE),
+        k6: on(k6::SOURCE) || on(k6_json::SOURCE),
+    }
+}
+
+/// Started source tasks and the channel their events arrive on.
+pub struct RunningSources {
+    pub rx: mpsc::Receiver<SourceEvent>,
+    pub handles: Vec<JoinHandle<()>>,
+    pub names: Vec<String>,
+}
+
+/// Builds every configured source (failing fast on bad settings) and spawns its task.
+pub fn start_all(
+    cfg: &Config,
+    remote: &[RemoteQuery],
+    cancel: &CancellationToken,
+) -> anyhow::Result<RunningSources> {
+    let (tx, rx) = mpsc::channel(1024);
+    let mut handles = Vec::new();
+    let mut names = Vec::new();
+    for kind in KINDS.iter().filter(|k| k.enabled(cfg)) {
+        let args = StartArgs {
+            cfg,
+            remote,
+            tx: tx.clone(),
+            cancel: cancel.clone(),
+        };
+        let task = (kind.start)(args)?;
+        names.push(kind.name.to_string());
+        handles.push(tokio::spawn(task));
+    }
+    Ok(RunningSources { rx, handles, names })
+}
+
+/// Carries out a command; the answer is a line for the screen's status bar.
+pub async fn command(cfg: &Config, cmd: SourceCommand) -> String {
+    match cmd {
+        SourceCommand::StopK6 => {
+            let Some(url) = cfg.k6.as_ref().and_then(|k| k.urls.first()) else {
+                return "k6: no k6 REST API configured (--k6 URL)".into();
+            };
+            match k6::stop_test(url, cfg.timeout()).await {
+                Ok(m) => format!("k6: {m}"),
+                Err(e) => format!("k6 refused: {e}"),
+            }
+        }
+    }
 }
 
 /// One poll of a source. Returned events are forwarded as-is; an error takes the source down

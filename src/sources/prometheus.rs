@@ -358,6 +358,49 @@ fn parse_buildinfo(body: &[u8]) -> Option<String> {
     Some(v.get("data")?.get("version")?.as_str()?.to_string())
 }
 
+pub const KIND: crate::sources::SourceKind = crate::sources::SourceKind {
+    name: SOURCE,
+    flags: "--prometheus URL",
+    endpoints: |cfg| {
+        cfg.prometheus
+            .as_ref()
+            .map(|p| crate::text::redact_url(&p.url))
+    },
+    start: |a| {
+        let p = a
+            .cfg
+            .prometheus
+            .as_ref()
+            .expect("started only when configured");
+        let backfill = Some((a.cfg.window, a.cfg.refresh));
+        let poller = PrometheusPoller::new(p, a.remote.to_vec(), a.cfg.timeout(), backfill)?;
+        let settings = crate::sources::PollSettings::of(a.cfg, SOURCE);
+        Ok(Box::pin(crate::sources::run_poller(
+            poller, settings, a.tx, a.cancel,
+        )))
+    },
+    probe: |cfg, remote, timeout| {
+        Box::pin(async move {
+            let Some(p) = &cfg.prometheus else {
+                return Default::default();
+            };
+            let items = match PrometheusPoller::new(p, remote.to_vec(), timeout, None) {
+                Ok(poller) => probe(&poller, crate::model::now_ms()).await,
+                Err(e) => vec![crate::sources::probe::ProbeItem::fail(
+                    SOURCE,
+                    format!("{e:#}"),
+                )],
+            };
+            // Only reaching the server is required; a failing signal query is reported, not fatal.
+            crate::sources::Probe {
+                failed: !items.first().is_some_and(|i| i.ok),
+                items,
+                scraped_names: None,
+            }
+        })
+    },
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

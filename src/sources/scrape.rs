@@ -17,7 +17,7 @@ use crate::sources::http::{describe_error, HttpEndpoint};
 use crate::sources::probe::ProbeItem;
 use crate::sources::Poller;
 
-pub const SOURCE: &str = "scrape";
+pub const SOURCE: &str = crate::model::series::SCRAPE_SOURCE;
 
 pub struct ScrapePoller {
     ep: HttpEndpoint,
@@ -208,19 +208,65 @@ impl Poller for ScrapePoller {
     }
 }
 
-/// `slitop check` probe: each URL scraped once.
-pub async fn probe(poller: &ScrapePoller, now: TimeMs) -> Vec<ProbeItem> {
-    let mut out = Vec::new();
+pub const KIND: crate::sources::SourceKind = crate::sources::SourceKind {
+    name: SOURCE,
+    flags: "--scrape URL",
+    endpoints: |cfg| {
+        let urls = cfg
+            .scrape
+            .as_ref()
+            .map(|s| s.urls.as_slice())
+            .unwrap_or(&[]);
+        crate::sources::joined(urls)
+    },
+    start: |a| {
+        let s = a.cfg.scrape.clone().expect("started only when configured");
+        let poller = ScrapePoller::new(s, a.cfg.timeout())?;
+        let settings = crate::sources::PollSettings::of(a.cfg, SOURCE);
+        Ok(Box::pin(crate::sources::run_poller(
+            poller, settings, a.tx, a.cancel,
+        )))
+    },
+    probe: |cfg, _, timeout| Box::pin(probe_all(cfg, timeout)),
+};
+
+/// Every target scraped once; the metric names they expose are kept for the signal check.
+async fn probe_all(
+    cfg: &crate::settings::Config,
+    timeout: std::time::Duration,
+) -> crate::sources::Probe {
+    let Some(s) = cfg.scrape.as_ref().filter(|s| !s.urls.is_empty()) else {
+        return Default::default();
+    };
+    let poller = match ScrapePoller::new(s.clone(), timeout) {
+        Ok(p) => p,
+        Err(e) => {
+            return crate::sources::Probe::all_required(vec![ProbeItem::fail(
+                SOURCE,
+                format!("{e:#}"),
+            )])
+        }
+    };
+    let now = crate::model::now_ms();
+    let mut items = Vec::new();
+    let mut names = std::collections::BTreeSet::new();
     for url in poller.urls() {
         let started = std::time::Instant::now();
-        out.push(match poller.scrape(url, now).await {
-            Ok(s) => ProbeItem::ok(
-                format!("scrape {url}"),
-                started.elapsed(),
-                format!("{} samples, {} bytes", s.samples.len(), s.bytes),
-            ),
+        items.push(match poller.scrape(url, now).await {
+            Ok(sc) => {
+                let exposed = sc.samples.iter().filter_map(|x| x.labels.name());
+                names.extend(exposed.map(str::to_string));
+                ProbeItem::ok(
+                    format!("scrape {url}"),
+                    started.elapsed(),
+                    format!("{} samples, {} bytes", sc.samples.len(), sc.bytes),
+                )
+            }
             Err(e) => ProbeItem::fail(format!("scrape {url}"), format!("{e:#}")),
         });
     }
-    out
+    crate::sources::Probe {
+        scraped_names: Some(names),
+        ..crate::sources::Probe::all_required(items)
+    }
 }

@@ -556,6 +556,28 @@ pub async fn probe(cfg: &ValkeyConfig, timeout: Duration) -> Vec<ProbeItem> {
     }
 }
 
+pub const KIND: crate::sources::SourceKind = crate::sources::SourceKind {
+    name: SOURCE,
+    flags: "--valkey URL",
+    endpoints: |cfg| cfg.valkey.as_ref().map(|v| crate::text::redact_url(&v.url)),
+    start: |a| {
+        let v = a.cfg.valkey.clone().expect("started only when configured");
+        let poller = anyhow::Context::context(ValkeyPoller::new(v, a.cfg.timeout()), "valkey")?;
+        let settings = crate::sources::PollSettings::of(a.cfg, SOURCE);
+        Ok(Box::pin(crate::sources::run_poller(
+            poller, settings, a.tx, a.cancel,
+        )))
+    },
+    probe: |cfg, _, timeout| {
+        Box::pin(async move {
+            match &cfg.valkey {
+                Some(v) => crate::sources::Probe::all_required(probe(v, timeout).await),
+                None => Default::default(),
+            }
+        })
+    },
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

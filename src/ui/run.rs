@@ -3,14 +3,12 @@
 //! tasks), so a key is answered at once even while every source hangs. The screen is redrawn
 //! only after a tick, a key or a resize.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
 use crossterm::event::{Event, EventStream, MouseEventKind};
 use futures::StreamExt;
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 
 use super::app::{App, Cursor, Effect, Playback};
 use super::keys::{Action, View};
@@ -18,22 +16,16 @@ use super::render::{render, RunInfo, Screen};
 use super::terminal::Guard;
 use super::theme::Theme;
 use super::timeline::Timeline;
-use crate::headless::{default_out_dir, header, Output};
-use crate::model::{SourceEvent, TimeMs};
-use crate::record::read::{Record, Recording};
-use crate::runtime::{clock, start_sources, Notice, RunState};
+use crate::model::{SourceCommand, TimeMs};
+use crate::record::read::Recording;
+use crate::run::{clock, End, Run, RunOptions, Step};
 use crate::settings::Config;
-use crate::settings::RunMeta;
+use crate::state::{Notice, RunState};
 
 pub struct UiOptions {
-    pub duration: Option<Duration>,
-    pub out: Option<PathBuf>,
-    pub meta: RunMeta,
     pub ascii: bool,
     pub low_bandwidth: bool,
     pub mouse: bool,
-    /// Gates, plateau rules and exports for the end-of-run report (live runs).
-    pub report: crate::settings::ReportSettings,
 }
 
 fn note_notice(tl: &mut Timeline, n: &Notice, t: TimeMs) {
@@ -48,14 +40,6 @@ fn note_notice(tl: &mut Timeline, n: &Notice, t: TimeMs) {
     }
 }
 
-/// Why the loop ended.
-enum End {
-    Quit,
-    Signal(&'static str),
-    Duration,
-    TerminalGone(String),
-}
-
 fn draw(guard: &mut Guard, s: &Screen) -> std::io::Result<()> {
     guard
         .term
@@ -66,17 +50,92 @@ fn draw(guard: &mut Guard, s: &Screen) -> std::io::Result<()> {
         .map(|_| ())
 }
 
-pub async fn run_live(cfg: Config, opts: UiOptions) -> anyhow::Result<crate::report::Outcome> {
-    let mut state = RunState::new(&cfg).map_err(anyhow::Error::msg)?;
-    let started = clock();
-    let dir = opts.out.clone().unwrap_or_else(|| default_out_dir(started));
-    let mut out =
-        Output::for_dashboard(&dir, &header(&cfg, &opts.meta, &opts.report.gates, started))?;
-    let cancel = CancellationToken::new();
-    let mut running = start_sources(&cfg, &state.engine, &cancel)?;
-    let k6_url = cfg.k6.as_ref().and_then(|k| k.urls.first().cloned());
-    let mut app = App::new(cfg.window.as_millis() as TimeMs, true, k6_url.is_some());
-    app.low_bandwidth = opts.low_bandwidth;
+/// The live screen's share of a run: its timeline, screen state and the terminal.
+struct LiveScreen {
+    app: App,
+    tl: Timeline,
+    info: RunInfo,
+    theme: Theme,
+}
+
+impl LiveScreen {
+    /// Acts on one key; returns whether the user quit.
+    fn key(&mut self, run: &mut Run, k: crossterm::event::KeyEvent) -> bool {
+        let now = clock();
+        let (oldest, newest) = (
+            self.tl.first().unwrap_or(now),
+            self.tl.last().unwrap_or(now),
+        );
+        let mut quit = false;
+        for e in self.app.key(k, now, oldest, newest) {
+            match e {
+                Effect::Quit => quit = true,
+                Effect::SaveAnnotation { t, text } => self.save_note(run, t, &text, now),
+                Effect::StopK6 => run.command(SourceCommand::StopK6),
+            }
+        }
+        quit
+    }
+
+    fn save_note(&mut self, run: &mut Run, t: TimeMs, text: &str, now: TimeMs) {
+        let status = match run.annotate(t, text) {
+            Ok(_) => {
+                self.tl.annotation_saved(&run.state);
+                let at = super::format::elapsed(t - self.tl.first().unwrap_or(t));
+                let file = run.dir().join("annotations.jsonl");
+                format!("note saved at {at} in {}", file.display())
+            }
+            Err(e) => format!("NOTE NOT SAVED: {e:#}"),
+        };
+        self.app.set_status(status, now);
+    }
+
+    fn draw(&self, guard: &mut Guard, state: &RunState) -> std::io::Result<()> {
+        let screen = Screen {
+            app: &self.app,
+            tl: &self.tl,
+            state,
+            info: &self.info,
+            theme: self.theme,
+            now: clock(),
+        };
+        draw(guard, &screen)
+    }
+}
+
+/// What the screen does with one input event: quit, redraw, or nothing.
+enum Input {
+    Quit,
+    Redraw,
+    Nothing,
+    Gone(String),
+}
+
+fn input(screen: &mut LiveScreen, run: &mut Run, ev: Option<std::io::Result<Event>>) -> Input {
+    match ev {
+        Some(Ok(Event::Key(k))) if screen.key(run, k) => Input::Quit,
+        Some(Ok(Event::Key(_))) | Some(Ok(Event::Resize(..))) => Input::Redraw,
+        Some(Ok(Event::Mouse(m))) if mouse(&mut screen.app, m.kind, &screen.tl, clock()) => {
+            Input::Redraw
+        }
+        Some(Ok(_)) => Input::Nothing,
+        Some(Err(e)) => Input::Gone(e.to_string()),
+        None => Input::Gone("input closed".into()),
+    }
+}
+
+/// The live screen over a run: the lifecycle's steps and the terminal's input, one loop.
+pub async fn run_live(
+    cfg: Config,
+    opts: RunOptions,
+    ui: UiOptions,
+) -> anyhow::Result<crate::report::Outcome> {
+    let window_ms = cfg.window.as_millis() as TimeMs;
+    let k6 = cfg.k6.as_ref().is_some_and(|k| !k.urls.is_empty());
+    let mut run = Run::live(cfg, &opts).await?;
+    let dir = run.dir().to_path_buf();
+    let mut app = App::new(window_ms, true, k6);
+    app.low_bandwidth = ui.low_bandwidth;
     let info = RunInfo {
         name: opts
             .meta
@@ -85,113 +144,53 @@ pub async fn run_live(cfg: Config, opts: UiOptions) -> anyhow::Result<crate::rep
             .unwrap_or_else(|| dir.display().to_string()),
         recording: Some(dir.display().to_string()),
         replay: false,
-        sources: running.names.clone(),
+        sources: run.source_names(),
     };
-    let theme = Theme::from_env(opts.ascii);
-    let mut tl = Timeline::default();
-    let (k6_tx, mut k6_rx) = mpsc::channel::<String>(4);
-    let mut tick = tokio::time::interval(cfg.refresh);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let deadline = opts.duration.map(|d| tokio::time::Instant::now() + d);
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
-    let mut guard = Guard::enter(opts.mouse)?;
-    let mut input = EventStream::new();
-    tick.tick().await;
+    let mut screen = LiveScreen {
+        app,
+        tl: Timeline::default(),
+        info,
+        theme: Theme::from_env(ui.ascii),
+    };
+    let mut guard = Guard::enter(ui.mouse)?;
+    let mut events = EventStream::new();
     let end = loop {
-        let mut dirty = false;
-        tokio::select! {
-            Some(ev) = running.rx.recv() => {
-                if let Some(n) = out.apply(&mut state, ev)? {
-                    note_notice(&mut tl, &n, clock());
+        let dirty = tokio::select! {
+            step = run.next() => match step? {
+                Step::Notice { notice, t } => {
+                    note_notice(&mut screen.tl, &notice, t);
+                    false
                 }
-            }
-            _ = tick.tick() => {
-                let t = clock();
-                out.tick(&mut state, t)?;
-                tl.observe(&state, t);
-                dirty = true;
-            }
-            ev = input.next() => match ev {
-                Some(Ok(Event::Key(k))) => {
-                    let now = clock();
-                    let (oldest, newest) = (tl.first().unwrap_or(now), tl.last().unwrap_or(now));
-                    let effects = app.key(k, now, oldest, newest);
-                    let mut quit = false;
-                    for e in effects {
-                        match e {
-                            Effect::Quit => quit = true,
-                            Effect::SaveAnnotation { t, text } => {
-                                match out.annotate(&mut state, t, &text) {
-                                    Ok(()) => {
-                                        tl.annotation_saved(&state);
-                                        app.set_status(format!("note saved at {} in {}", super::format::elapsed(t - tl.first().unwrap_or(t)), dir.join("annotations.jsonl").display()), now);
-                                    }
-                                    Err(e) => app.set_status(format!("NOTE NOT SAVED: {e:#}"), now),
-                                }
-                            }
-                            Effect::StopK6 => {
-                                if let Some(url) = k6_url.clone() {
-                                    let tx = k6_tx.clone();
-                                    let timeout = cfg.timeout();
-                                    tokio::spawn(async move {
-                                        let msg = match crate::sources::k6::stop_test(&url, timeout).await {
-                                            Ok(m) => format!("k6: {m}"),
-                                            Err(e) => format!("k6 refused: {e}"),
-                                        };
-                                        let _ = tx.send(msg).await;
-                                    });
-                                }
-                            }
-                        }
-                    }
-                    if quit {
-                        break End::Quit;
-                    }
-                    dirty = true;
+                Step::Tick { t, .. } => {
+                    screen.tl.observe(&run.state, t);
+                    true
                 }
-                Some(Ok(Event::Mouse(m))) => {
-                    dirty = mouse(&mut app, m.kind, &tl, clock());
+                Step::Reply(msg) => {
+                    screen.app.set_status(msg, clock());
+                    true
                 }
-                Some(Ok(Event::Resize(..))) => dirty = true,
-                Some(Ok(_)) => {}
-                Some(Err(e)) => break End::TerminalGone(e.to_string()),
-                None => break End::TerminalGone("input closed".into()),
+                Step::Annotation { .. } => true,
+                Step::End(e) => break e,
             },
-            Some(msg) = k6_rx.recv() => {
-                app.set_status(msg, clock());
-                dirty = true;
-            }
-            _ = async { tokio::time::sleep_until(deadline.unwrap()).await }, if deadline.is_some() => break End::Duration,
-            _ = sigint.recv() => break End::Signal("SIGINT"),
-            _ = sigterm.recv() => break End::Signal("SIGTERM"),
-            _ = sighup.recv() => break End::Signal("SIGHUP"),
-        }
+            ev = events.next() => match input(&mut screen, &mut run, ev) {
+                Input::Quit => break End::Quit,
+                Input::Redraw => true,
+                Input::Nothing => false,
+                Input::Gone(e) => break End::TerminalGone(e),
+            },
+        };
         if dirty {
-            let screen = Screen {
-                app: &app,
-                tl: &tl,
-                state: &state,
-                info: &info,
-                theme,
-                now: clock(),
-            };
-            if let Err(e) = draw(&mut guard, &screen) {
+            if let Err(e) = screen.draw(&mut guard, &run.state) {
                 break End::TerminalGone(e.to_string());
             }
         }
     };
     drop(guard);
-    cancel.cancel();
-    for h in running.handles {
-        let _ = tokio::time::timeout(Duration::from_secs(2), h).await;
-    }
-    let outcome = out.finish(&state, clock(), &opts.report).await?;
+    let outcome = run.finish(&dir, &opts.report).await?;
     match end {
         End::Signal(s) => eprintln!("slitop: {s}: run saved"),
         End::TerminalGone(e) => eprintln!("slitop: terminal closed ({e}): run saved"),
-        End::Quit | End::Duration => {}
+        End::Quit | End::Duration | End::RecordingEnd => {}
     }
     eprintln!(
         "slitop: recording {} · report {}",
@@ -218,18 +217,19 @@ fn mouse(app: &mut App, kind: MouseEventKind, tl: &Timeline, now: TimeMs) -> boo
 /// Builds the whole timeline of a recording, as a live run would have built it.
 pub fn timeline_of(rec: &Recording) -> anyhow::Result<(RunState, Timeline)> {
     let mut tl = Timeline::default();
-    let (state, _) = crate::replay::replay_observed(rec, None, |state, r, notice| match r {
-        Record::Tick(t) => tl.observe(state, *t),
-        Record::Event(SourceEvent::Health { .. })
-        | Record::Event(SourceEvent::QueryError { .. }) => {
-            if let Some(n) = notice {
+    let mut run = Run::replay(rec, None)?;
+    loop {
+        match futures::executor::block_on(run.next())? {
+            Step::Tick { t, .. } => tl.observe(&run.state, t),
+            Step::Notice { notice, .. } => {
                 let t = tl.last().unwrap_or(rec.header.started_unix_ms);
-                note_notice(&mut tl, n, t);
+                note_notice(&mut tl, &notice, t);
             }
+            Step::End(_) => break,
+            Step::Annotation { .. } | Step::Reply(_) => {}
         }
-        _ => {}
-    })?;
-    Ok((state, tl))
+    }
+    Ok((run.state, tl))
 }
 
 /// How often a playing replay moves its cursor.

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::detect::{StageId, StageState, Transition};
 use crate::model::{Health, TimeMs};
-use crate::runtime::RunState;
+use crate::state::RunState;
 
 /// Past this many refreshes, every second one is dropped (6 h at 1 s is 21 600).
 const MAX_TICKS: usize = 50_000;
@@ -186,7 +186,7 @@ impl Timeline {
     }
 
     fn thin(&mut self) {
-        use crate::runtime::drop_every_other;
+        use crate::state::drop_every_other;
         drop_every_other(&mut self.ticks);
         self.values.values_mut().for_each(drop_every_other);
         drop_every_other(&mut self.queues);

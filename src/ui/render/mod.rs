@@ -34,8 +34,8 @@ use super::keys::View;
 use super::theme::Theme;
 use super::timeline::Timeline;
 use crate::model::{Health, TimeMs};
-use crate::runtime::RunState;
 use crate::settings::{Role, SignalDef};
+use crate::state::RunState;
 
 /// What the screen says about the run that is not in the run state.
 #[derive(Clone, Debug, Default)]

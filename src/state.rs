@@ -1,12 +1,9 @@
-//! Wires configured sources to the store and the signal engine. The UI and the headless mode
-//! both drive a `RunState`: apply source events as they arrive, `tick` on every refresh.
+//! The state of one run: the store the sources feed, the signal engine, the detector, the
+//! stage transitions, annotations and source health. Every mode (live screen, headless,
+//! replay) drives a `RunState` the same way: apply source events as they arrive, `tick` on
+//! every refresh. It never touches a source or a file.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-
-use anyhow::Context;
-use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
 use crate::detect::{Detector, Frame, Transition};
 use crate::engine::Engine;
@@ -16,21 +13,7 @@ use crate::model::{now_ms, Health, Labels, SourceEvent, TimeMs};
 use crate::promql::EvalOptions;
 use crate::settings::Config;
 use crate::settings::DetectConfig;
-use crate::sources::{self, run_poller, PollSettings};
 use crate::store::{Store, StoreLimits};
-
-/// Which sources a config turns on.
-pub fn local_sources(cfg: &Config) -> LocalSources {
-    LocalSources {
-        prometheus: cfg.prometheus.is_some(),
-        scrape: cfg.scrape.as_ref().is_some_and(|s| !s.urls.is_empty()),
-        valkey: cfg.valkey.is_some(),
-        k6: cfg
-            .k6
-            .as_ref()
-            .is_some_and(|k| !k.urls.is_empty() || !k.json_files.is_empty()),
-    }
-}
 
 pub fn eval_options(cfg: &Config) -> EvalOptions {
     EvalOptions {
@@ -94,10 +77,11 @@ pub fn drop_every_other<T>(v: &mut Vec<T>) {
 }
 
 impl RunState {
-    pub fn new(cfg: &Config) -> Result<Self, String> {
+    /// The state for a configuration whose sources are `srcs`.
+    pub fn new(cfg: &Config, srcs: LocalSources) -> Result<Self, String> {
         Self::from_parts(
             &cfg.signals,
-            local_sources(cfg),
+            srcs,
             eval_options(cfg),
             cfg.refresh.as_millis() as TimeMs,
             cfg.detect.clone(),
@@ -134,7 +118,7 @@ impl RunState {
         match ev {
             SourceEvent::Samples { source, samples } => {
                 self.store.push_samples(&samples);
-                if source != sources::scrape::SOURCE {
+                if source != crate::model::series::SCRAPE_SOURCE {
                     let seen = self.source_series.entry(source).or_default();
                     seen.extend(samples.into_iter().map(|s| s.labels));
                 }
@@ -210,101 +194,6 @@ impl RunState {
         self.transitions.extend(tr.iter().cloned());
         tr
     }
-}
-
-/// Started source tasks and the channel their events arrive on.
-pub struct RunningSources {
-    pub rx: mpsc::Receiver<SourceEvent>,
-    pub handles: Vec<JoinHandle<()>>,
-    pub names: Vec<String>,
-}
-
-/// Builds every configured source (failing fast on bad settings) and spawns its task.
-pub fn start_sources(
-    cfg: &Config,
-    engine: &Engine,
-    cancel: &CancellationToken,
-) -> anyhow::Result<RunningSources> {
-    let (tx, rx) = mpsc::channel(1024);
-    let mut handles = Vec::new();
-    let mut names = Vec::new();
-    let timeout = cfg.timeout();
-    let settings = |name: &str| PollSettings {
-        name: name.to_string(),
-        refresh: cfg.refresh,
-        timeout,
-        backoff_max: cfg.backoff_max,
-    };
-    let mut spawn =
-        |name: &str, fut: std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>| {
-            names.push(name.to_string());
-            handles.push(tokio::spawn(fut));
-        };
-    if let Some(p) = &cfg.prometheus {
-        let queries = engine.remote_queries();
-        let backfill = Some((cfg.window, cfg.refresh));
-        let poller = sources::prometheus::PrometheusPoller::new(p, queries, timeout, backfill)?;
-        spawn(
-            sources::prometheus::SOURCE,
-            Box::pin(run_poller(
-                poller,
-                settings(sources::prometheus::SOURCE),
-                tx.clone(),
-                cancel.clone(),
-            )),
-        );
-    }
-    if let Some(s) = cfg.scrape.as_ref().filter(|s| !s.urls.is_empty()) {
-        let poller = sources::scrape::ScrapePoller::new(s.clone(), timeout)?;
-        spawn(
-            sources::scrape::SOURCE,
-            Box::pin(run_poller(
-                poller,
-                settings(sources::scrape::SOURCE),
-                tx.clone(),
-                cancel.clone(),
-            )),
-        );
-    }
-    if let Some(v) = &cfg.valkey {
-        let poller = sources::valkey::ValkeyPoller::new(v.clone(), timeout).context("valkey")?;
-        spawn(
-            "valkey",
-            Box::pin(run_poller(
-                poller,
-                settings("valkey"),
-                tx.clone(),
-                cancel.clone(),
-            )),
-        );
-    }
-    if let Some(k) = &cfg.k6 {
-        if !k.urls.is_empty() {
-            let poller = sources::k6::K6RestPoller::new(k.urls.clone(), timeout).context("k6")?;
-            spawn(
-                "k6",
-                Box::pin(run_poller(
-                    poller,
-                    settings("k6"),
-                    tx.clone(),
-                    cancel.clone(),
-                )),
-            );
-        }
-        if !k.json_files.is_empty() {
-            let poller = sources::k6_json::K6JsonPoller::new(k.json_files.clone(), k.window);
-            spawn(
-                "k6-json",
-                Box::pin(run_poller(
-                    poller,
-                    settings("k6-json"),
-                    tx.clone(),
-                    cancel.clone(),
-                )),
-            );
-        }
-    }
-    Ok(RunningSources { rx, handles, names })
 }
 
 /// Current wall-clock ms; in one place so replay can substitute its own clock later.

@@ -1,5 +1,6 @@
-//! Command line: flags override the config file, which overrides the preset, which overrides
-//! the built-in defaults. Connection flags work without any file.
+//! The flags: parsed by clap into these structs, then handed to the settings as plain values
+//! (flags override the config file, which overrides the preset, which overrides the built-in
+//! defaults). Connection flags work without any file.
 
 use std::path::PathBuf;
 use std::time::Duration;

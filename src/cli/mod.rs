@@ -1,0 +1,172 @@
+//! The command line: parse the flags (`args`), build the settings, run the chosen command on
+//! one async runtime, and turn its result into an exit code (`exit`). The top of the house:
+//! it may use every module; nothing imports it.
+
+mod args;
+mod exit;
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::CommandFactory;
+
+pub use args::{Cli, Command, ConnArgs, ExportArgs, GateArgs, MetaArgs};
+pub use exit::{Failure, EXIT_GATE_FAILED};
+
+use crate::run::RunOptions;
+use crate::settings::{build_config, report_settings, Config, GatesConfig, ReportSettings};
+use crate::ui::run::UiOptions;
+
+/// Runs the command line and returns the process's exit code.
+pub fn main(cli: Cli) -> ExitCode {
+    if cli.print_config_template {
+        print!("{}", crate::settings::TEMPLATE);
+        return ExitCode::SUCCESS;
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return exit::exit(Err(Failure::run(
+                "slitop: cannot start the async runtime",
+                e,
+            )))
+        }
+    };
+    exit::exit(rt.block_on(dispatch(&cli)))
+}
+
+async fn dispatch(cli: &Cli) -> Result<(), Failure> {
+    match &cli.command {
+        Some(Command::Completions { shell }) => {
+            let mut out = std::io::stdout();
+            clap_complete::generate(*shell, &mut Cli::command(), "slitop", &mut out);
+            Ok(())
+        }
+        Some(Command::Man) => clap_mangen::Man::new(Cli::command())
+            .render(&mut std::io::stdout())
+            .map_err(|e| Failure::run("slitop", e)),
+        Some(Command::Demo(args)) => {
+            let what = "slitop demo";
+            let report = settings_for_report(&Config::default(), None, cli, what)?;
+            let opts = run_options(cli, report);
+            let outcome = crate::demo::run(args, opts, screen(cli).then(|| ui_options(cli)))
+                .await
+                .map_err(|e| Failure::run(what, e))?;
+            exit::gates(what, &outcome)
+        }
+        Some(Command::Replay { file }) if !cli.headless => view_replay(cli, file).await,
+        Some(Command::Replay { file }) => rebuild(cli, file, false).await,
+        Some(Command::Report { recording }) => rebuild(cli, recording, true).await,
+        Some(Command::Check) => {
+            let cfg = config(cli, "slitop")?;
+            let (items, ok) = crate::check::run_checks(&cfg).await;
+            crate::check::print(&items);
+            ok.then_some(()).ok_or(Failure::CheckFailed)
+        }
+        None => watch(cli).await,
+    }
+}
+
+/// The dashboard needs a terminal; piped output gets the JSON lines instead.
+fn screen(cli: &Cli) -> bool {
+    !cli.headless && std::io::stdout().is_terminal()
+}
+
+fn ui_options(cli: &Cli) -> UiOptions {
+    UiOptions {
+        ascii: cli.ascii,
+        low_bandwidth: cli.low_bandwidth,
+        mouse: !cli.no_mouse,
+    }
+}
+
+fn run_options(cli: &Cli, report: ReportSettings) -> RunOptions {
+    RunOptions {
+        duration: cli.duration,
+        out: cli.out.clone(),
+        meta: cli.meta.to_meta(),
+        report,
+    }
+}
+
+/// The configuration, with its PromQL compiled once so a bad query refuses to start.
+fn config(cli: &Cli, what: &'static str) -> Result<Config, Failure> {
+    let cfg = build_config(&cli.conn.flags()).map_err(|e| Failure::usage(what, e))?;
+    let srcs = crate::sources::local_sources(&cfg);
+    crate::engine::Engine::new(&cfg.signals, srcs, crate::state::eval_options(&cfg))
+        .map_err(|e| Failure::usage(what, anyhow::Error::msg(e)))?;
+    Ok(cfg)
+}
+
+/// Gates and exports: `recorded` (a recording's gates) under the configuration under the flags;
+/// a baseline that cannot be read fails here, before anything starts.
+fn settings_for_report(
+    cfg: &Config,
+    recorded: Option<&GatesConfig>,
+    cli: &Cli,
+    what: &'static str,
+) -> Result<ReportSettings, Failure> {
+    let s = report_settings(cfg, recorded, &cli.gates.to_gates(), &cli.export.flags())
+        .map_err(|e| Failure::usage(what, e))?;
+    crate::report::check_baseline(&s).map_err(|e| Failure::usage(what, e))?;
+    Ok(s)
+}
+
+/// `slitop` with sources: the live screen, or headless JSON lines.
+async fn watch(cli: &Cli) -> Result<(), Failure> {
+    let what = "slitop";
+    let cfg = config(cli, what)?;
+    let opts = run_options(cli, settings_for_report(&cfg, None, cli, what)?);
+    let outcome = if screen(cli) {
+        crate::ui::run::run_live(cfg, opts, ui_options(cli)).await
+    } else {
+        crate::run::headless::run(cfg, opts).await
+    }
+    .map_err(|e| Failure::run(what, e))?;
+    exit::gates(what, &outcome)
+}
+
+/// `slitop replay FILE` on a terminal: the recording in the dashboard with a time cursor.
+async fn view_replay(cli: &Cli, file: &Path) -> Result<(), Failure> {
+    let what = "slitop replay";
+    if !std::io::stdout().is_terminal() {
+        let e = anyhow::anyhow!(
+            "stdout is not a terminal; use --headless --out DIR for a replay without the dashboard"
+        );
+        return Err(Failure::usage(what, e));
+    }
+    crate::ui::run::run_replay(file, ui_options(cli))
+        .await
+        .map_err(|e| Failure::usage(what, e))
+}
+
+/// `slitop replay FILE --headless` and `slitop report RECORDING`: the recording through the
+/// run lifecycle, then the report with the recording's gates under the config's and the flags'.
+async fn rebuild(cli: &Cli, file: &Path, report_only: bool) -> Result<(), Failure> {
+    let what = if report_only {
+        "slitop report"
+    } else {
+        "slitop replay"
+    };
+    let cfg = build_config(&cli.conn.flags()).map_err(|e| Failure::usage(what, e))?;
+    let rec = crate::run::replay::read(file).map_err(|e| Failure::usage(what, e))?;
+    let opts = settings_for_report(&cfg, Some(&rec.header.gates), cli, what)?;
+    let outcome = if report_only {
+        crate::run::replay::report(&rec, file, cli.out.clone(), &opts).await
+    } else {
+        crate::run::replay::run(&rec, file, cli.out.clone(), &opts).await
+    }
+    .map_err(|e| Failure::usage(what, e))?;
+    if report_only {
+        eprintln!(
+            "{what}: report in {}",
+            outcome.dir.join("report.md").display()
+        );
+    }
+    exit::gates(what, &outcome)
+}

@@ -1,0 +1,114 @@
+//! The headless mode's JSON lines: one object per signal value on every refresh, one per stage
+//! transition, health change, query error, warning and note. Printed on stdout and copied to
+//! `headless.jsonl`; a closed stdout (a reader that went away) never stops the run.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use serde_json::{json, Value as Json};
+
+use crate::detect::Transition;
+use crate::model::TimeMs;
+use crate::state::{Notice, RunState};
+
+/// JSON has no NaN or infinities: those become null, with the Prometheus spelling alongside
+/// for ±Inf so "infinitely slow" is not mistaken for "no data".
+fn number(v: f64) -> (Json, Option<&'static str>) {
+    if v.is_nan() {
+        (Json::Null, None)
+    } else if v.is_infinite() {
+        (Json::Null, Some(if v > 0.0 { "+Inf" } else { "-Inf" }))
+    } else {
+        (json!(v), None)
+    }
+}
+
+/// The JSON lines for every signal's current value.
+pub fn signal_lines(state: &RunState, t: TimeMs) -> Vec<Json> {
+    let mut out = Vec::new();
+    for s in &state.engine.signals {
+        if s.latest.is_empty() {
+            out.push(json!({"t": t, "signal": s.def.name, "value": Json::Null, "labels": {}}));
+            continue;
+        }
+        for p in &s.latest {
+            let (value, special) = number(p.value);
+            let mut o = json!({"t": t, "signal": s.def.name, "value": value, "labels": p.labels});
+            if let Some(sp) = special {
+                o["special"] = json!(sp);
+            }
+            out.push(o);
+        }
+    }
+    out
+}
+
+pub fn notice_line(n: &Notice, t: TimeMs) -> Json {
+    match n {
+        Notice::Health { source, t, health } => {
+            json!({"t": t, "source": source, "health": health.word(), "reason": health.reason()})
+        }
+        Notice::QueryError {
+            source,
+            signal,
+            error,
+        } => json!({"t": t, "source": source, "signal": signal, "error": error}),
+        Notice::Warnings {
+            source,
+            signal,
+            warnings,
+        } => json!({"t": t, "source": source, "signal": signal, "warnings": warnings}),
+    }
+}
+
+pub fn transition_line(tr: &Transition) -> Json {
+    json!({"t": tr.t, "stage": tr.stage.id(), "state": tr.state.word(), "evidence": tr.evidence})
+}
+
+/// Stdout plus its copy in `DIR/headless.jsonl`.
+pub struct Lines {
+    copy: std::io::BufWriter<std::fs::File>,
+}
+
+impl Lines {
+    pub fn create(dir: &Path) -> anyhow::Result<Self> {
+        let p = dir.join("headless.jsonl");
+        let f =
+            std::fs::File::create(&p).with_context(|| format!("cannot create {}", p.display()))?;
+        Ok(Self {
+            copy: std::io::BufWriter::new(f),
+        })
+    }
+
+    fn line(&mut self, v: &Json) -> anyhow::Result<()> {
+        let s = v.to_string();
+        // A closed stdout (a pipe whose reader went away) must not stop the recording.
+        let _ = writeln!(std::io::stdout().lock(), "{s}");
+        writeln!(self.copy, "{s}").context("cannot write headless.jsonl")
+    }
+
+    pub fn notice(&mut self, n: &Notice, t: TimeMs) -> anyhow::Result<()> {
+        self.line(&notice_line(n, t))
+    }
+
+    /// One refresh: every signal, then the transitions it caused; flushed.
+    pub fn tick(&mut self, state: &RunState, t: TimeMs, tr: &[Transition]) -> anyhow::Result<()> {
+        for l in signal_lines(state, t) {
+            self.line(&l)?;
+        }
+        for x in tr {
+            self.line(&transition_line(x))?;
+        }
+        self.flush()
+    }
+
+    pub fn annotation(&mut self, t: TimeMs, text: &str) -> anyhow::Result<()> {
+        self.line(&json!({"t": t, "annotation": text}))
+    }
+
+    pub fn flush(&mut self) -> anyhow::Result<()> {
+        let _ = std::io::stdout().lock().flush();
+        self.copy.flush().context("cannot write headless.jsonl")
+    }
+}

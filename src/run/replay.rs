@@ -1,0 +1,113 @@
+//! Recordings through the run lifecycle: `slitop replay FILE --headless --out DIR` writes the
+//! same outputs a live run wrote (its stage transitions must come out as they were recorded),
+//! and `slitop report RECORDING` rebuilds a run's report from its recording alone.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
+
+use super::lines::Lines;
+use super::{Run, Step};
+use crate::detect::Transition;
+use crate::record::read::{Record, Recording};
+use crate::report::Outcome;
+use crate::settings::ReportSettings;
+use crate::state::RunState;
+
+/// When the recording ends: its `end` line, else its last tick, else its start.
+pub fn ended(rec: &Recording) -> crate::model::TimeMs {
+    rec.records
+        .iter()
+        .rev()
+        .find_map(|r| match r {
+            Record::End(t) | Record::Tick(t) => Some(*t),
+            _ => None,
+        })
+        .unwrap_or(rec.header.started_unix_ms)
+}
+
+pub fn read(file: &Path) -> anyhow::Result<Recording> {
+    let rec = Recording::read(file).map_err(anyhow::Error::msg)?;
+    if rec.torn_tail {
+        eprintln!(
+            "slitop: {}: the last line was cut short (the run was killed); using it up to there",
+            file.display()
+        );
+    }
+    Ok(rec)
+}
+
+/// Replays a recording into a state, writing nothing; returns it with the transitions the
+/// recording holds.
+pub fn replay_into(rec: &Recording) -> anyhow::Result<(RunState, Vec<Transition>)> {
+    let mut run = Run::replay(rec, None)?;
+    drain(&mut run)?;
+    let recorded = run.recorded_transitions().to_vec();
+    Ok((run.state, recorded))
+}
+
+/// Applies every record; a recording never waits, so this completes at once.
+fn drain(run: &mut Run) -> anyhow::Result<()> {
+    loop {
+        let step = futures::executor::block_on(run.next())?;
+        if matches!(step, Step::End(_)) {
+            return Ok(());
+        }
+    }
+}
+
+/// `slitop report RECORDING`: the report's files next to the recording (or in `out`). The
+/// transitions are not compared: a report can be rebuilt from another version's recording.
+pub async fn report(
+    rec: &Recording,
+    file: &Path,
+    out: Option<PathBuf>,
+    opts: &ReportSettings,
+) -> anyhow::Result<Outcome> {
+    let dir = out.unwrap_or_else(|| {
+        file.parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    });
+    let mut run = Run::replay(rec, None)?;
+    drain(&mut run)?;
+    run.finish(&dir, opts).await
+}
+
+/// `slitop replay FILE --headless`: the recording through the lifecycle into a new directory,
+/// JSON lines included; fails when the replayed transitions differ from the recorded ones.
+pub async fn run(
+    rec: &Recording,
+    file: &Path,
+    out: Option<PathBuf>,
+    opts: &ReportSettings,
+) -> anyhow::Result<Outcome> {
+    let dir = out
+        .unwrap_or_else(|| PathBuf::from(format!("{}-replay", file.with_extension("").display())));
+    if dir.join("recording.jsonl") == file {
+        bail!(
+            "--out {} would overwrite the recording being replayed; choose another directory",
+            dir.display()
+        );
+    }
+    let mut run = Run::replay(rec, Some(&dir))?;
+    let mut lines = Lines::create(&dir)?;
+    super::headless::print_steps(&mut run, &mut lines).await?;
+    let recorded = run.recorded_transitions().to_vec();
+    let replayed = run.state.transitions.clone();
+    let outcome = run.finish(&dir, opts).await?;
+    eprintln!(
+        "slitop replay: report in {}",
+        outcome.dir.join("report.md").display()
+    );
+    if replayed != recorded {
+        bail!(
+            "replayed stage transitions differ from the recorded ones ({} replayed, {} recorded): the recording may come from another slitop version ({})",
+            replayed.len(),
+            recorded.len(),
+            rec.header.slitop_version
+        );
+    }
+    Ok(outcome)
+}
