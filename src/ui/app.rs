@@ -5,6 +5,7 @@
 use crossterm::event::KeyEvent;
 
 use super::keys::{self, Action, InputKey, View};
+use crate::detect::StageId;
 use crate::model::TimeMs;
 
 /// Where the view stands in time.
@@ -52,7 +53,7 @@ pub struct App {
     pub mode: Mode,
     pub cursor: Cursor,
     pub window_ms: TimeMs,
-    /// Focused stage chip (0–5) on the dashboard.
+    /// Focused stage chip on the dashboard: an index into `StageId::ALL`.
     pub focus: Option<usize>,
     pub expanded: bool,
     /// Lines scrolled up from the newest event.
@@ -247,10 +248,12 @@ impl App {
                 }
             }
             Action::FocusNext => {
-                self.focus = Some(self.focus.map_or(0, |f| (f + 1) % 6));
+                let n = StageId::ALL.len();
+                self.focus = Some(self.focus.map_or(0, |f| (f + 1) % n));
             }
             Action::FocusPrev => {
-                self.focus = Some(self.focus.map_or(5, |f| (f + 5) % 6));
+                let n = StageId::ALL.len();
+                self.focus = Some(self.focus.map_or(n - 1, |f| (f + n - 1) % n));
             }
             Action::Expand => self.expanded = !self.expanded,
             Action::StopK6 => {
@@ -356,5 +359,22 @@ mod tests {
             app.key(key(KeyCode::Char('y')), 0, 0, 0),
             vec![Effect::StopK6]
         );
+    }
+
+    #[test]
+    fn focus_cycles_through_every_stage_both_ways() {
+        let n = StageId::ALL.len();
+        let mut app = App::new(60_000, false, false);
+        app.key(key(KeyCode::BackTab), 0, 0, 0);
+        assert_eq!(app.focus, Some(n - 1));
+        app.key(key(KeyCode::Tab), 0, 0, 0);
+        assert_eq!(app.focus, Some(0));
+        let mut app = App::new(60_000, false, false);
+        for i in 0..n {
+            app.key(key(KeyCode::Tab), 0, 0, 0);
+            assert_eq!(app.focus, Some(i));
+        }
+        app.key(key(KeyCode::BackTab), 0, 0, 0);
+        assert_eq!(app.focus, Some(n - 2));
     }
 }
