@@ -377,4 +377,52 @@ mod tests {
         app.key(key(KeyCode::BackTab), 0, 0, 0);
         assert_eq!(app.focus, Some(n - 2));
     }
+
+    #[test]
+    fn a_replay_is_read_only_and_p_plays_or_pauses_in_place() {
+        let mut app = App::new(60_000, false, true);
+        app.playback = Some(Playback {
+            playing: true,
+            speed: 1.0,
+        });
+        assert!(app.key(key(KeyCode::Char('m')), 0, 0, 50_000).is_empty());
+        app.key(key(KeyCode::Char('a')), 0, 0, 50_000);
+        assert_eq!(app.mode, Mode::Normal);
+        assert!(app.status.is_some());
+        app.key(key(KeyCode::Char('K')), 0, 0, 50_000);
+        assert_eq!(app.mode, Mode::Normal);
+        app.key(key(KeyCode::Char('p')), 0, 0, 50_000);
+        assert_eq!(app.cursor, Cursor::At(50_000));
+        assert!(!app.playback.unwrap().playing);
+        app.key(key(KeyCode::Char('p')), 0, 0, 50_000);
+        assert_eq!(app.cursor, Cursor::At(50_000));
+        assert!(app.playback.unwrap().playing);
+        app.key(key(KeyCode::Char(' ')), 0, 0, 50_000);
+        assert!(!app.playback.unwrap().playing);
+        // Forward at the end stays held; End goes to the end, not live.
+        app.key(key(KeyCode::Right), 0, 0, 50_000);
+        assert_eq!(app.cursor, Cursor::At(50_000));
+        app.key(key(KeyCode::Left), 0, 0, 50_000);
+        app.key(key(KeyCode::End), 0, 0, 60_000);
+        assert_eq!(app.cursor, Cursor::At(60_000));
+        for _ in 0..10 {
+            app.key(key(KeyCode::Char(']')), 0, 0, 0);
+        }
+        assert_eq!(app.playback.unwrap().speed, 64.0);
+        for _ in 0..10 {
+            app.key(key(KeyCode::Char('[')), 0, 0, 0);
+        }
+        assert_eq!(app.playback.unwrap().speed, 0.25);
+    }
+
+    #[test]
+    fn the_events_list_scrolls_up_and_not_below_the_newest() {
+        let mut app = App::new(60_000, false, false);
+        app.key(key(KeyCode::Char('j')), 0, 0, 0);
+        assert_eq!(app.events_scroll, 0);
+        app.key(key(KeyCode::Up), 0, 0, 0);
+        app.key(key(KeyCode::Char('k')), 0, 0, 0);
+        app.key(key(KeyCode::Down), 0, 0, 0);
+        assert_eq!(app.events_scroll, 1);
+    }
 }
