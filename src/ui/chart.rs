@@ -338,4 +338,50 @@ mod tests {
             c.render(area, &mut buf);
         }
     }
+
+    #[test]
+    fn an_ascii_chart_draws_labels_axis_threshold_marker_and_a_gap() {
+        let c = Chart {
+            series: vec![
+                Series {
+                    // Columns 4 and 5 have no data: the line is not drawn across them.
+                    points: vec![(0, 1.0), (1, 2.0), (2, 4.0), (3, 6.0), (6, 8.0), (7, 9.0)],
+                    style: Style::default(),
+                    dashed: false,
+                },
+                Series {
+                    points: (0..13).map(|c| (c, 3.0)).collect(),
+                    style: Style::default(),
+                    dashed: true,
+                },
+            ],
+            hlines: vec![HLine {
+                y: 7.0,
+                style: Style::default(),
+            }],
+            vlines: vec![(10, Style::default())],
+            y_max: 10.0,
+            ascii: true,
+            y_label: |v| format!("{v}"),
+            x_labels: ("-60s".into(), "now".into()),
+        };
+        let area = Rect::new(0, 0, 20, 7);
+        let mut buf = Buffer::empty(area);
+        c.render(area, &mut buf);
+        let rows: Vec<String> = (0..7)
+            .map(|y| (0..20).map(|x| buf[(x, y)].symbol()).collect())
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                "10    |       *  |  ",
+                "      |      *   |  ",
+                "      |---*------|--",
+                "4     |  *       |  ",
+                "      |ooooooooooooo",
+                "0     |*         |  ",
+                "       -60s      now",
+            ]
+        );
+    }
 }
