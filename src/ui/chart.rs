@@ -98,6 +98,8 @@ impl Chart {
         area.width.saturating_sub(GUTTER) as usize
     }
 
+    /// Draws the chart: y-axis labels in the gutter on the left, x labels on the last row, the
+    /// plot in the rest. Too small an area draws nothing.
     pub fn render(&self, area: Rect, buf: &mut Buffer) {
         if area.width <= GUTTER + 2 || area.height < 3 {
             return;
@@ -108,143 +110,188 @@ impl Chart {
             width: area.width - GUTTER,
             height: area.height - 1,
         };
-        let (w, h) = (plot.width as usize, plot.height as usize);
-        let y_max = if self.y_max.is_finite() && self.y_max > 0.0 {
+        let y_max = self.y_top();
+        self.draw_y_axis(area.x, plot, y_max, buf);
+        self.draw_x_labels(plot, area.y + area.height - 1, buf);
+        let mut grid = Grid::new(plot.width as usize, plot.height as usize, self.ascii, y_max);
+        for l in &self.hlines {
+            grid.hline(l);
+        }
+        for &(col, style) in &self.vlines {
+            grid.vline(col, style);
+        }
+        for (i, s) in self.series.iter().enumerate() {
+            grid.series(s, ASCII_MARKS[i % ASCII_MARKS.len()]);
+        }
+        grid.draw(plot, buf);
+    }
+
+    /// The value at the top of the plot: `y_max`, or 1 if that is not a positive number.
+    fn y_top(&self) -> f64 {
+        if self.y_max.is_finite() && self.y_max > 0.0 {
             self.y_max
         } else {
             1.0
-        };
-        // Axis labels: top, middle, zero.
-        let label_style = Style::default();
-        // Top and middle labels; the middle one only where it has a row of its own.
+        }
+    }
+
+    /// The gutter left of `plot`, starting at column `x`: labels for the top, the middle (only
+    /// where it has a row of its own) and zero, then the axis line.
+    fn draw_y_axis(&self, x: u16, plot: Rect, y_max: f64, buf: &mut Buffer) {
+        let style = Style::default();
+        let h = plot.height as usize;
         let mid = h / 2;
         let mut labels = vec![(0, y_max)];
         if h >= 4 {
             labels.push((mid, y_max * (1.0 - mid as f64 / (h - 1) as f64)));
         }
+        let width = GUTTER as usize - 1;
         for (row, v) in labels {
-            let s = (self.y_label)(v);
-            buf.set_stringn(
-                area.x,
-                plot.y + row as u16,
-                &s,
-                GUTTER as usize - 1,
-                label_style,
-            );
+            buf.set_stringn(x, plot.y + row as u16, (self.y_label)(v), width, style);
         }
-        buf.set_stringn(
-            area.x,
-            plot.y + h as u16 - 1,
-            "0",
-            GUTTER as usize - 1,
-            label_style,
-        );
-        for row in 0..h {
-            buf.set_string(
-                area.x + GUTTER - 1,
-                plot.y + row as u16,
-                if self.ascii { "|" } else { "│" },
-                label_style,
-            );
+        buf.set_stringn(x, plot.y + h as u16 - 1, "0", width, style);
+        let axis = if self.ascii { "|" } else { "│" };
+        for row in 0..plot.height {
+            buf.set_string(x + GUTTER - 1, plot.y + row, axis, style);
         }
-        let bottom = area.y + area.height - 1;
-        buf.set_stringn(plot.x, bottom, &self.x_labels.0, w / 2, Style::default());
+    }
+
+    /// The x labels on row `y`: the left one under the plot's left half, the right one flush
+    /// with its right edge.
+    fn draw_x_labels(&self, plot: Rect, y: u16, buf: &mut Buffer) {
+        let w = plot.width as usize;
+        buf.set_stringn(plot.x, y, &self.x_labels.0, w / 2, Style::default());
         let right = &self.x_labels.1;
         let rw = right.chars().count().min(w);
-        buf.set_stringn(
-            plot.x + (w - rw) as u16,
-            bottom,
-            right,
-            rw,
-            Style::default(),
-        );
+        buf.set_stringn(plot.x + (w - rw) as u16, y, right, rw, Style::default());
+    }
+}
 
-        // Cell grid: dots (braille) or one mark per cell (ASCII), with the style of the series
-        // drawn last in that cell.
-        let (sx, sy) = if self.ascii { (1, 1) } else { (2, 4) };
-        let (gw, gh) = (w * sx, h * sy);
-        let mut dots = vec![0u8; w * h];
-        let mut marks: Vec<Option<char>> = vec![None; w * h];
-        let mut styles: Vec<Option<Style>> = vec![None; w * h];
-        let to_row = |v: f64| -> usize {
-            let f = (v / y_max).clamp(0.0, 1.0);
-            ((1.0 - f) * (gh - 1) as f64).round() as usize
-        };
-        for l in &self.hlines {
-            if !(0.0..=y_max).contains(&l.y) {
+/// The plot's cells while a chart is drawn: braille dots, or one mark a cell (ASCII points,
+/// threshold and marker lines), each with the style of what was drawn in it last.
+struct Grid {
+    w: usize,
+    h: usize,
+    /// Dots per cell across and down: 2×4 in braille, 1×1 in ASCII.
+    sx: usize,
+    sy: usize,
+    ascii: bool,
+    y_max: f64,
+    dots: Vec<u8>,
+    marks: Vec<Option<char>>,
+    styles: Vec<Option<Style>>,
+}
+
+impl Grid {
+    fn new(w: usize, h: usize, ascii: bool, y_max: f64) -> Self {
+        let (sx, sy) = if ascii { (1, 1) } else { (2, 4) };
+        Self {
+            w,
+            h,
+            sx,
+            sy,
+            ascii,
+            y_max,
+            dots: vec![0; w * h],
+            marks: vec![None; w * h],
+            styles: vec![None; w * h],
+        }
+    }
+
+    /// The dot row of a value: 0 at `y_max`, the bottom row at zero, clamped between.
+    fn dot_row(&self, v: f64) -> usize {
+        let f = (v / self.y_max).clamp(0.0, 1.0);
+        ((1.0 - f) * (self.h * self.sy - 1) as f64).round() as usize
+    }
+
+    fn mark(&mut self, i: usize, mark: char, style: Style) {
+        self.marks[i] = Some(mark);
+        self.styles[i] = Some(style);
+    }
+
+    /// A threshold across the whole plot, unless it lies outside the y range.
+    fn hline(&mut self, l: &HLine) {
+        if !(0.0..=self.y_max).contains(&l.y) {
+            return;
+        }
+        let row = self.dot_row(l.y) / self.sy;
+        let mark = if self.ascii { '-' } else { '┄' };
+        for col in 0..self.w {
+            self.mark(row * self.w + col, mark, l.style);
+        }
+    }
+
+    /// A marker down the whole plot at `col`, unless it lies outside.
+    fn vline(&mut self, col: usize, style: Style) {
+        if col >= self.w {
+            return;
+        }
+        let mark = if self.ascii { '|' } else { '│' };
+        for row in 0..self.h {
+            self.mark(row * self.w + col, mark, style);
+        }
+    }
+
+    /// A series' points joined by lines, except across a gap of more than one column (missing
+    /// data stays open); `mark` is its character in ASCII.
+    fn series(&mut self, s: &Series, mark: char) {
+        let points: Vec<(usize, usize)> = s
+            .points
+            .iter()
+            .filter(|(c, v)| *c < self.w && v.is_finite())
+            .map(|&(c, v)| (c * self.sx + self.sx / 2, self.dot_row(v)))
+            .collect();
+        let mut n = 0;
+        for pair in points.windows(2) {
+            let ((x0, y0), (x1, y1)) = (pair[0], pair[1]);
+            if x1 - x0 > 2 * self.sx {
                 continue;
             }
-            let row = to_row(l.y) / sy;
-            for c in 0..w {
-                let i = row * w + c;
-                marks[i] = Some(if self.ascii { '-' } else { '┄' });
-                styles[i] = Some(l.style);
-            }
+            line(x0, y0, x1, y1, |x, y| {
+                self.dot(x, y, n, s, mark);
+                n += 1;
+            });
         }
-        for &(col, style) in &self.vlines {
-            if col >= w {
-                continue;
-            }
-            for row in 0..h {
-                let i = row * w + col;
-                marks[i] = Some(if self.ascii { '|' } else { '│' });
-                styles[i] = Some(style);
-            }
+        if let Some(&(x, y)) = points.last() {
+            self.dot(x, y, 0, s, mark);
         }
-        for (si, s) in self.series.iter().enumerate() {
-            let mut plot_dot = |gx: usize, gy: usize, n: usize| {
-                if s.dashed && (n / 2) % 2 == 1 {
-                    return;
-                }
-                let (cx, cy) = (gx / sx, gy / sy);
-                if cx >= w || cy >= h {
-                    return;
-                }
-                let i = cy * w + cx;
-                if self.ascii {
-                    marks[i] = Some(ASCII_MARKS[si % ASCII_MARKS.len()]);
-                } else {
-                    dots[i] |= BRAILLE[gy % 4][gx % 2];
-                    marks[i] = None;
-                }
-                styles[i] = Some(s.style);
-            };
-            let gpts: Vec<(usize, usize)> = s
-                .points
-                .iter()
-                .filter(|(c, v)| *c < w && v.is_finite())
-                .map(|&(c, v)| (c * sx + sx / 2, to_row(v)))
-                .collect();
-            let mut n = 0;
-            for pair in gpts.windows(2) {
-                let ((x0, y0), (x1, y1)) = (pair[0], pair[1]);
-                // A gap of more than one column is missing data: leave it open.
-                if x1 - x0 > 2 * sx {
-                    continue;
-                }
-                line(x0, y0, x1, y1, |x, y| {
-                    plot_dot(x, y, n);
-                    n += 1;
-                });
-            }
-            if let Some(&(x, y)) = gpts.last() {
-                plot_dot(x, y, 0);
-            }
-            let _ = gw;
+    }
+
+    /// The `n`th dot along a series' line at grid point (`gx`, `gy`); a dashed series skips
+    /// every other pair of dots.
+    fn dot(&mut self, gx: usize, gy: usize, n: usize, s: &Series, mark: char) {
+        if s.dashed && (n / 2) % 2 == 1 {
+            return;
         }
-        for row in 0..h {
-            for col in 0..w {
-                let i = row * w + col;
-                let ch = if dots[i] != 0 {
-                    char::from_u32(0x2800 + dots[i] as u32).unwrap_or(' ')
-                } else if let Some(m) = marks[i] {
+        let (cx, cy) = (gx / self.sx, gy / self.sy);
+        if cx >= self.w || cy >= self.h {
+            return;
+        }
+        let i = cy * self.w + cx;
+        if self.ascii {
+            self.marks[i] = Some(mark);
+        } else {
+            self.dots[i] |= BRAILLE[gy % 4][gx % 2];
+            self.marks[i] = None;
+        }
+        self.styles[i] = Some(s.style);
+    }
+
+    /// Copies the drawn cells into `plot`; cells with nothing drawn keep what was there.
+    fn draw(&self, plot: Rect, buf: &mut Buffer) {
+        for row in 0..self.h {
+            for col in 0..self.w {
+                let i = row * self.w + col;
+                let ch = if self.dots[i] != 0 {
+                    char::from_u32(0x2800 + self.dots[i] as u32).unwrap_or(' ')
+                } else if let Some(m) = self.marks[i] {
                     m
                 } else {
                     continue;
                 };
                 let cell = &mut buf[(plot.x + col as u16, plot.y + row as u16)];
                 cell.set_char(ch);
-                if let Some(st) = styles[i] {
+                if let Some(st) = self.styles[i] {
                     cell.set_style(st);
                 }
             }
@@ -337,5 +384,51 @@ mod tests {
             let mut buf = Buffer::empty(area);
             c.render(area, &mut buf);
         }
+    }
+
+    #[test]
+    fn an_ascii_chart_draws_labels_axis_threshold_marker_and_a_gap() {
+        let c = Chart {
+            series: vec![
+                Series {
+                    // Columns 4 and 5 have no data: the line is not drawn across them.
+                    points: vec![(0, 1.0), (1, 2.0), (2, 4.0), (3, 6.0), (6, 8.0), (7, 9.0)],
+                    style: Style::default(),
+                    dashed: false,
+                },
+                Series {
+                    points: (0..13).map(|c| (c, 3.0)).collect(),
+                    style: Style::default(),
+                    dashed: true,
+                },
+            ],
+            hlines: vec![HLine {
+                y: 7.0,
+                style: Style::default(),
+            }],
+            vlines: vec![(10, Style::default())],
+            y_max: 10.0,
+            ascii: true,
+            y_label: |v| format!("{v}"),
+            x_labels: ("-60s".into(), "now".into()),
+        };
+        let area = Rect::new(0, 0, 20, 7);
+        let mut buf = Buffer::empty(area);
+        c.render(area, &mut buf);
+        let rows: Vec<String> = (0..7)
+            .map(|y| (0..20).map(|x| buf[(x, y)].symbol()).collect())
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                "10    |       *  |  ",
+                "      |      *   |  ",
+                "      |---*------|--",
+                "4     |  *       |  ",
+                "      |ooooooooooooo",
+                "0     |*         |  ",
+                "       -60s      now",
+            ]
+        );
     }
 }

@@ -96,16 +96,21 @@ impl Screen<'_> {
     }
 
     pub fn block<'b>(&self, title: &'b str) -> Block<'b> {
-        Block::default()
-            .borders(Borders::ALL)
-            .border_set(self.theme.border_set())
-            .title(Span::styled(format!(" {title} "), self.theme.title()))
+        block(&self.theme, title)
     }
 
     /// Offset from the run's start, as the strip and the event lists print times.
     pub fn rel(&self, t: TimeMs) -> String {
         format::elapsed(t - self.started())
     }
+}
+
+/// A bordered panel with its title.
+fn block<'b>(theme: &Theme, title: &'b str) -> Block<'b> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_set(theme.border_set())
+        .title(Span::styled(format!(" {title} "), theme.title()))
 }
 
 /// Below this, only a one-line summary fits.

@@ -8,7 +8,8 @@ use ratatui::widgets::{Clear, Paragraph, Widget};
 use super::Screen;
 use crate::settings::Band;
 use crate::ui::app::Mode;
-use crate::ui::keys::BINDINGS;
+use crate::ui::keys::{Entry, NORMAL};
+use crate::ui::theme::Theme;
 
 /// Status messages stay this long.
 const STATUS_MS: i64 = 8_000;
@@ -61,10 +62,14 @@ pub fn footer(area: Rect, buf: &mut Buffer, s: &Screen) {
 }
 
 pub fn render(area: Rect, buf: &mut Buffer, s: &Screen) {
-    if s.app.mode != Mode::Help {
-        return;
+    if s.app.mode == Mode::Help {
+        help(area, buf, &s.theme);
     }
-    let h = (BINDINGS.len() as u16 + 2).min(area.height);
+}
+
+/// The normal mode's key table in a box centred in `area`, one entry a line.
+fn help(area: Rect, buf: &mut Buffer, theme: &Theme) {
+    let h = (NORMAL.len() as u16 + 2).min(area.height);
     let w = 56.min(area.width);
     let r = Rect {
         x: area.x + (area.width - w) / 2,
@@ -73,17 +78,79 @@ pub fn render(area: Rect, buf: &mut Buffer, s: &Screen) {
         height: h,
     };
     Clear.render(r, buf);
-    let block = s.block("keys (any key closes)");
+    let block = super::block(theme, "keys (any key closes)");
     let inner = block.inner(r);
     block.render(r, buf);
-    let lines: Vec<Line> = BINDINGS
+    let keys: Vec<String> = NORMAL.iter().map(Entry::keys_label).collect();
+    let width = keys.iter().map(|k| k.chars().count()).max().unwrap_or(0);
+    let lines: Vec<Line> = NORMAL
         .iter()
-        .map(|(k, _, what)| {
+        .zip(keys)
+        .map(|(e, k)| {
             Line::from(vec![
-                Span::styled(format!("{k:>6}  "), s.theme.title()),
-                Span::raw(*what),
+                Span::styled(format!(" {k:>width$}  "), theme.title()),
+                Span::raw(e.what),
             ])
         })
         .collect();
     Paragraph::new(lines).render(inner, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The help drawn on an otherwise empty screen, one string a row.
+    fn help_rows(w: u16, h: u16) -> Vec<String> {
+        let area = Rect::new(0, 0, w, h);
+        let mut buf = Buffer::empty(area);
+        let theme = Theme {
+            color: false,
+            ascii: false,
+        };
+        help(area, &mut buf, &theme);
+        (0..h)
+            .map(|y| (0..w).map(|x| buf[(x, y)].symbol()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn the_help_lists_every_key_of_the_normal_mode_beside_what_it_does() {
+        let rows = help_rows(80, 40);
+        for e in NORMAL {
+            let row: Vec<&String> = rows.iter().filter(|r| r.contains(e.what)).collect();
+            assert_eq!(
+                row.len(),
+                1,
+                "{:?} on one line:\n{}",
+                e.what,
+                rows.join("\n")
+            );
+            // The words left of the description, inside the border, are the keys.
+            let (left, _) = row[0].split_once(e.what).unwrap();
+            let shown: Vec<&str> = left
+                .split_whitespace()
+                .filter(|w| !["│", "/"].contains(w))
+                .collect();
+            let bound: Vec<String> = e
+                .bindings
+                .iter()
+                .flat_map(|b| b.keys.iter().map(|k| k.label()))
+                .collect();
+            assert_eq!(shown, bound, "{}", row[0]);
+        }
+    }
+
+    #[test]
+    fn the_help_fits_an_80_by_24_terminal() {
+        let rows = help_rows(80, 24);
+        for e in NORMAL {
+            assert!(
+                rows.iter().any(|r| r.contains(e.what)),
+                "{:?} cut off:\n{}",
+                e.what,
+                rows.join("\n")
+            );
+        }
+    }
 }
