@@ -2,21 +2,29 @@
 //! entries read and consumers, plus server INFO and SLOWLOG LEN. Replies are read as
 //! `redis::Value` so RESP2 and RESP3, and Valkey 7.2–9 / Redis 7 shapes, all work; lag and
 //! entries-read may be nil and are then omitted rather than guessed.
+//!
+//! `commands` sends the commands and sorts failures; `reply` decodes each reply into a plain
+//! struct and `samples` turns those into series, both pure so they are tested on recorded
+//! replies without a server.
 
-use std::collections::HashMap;
+mod commands;
+mod reply;
+mod samples;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::anyhow;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{IntoConnectionInfo, Value};
+use redis::aio::ConnectionManagerConfig;
+use redis::IntoConnectionInfo;
 use serde::Deserialize;
 
-use crate::model::{now_ms, Labels, Sample, SourceEvent, TimeMs};
+use crate::model::{now_ms, Sample, SourceEvent, TimeMs};
 use crate::secret::read_secret;
 use crate::sources::probe::ProbeItem;
 use crate::sources::Poller;
-use crate::text::clean_short;
+use commands::{describe, Conn, Gathered};
+use samples::Problem;
 
 /// The per-stream and per-group series the queue view shows; recordings keep them whether or
 /// not a signal reads them, so a replay's queue view is complete.
@@ -31,9 +39,6 @@ pub const QUEUE_SERIES: [&str; 7] = [
 ];
 
 pub const SOURCE: &str = "valkey";
-
-/// A consumer idle at least this long counts as inactive.
-const INACTIVE_AFTER_MS: i64 = 30_000;
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -59,46 +64,6 @@ pub struct ValkeyConfig {
     pub ca_file: Option<PathBuf>,
     #[serde(default)]
     pub insecure_skip_verify: bool,
-}
-
-enum Conn {
-    Single(ConnectionManager),
-    Cluster(redis::cluster_async::ClusterConnection),
-}
-
-impl Conn {
-    async fn run(&mut self, cmd: &redis::Cmd) -> redis::RedisResult<Value> {
-        match self {
-            Conn::Single(c) => cmd.query_async(c).await,
-            Conn::Cluster(c) => cmd.query_async(c).await,
-        }
-    }
-
-    /// A node-level command (INFO, SLOWLOG LEN) on every primary: (node, reply).
-    async fn each_node(
-        &mut self,
-        cmd: redis::Cmd,
-        single_node: &str,
-    ) -> redis::RedisResult<Vec<(String, Value)>> {
-        match self {
-            Conn::Single(c) => Ok(vec![(single_node.to_string(), cmd.query_async(c).await?)]),
-            Conn::Cluster(c) => {
-                use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
-                let v = c
-                    .route_command(
-                        cmd,
-                        RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None)),
-                    )
-                    .await?;
-                Ok(match v.as_map_iter() {
-                    Some(it) => it
-                        .map(|(k, v)| (text(k).unwrap_or_default(), v.clone()))
-                        .collect(),
-                    None => vec![("cluster".to_string(), v)],
-                })
-            }
-        }
-    }
 }
 
 pub struct ValkeyPoller {
@@ -230,301 +195,19 @@ impl ValkeyPoller {
 
     /// Reads everything once: samples, plus per-stream/group problems that do not take the
     /// source down (a missing stream or group).
-    async fn read_all(
-        &mut self,
-        now: TimeMs,
-    ) -> anyhow::Result<(Vec<Sample>, Vec<(String, String)>)> {
+    async fn read_all(&mut self, now: TimeMs) -> anyhow::Result<(Vec<Sample>, Vec<Problem>)> {
         if self.conn.is_none() {
             self.conn = Some(self.connect().await?);
         }
-        let node = self.node.clone();
         let conn = self.conn.as_mut().expect("connected");
-        let mut out = Vec::new();
-        let mut problems = Vec::new();
-        let fatal = |e: redis::RedisError| anyhow!(describe(&e, &node));
-
-        for (n, reply) in conn
-            .each_node(redis::cmd("INFO"), &node)
-            .await
-            .map_err(fatal)?
-        {
-            let raw = text(&reply).unwrap_or_default();
-            let info = parse_info(&raw);
-            let l = |name: &str| Labels::named(name).with("node", &n);
-            out.push(Sample::new(l("valkey_up"), now, 1.0));
-            for (field, series) in [
-                (
-                    "instantaneous_ops_per_sec",
-                    "valkey_instantaneous_ops_per_sec",
-                ),
-                ("connected_clients", "valkey_connected_clients"),
-                ("blocked_clients", "valkey_blocked_clients"),
-                ("used_memory", "valkey_used_memory_bytes"),
-                ("evicted_keys", "valkey_evicted_keys_total"),
-                ("rejected_connections", "valkey_rejected_connections_total"),
-            ] {
-                if let Some(v) = info.get(field).and_then(|v| v.parse::<f64>().ok()) {
-                    out.push(Sample::new(l(series), now, v));
-                }
-            }
+        let mut got = Gathered::default();
+        commands::read_nodes(conn, &self.node, now, &mut got).await?;
+        for stream in &self.cfg.streams {
+            commands::read_stream(conn, &self.node, stream, &self.cfg.groups, now, &mut got)
+                .await?;
         }
-        for (n, reply) in conn
-            .each_node(redis::cmd("SLOWLOG").arg("LEN").clone(), &node)
-            .await
-            .map_err(fatal)?
-        {
-            if let Some(v) = int(&reply) {
-                out.push(Sample::new(
-                    Labels::named("valkey_slowlog_length").with("node", &n),
-                    now,
-                    v as f64,
-                ));
-            }
-        }
-
-        for stream in self.cfg.streams.clone() {
-            let sl = |name: &str| Labels::named(name).with("stream", &stream);
-            let xinfo = match conn
-                .run(redis::cmd("XINFO").arg("STREAM").arg(&stream))
-                .await
-            {
-                Ok(v) => v,
-                Err(e) if is_server_error(&e) => {
-                    let msg = if e.to_string().to_lowercase().contains("no such key") {
-                        format!(
-                            "stream `{stream}` does not exist (XINFO STREAM: {})",
-                            clean_short(&e.to_string(), 120)
-                        )
-                    } else {
-                        format!(
-                            "stream `{stream}`: XINFO STREAM failed: {}",
-                            clean_short(&e.to_string(), 160)
-                        )
-                    };
-                    problems.push((format!("stream {stream}"), msg));
-                    continue;
-                }
-                Err(e) => return Err(fatal(e)),
-            };
-            let m = map(&xinfo);
-            let len = match conn.run(redis::cmd("XLEN").arg(&stream)).await {
-                Ok(v) => int(&v),
-                Err(e) if is_server_error(&e) => None,
-                Err(e) => return Err(fatal(e)),
-            };
-            if let Some(v) = len.or_else(|| m.get("length").and_then(|v| int(v))) {
-                out.push(Sample::new(sl("valkey_stream_length"), now, v as f64));
-            }
-            if let Some(v) = m.get("entries-added").and_then(|v| int(v)) {
-                out.push(Sample::new(
-                    sl("valkey_stream_entries_added_total"),
-                    now,
-                    v as f64,
-                ));
-            }
-            if let Some(v) = m.get("groups").and_then(|v| int(v)) {
-                out.push(Sample::new(sl("valkey_stream_groups"), now, v as f64));
-            }
-            let groups = match conn
-                .run(redis::cmd("XINFO").arg("GROUPS").arg(&stream))
-                .await
-            {
-                Ok(v) => v,
-                Err(e) if is_server_error(&e) => {
-                    problems.push((
-                        format!("stream {stream}"),
-                        format!(
-                            "stream `{stream}`: XINFO GROUPS failed: {}",
-                            clean_short(&e.to_string(), 160)
-                        ),
-                    ));
-                    continue;
-                }
-                Err(e) => return Err(fatal(e)),
-            };
-            let groups: Vec<HashMap<String, &Value>> = groups
-                .as_sequence()
-                .unwrap_or(&[])
-                .iter()
-                .map(map)
-                .collect();
-            for want in &self.cfg.groups {
-                if !groups
-                    .iter()
-                    .any(|g| g.get("name").and_then(|v| text(v)).as_deref() == Some(want))
-                {
-                    problems.push((
-                        format!("group {stream}/{want}"),
-                        format!("consumer group `{want}` does not exist on stream `{stream}` (XINFO GROUPS lists {})", group_names(&groups)),
-                    ));
-                }
-            }
-            for g in &groups {
-                let Some(name) = g.get("name").and_then(|v| text(v)) else {
-                    continue;
-                };
-                if !self.cfg.groups.is_empty() && !self.cfg.groups.contains(&name) {
-                    continue;
-                }
-                let gl = |n: &str| {
-                    Labels::named(n)
-                        .with("stream", &stream)
-                        .with("group", &name)
-                };
-                let lag = g.get("lag").and_then(|v| int(v));
-                out.push(Sample::new(
-                    gl("valkey_group_lag_known"),
-                    now,
-                    if lag.is_some() { 1.0 } else { 0.0 },
-                ));
-                // Lag turns unknown (nil) once entries were deleted or trimmed; a staleness
-                // marker then ends the series, so queries fall back to the stream length
-                // instead of holding the last known lag for the whole lookback.
-                let lag_value = lag.map_or_else(crate::store::stale_nan, |v| v as f64);
-                out.push(Sample::new(gl("valkey_group_lag"), now, lag_value));
-                if let Some(v) = g.get("pending").and_then(|v| int(v)) {
-                    out.push(Sample::new(gl("valkey_group_pending"), now, v as f64));
-                }
-                if let Some(v) = g.get("entries-read").and_then(|v| int(v)) {
-                    out.push(Sample::new(
-                        gl("valkey_group_entries_read_total"),
-                        now,
-                        v as f64,
-                    ));
-                }
-                if let Some(v) = g.get("consumers").and_then(|v| int(v)) {
-                    out.push(Sample::new(gl("valkey_group_consumers"), now, v as f64));
-                }
-                if let Some(ms) = g
-                    .get("last-delivered-id")
-                    .and_then(|v| text(v))
-                    .and_then(|id| id.split('-').next()?.parse::<f64>().ok())
-                {
-                    out.push(Sample::new(gl("valkey_group_last_delivered_ms"), now, ms));
-                }
-                match conn
-                    .run(redis::cmd("XINFO").arg("CONSUMERS").arg(&stream).arg(&name))
-                    .await
-                {
-                    Ok(v) => {
-                        let consumers: Vec<HashMap<String, &Value>> =
-                            v.as_sequence().unwrap_or(&[]).iter().map(map).collect();
-                        let idle_max = consumers
-                            .iter()
-                            .filter_map(|c| c.get("idle").and_then(|v| int(v)))
-                            .max()
-                            .unwrap_or(0);
-                        // `inactive` (7.2+): ms since the last successful read, −1 if never.
-                        // Redis 7.0 lacks it: fall back to `idle`.
-                        let inactive = consumers
-                            .iter()
-                            .filter(|c| {
-                                let v = c
-                                    .get("inactive")
-                                    .and_then(|v| int(v))
-                                    .or_else(|| c.get("idle").and_then(|v| int(v)));
-                                matches!(v, Some(ms) if !(0..INACTIVE_AFTER_MS).contains(&ms))
-                            })
-                            .count();
-                        out.push(Sample::new(
-                            gl("valkey_group_consumer_idle_max_seconds"),
-                            now,
-                            idle_max as f64 / 1000.0,
-                        ));
-                        out.push(Sample::new(
-                            gl("valkey_group_consumers_inactive"),
-                            now,
-                            inactive as f64,
-                        ));
-                    }
-                    Err(e) if is_server_error(&e) => problems.push((
-                        format!("group {stream}/{name}"),
-                        format!(
-                            "XINFO CONSUMERS {stream} {name}: {}",
-                            clean_short(&e.to_string(), 160)
-                        ),
-                    )),
-                    Err(e) => return Err(fatal(e)),
-                }
-            }
-        }
-        Ok((out, problems))
+        Ok((got.samples, got.problems))
     }
-}
-
-fn group_names(groups: &[HashMap<String, &Value>]) -> String {
-    let names: Vec<String> = groups
-        .iter()
-        .filter_map(|g| g.get("name").and_then(|v| text(v)))
-        .collect();
-    if names.is_empty() {
-        "none".into()
-    } else {
-        names.join(", ")
-    }
-}
-
-/// A reply error from the server about this command (as opposed to I/O or auth trouble).
-fn is_server_error(e: &redis::RedisError) -> bool {
-    let text = e.to_string();
-    !(e.is_io_error()
-        || e.is_timeout()
-        || e.is_connection_dropped()
-        || e.is_connection_refusal()
-        || e.kind() == redis::ErrorKind::AuthenticationFailed
-        || text.contains("NOAUTH")
-        || text.contains("WRONGPASS"))
-}
-
-/// One line that says what failed and what to check.
-fn describe(e: &redis::RedisError, node: &str) -> String {
-    let s = clean_short(&e.to_string(), 200);
-    if e.kind() == redis::ErrorKind::AuthenticationFailed
-        || s.contains("WRONGPASS")
-        || s.contains("NOAUTH")
-        || s.contains("invalid password")
-    {
-        format!("valkey {node}: authentication failed ({s}): check username and password_env / password_file")
-    } else if e.is_connection_refusal() || s.to_lowercase().contains("connection refused") {
-        format!("valkey {node}: connection refused: is valkey-server running on that port?")
-    } else if e.is_timeout() {
-        format!("valkey {node}: timed out ({s})")
-    } else {
-        format!("valkey {node}: {s}")
-    }
-}
-
-fn text(v: &Value) -> Option<String> {
-    match v {
-        Value::BulkString(b) => Some(String::from_utf8_lossy(b).into_owned()),
-        Value::SimpleString(s) => Some(s.clone()),
-        Value::VerbatimString { text, .. } => Some(text.clone()),
-        Value::Int(i) => Some(i.to_string()),
-        _ => None,
-    }
-}
-
-fn int(v: &Value) -> Option<i64> {
-    match v {
-        Value::Int(i) => Some(*i),
-        Value::BulkString(_) | Value::SimpleString(_) => text(v)?.trim().parse().ok(),
-        Value::Double(d) => Some(*d as i64),
-        _ => None,
-    }
-}
-
-/// A reply map (RESP3 map or RESP2 flat key/value array) keyed by text.
-fn map(v: &Value) -> HashMap<String, &Value> {
-    v.as_map_iter()
-        .map(|it| it.filter_map(|(k, v)| Some((text(k)?, v))).collect())
-        .unwrap_or_default()
-}
-
-fn parse_info(s: &str) -> HashMap<&str, &str> {
-    s.lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.trim_end_matches('\r').split_once(':'))
-        .collect()
 }
 
 impl Poller for ValkeyPoller {
@@ -587,35 +270,14 @@ pub async fn probe(cfg: &ValkeyConfig, timeout: Duration) -> Vec<ProbeItem> {
                     }
                 });
             }
-            for (k, e) in problems.iter().filter(|(k, _)| k.starts_with("group ")) {
+            // Groups, and nodes whose INFO or SLOWLOG LEN reply could not be read.
+            let others = problems
+                .iter()
+                .filter(|(k, _)| k.starts_with("group ") || k.starts_with("node "));
+            for (k, e) in others {
                 items.push(ProbeItem::fail(k.clone(), e.clone()));
             }
             items
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn resp2_and_resp3_maps_and_nil() {
-        let resp2 = Value::Array(vec![
-            Value::BulkString(b"name".to_vec()),
-            Value::BulkString(b"workers".to_vec()),
-            Value::BulkString(b"lag".to_vec()),
-            Value::Nil,
-            Value::BulkString(b"pending".to_vec()),
-            Value::Int(4),
-        ]);
-        let m = map(&resp2);
-        assert_eq!(text(m["name"]).as_deref(), Some("workers"));
-        assert_eq!(int(m["lag"]), None);
-        assert_eq!(int(m["pending"]), Some(4));
-        let resp3 = Value::Map(vec![(Value::SimpleString("lag".into()), Value::Int(7))]);
-        assert_eq!(int(map(&resp3)["lag"]), Some(7));
-        let info = parse_info("# Clients\r\nconnected_clients:3\r\nblocked_clients:1\r\n");
-        assert_eq!(info["connected_clients"], "3");
     }
 }
