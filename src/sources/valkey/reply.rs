@@ -263,3 +263,369 @@ fn kind(v: &Value) -> String {
         _ => "an unexpected value".into(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Replies recorded from Valkey 9.1.2 (`valkey-server`, RESP2 and after `HELLO 3`); keys
+    //! are bulk strings in both protocols, only the map framing and nil differ.
+
+    use super::*;
+    use redis::VerbatimFormat;
+
+    fn bulk(s: &str) -> Value {
+        Value::BulkString(s.as_bytes().to_vec())
+    }
+
+    /// RESP2: `*2n` flat array of key, value, key, value…
+    fn resp2(fields: &[(&str, Value)]) -> Value {
+        Value::Array(
+            fields
+                .iter()
+                .flat_map(|(k, v)| [bulk(k), v.clone()])
+                .collect(),
+        )
+    }
+
+    /// RESP3: `%n` map.
+    fn resp3(fields: &[(&str, Value)]) -> Value {
+        Value::Map(fields.iter().map(|(k, v)| (bulk(k), v.clone())).collect())
+    }
+
+    /// Both encodings of the same reply map.
+    fn both(fields: &[(&str, Value)]) -> [Value; 2] {
+        [resp2(fields), resp3(fields)]
+    }
+
+    fn entry(id: &str, n: &str) -> Value {
+        Value::Array(vec![bulk(id), Value::Array(vec![bulk("n"), bulk(n)])])
+    }
+
+    /// XINFO STREAM jobs: 6 added, the last one deleted, 3 groups.
+    fn xinfo_stream() -> Vec<(&'static str, Value)> {
+        vec![
+            ("length", Value::Int(5)),
+            ("radix-tree-keys", Value::Int(1)),
+            ("radix-tree-nodes", Value::Int(2)),
+            ("last-generated-id", bulk("1795794775758-0")),
+            ("max-deleted-entry-id", bulk("1795794775758-0")),
+            ("entries-added", Value::Int(6)),
+            ("recorded-first-entry-id", bulk("1795794775728-0")),
+            ("groups", Value::Int(3)),
+            ("first-entry", entry("1795794775728-0", "1")),
+            ("last-entry", entry("1795794775744-0", "5")),
+        ]
+    }
+
+    fn group(
+        name: &str,
+        consumers: i64,
+        pending: i64,
+        last: &str,
+        read: Value,
+        lag: Value,
+    ) -> Vec<(&'static str, Value)> {
+        vec![
+            ("name", bulk(name)),
+            ("consumers", Value::Int(consumers)),
+            ("pending", Value::Int(pending)),
+            ("last-delivered-id", bulk(last)),
+            ("entries-read", read),
+            ("lag", lag),
+        ]
+    }
+
+    fn consumer(name: &str, pending: i64, idle: i64, inactive: Option<i64>) -> Vec<(&str, Value)> {
+        let mut c = vec![
+            ("name", bulk(name)),
+            ("pending", Value::Int(pending)),
+            ("idle", Value::Int(idle)),
+        ];
+        if let Some(ms) = inactive {
+            c.push(("inactive", Value::Int(ms)));
+        }
+        c
+    }
+
+    /// A list reply (XINFO GROUPS / CONSUMERS) in RESP2 and RESP3: an array of maps.
+    fn lists(items: &[Vec<(&str, Value)>]) -> [Value; 2] {
+        [
+            Value::Array(items.iter().map(|i| resp2(i)).collect()),
+            Value::Array(items.iter().map(|i| resp3(i)).collect()),
+        ]
+    }
+
+    fn err_text<T: fmt::Debug>(r: Result<T, ReplyError>) -> String {
+        r.expect_err("a reply error").to_string()
+    }
+
+    const INFO: &str = "# Server\r\nredis_version:7.2.4\r\nserver_name:valkey\r\n\
+        valkey_version:9.1.2\r\nexecutable:/usr/bin/valkey-server\r\nconfig_file:\r\n\r\n\
+        # Clients\r\nconnected_clients:3\r\nblocked_clients:1\r\n\r\n\
+        # Memory\r\nused_memory:1048576\r\nmem_fragmentation_ratio:1.53\r\n\r\n\
+        # Stats\r\ninstantaneous_ops_per_sec:250\r\nrejected_connections:0\r\n\
+        evicted_keys:7\r\n\r\n# Keyspace\r\ndb0:keys=2,expires=0,avg_ttl=0\r\n";
+
+    #[test]
+    fn info_as_resp2_bulk_and_resp3_verbatim_text() {
+        let want = ServerInfo {
+            ops_per_sec: Some(250.0),
+            connected_clients: Some(3.0),
+            blocked_clients: Some(1.0),
+            used_memory: Some(1048576.0),
+            evicted_keys: Some(7.0),
+            rejected_connections: Some(0.0),
+        };
+        assert_eq!(server_info(&bulk(INFO)), Ok(want.clone()));
+        let verbatim = Value::VerbatimString {
+            format: VerbatimFormat::Text,
+            text: INFO.into(),
+        };
+        assert_eq!(server_info(&verbatim), Ok(want));
+    }
+
+    #[test]
+    fn info_fields_a_server_does_not_list_are_none() {
+        let got = parse_info("# Clients\nconnected_clients:2\n").unwrap();
+        assert_eq!(got.connected_clients, Some(2.0));
+        assert_eq!(got.used_memory, None);
+        assert_eq!(parse_info(""), Ok(ServerInfo::default()));
+    }
+
+    #[test]
+    fn info_field_that_is_not_a_number_is_an_error_naming_it() {
+        let e = err_text(parse_info("# Memory\r\nused_memory:lots\r\n"));
+        assert!(e.contains("`used_memory`") && e.contains("\"lots\""), "{e}");
+    }
+
+    #[test]
+    fn info_reply_that_is_not_text_is_an_error() {
+        let e = err_text(server_info(&Value::Array(vec![])));
+        assert_eq!(e, "INFO reply should be text, got an array of 0");
+    }
+
+    #[test]
+    fn xinfo_stream_valkey9_both_protocols() {
+        for reply in both(&xinfo_stream()) {
+            let want = StreamInfo {
+                length: Some(5),
+                entries_added: Some(6),
+                groups: Some(3),
+            };
+            assert_eq!(stream_info(&reply), Ok(want));
+        }
+    }
+
+    #[test]
+    fn xinfo_stream_without_entries_added_before_redis7() {
+        let mut fields = xinfo_stream();
+        fields.retain(|(k, _)| *k != "entries-added");
+        for reply in both(&fields) {
+            assert_eq!(stream_info(&reply).unwrap().entries_added, None);
+        }
+    }
+
+    #[test]
+    fn xinfo_stream_wrong_typed_field_is_an_error_naming_it() {
+        let mut fields = xinfo_stream();
+        fields[0].1 = Value::Array(vec![Value::Int(5)]);
+        for reply in both(&fields) {
+            let e = err_text(stream_info(&reply));
+            assert_eq!(
+                e,
+                "XINFO STREAM reply: field `length` should be an integer or nil, got an array of 1"
+            );
+        }
+    }
+
+    #[test]
+    fn xinfo_stream_that_is_not_a_map_is_an_error() {
+        // An odd-length RESP2 array cannot be key/value pairs.
+        let odd = Value::Array(vec![bulk("length"), Value::Int(5), bulk("groups")]);
+        let e = err_text(stream_info(&odd));
+        assert!(e.starts_with("XINFO STREAM reply should be a map"), "{e}");
+        assert!(stream_info(&Value::Okay).is_err());
+    }
+
+    #[test]
+    fn xinfo_groups_lag_and_entries_read_nil_after_xdel() {
+        // Three groups, then an undelivered entry added and deleted: lag is nil for all,
+        // entries-read is nil for the two that never read.
+        let items = [
+            group("fresh", 0, 0, "0-0", Value::Nil, Value::Nil),
+            group("late", 0, 0, "1795794775744-0", Value::Nil, Value::Nil),
+            group(
+                "workers",
+                1,
+                2,
+                "1795794775733-0",
+                Value::Int(2),
+                Value::Nil,
+            ),
+        ];
+        for reply in lists(&items) {
+            let got = groups(&reply).unwrap();
+            assert_eq!(got.len(), 3);
+            assert_eq!(
+                got[2],
+                GroupInfo {
+                    name: "workers".into(),
+                    consumers: Some(1),
+                    pending: Some(2),
+                    last_delivered_id: Some("1795794775733-0".into()),
+                    entries_read: Some(2),
+                    lag: None,
+                }
+            );
+            assert_eq!((got[0].entries_read, got[0].lag), (None, None));
+            assert_eq!(got[1].name, "late");
+        }
+    }
+
+    #[test]
+    fn xinfo_groups_group_created_at_zero_has_nil_entries_read_and_a_lag() {
+        let items = [
+            group("atzero", 0, 0, "0-0", Value::Nil, Value::Int(3)),
+            group("g", 2, 1, "1-0", Value::Int(1), Value::Int(2)),
+        ];
+        for reply in lists(&items) {
+            let got = groups(&reply).unwrap();
+            assert_eq!((got[0].entries_read, got[0].lag), (None, Some(3)));
+            assert_eq!((got[1].entries_read, got[1].lag), (Some(1), Some(2)));
+        }
+    }
+
+    #[test]
+    fn xinfo_groups_empty_list() {
+        for reply in lists(&[]) {
+            assert_eq!(groups(&reply), Ok(vec![]));
+        }
+        assert_eq!(groups(&Value::Nil), Ok(vec![]));
+    }
+
+    #[test]
+    fn xinfo_groups_unknown_fields_are_ignored() {
+        let mut g = group("workers", 1, 0, "5-0", Value::Int(5), Value::Int(0));
+        g.insert(1, ("future-field", Value::Map(vec![])));
+        g.push(("another", Value::Boolean(true)));
+        for reply in lists(&[g.clone()]) {
+            assert_eq!(groups(&reply).unwrap()[0].lag, Some(0));
+        }
+    }
+
+    #[test]
+    fn xinfo_groups_wrong_typed_field_is_an_error_naming_it_and_the_group() {
+        let ok = group("a", 0, 0, "0-0", Value::Nil, Value::Int(0));
+        let bad = group("workers", 1, 0, "5-0", Value::Int(5), bulk("many"));
+        for reply in lists(&[ok.clone(), bad.clone()]) {
+            assert_eq!(
+                err_text(groups(&reply)),
+                "XINFO GROUPS reply, group `workers`: field `lag` should be an integer or nil, \
+                 got the string \"many\""
+            );
+        }
+    }
+
+    #[test]
+    fn xinfo_groups_group_without_a_name_or_not_a_map_is_an_error() {
+        let mut nameless = group("x", 0, 0, "0-0", Value::Nil, Value::Nil);
+        nameless.remove(0);
+        for reply in lists(&[nameless.clone()]) {
+            assert_eq!(
+                err_text(groups(&reply)),
+                "XINFO GROUPS reply, group 1: no `name` field"
+            );
+        }
+        let e = err_text(groups(&Value::Array(vec![Value::Int(1)])));
+        assert_eq!(
+            e,
+            "XINFO GROUPS reply, group 1 should be a map, got the integer 1"
+        );
+        let e = err_text(groups(&bulk("nope")));
+        assert!(
+            e.starts_with("XINFO GROUPS reply should be an array of groups"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn xinfo_consumers_valkey9_with_inactive() {
+        // c2 was created by XGROUP CREATECONSUMER and never read: inactive −1.
+        let items = [
+            consumer("c1", 1, 367, Some(367)),
+            consumer("c2", 0, 359, Some(-1)),
+        ];
+        for reply in lists(&items) {
+            assert_eq!(
+                consumers(&reply),
+                Ok(vec![
+                    ConsumerInfo {
+                        idle_ms: Some(367),
+                        inactive_ms: Some(367)
+                    },
+                    ConsumerInfo {
+                        idle_ms: Some(359),
+                        inactive_ms: Some(-1)
+                    },
+                ])
+            );
+        }
+    }
+
+    #[test]
+    fn xinfo_consumers_redis70_without_inactive() {
+        for reply in lists(&[consumer("c1", 2, 41_000, None)]) {
+            assert_eq!(
+                consumers(&reply),
+                Ok(vec![ConsumerInfo {
+                    idle_ms: Some(41_000),
+                    inactive_ms: None
+                }])
+            );
+        }
+        for reply in lists(&[]) {
+            assert_eq!(consumers(&reply), Ok(vec![]));
+        }
+    }
+
+    #[test]
+    fn xinfo_consumers_wrong_typed_field_is_an_error_naming_it() {
+        let mut c = consumer("c1", 2, 10, Some(10));
+        c[2].1 = Value::Array(vec![]);
+        for reply in lists(&[c.clone()]) {
+            let e = err_text(consumers(&reply));
+            assert_eq!(
+                e,
+                "XINFO CONSUMERS reply, consumer `c1`: field `idle` should be an integer or nil, \
+                 got an array of 0"
+            );
+        }
+    }
+
+    #[test]
+    fn counts_for_xlen_and_slowlog_len() {
+        assert_eq!(count(&Value::Int(5), "XLEN"), Ok(Some(5)));
+        assert_eq!(count(&Value::Nil, "XLEN"), Ok(None));
+        assert_eq!(count(&bulk("12"), "SLOWLOG LEN"), Ok(Some(12)));
+        assert_eq!(
+            err_text(count(&Value::Okay, "SLOWLOG LEN")),
+            "SLOWLOG LEN reply should be an integer, got OK"
+        );
+    }
+
+    #[test]
+    fn integers_sent_as_strings_or_doubles_are_read() {
+        let fields = [
+            ("length", bulk(" 9 ")),
+            ("entries-added", Value::SimpleString("10".into())),
+            ("groups", Value::Double(2.0)),
+        ];
+        for reply in both(&fields) {
+            let want = StreamInfo {
+                length: Some(9),
+                entries_added: Some(10),
+                groups: Some(2),
+            };
+            assert_eq!(stream_info(&reply), Ok(want));
+        }
+    }
+}
