@@ -1,0 +1,244 @@
+//! What the source sends and where. Replies go to `reply` to be decoded and to `samples` to
+//! become series; this file only decides what a failure means: a server's error about one
+//! stream or group (or a reply of the wrong shape) is a problem reported for it while the
+//! poll goes on, anything else (I/O, timeout, auth) fails the poll.
+
+use anyhow::anyhow;
+use redis::aio::ConnectionManager;
+use redis::Value;
+
+use crate::model::{Sample, TimeMs};
+use crate::text::clean_short;
+
+use super::reply;
+use super::samples::{self, Problem};
+
+pub(super) enum Conn {
+    Single(ConnectionManager),
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl Conn {
+    async fn run(&mut self, cmd: &redis::Cmd) -> redis::RedisResult<Value> {
+        match self {
+            Conn::Single(c) => cmd.query_async(c).await,
+            Conn::Cluster(c) => cmd.query_async(c).await,
+        }
+    }
+
+    /// A node-level command (INFO, SLOWLOG LEN) on every primary: (node, reply).
+    async fn each_node(
+        &mut self,
+        cmd: redis::Cmd,
+        single_node: &str,
+    ) -> redis::RedisResult<Vec<(String, Value)>> {
+        match self {
+            Conn::Single(c) => Ok(vec![(single_node.to_string(), cmd.query_async(c).await?)]),
+            Conn::Cluster(c) => {
+                use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
+                let v = c
+                    .route_command(
+                        cmd,
+                        RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None)),
+                    )
+                    .await?;
+                Ok(match v.as_map_iter() {
+                    Some(it) => it
+                        .map(|(k, v)| (reply::text(k).unwrap_or_default(), v.clone()))
+                        .collect(),
+                    None => vec![("cluster".to_string(), v)],
+                })
+            }
+        }
+    }
+}
+
+/// What one poll has read so far.
+#[derive(Default)]
+pub(super) struct Gathered {
+    pub samples: Vec<Sample>,
+    pub problems: Vec<Problem>,
+}
+
+impl Gathered {
+    fn problem(&mut self, signal: String, message: String) {
+        self.problems.push((signal, message));
+    }
+}
+
+/// INFO, then SLOWLOG LEN, from every node.
+pub(super) async fn read_nodes(
+    conn: &mut Conn,
+    node: &str,
+    now: TimeMs,
+    got: &mut Gathered,
+) -> anyhow::Result<()> {
+    let fatal = |e: redis::RedisError| anyhow!(describe(&e, node));
+    for (n, v) in conn
+        .each_node(redis::cmd("INFO"), node)
+        .await
+        .map_err(fatal)?
+    {
+        // The node answered, so it is up even if its figures cannot be read.
+        let info = reply::server_info(&v).unwrap_or_else(|e| {
+            got.problem(format!("node {n}"), format!("valkey {n}: {e}"));
+            reply::ServerInfo::default()
+        });
+        got.samples.extend(samples::server(&n, &info, now));
+    }
+    for (n, v) in conn
+        .each_node(redis::cmd("SLOWLOG").arg("LEN").clone(), node)
+        .await
+        .map_err(fatal)?
+    {
+        match reply::count(&v, "SLOWLOG LEN") {
+            Ok(Some(len)) => got.samples.push(samples::slowlog(&n, len, now)),
+            Ok(None) => {}
+            Err(e) => got.problem(format!("node {n}"), format!("valkey {n}: {e}")),
+        }
+    }
+    Ok(())
+}
+
+/// XINFO STREAM and XLEN, then each watched group. A missing stream or group is a problem,
+/// not a failure: the other streams are still read.
+pub(super) async fn read_stream(
+    conn: &mut Conn,
+    node: &str,
+    stream: &str,
+    wanted: &[String],
+    now: TimeMs,
+    got: &mut Gathered,
+) -> anyhow::Result<()> {
+    let key = format!("stream {stream}");
+    let info = match ask(conn, redis::cmd("XINFO").arg("STREAM").arg(stream), node).await? {
+        Ok(v) => reply::stream_info(&v).map_err(|e| format!("stream `{stream}`: {e}")),
+        Err(e) => Err(xinfo_stream_failed(stream, &e)),
+    };
+    let info = match info {
+        Ok(info) => info,
+        Err(message) => {
+            got.problem(key, message);
+            return Ok(());
+        }
+    };
+    // XLEN is preferred; XINFO's `length` stands in when it fails.
+    let xlen = match ask(conn, redis::cmd("XLEN").arg(stream), node).await? {
+        Ok(v) => reply::count(&v, "XLEN").unwrap_or_else(|e| {
+            got.problem(key.clone(), format!("stream `{stream}`: {e}"));
+            None
+        }),
+        Err(_) => None,
+    };
+    got.samples
+        .extend(samples::stream(stream, &info, xlen, now));
+    let groups = match ask(conn, redis::cmd("XINFO").arg("GROUPS").arg(stream), node).await? {
+        Ok(v) => reply::groups(&v).map_err(|e| format!("stream `{stream}`: {e}")),
+        Err(e) => Err(format!(
+            "stream `{stream}`: XINFO GROUPS failed: {}",
+            clean_short(&e.to_string(), 160)
+        )),
+    };
+    let groups = match groups {
+        Ok(groups) => groups,
+        Err(message) => {
+            got.problem(key, message);
+            return Ok(());
+        }
+    };
+    got.problems
+        .extend(samples::missing_groups(stream, wanted, &groups));
+    for g in samples::watched(&groups, wanted) {
+        got.samples.extend(samples::group(stream, g, now));
+        read_consumers(conn, node, stream, &g.name, now, got).await?;
+    }
+    Ok(())
+}
+
+async fn read_consumers(
+    conn: &mut Conn,
+    node: &str,
+    stream: &str,
+    group: &str,
+    now: TimeMs,
+    got: &mut Gathered,
+) -> anyhow::Result<()> {
+    let mut cmd = redis::cmd("XINFO");
+    cmd.arg("CONSUMERS").arg(stream).arg(group);
+    let message = match ask(conn, &cmd, node).await? {
+        Ok(v) => match reply::consumers(&v) {
+            Ok(cs) => {
+                got.samples
+                    .extend(samples::consumers(stream, group, &cs, now));
+                return Ok(());
+            }
+            Err(e) => format!("group `{group}` on stream `{stream}`: {e}"),
+        },
+        Err(e) => format!(
+            "XINFO CONSUMERS {stream} {group}: {}",
+            clean_short(&e.to_string(), 160)
+        ),
+    };
+    got.problem(format!("group {stream}/{group}"), message);
+    Ok(())
+}
+
+/// Sends one command. The server's error reply about it comes back inside `Ok` for the
+/// caller to report against its stream or group; any other failure means the connection is
+/// unusable and fails the poll.
+async fn ask(
+    conn: &mut Conn,
+    cmd: &redis::Cmd,
+    node: &str,
+) -> anyhow::Result<Result<Value, redis::RedisError>> {
+    match conn.run(cmd).await {
+        Ok(v) => Ok(Ok(v)),
+        Err(e) if is_server_error(&e) => Ok(Err(e)),
+        Err(e) => Err(anyhow!(describe(&e, node))),
+    }
+}
+
+fn xinfo_stream_failed(stream: &str, e: &redis::RedisError) -> String {
+    let e = e.to_string();
+    if e.to_lowercase().contains("no such key") {
+        format!(
+            "stream `{stream}` does not exist (XINFO STREAM: {})",
+            clean_short(&e, 120)
+        )
+    } else {
+        format!(
+            "stream `{stream}`: XINFO STREAM failed: {}",
+            clean_short(&e, 160)
+        )
+    }
+}
+
+/// A reply error from the server about this command (as opposed to I/O or auth trouble).
+fn is_server_error(e: &redis::RedisError) -> bool {
+    let text = e.to_string();
+    !(e.is_io_error()
+        || e.is_timeout()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.kind() == redis::ErrorKind::AuthenticationFailed
+        || text.contains("NOAUTH")
+        || text.contains("WRONGPASS"))
+}
+
+/// One line that says what failed and what to check.
+pub(super) fn describe(e: &redis::RedisError, node: &str) -> String {
+    let s = clean_short(&e.to_string(), 200);
+    if e.kind() == redis::ErrorKind::AuthenticationFailed
+        || s.contains("WRONGPASS")
+        || s.contains("NOAUTH")
+        || s.contains("invalid password")
+    {
+        format!("valkey {node}: authentication failed ({s}): check username and password_env / password_file")
+    } else if e.is_connection_refusal() || s.to_lowercase().contains("connection refused") {
+        format!("valkey {node}: connection refused: is valkey-server running on that port?")
+    } else if e.is_timeout() {
+        format!("valkey {node}: timed out ({s})")
+    } else {
+        format!("valkey {node}: {s}")
+    }
+}
