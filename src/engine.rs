@@ -1,6 +1,6 @@
 //! Signal engine: compiles every signal for where it is evaluated, evaluates local ones over
 //! the store on each refresh, takes remote ones from the Prometheus source, and keeps each
-//! signal's latest points and history.
+//! signal's latest points (the run state keeps their history).
 
 use std::collections::BTreeMap;
 
@@ -8,7 +8,7 @@ use crate::model::RemoteQuery;
 use crate::model::{Labels, LocalSources, SignalPoint, TimeMs};
 use crate::promql::{self, EvalOptions, LocalQuery, Value};
 use crate::settings::{QuerySource, SignalDef};
-use crate::store::{Store, StoreLimits};
+use crate::store::Store;
 
 #[derive(Debug)]
 pub enum Evaluator {
@@ -41,8 +41,6 @@ impl Signal {
 
 pub struct Engine {
     pub signals: Vec<Signal>,
-    /// Signal history: metric name = signal name, labels = the result's labels.
-    pub history: Store,
     opts: EvalOptions,
 }
 
@@ -92,11 +90,7 @@ impl Engine {
                 error: None,
             });
         }
-        Ok(Self {
-            signals,
-            history: Store::new(StoreLimits::default()),
-            opts,
-        })
+        Ok(Self { signals, opts })
     }
 
     /// How local queries are evaluated (lookback, range semantics).
@@ -119,18 +113,9 @@ impl Engine {
         self.signals.iter().position(|s| s.def.name == name)
     }
 
-    fn record(history: &mut Store, name: &str, p: &SignalPoint) {
-        let mut l = p.labels.without_name();
-        l.set(crate::model::METRIC_NAME, name);
-        history.push(&l, p.t, p.value);
-    }
-
     /// Points computed by Prometheus: an instant answer (one t) or a back-fill matrix.
     pub fn apply_remote(&mut self, signal: &str, points: Vec<SignalPoint>) {
         let Some(i) = self.index(signal) else { return };
-        for p in &points {
-            Self::record(&mut self.history, signal, p);
-        }
         // The latest point of each label set is the current value.
         let mut latest: BTreeMap<Labels, SignalPoint> = BTreeMap::new();
         for p in points {
@@ -172,9 +157,6 @@ impl Engine {
                             .map(|(labels, value)| SignalPoint { labels, t, value })
                             .collect(),
                     };
-                    for p in &pts {
-                        Self::record(&mut self.history, &s.def.name, p);
-                    }
                     s.latest = pts;
                     s.updated = Some(t);
                     s.error = None;
@@ -245,7 +227,7 @@ mod tests {
     }
 
     #[test]
-    fn local_evaluation_fills_latest_and_history() {
+    fn local_evaluation_fills_latest() {
         let defs = vec![parse_adhoc("d=sum(valkey_stream_length)").unwrap()];
         let srcs = LocalSources {
             valkey: true,
@@ -266,6 +248,5 @@ mod tests {
         e.evaluate_local(&st, 1500);
         assert_eq!(e.signals[0].latest.len(), 1);
         assert_eq!(e.signals[0].latest[0].value, 7.0);
-        assert_eq!(e.history.family("d").count(), 1);
     }
 }

@@ -242,7 +242,10 @@ fn headless_prints_signal_values_health_and_stops_after_duration() {
 fn headless_ends_cleanly_on_sigterm_and_sigint() {
     for sig in ["TERM", "INT"] {
         let srv = FakeHttp::start(|_| Reply::ok("text/plain", "x 1\n"));
+        // No --out: the run directory is made in the working directory, a private one here.
+        let cwd = tempfile::tempdir().unwrap();
         let mut child = Command::new(slitop_bin())
+            .current_dir(cwd.path())
             .args([
                 "--scrape",
                 &srv.url("/metrics"),
@@ -272,5 +275,13 @@ fn headless_ends_cleanly_on_sigterm_and_sigint() {
             std::thread::sleep(Duration::from_millis(50));
         };
         assert!(status.expect("exited").success(), "SIG{sig}");
+        let made: Vec<_> = std::fs::read_dir(cwd.path()).unwrap().flatten().collect();
+        assert!(
+            made.iter().any(
+                |e| e.file_name().to_string_lossy().starts_with("slitop-run-")
+                    && e.path().join("report.json").is_file()
+            ),
+            "SIG{sig}: no run directory with a report in the working directory"
+        );
     }
 }

@@ -89,9 +89,11 @@ fn each_source_fails_and_recovers_on_its_own() {
     }));
 
     let refresh_ms = 300u64;
+    let out = tempfile::tempdir().unwrap();
     let mut slitop = ChildGuard::spawn(
         "slitop",
         Command::new(slitop_bin())
+            .current_dir(out.path())
             .args([
                 "--headless",
                 "--refresh",

@@ -39,6 +39,9 @@ pub struct Knee {
     pub vus: Option<f64>,
 }
 
+/// Frames kept in the detector's history (see `Detector::history`).
+pub const MAX_FRAMES: usize = 50_000;
+
 /// Reads one number of a frame.
 type Field = fn(&Frame) -> Option<f64>;
 
@@ -47,7 +50,9 @@ pub struct Detector {
     pub stages: Vec<Stage>,
     /// Frames within the longest window, oldest first.
     recent: VecDeque<Frame>,
-    /// Every frame's key numbers, for the summary (bounded by the run's length).
+    /// Every frame's key numbers, for the summary and the report. Bounded: past
+    /// `MAX_FRAMES` the older half is thinned to every second frame (recent frames stay dense),
+    /// so a 24 h run at 1 s holds at most `MAX_FRAMES` frames (≈ 300 B each: ≈ 15 MB).
     pub history: Vec<Frame>,
     /// Best (lowest) residence time and p95 seen while healthy; best throughput per VU.
     best_residence: Option<f64>,
@@ -148,6 +153,14 @@ impl Detector {
         }
         self.recent.push_back(frame.clone());
         self.history.push(frame.clone());
+        if self.history.len() > MAX_FRAMES {
+            let half = self.history.len() / 2;
+            let mut i = 0;
+            self.history.retain(|_| {
+                i += 1;
+                i > half || i % 2 == 0
+            });
+        }
         let hold = self.cfg.hold.as_millis() as TimeMs;
         let clear = self.cfg.clear_hold.as_millis() as TimeMs;
         let mut out = Vec::new();

@@ -203,3 +203,15 @@ fn arrival_rate_test_with_growing_vus_puts_the_knee_in_req_per_s() {
     let q = d.stage(StageId::Plateau).first_onset.unwrap();
     assert!(p <= q, "pending_climbs {p} after plateau {q}");
 }
+
+#[test]
+fn a_day_at_one_refresh_a_second_keeps_the_history_bounded() {
+    let frames = simulate(86_400, 40.0, |_| 16.0, None, 0.05);
+    let (d, tr) = run(frames);
+    assert!(d.history.len() <= MAX_FRAMES, "{}", d.history.len());
+    assert!(d.recent.len() <= 100, "{}", d.recent.len());
+    // Thinned, never reordered; the latest frame is kept.
+    assert!(d.history.windows(2).all(|w| w[0].t < w[1].t));
+    assert_eq!(d.history.last().map(|f| f.t), Some(86_399_000));
+    assert_eq!(activations(&tr, StageId::Plateau), 0);
+}

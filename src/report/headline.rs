@@ -59,13 +59,8 @@ fn latency_over(
             .signals
             .iter()
             .filter(|s| s.def.role == Some(role))
-            .flat_map(|s| {
-                state
-                    .engine
-                    .history
-                    .family(&s.def.name)
-                    .flat_map(|(_, ser)| ser.range(w.from, w.to).map(|x| x.1).collect::<Vec<_>>())
-            })
+            .flat_map(|s| state.history.range(&s.def.name, w.from, w.to))
+            .map(|x| x.1)
             .filter(|x| x.is_finite())
             .collect();
         if v.is_empty() {

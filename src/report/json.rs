@@ -28,11 +28,7 @@ pub struct Inputs<'a> {
 pub fn signal_stats(state: &RunState) -> Json {
     let mut out = BTreeMap::new();
     for s in &state.engine.signals {
-        let mut v: Vec<f64> = state
-            .signal_values
-            .get(&s.def.name)
-            .map(|v| v.iter().copied().filter(|x| x.is_finite()).collect())
-            .unwrap_or_default();
+        let mut v: Vec<f64> = state.history.finite(&s.def.name).collect();
         let last = s.latest.iter().map(|p| p.value).find(|x| x.is_finite());
         if v.is_empty() {
             out.insert(

@@ -45,13 +45,8 @@ pub fn data(state: &RunState, report: &Json, slo_s: Option<f64>) -> PlotData {
         .map(|s| s.def.name.clone());
     let p99_at = |t: i64| {
         let name = p99_signal.as_deref()?;
-        state
-            .engine
-            .history
-            .family(name)
-            .filter_map(|(_, s)| s.last_at(t).filter(|p| p.0 == t).map(|p| p.1))
-            .filter(|v| v.is_finite())
-            .reduce(f64::max)
+        // The value of that very refresh, not an older one.
+        state.history.range(name, t, t).first().map(|p| p.1)
     };
     let first = h.iter().position(|f| kind.of(f).is_some_and(|v| v >= min));
     let peak = h

@@ -59,16 +59,11 @@ const ROSE: f64 = 2.0;
 fn before_and_peak(state: &RunState, name: &str, before: i64) -> Option<(f64, f64)> {
     let mut early = Vec::new();
     let mut peak: Option<f64> = None;
-    for (_, s) in state.engine.history.family(name) {
-        for (t, v) in s.range(i64::MIN, i64::MAX) {
-            if !v.is_finite() {
-                continue;
-            }
-            if t < before {
-                early.push(v);
-            }
-            peak = Some(peak.map_or(v, |p| p.max(v)));
+    for (t, v) in state.history.range(name, i64::MIN, i64::MAX) {
+        if t < before {
+            early.push(v);
         }
+        peak = Some(peak.map_or(v, |p| p.max(v)));
     }
     Some((crate::detect::robust::median(early)?, peak?))
 }

@@ -1,6 +1,7 @@
-//! What the screen can show at any moment of the run: every signal's value per refresh, the
-//! queue rows per stream/group, health changes and the event log. Built from the run state after
-//! each tick, so the live view, a frozen view and a replay's cursor all read the same history.
+//! What the screen can show at any moment of the run besides the signals' values (which it
+//! reads from the run state's one history): the queue rows per stream/group at each refresh,
+//! health changes and the event log. Built from the run state after each tick, so the live
+//! view, a frozen view and a replay's cursor all read the same timeline.
 
 use std::collections::BTreeMap;
 
@@ -8,8 +9,8 @@ use crate::detect::{StageId, StageState, Transition};
 use crate::model::{Health, TimeMs};
 use crate::state::RunState;
 
-/// Past this many refreshes, every second one is dropped (6 h at 1 s is 21 600).
-const MAX_TICKS: usize = 50_000;
+/// The same bound and thinning as the run state's history, so the two stay aligned.
+use crate::state::history::{thin_front, MAX_TICKS};
 
 /// One stream/consumer-group row of the queue view.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -67,52 +68,21 @@ pub struct StageAt {
 #[derive(Default)]
 pub struct Timeline {
     pub ticks: Vec<TimeMs>,
-    /// Per signal, its value at each tick (sum over label sets; NaN when it had none).
-    pub values: BTreeMap<String, Vec<f64>>,
     /// Per tick, the queue rows.
     pub queues: Vec<Vec<QueueRow>>,
     pub health: Vec<(TimeMs, String, Health)>,
     pub events: Vec<Event>,
     pub transitions: Vec<Transition>,
-    /// Signals that have had a finite value at some tick.
-    with_data: std::collections::BTreeSet<String>,
     /// How many of the run state's transitions, annotations and warnings are already in.
     seen_transitions: usize,
     seen_annotations: usize,
     seen_warnings: usize,
 }
 
-fn sum_finite(vals: impl Iterator<Item = f64>) -> f64 {
-    let mut any = false;
-    let mut s = 0.0;
-    for v in vals.filter(|v| v.is_finite()) {
-        any = true;
-        s += v;
-    }
-    if any {
-        s
-    } else {
-        f64::NAN
-    }
-}
-
 impl Timeline {
     /// Takes in what the last tick produced.
     pub fn observe(&mut self, state: &RunState, t: TimeMs) {
         self.ticks.push(t);
-        for s in &state.engine.signals {
-            let v = sum_finite(s.latest.iter().map(|p| p.value));
-            if v.is_finite() && !self.with_data.contains(&s.def.name) {
-                self.with_data.insert(s.def.name.clone());
-            }
-            let col = match self.values.get_mut(&s.def.name) {
-                Some(c) => c,
-                None => self.values.entry(s.def.name.clone()).or_default(),
-            };
-            // A signal first seen late gets NaN for the ticks before it.
-            col.resize(self.ticks.len() - 1, f64::NAN);
-            col.push(v);
-        }
         self.queues.push(queue_rows(state, t));
         for tr in &state.transitions[self.seen_transitions..] {
             self.events.push(Event {
@@ -186,15 +156,9 @@ impl Timeline {
     }
 
     fn thin(&mut self) {
-        use crate::state::drop_every_other;
-        drop_every_other(&mut self.ticks);
-        self.values.values_mut().for_each(drop_every_other);
-        drop_every_other(&mut self.queues);
-    }
-
-    /// Whether the signal ever had a value (the screen prefers such signals for a role).
-    pub fn has_data(&self, signal: &str) -> bool {
-        self.with_data.contains(signal)
+        let half = self.ticks.len() / 2;
+        thin_front(&mut self.ticks, half);
+        thin_front(&mut self.queues, half);
     }
 
     pub fn first(&self) -> Option<TimeMs> {
@@ -208,29 +172,6 @@ impl Timeline {
     /// Index of the last tick at or before `t`.
     pub fn index_at(&self, t: TimeMs) -> Option<usize> {
         self.ticks.partition_point(|x| *x <= t).checked_sub(1)
-    }
-
-    /// A signal's value at the last tick at or before `t`.
-    pub fn value_at(&self, signal: &str, t: TimeMs) -> Option<f64> {
-        let i = self.index_at(t)?;
-        self.values
-            .get(signal)?
-            .get(i)
-            .copied()
-            .filter(|v| !v.is_nan())
-    }
-
-    /// (time, value) of a signal over [from, to].
-    pub fn range(&self, signal: &str, from: TimeMs, to: TimeMs) -> Vec<(TimeMs, f64)> {
-        let Some(col) = self.values.get(signal) else {
-            return Vec::new();
-        };
-        let a = self.ticks.partition_point(|x| *x < from);
-        let b = self.ticks.partition_point(|x| *x <= to);
-        (a..b)
-            .filter_map(|i| Some((self.ticks[i], *col.get(i)?)))
-            .filter(|(_, v)| v.is_finite())
-            .collect()
     }
 
     pub fn queues_at(&self, t: TimeMs) -> &[QueueRow] {
@@ -377,19 +318,5 @@ mod tests {
         assert_eq!((s.state, s.onset), (StageState::Cleared, Some(40)));
         let s = &tl.stages_at(5)[StageId::Plateau as usize];
         assert_eq!(s.state, StageState::Inactive);
-    }
-
-    #[test]
-    fn values_are_looked_up_at_or_before_a_time() {
-        let tl = Timeline {
-            ticks: vec![1000, 2000, 3000],
-            values: [("x".to_string(), vec![1.0, f64::NAN, 3.0])].into(),
-            ..Timeline::default()
-        };
-        assert_eq!(tl.value_at("x", 999), None);
-        assert_eq!(tl.value_at("x", 1500), Some(1.0));
-        assert_eq!(tl.value_at("x", 2000), None);
-        assert_eq!(tl.value_at("x", 9999), Some(3.0));
-        assert_eq!(tl.range("x", 1000, 3000), vec![(1000, 1.0), (3000, 3.0)]);
     }
 }

@@ -149,7 +149,7 @@ impl TimeChart {
         let mut y_max: f64 = 0.0;
         let mut series = Vec::new();
         for (i, (name, _, dashed)) in self.series.iter().enumerate() {
-            let pts = axis.bucket(&s.tl.range(name, axis.start(), t));
+            let pts = axis.bucket(&s.state.history.range(name, axis.start(), t));
             y_max = pts.iter().map(|p| p.1).fold(y_max, f64::max);
             series.push(Series {
                 points: pts,
@@ -256,7 +256,7 @@ fn leading(area: Rect, buf: &mut Buffer, s: &Screen) {
             lines.push(signal_line(s, d, w));
             // Its slope over the last 10 s: the leading sign of a wall.
             let now = s.t();
-            let pts = s.tl.range(&d.name, now - 10_000, now);
+            let pts = s.state.history.range(&d.name, now - 10_000, now);
             if let (Some(a), Some(b)) = (pts.first(), pts.last()) {
                 if b.0 > a.0 {
                     let slope = (b.1 - a.1) / ((b.0 - a.0) as f64 / 1000.0);
@@ -406,12 +406,14 @@ fn stability(area: Rect, buf: &mut Buffer, s: &Screen) {
         match v {
             Some(x) if x > 0.0 => {
                 // Red, with the first time it left zero.
-                let first =
-                    s.tl.range(&d.name, i64::MIN, t)
-                        .into_iter()
-                        .find(|p| p.1 > 0.0)
-                        .map(|p| s.rel(p.0))
-                        .unwrap_or_default();
+                let first = s
+                    .state
+                    .history
+                    .range(&d.name, i64::MIN, t)
+                    .into_iter()
+                    .find(|p| p.1 > 0.0)
+                    .map(|p| s.rel(p.0))
+                    .unwrap_or_default();
                 lines.push(value_line(
                     s,
                     &d.name,

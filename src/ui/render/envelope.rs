@@ -54,10 +54,13 @@ pub fn render(area: Rect, buf: &mut Buffer, s: &Screen) {
     };
     let t = s.t();
     let pairs = |lat: &str| -> Vec<(f64, f64)> {
-        let (Some(x), Some(y)) = (s.tl.values.get(&load.name), s.tl.values.get(lat)) else {
+        let (Some(x), Some(y)) = (
+            s.state.history.column(&load.name),
+            s.state.history.column(lat),
+        ) else {
             return Vec::new();
         };
-        let n = s.tl.index_at(t).map_or(0, |i| i + 1);
+        let n = s.state.history.index_at(t).map_or(0, |i| i + 1);
         x.iter().zip(y).take(n).map(|(a, b)| (*a, *b)).collect()
     };
     let p95_pts = pairs(&p95.name);

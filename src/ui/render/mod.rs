@@ -79,12 +79,12 @@ impl Screen<'_> {
                 .filter(move |d| d.role == Some(role))
         };
         defs()
-            .find(|d| self.tl.has_data(&d.name))
+            .find(|d| self.state.history.has_data(&d.name))
             .or_else(|| defs().next())
     }
 
     pub fn value(&self, def: &SignalDef) -> Option<f64> {
-        self.tl.value_at(&def.name, self.t())
+        self.state.history.value_at(&def.name, self.t())
     }
 
     pub fn role_value(&self, role: Role) -> Option<f64> {

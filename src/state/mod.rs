@@ -3,6 +3,10 @@
 //! replay) drives a `RunState` the same way: apply source events as they arrive, `tick` on
 //! every refresh. It never touches a source or a file.
 
+pub mod history;
+
+pub use history::History;
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::detect::{Detector, Frame, Transition};
@@ -59,21 +63,8 @@ pub struct RunState {
     pub annotations: Vec<(TimeMs, String)>,
     pub started: Option<TimeMs>,
     pub last_tick: Option<TimeMs>,
-    /// Every value each signal took, for the report's statistics (thinned past a bound).
-    pub signal_values: BTreeMap<String, Vec<f64>>,
-}
-
-/// Values kept per signal for the report; past this, every second one is dropped, which keeps
-/// the distribution while bounding memory on long runs.
-const MAX_VALUES_PER_SIGNAL: usize = 200_000;
-
-/// Halves a history by keeping every second entry: its shape survives, its memory is bounded.
-pub fn drop_every_other<T>(v: &mut Vec<T>) {
-    let mut i = 0;
-    v.retain(|_| {
-        i += 1;
-        i % 2 == 0
-    });
+    /// Each signal's value at every refresh, bounded (see `history`).
+    pub history: History,
 }
 
 impl RunState {
@@ -109,7 +100,7 @@ impl RunState {
             annotations: Vec::new(),
             started: None,
             last_tick: None,
-            signal_values: BTreeMap::new(),
+            history: History::default(),
         })
     }
 
@@ -183,13 +174,11 @@ impl RunState {
         self.engine.evaluate_local(&self.store, now);
         self.engine
             .expire_remote(now, (self.refresh_ms * 3).max(5_000));
-        for s in &self.engine.signals {
-            let v = self.signal_values.entry(s.def.name.clone()).or_default();
-            v.extend(s.latest.iter().map(|p| p.value).filter(|x| x.is_finite()));
-            if v.len() > MAX_VALUES_PER_SIGNAL {
-                drop_every_other(v);
-            }
-        }
+        let values = self.engine.signals.iter().map(|s| {
+            let v = history::sum_finite(s.latest.iter().map(|p| p.value));
+            (s.def.name.as_str(), v)
+        });
+        self.history.push(now, values);
         let tr = self.detector.step(Frame::from_engine(&self.engine, now));
         self.transitions.extend(tr.iter().cloned());
         tr
