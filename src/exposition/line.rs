@@ -96,6 +96,8 @@ fn found(text: &str, at: usize) -> String {
     }
 }
 
+// One piece: a single forward scan over the line's bytes (the hot path of every scrape);
+// splitting it would pass the cursor and the error column through every helper.
 /// Parses `name{labels} value [timestamp] [# exemplar]`. Errors carry the byte column.
 pub fn sample(text: &str, format: Format) -> LineResult<Parsed<'_>> {
     let b = text.as_bytes();
@@ -189,6 +191,8 @@ pub fn sample(text: &str, format: Format) -> LineResult<Parsed<'_>> {
     })
 }
 
+// One piece: the label grammar (names, `=`, quoted values with escapes, commas, the closing
+// brace) is one small state machine over one cursor; its steps only make sense together.
 /// Parses label pairs after `{`; returns the index after `}`.
 fn parse_labels(text: &str, mut i: usize, labels: &mut Labels) -> LineResult<usize> {
     let b = text.as_bytes();

@@ -139,31 +139,8 @@ pub fn parse(input: &str, format: Format) -> Result<Scrape, ParseError> {
                     }
                 }
                 line::Comment::Meta { kind, name, arg } => {
-                    let idx = *by_name.entry(name.to_string()).or_insert_with(|| {
-                        out.families.push(Family {
-                            name: name.to_string(),
-                            kind: MetricType::Unknown,
-                            help: None,
-                            unit: None,
-                        });
-                        out.families.len() - 1
-                    });
-                    let fam = &mut out.families[idx];
-                    match kind {
-                        line::MetaKind::Help => fam.help = Some(line::unescape_help(arg)),
-                        line::MetaKind::Unit => fam.unit = Some(arg.trim().to_string()),
-                        line::MetaKind::Type => {
-                            fam.kind = MetricType::from_word(arg.trim()).ok_or_else(|| {
-                                err(
-                                    text.len() - arg.len(),
-                                    format!(
-                                        "unknown metric type {:?} for `{name}`; expected counter, gauge, histogram, summary, untyped (or an OpenMetrics type)",
-                                        crate::text::clean_short(arg.trim(), 40)
-                                    ),
-                                )
-                            })?
-                        }
-                    }
+                    meta(&mut out, &mut by_name, kind, name, arg)
+                        .map_err(|msg| err(text.len() - arg.len(), msg))?;
                 }
                 line::Comment::Other => {}
             }
@@ -188,6 +165,39 @@ pub fn parse(input: &str, format: Format) -> Result<Scrape, ParseError> {
         });
     }
     Ok(out)
+}
+
+/// `# HELP`, `# TYPE` or `# UNIT`: creates the family on first mention, then sets the field.
+fn meta(
+    out: &mut Scrape,
+    by_name: &mut HashMap<String, usize>,
+    kind: line::MetaKind,
+    name: &str,
+    arg: &str,
+) -> Result<(), String> {
+    let idx = *by_name.entry(name.to_string()).or_insert_with(|| {
+        out.families.push(Family {
+            name: name.to_string(),
+            kind: MetricType::Unknown,
+            help: None,
+            unit: None,
+        });
+        out.families.len() - 1
+    });
+    let fam = &mut out.families[idx];
+    match kind {
+        line::MetaKind::Help => fam.help = Some(line::unescape_help(arg)),
+        line::MetaKind::Unit => fam.unit = Some(arg.trim().to_string()),
+        line::MetaKind::Type => {
+            fam.kind = MetricType::from_word(arg.trim()).ok_or_else(|| {
+                format!(
+                    "unknown metric type {:?} for `{name}`; expected counter, gauge, histogram, summary, untyped (or an OpenMetrics type)",
+                    crate::text::clean_short(arg.trim(), 40)
+                )
+            })?
+        }
+    }
+    Ok(())
 }
 
 /// The family a sample belongs to: its own name, or its name minus a suffix that the

@@ -150,6 +150,9 @@ fn labels(l: &promql_parser::label::Labels) -> Vec<String> {
     l.labels.clone()
 }
 
+/// Lowers the parser's AST into the evaluator's nodes, refusing what is not supported.
+// One piece: one match arm per kind of PromQL expression, each a few lines; the arms read as
+// the table of what the local evaluator supports.
 pub fn lower(e: &Expr) -> Result<Node, PromqlError> {
     Ok(match e {
         Expr::NumberLiteral(n) => Node::Number(n.val),

@@ -51,6 +51,8 @@ fn value(v: &Json) -> Result<f64, String> {
     })
 }
 
+/// One line of a recording as a record; series lines only fill the label-set table.
+// One piece: one match arm per record kind of the format (docs/recording.md), in its order.
 fn parse_record(v: &Json, series: &mut HashMap<u64, Labels>) -> Result<Option<Record>, String> {
     let kind = str_field(v, "k")?;
     Ok(Some(match kind.as_str() {

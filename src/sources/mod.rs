@@ -113,92 +113,121 @@ pub trait Poller: Send + 'static {
     ) -> impl Future<Output = anyhow::Result<Vec<SourceEvent>>> + Send;
 }
 
+/// A source task's health as it tells it: a change is sent once, when it happens.
+struct Reporter {
+    name: String,
+    health: Health,
+    last_ok: Option<TimeMs>,
+    tx: mpsc::Sender<SourceEvent>,
+}
+
+/// The receiver is gone: the run is ending, so the task stops.
+struct Closed;
+
+impl Reporter {
+    async fn set(&mut self, h: Health) -> Result<(), Closed> {
+        if self.health == h {
+            return Ok(());
+        }
+        self.health = h.clone();
+        let ev = SourceEvent::Health {
+            source: self.name.clone(),
+            t: now_ms(),
+            health: h,
+        };
+        self.tx.send(ev).await.map_err(|_| Closed)
+    }
+
+    /// Past one refresh without an answer an OK source turns stale (its panel keeps the data).
+    async fn overdue(&mut self) -> Result<(), Closed> {
+        if matches!(self.health, Health::Ok) {
+            let since = self.last_ok.unwrap_or_else(now_ms);
+            self.set(Health::Stale { since }).await?;
+        }
+        Ok(())
+    }
+
+    async fn send(&mut self, events: Vec<SourceEvent>) -> Result<(), Closed> {
+        for ev in events {
+            self.tx.send(ev).await.map_err(|_| Closed)?;
+        }
+        Ok(())
+    }
+}
+
 /// Runs `poller` until `cancel` fires, sending events and health changes to `tx`.
 pub async fn run_poller<P: Poller>(
-    mut poller: P,
+    poller: P,
     settings: PollSettings,
     tx: mpsc::Sender<SourceEvent>,
     cancel: CancellationToken,
 ) {
-    let mut health = Health::Starting;
-    let mut last_ok: Option<TimeMs> = None;
-    let mut backoff = crate::backoff::Backoff::new(settings.refresh, settings.backoff_max);
-    let name = settings.name.clone();
-    let set_health = |h: Health, cur: &mut Health| -> Option<SourceEvent> {
-        if *cur == h {
-            return None;
-        }
-        *cur = h.clone();
-        Some(SourceEvent::Health {
-            source: name.clone(),
-            t: now_ms(),
-            health: h,
-        })
+    let mut rep = Reporter {
+        name: settings.name.clone(),
+        health: Health::Starting,
+        last_ok: None,
+        tx,
     };
+    tokio::select! {
+        _ = cancel.cancelled() => {}
+        _ = poll_forever(poller, &settings, &mut rep) => {}
+    }
+}
+
+/// Polls on the refresh while it succeeds and backs off while it fails; returns only when
+/// the run's receiver is gone.
+async fn poll_forever<P: Poller>(mut poller: P, settings: &PollSettings, rep: &mut Reporter) {
+    let mut backoff = crate::backoff::Backoff::new(settings.refresh, settings.backoff_max);
     loop {
         let started = tokio::time::Instant::now();
-        let poll = tokio::time::timeout(settings.timeout, poller.poll(now_ms()));
-        tokio::pin!(poll);
-        // While the poll runs past one refresh, the source is stale (its panel keeps the old data).
-        let stale_after = tokio::time::sleep(settings.refresh);
-        tokio::pin!(stale_after);
-        let mut stale_sent = false;
-        let result = loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                r = &mut poll => break r,
-                _ = &mut stale_after, if !stale_sent => {
-                    stale_sent = true;
-                    if matches!(health, Health::Ok) {
-                        let since = last_ok.unwrap_or_else(now_ms);
-                        if let Some(ev) = set_health(Health::Stale { since }, &mut health) {
-                            if tx.send(ev).await.is_err() { return; }
-                        }
-                    }
-                }
-            }
+        let Ok(result) = poll_once(&mut poller, settings, rep).await else {
+            return;
         };
-        let wait = match result {
-            Ok(Ok(events)) => {
-                last_ok = Some(now_ms());
+        let outcome = match result {
+            Ok(events) => {
+                rep.last_ok = Some(now_ms());
                 backoff.reset();
-                if let Some(ev) = set_health(Health::Ok, &mut health) {
-                    if tx.send(ev).await.is_err() {
-                        return;
-                    }
+                match rep.set(Health::Ok).await {
+                    Ok(()) => rep.send(events).await.map(|_| settings.refresh),
+                    Err(c) => Err(c),
                 }
-                for ev in events {
-                    if tx.send(ev).await.is_err() {
-                        return;
-                    }
-                }
-                settings.refresh.saturating_sub(started.elapsed())
             }
-            Ok(Err(e)) => {
-                let reason = format!("{e:#}");
-                if let Some(ev) = set_health(Health::Down { reason }, &mut health) {
-                    if tx.send(ev).await.is_err() {
-                        return;
-                    }
-                }
-                backoff.next_delay().saturating_sub(started.elapsed())
-            }
-            Err(_) => {
-                let reason = format!(
-                    "timed out after {}",
-                    humantime::format_duration(settings.timeout)
-                );
-                if let Some(ev) = set_health(Health::Down { reason }, &mut health) {
-                    if tx.send(ev).await.is_err() {
-                        return;
-                    }
-                }
-                backoff.next_delay().saturating_sub(started.elapsed())
-            }
+            Err(reason) => rep
+                .set(Health::Down { reason })
+                .await
+                .map(|_| backoff.next_delay()),
         };
-        tokio::select! {
-            _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(wait) => {}
-        }
+        let Ok(wait) = outcome else { return };
+        tokio::time::sleep(wait.saturating_sub(started.elapsed())).await;
     }
+}
+
+/// One poll under the timeout; the source is marked stale while it runs past one refresh.
+async fn poll_once<P: Poller>(
+    poller: &mut P,
+    settings: &PollSettings,
+    rep: &mut Reporter,
+) -> Result<Result<Vec<SourceEvent>, String>, Closed> {
+    let poll = tokio::time::timeout(settings.timeout, poller.poll(now_ms()));
+    tokio::pin!(poll);
+    let stale_after = tokio::time::sleep(settings.refresh);
+    tokio::pin!(stale_after);
+    let mut stale_sent = false;
+    let result = loop {
+        tokio::select! {
+            r = &mut poll => break r,
+            _ = &mut stale_after, if !stale_sent => {
+                stale_sent = true;
+                rep.overdue().await?;
+            }
+        }
+    };
+    Ok(match result {
+        Ok(Ok(events)) => Ok(events),
+        Ok(Err(e)) => Err(format!("{e:#}")),
+        Err(_) => Err(format!(
+            "timed out after {}",
+            humantime::format_duration(settings.timeout)
+        )),
+    })
 }
