@@ -13,7 +13,7 @@ pub async fn run_checks(cfg: &Config) -> (Vec<ProbeItem>, bool) {
     let srcs = crate::sources::local_sources(cfg);
     let engine = match Engine::new(&cfg.signals, srcs, crate::state::eval_options(cfg)) {
         Ok(e) => e,
-        Err(e) => return (vec![ProbeItem::fail("signals", e)], false),
+        Err(e) => return (vec![ProbeItem::fail("signals", e.to_string())], false),
     };
     if !KINDS.iter().any(|k| k.enabled(cfg)) {
         let msg = format!(

@@ -51,10 +51,33 @@ fn reads_local_series(query: &str, srcs: LocalSources) -> bool {
     })
 }
 
+/// A signal whose query does not compile: configuration, so the run refuses to start.
+#[derive(Debug, thiserror::Error)]
+#[error("signal {signal}: {message} in query {query:?}")]
+pub struct EngineError {
+    pub signal: String,
+    pub query: String,
+    pub message: String,
+}
+
+impl EngineError {
+    fn of(def: &SignalDef, e: impl std::fmt::Display) -> Self {
+        Self {
+            signal: def.name.clone(),
+            query: def.query.clone(),
+            message: e.to_string(),
+        }
+    }
+}
+
 impl Engine {
     /// Compiles every signal. A PromQL error is fatal and names its signal; a signal that has
     /// no source to run on is disabled with the reason.
-    pub fn new(defs: &[SignalDef], srcs: LocalSources, opts: EvalOptions) -> Result<Self, String> {
+    pub fn new(
+        defs: &[SignalDef],
+        srcs: LocalSources,
+        opts: EvalOptions,
+    ) -> Result<Self, EngineError> {
         let mut signals = Vec::new();
         for def in defs {
             let remote = match def.source {
@@ -66,14 +89,11 @@ impl Engine {
                 if !srcs.prometheus {
                     Evaluator::Disabled("needs a Prometheus server (--prometheus URL)".into())
                 } else {
-                    promql::check_syntax(&def.query).map_err(|e| {
-                        format!("signal {}: {e} in query {:?}", def.name, def.query)
-                    })?;
+                    promql::check_syntax(&def.query).map_err(|e| EngineError::of(def, e))?;
                     Evaluator::Remote
                 }
             } else {
-                let q = promql::compile_local(&def.query)
-                    .map_err(|e| format!("signal {}: {e} in query {:?}", def.name, def.query))?;
+                let q = promql::compile_local(&def.query).map_err(|e| EngineError::of(def, e))?;
                 if !(srcs.scrape || srcs.valkey || srcs.k6) {
                     Evaluator::Disabled(
                         "no local source (--scrape, --valkey or --k6) feeds it".into(),
@@ -214,7 +234,8 @@ mod tests {
         };
         let e = Engine::new(&defs, srcs, EvalOptions::default())
             .err()
-            .unwrap();
+            .unwrap()
+            .to_string();
         assert!(
             e.starts_with("signal x: ") && e.contains("label_replace"),
             "{e}"
@@ -222,7 +243,8 @@ mod tests {
         let bad = vec![parse_adhoc("y=sum(rate(x[1m])").unwrap()];
         let e = Engine::new(&bad, srcs, EvalOptions::default())
             .err()
-            .unwrap();
+            .unwrap()
+            .to_string();
         assert!(e.starts_with("signal y: syntax error"), "{e}");
     }
 

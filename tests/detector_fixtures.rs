@@ -280,7 +280,8 @@ fn a_torn_last_line_is_dropped_and_a_bad_middle_line_is_located() {
     lines[3] = "{\"k\": \"tick\", \"t\": \"soon\"}";
     let e = Recording::parse(&(lines.join("\n") + "\n"), "run.jsonl")
         .err()
-        .unwrap();
+        .unwrap()
+        .to_string();
     assert!(e.starts_with("run.jsonl:4:") && e.contains("\"t\""), "{e}");
 }
 

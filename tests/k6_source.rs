@@ -289,7 +289,10 @@ async fn stop_test_stops_k6_and_reports_refusals() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(status.is_some(), "k6 kept running after the stop");
-    let err = stop_test(&url, Duration::from_secs(2)).await.unwrap_err();
+    let err = stop_test(&url, Duration::from_secs(2))
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("refused"), "{err}");
 }
 

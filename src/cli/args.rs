@@ -50,7 +50,7 @@ pub struct Cli {
     pub export: ExportArgs,
 }
 
-fn parse_share(s: &str) -> Result<f64, String> {
+fn parse_share(s: &str) -> Result<f64, crate::settings::ConfigError> {
     crate::settings::parse_fraction(s)
 }
 

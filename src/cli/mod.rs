@@ -99,7 +99,7 @@ fn config(cli: &Cli, what: &'static str) -> Result<Config, Failure> {
     let cfg = build_config(&cli.conn.flags()).map_err(|e| Failure::usage(what, e))?;
     let srcs = crate::sources::local_sources(&cfg);
     crate::engine::Engine::new(&cfg.signals, srcs, crate::state::eval_options(&cfg))
-        .map_err(|e| Failure::usage(what, anyhow::Error::msg(e)))?;
+        .map_err(|e| Failure::usage(what, e))?;
     Ok(cfg)
 }
 

@@ -19,6 +19,24 @@ pub enum Record {
     End(TimeMs),
 }
 
+/// Why a recording cannot be read; every message names the file (and the line).
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("{file}: cannot read recording: {source}")]
+    Io {
+        file: String,
+        source: std::io::Error,
+    },
+    #[error("{file}: empty file; expected a slitop recording")]
+    Empty { file: String },
+    #[error("{file}:{line}: {message}")]
+    At {
+        file: String,
+        line: usize,
+        message: String,
+    },
+}
+
 pub struct Recording {
     pub header: Header,
     pub records: Vec<Record>,
@@ -165,30 +183,35 @@ impl Recording {
         }
     }
 
-    pub fn read(path: &Path) -> Result<Recording, String> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("{}: cannot read recording: {e}", path.display()))?;
+    pub fn read(path: &Path) -> Result<Recording, RecordError> {
+        let text = std::fs::read_to_string(path).map_err(|source| RecordError::Io {
+            file: path.display().to_string(),
+            source,
+        })?;
         Self::parse(&text, &path.display().to_string())
     }
 
-    pub fn parse(text: &str, name: &str) -> Result<Recording, String> {
+    pub fn parse(text: &str, name: &str) -> Result<Recording, RecordError> {
+        let at = |line: usize, message: String| RecordError::At {
+            file: name.to_string(),
+            line,
+            message,
+        };
         let lines: Vec<&str> = text.lines().collect();
-        let first = lines
-            .first()
-            .ok_or_else(|| format!("{name}: empty file; expected a slitop recording"))?;
+        let first = lines.first().ok_or_else(|| RecordError::Empty {
+            file: name.to_string(),
+        })?;
         let header: Header = serde_json::from_str(first)
-            .map_err(|e| format!("{name}:1: not a slitop recording header ({e})"))?;
+            .map_err(|e| at(1, format!("not a slitop recording header ({e})")))?;
         if header.kind != "slitop-recording" {
-            return Err(format!(
-                "{name}:1: kind {:?}; expected \"slitop-recording\"",
-                header.kind
-            ));
+            let m = format!("kind {:?}; expected \"slitop-recording\"", header.kind);
+            return Err(at(1, m));
         }
         if header.format > FORMAT_VERSION {
-            return Err(format!(
-                "{name}:1: recording format {} is newer than this slitop reads ({FORMAT_VERSION}); upgrade slitop",
+            return Err(at(1, format!(
+                "recording format {} is newer than this slitop reads ({FORMAT_VERSION}); upgrade slitop",
                 header.format
-            ));
+            )));
         }
         let mut series = HashMap::new();
         let mut records = Vec::new();
@@ -207,7 +230,7 @@ impl Recording {
                 Ok(Some(r)) => records.push(r),
                 Ok(None) => {}
                 Err(_) if last && !complete => torn_tail = true,
-                Err(e) => return Err(format!("{name}:{}: {e}", i + 1)),
+                Err(e) => return Err(at(i + 1, e)),
             }
         }
         Ok(Recording {

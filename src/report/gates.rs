@@ -162,18 +162,7 @@ pub fn evaluate(cfg: &GatesConfig, report: &Json, baseline: Option<&Json>) -> Ve
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::parse_fraction;
     use std::time::Duration;
-
-    #[test]
-    fn shares_parse_as_numbers_or_percentages() {
-        assert_eq!(parse_fraction("10%"), Ok(0.1));
-        assert_eq!(parse_fraction("0.25"), Ok(0.25));
-        assert!(parse_fraction("ten")
-            .unwrap_err()
-            .contains("expected e.g. 0.05 or 5%"));
-        assert!(parse_fraction("-1%").is_err());
-    }
 
     #[test]
     fn regression_is_signed_so_positive_is_worse() {

@@ -124,7 +124,7 @@ impl Run {
     /// Starts a live run: output directory, recording, every configured source, the tick.
     pub async fn live(cfg: Config, opts: &RunOptions) -> anyhow::Result<Run> {
         let srcs = crate::sources::local_sources(&cfg);
-        let state = RunState::new(&cfg, srcs).map_err(anyhow::Error::msg)?;
+        let state = RunState::new(&cfg, srcs)?;
         let started = clock();
         let dir = opts.out.clone().unwrap_or_else(|| default_out_dir(started));
         let header = header(&cfg, &opts.meta, &opts.report.gates, started);

@@ -27,7 +27,7 @@ pub fn ended(rec: &Recording) -> crate::model::TimeMs {
 }
 
 pub fn read(file: &Path) -> anyhow::Result<Recording> {
-    let rec = Recording::read(file).map_err(anyhow::Error::msg)?;
+    let rec = Recording::read(file)?;
     if rec.torn_tail {
         eprintln!(
             "slitop: {}: the last line was cut short (the run was killed); using it up to there",

@@ -1,5 +1,6 @@
 //! `[detect]`: the saturation detector's thresholds, hold times and windows.
 
+use super::ConfigError;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -97,12 +98,14 @@ impl Default for DetectConfig {
 }
 
 impl DetectConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let unit = |v: f64, f: &str| {
             if v > 0.0 && v <= 1.0 {
                 Ok(())
             } else {
-                Err(format!("detect.{f} = {v}: expected a fraction in (0, 1]"))
+                Err(ConfigError::Other(format!(
+                    "detect.{f} = {v}: expected a fraction in (0, 1]"
+                )))
             }
         };
         unit(self.decouple_ratio, "decouple_ratio")?;
@@ -110,15 +113,17 @@ impl DetectConfig {
         unit(self.utilisation, "utilisation")?;
         unit(self.plateau_ratio, "plateau_ratio")?;
         if self.p95_crit < self.p95_warn {
-            return Err(format!(
+            return Err(ConfigError::Other(format!(
                 "detect.p95_crit = {} is below detect.p95_warn = {}",
                 self.p95_crit, self.p95_warn
-            ));
+            )));
         }
         if self.trend_window < Duration::from_secs(2)
             || self.backlog_window < Duration::from_secs(2)
         {
-            return Err("detect.trend_window and detect.backlog_window must be at least 2s".into());
+            return Err(ConfigError::Other(
+                "detect.trend_window and detect.backlog_window must be at least 2s".into(),
+            ));
         }
         Ok(())
     }

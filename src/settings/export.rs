@@ -1,5 +1,6 @@
 //! `[export]`: where the finished report is pushed (a Pushgateway, Grafana annotations).
 
+use super::ConfigError;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -47,7 +48,7 @@ impl Default for ExportConfig {
 }
 
 impl ExportConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         for (k, u) in [
             ("export.pushgateway", &self.pushgateway),
             ("export.grafana", &self.grafana),
@@ -56,24 +57,27 @@ impl ExportConfig {
                 match reqwest::Url::parse(u) {
                     Ok(url) if matches!(url.scheme(), "http" | "https") => {}
                     _ => {
-                        return Err(format!(
+                        return Err(ConfigError::Other(format!(
                             "{k}: {u:?} is not an http(s) URL; expected e.g. http://127.0.0.1:9091"
-                        ))
+                        )))
                     }
                 }
             }
         }
         if self.job.trim().is_empty() {
-            return Err("export.job must not be empty".into());
+            return Err(ConfigError::Other("export.job must not be empty".into()));
         }
         if self.retries > 10 {
-            return Err(format!("export.retries = {}: at most 10", self.retries));
+            return Err(ConfigError::Other(format!(
+                "export.retries = {}: at most 10",
+                self.retries
+            )));
         }
         if self.grafana.is_some()
             && self.grafana_token_env.is_none()
             && self.grafana_token_file.is_none()
         {
-            return Err("export.grafana needs a token: set grafana_token_env or grafana_token_file (or --grafana-token-env / --grafana-token-file)".into());
+            return Err(ConfigError::Other("export.grafana needs a token: set grafana_token_env or grafana_token_file (or --grafana-token-env / --grafana-token-file)".into()));
         }
         Ok(())
     }

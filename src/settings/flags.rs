@@ -99,7 +99,7 @@ pub fn build_config(a: &SourceFlags) -> Result<Config, ConfigError> {
         }
         cfg.signals = signals;
     }
-    cfg.validate().map_err(ConfigError::Other)?;
+    cfg.validate()?;
     Ok(cfg)
 }
 
@@ -155,7 +155,7 @@ fn apply_flags(mut cfg: Config, a: &SourceFlags) -> Result<Config, ConfigError> 
         }
     }
     for spec in &a.signals {
-        let s = parse_adhoc(spec).map_err(ConfigError::Other)?;
+        let s = parse_adhoc(spec)?;
         match cfg.signals.iter_mut().find(|x| x.name == s.name) {
             Some(x) => x.query = s.query,
             None => cfg.signals.push(s),
@@ -175,9 +175,7 @@ pub fn report_settings(
     let mut g = recorded.cloned().unwrap_or_default();
     g.overlay(&cfg.gates);
     g.overlay(gates);
-    g.validate()
-        .and_then(|_| g.check_complete())
-        .map_err(ConfigError::Other)?;
+    g.validate().and_then(|_| g.check_complete())?;
     let mut e = cfg.export.clone();
     macro_rules! take {
         ($($f:ident),*) => {$(if export.$f.is_some() { e.$f = export.$f.clone(); })*};
@@ -195,7 +193,7 @@ pub fn report_settings(
     } else if export.grafana_token_file.is_some() {
         e.grafana_token_env = None;
     }
-    e.validate().map_err(ConfigError::Other)?;
+    e.validate()?;
     Ok(ReportSettings {
         gates: g,
         report: cfg.report.clone(),

@@ -1,5 +1,6 @@
 //! `[gates]`: pass/fail limits of a run, from the config (per preset) or flags.
 
+use super::ConfigError;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -40,7 +41,7 @@ pub struct GatesConfig {
 }
 
 /// A share as a number (0.1) or a percentage string ("10%").
-pub fn parse_fraction(s: &str) -> Result<f64, String> {
+pub fn parse_fraction(s: &str) -> Result<f64, ConfigError> {
     let t = s.trim();
     let v = match t.strip_suffix('%') {
         Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
@@ -48,7 +49,9 @@ pub fn parse_fraction(s: &str) -> Result<f64, String> {
     }
     .map_err(|_| format!("{s:?} is not a share: expected e.g. 0.05 or 5%"))?;
     if !v.is_finite() || v < 0.0 {
-        return Err(format!("{s:?}: expected a share of at least 0"));
+        return Err(ConfigError::Other(format!(
+            "{s:?}: expected a share of at least 0"
+        )));
     }
     Ok(v)
 }
@@ -76,12 +79,12 @@ impl GatesConfig {
         *self == Self::default()
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if let Some(e) = self.max_error_rate {
             if e > 1.0 {
-                return Err(format!(
+                return Err(ConfigError::Other(format!(
                     "gates.max_error_rate = {e}: a share of requests is at most 1 (100%)"
-                ));
+                )));
             }
         }
         for (k, v) in [
@@ -89,26 +92,28 @@ impl GatesConfig {
             ("soak_drift", self.soak_drift),
         ] {
             if v == Some(0.0) {
-                return Err(format!(
+                return Err(ConfigError::Other(format!(
                     "gates.{k} = 0: every run would fail; use a share above 0"
-                ));
+                )));
             }
         }
         for (k, v) in [("p95", self.p95), ("p99", self.p99)] {
             if v == Some(Duration::ZERO) {
-                return Err(format!("gates.{k} = 0s: every run would fail"));
+                return Err(ConfigError::Other(format!(
+                    "gates.{k} = 0s: every run would fail"
+                )));
             }
         }
         Ok(())
     }
 
     /// After every layer is applied: settings that need each other are both there.
-    pub fn check_complete(&self) -> Result<(), String> {
+    pub fn check_complete(&self) -> Result<(), ConfigError> {
         if self.regression.is_some() && self.baseline.is_none() {
-            return Err(
+            return Err(ConfigError::Other(
                 "gates.regression needs a baseline report: set gates.baseline or pass --baseline FILE"
                     .into(),
-            );
+            ));
         }
         Ok(())
     }
@@ -127,5 +132,21 @@ impl GatesConfig {
             soak_drift,
             baseline
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shares_parse_as_numbers_or_percentages() {
+        assert_eq!(parse_fraction("10%").unwrap(), 0.1);
+        assert_eq!(parse_fraction("0.25").unwrap(), 0.25);
+        assert!(parse_fraction("ten")
+            .unwrap_err()
+            .to_string()
+            .contains("expected e.g. 0.05 or 5%"));
+        assert!(parse_fraction("-1%").is_err());
     }
 }

@@ -112,15 +112,17 @@ impl Config {
     }
 
     /// Checks what serde cannot: ranges, duplicate names, URL shapes.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.refresh < Duration::from_millis(50) {
-            return Err(format!(
+            return Err(ConfigError::Other(format!(
                 "refresh {} is too short: at least 50ms",
                 humantime::format_duration(self.refresh)
-            ));
+            )));
         }
         if self.window < self.refresh * 2 {
-            return Err("window must be at least two refresh intervals".into());
+            return Err(ConfigError::Other(
+                "window must be at least two refresh intervals".into(),
+            ));
         }
         self.detect.validate()?;
         self.gates.validate()?;
@@ -130,7 +132,10 @@ impl Config {
         for s in &self.signals {
             s.validate()?;
             if seen.insert(s.name.as_str(), ()).is_some() {
-                return Err(format!("signal {:?} is defined twice", s.name));
+                return Err(ConfigError::Other(format!(
+                    "signal {:?} is defined twice",
+                    s.name
+                )));
             }
         }
         if let Some(p) = &self.prometheus {
@@ -145,16 +150,16 @@ impl Config {
     }
 }
 
-fn check_http_url(u: &str, field: &str) -> Result<(), String> {
+fn check_http_url(u: &str, field: &str) -> Result<(), ConfigError> {
     match reqwest::Url::parse(u) {
         Ok(url) if matches!(url.scheme(), "http" | "https") => Ok(()),
-        Ok(url) => Err(format!(
+        Ok(url) => Err(ConfigError::Other(format!(
             "{field}: {u:?} has scheme {:?}; expected http or https",
             url.scheme()
-        )),
-        Err(e) => Err(format!(
+        ))),
+        Err(e) => Err(ConfigError::Other(format!(
             "{field}: {u:?} is not a URL ({e}); expected e.g. http://127.0.0.1:9090"
-        )),
+        ))),
     }
 }
 
@@ -172,6 +177,13 @@ pub enum ConfigError {
     },
     #[error("{0}")]
     Other(String),
+}
+
+/// Messages of settings checks: the check says what is wrong and what was expected.
+impl From<String> for ConfigError {
+    fn from(m: String) -> Self {
+        ConfigError::Other(m)
+    }
 }
 
 /// Parses one TOML document into a `Config`, locating errors in `file`.

@@ -1,5 +1,6 @@
 //! `[report]`: how the end-of-run report finds load plateaus.
 
+use super::ConfigError;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -25,15 +26,17 @@ impl Default for ReportConfig {
 }
 
 impl ReportConfig {
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if !(self.plateau_tolerance > 0.0 && self.plateau_tolerance < 1.0) {
-            return Err(format!(
+            return Err(ConfigError::Other(format!(
                 "report.plateau_tolerance = {}: expected a share in (0, 1), e.g. 0.05",
                 self.plateau_tolerance
-            ));
+            )));
         }
         if self.plateau_min < Duration::from_secs(2) {
-            return Err("report.plateau_min must be at least 2s".into());
+            return Err(ConfigError::Other(
+                "report.plateau_min must be at least 2s".into(),
+            ));
         }
         Ok(())
     }

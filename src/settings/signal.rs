@@ -1,6 +1,7 @@
 //! Named SLIs: each signal is a PromQL query bound to a source, with warn/crit thresholds and a
 //! direction, grouped as in the design (leading, throughput & capacity, lagging, stability).
 
+use super::ConfigError;
 use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -160,19 +161,19 @@ impl SignalDef {
     }
 
     /// Checks the thresholds are ordered for the direction; returns what is wrong.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.name.trim().is_empty() {
-            return Err("signal name is empty".into());
+            return Err(ConfigError::Other("signal name is empty".into()));
         }
         if !self
             .name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
         {
-            return Err(format!(
+            return Err(ConfigError::Other(format!(
                 "signal name {:?}: use letters, digits, '_', '-' or '.'",
                 self.name
-            ));
+            )));
         }
         if let (Some(w), Some(c)) = (self.warn, self.crit) {
             let ordered = match self.direction {
@@ -180,10 +181,10 @@ impl SignalDef {
                 Direction::LowerIsWorse => w >= c,
             };
             if !ordered {
-                return Err(format!(
+                return Err(ConfigError::Other(format!(
                     "signal {}: warn {w} and crit {c} are in the wrong order for direction {:?} (crit must be the worse value)",
                     self.name, self.direction
-                ));
+                )));
             }
         }
         Ok(())
@@ -191,7 +192,7 @@ impl SignalDef {
 }
 
 /// Parses `NAME=PROMQL` from `--signal`.
-pub fn parse_adhoc(spec: &str) -> Result<SignalDef, String> {
+pub fn parse_adhoc(spec: &str) -> Result<SignalDef, ConfigError> {
     let (name, query) = spec
         .split_once('=')
         .ok_or_else(|| format!("--signal {spec:?}: expected NAME=PROMQL"))?;
@@ -208,7 +209,9 @@ pub fn parse_adhoc(spec: &str) -> Result<SignalDef, String> {
         help: Some("ad-hoc signal from --signal".into()),
     };
     if def.query.is_empty() {
-        return Err(format!("--signal {spec:?}: the PromQL after '=' is empty"));
+        return Err(ConfigError::Other(format!(
+            "--signal {spec:?}: the PromQL after '=' is empty"
+        )));
     }
     def.validate()?;
     Ok(def)
@@ -264,6 +267,7 @@ mod tests {
         );
         assert!(parse_adhoc("nope")
             .unwrap_err()
+            .to_string()
             .contains("expected NAME=PROMQL"));
         assert!(parse_adhoc("a=").is_err());
     }

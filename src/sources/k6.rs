@@ -10,7 +10,7 @@ use serde_json::Value as Json;
 use crate::model::{Labels, Sample, SourceEvent, TimeMs};
 use crate::sources::http::{describe_error, install_crypto_provider};
 use crate::sources::probe::ProbeItem;
-use crate::sources::Poller;
+use crate::sources::{Poller, SourceError};
 use crate::text::clean_short;
 
 pub const SOURCE: &str = "k6";
@@ -197,17 +197,17 @@ impl Poller for K6RestPoller {
 
 /// Stops a running test (`PATCH /v1/status` with `stopped: true`). Ok carries k6's new state;
 /// Err carries k6's own refusal text or the connection error.
-pub async fn stop_test(url: &str, timeout: Duration) -> Result<String, String> {
+pub async fn stop_test(url: &str, timeout: Duration) -> Result<String, SourceError> {
     let base = url.trim_end_matches('/');
     let url = format!("{base}/v1/status");
-    let c = client(timeout).map_err(|e| e.to_string())?;
+    let c = client(timeout).map_err(|e| SourceError::Request(e.to_string()))?;
     let body = serde_json::json!({"data": {"type": "status", "id": "default", "attributes": {"stopped": true}}});
     let r = c
         .patch(&url)
         .json(&body)
         .send()
         .await
-        .map_err(|e| describe_error(&e, &url))?;
+        .map_err(|e| SourceError::Request(describe_error(&e, &url)))?;
     let status = r.status();
     let text = r.text().await.unwrap_or_default();
     let json: Json = serde_json::from_str(&text).unwrap_or(Json::Null);
@@ -239,14 +239,14 @@ pub async fn stop_test(url: &str, timeout: Duration) -> Result<String, String> {
             )
         })
         .collect();
-    Err(if detail.is_empty() {
+    Err(SourceError::Refused(if detail.is_empty() {
         format!(
             "k6 at {base} refused: HTTP {status}: {}",
             clean_short(&text, 200)
         )
     } else {
         format!("k6 at {base} refused: {}", detail.join("; "))
-    })
+    }))
 }
 
 /// `slitop check`: one k6 REST API.

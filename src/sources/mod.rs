@@ -24,6 +24,28 @@ use tokio::task::JoinHandle;
 use crate::model::{now_ms, Health, LocalSources, RemoteQuery, SourceCommand, SourceEvent, TimeMs};
 use crate::settings::Config;
 
+/// What a source's own requests and replies can go wrong with, in words for the screen: the
+/// poll loop turns it into the source's "down" reason, a command into its answer.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// The request did not get an answer (refused, timed out, TLS, DNS).
+    #[error("{0}")]
+    Request(String),
+    /// The server answered something that is not its API's reply.
+    #[error("{0}")]
+    Reply(String),
+    /// The server understood and said no.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// A message about a reply: what it held and what was expected.
+impl From<String> for SourceError {
+    fn from(m: String) -> Self {
+        SourceError::Reply(m)
+    }
+}
+
 /// Settings every source task shares.
 #[derive(Clone, Debug)]
 pub struct PollSettings {

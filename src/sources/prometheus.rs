@@ -10,7 +10,7 @@ use serde::Deserialize;
 use crate::model::{Labels, RemoteQuery, SignalPoint, SourceEvent, TimeMs};
 use crate::settings::PrometheusConfig;
 use crate::sources::http::{describe_error, HttpEndpoint};
-use crate::sources::Poller;
+use crate::sources::{Poller, SourceError};
 use crate::text::clean_short;
 
 pub const SOURCE: &str = "prometheus";
@@ -88,7 +88,7 @@ impl PrometheusPoller {
 
 /// Interprets a Prometheus API reply. `Err` means the reply is not the API speaking at all
 /// (HTML error page, truncated JSON, auth proxy); a well-formed error envelope is a query error.
-fn parse_envelope(body: &[u8], http_status: u16) -> Result<Answer, String> {
+fn parse_envelope(body: &[u8], http_status: u16) -> Result<Answer, SourceError> {
     let env: Envelope = match serde_json::from_slice(body) {
         Ok(e) => e,
         Err(e) => {
@@ -105,7 +105,7 @@ fn parse_envelope(body: &[u8], http_status: u16) -> Result<Answer, String> {
                 404 => " — is this the Prometheus base URL (without /api/v1)?",
                 _ => "",
             };
-            return Err(format!("HTTP {http_status} with {what}{hint}"));
+            return Err(format!("HTTP {http_status} with {what}{hint}").into());
         }
     };
     if env.status != "success" {
@@ -163,7 +163,7 @@ fn to_labels(m: std::collections::BTreeMap<String, String>) -> Labels {
     Labels(m)
 }
 
-fn sample((ts, v): (f64, String)) -> Result<(TimeMs, f64), String> {
+fn sample((ts, v): (f64, String)) -> Result<(TimeMs, f64), SourceError> {
     let value = v
         .parse::<f64>()
         .map_err(|_| format!("sample value {:?} is not a number", clean_short(&v, 40)))?;
@@ -173,7 +173,7 @@ fn sample((ts, v): (f64, String)) -> Result<(TimeMs, f64), String> {
 fn point(
     m: std::collections::BTreeMap<String, String>,
     v: (f64, String),
-) -> Result<SignalPoint, String> {
+) -> Result<SignalPoint, SourceError> {
     let (t, value) = sample(v)?;
     Ok(SignalPoint {
         labels: to_labels(m),
@@ -442,22 +442,25 @@ mod tests {
             _ => panic!(),
         }
         let html = b"<html><body><h1>502 Bad Gateway</h1>\x1b[2J</body></html>";
-        let err = parse_envelope(html, 502).err().unwrap();
+        let err = parse_envelope(html, 502).err().unwrap().to_string();
         assert!(err.starts_with("HTTP 502 with a non-JSON body"), "{err}");
         assert!(!err.contains('\x1b'));
         let trunc = br#"{"status":"success","data":{"resultType":"vec"#;
         assert!(parse_envelope(trunc, 200)
             .err()
             .unwrap()
+            .to_string()
             .contains("truncated JSON"));
         assert!(parse_envelope(b"", 401)
             .err()
             .unwrap()
+            .to_string()
             .contains("check the bearer token"));
         let badnum = br#"{"status":"success","data":{"resultType":"scalar","result":[1,"abc"]}}"#;
         assert!(parse_envelope(badnum, 200)
             .err()
             .unwrap()
+            .to_string()
             .contains("not a number"));
     }
 }

@@ -69,7 +69,7 @@ pub struct RunState {
 
 impl RunState {
     /// The state for a configuration whose sources are `srcs`.
-    pub fn new(cfg: &Config, srcs: LocalSources) -> Result<Self, String> {
+    pub fn new(cfg: &Config, srcs: LocalSources) -> Result<Self, crate::engine::EngineError> {
         Self::from_parts(
             &cfg.signals,
             srcs,
@@ -86,7 +86,7 @@ impl RunState {
         opts: EvalOptions,
         refresh_ms: TimeMs,
         detect: DetectConfig,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, crate::engine::EngineError> {
         let engine = Engine::new(signals, srcs, opts)?;
         Ok(Self {
             store: Store::new(StoreLimits::default()),

@@ -236,7 +236,7 @@ pub fn timeline_of(rec: &Recording) -> anyhow::Result<(RunState, Timeline)> {
 const PLAY_STEP: Duration = Duration::from_millis(250);
 
 pub async fn run_replay(file: &Path, opts: UiOptions) -> anyhow::Result<()> {
-    let rec = Recording::read(file).map_err(anyhow::Error::msg)?;
+    let rec = Recording::read(file)?;
     let (state, tl) = timeline_of(&rec)?;
     let (Some(first), Some(last)) = (tl.first(), tl.last()) else {
         anyhow::bail!(
