@@ -3,24 +3,22 @@
 
 use std::collections::BTreeSet;
 
-use crate::engine::{Engine, Evaluator};
+use crate::engine::{Engine, EngineError, Evaluator};
 use crate::settings::Config;
 use crate::sources::probe::ProbeItem;
 use crate::sources::KINDS;
 
-/// Runs every probe; returns the items and whether every required one passed.
-pub async fn run_checks(cfg: &Config) -> (Vec<ProbeItem>, bool) {
+/// Runs every probe; returns the items and whether every required one passed. A signal that
+/// does not compile is a configuration error, returned before anything is probed.
+pub async fn run_checks(cfg: &Config) -> Result<(Vec<ProbeItem>, bool), EngineError> {
     let srcs = crate::sources::local_sources(cfg);
-    let engine = match Engine::new(&cfg.signals, srcs, crate::state::eval_options(cfg)) {
-        Ok(e) => e,
-        Err(e) => return (vec![ProbeItem::fail("signals", e.to_string())], false),
-    };
+    let engine = Engine::new(&cfg.signals, srcs, crate::state::eval_options(cfg))?;
     if !KINDS.iter().any(|k| k.enabled(cfg)) {
         let msg = format!(
             "no source configured: give {}, a --preset or a --config file",
             crate::sources::all_flags()
         );
-        return (vec![ProbeItem::fail("sources", msg)], false);
+        return Ok((vec![ProbeItem::fail("sources", msg)], false));
     }
     let remote = engine.remote_queries();
     let mut items = Vec::new();
@@ -38,7 +36,7 @@ pub async fn run_checks(cfg: &Config) -> (Vec<ProbeItem>, bool) {
             .iter()
             .filter_map(|s| signal_item(s, scraped.as_ref())),
     );
-    (items, !failed)
+    Ok((items, !failed))
 }
 
 /// A local signal: does it compile, and which of its series no scrape target exposes.

@@ -64,7 +64,9 @@ async fn dispatch(cli: &Cli) -> Result<(), Failure> {
         Some(Command::Report { recording }) => rebuild(cli, recording, true).await,
         Some(Command::Check) => {
             let cfg = config(cli, "slitop")?;
-            let (items, ok) = crate::check::run_checks(&cfg).await;
+            let (items, ok) = crate::check::run_checks(&cfg)
+                .await
+                .map_err(|e| Failure::usage("slitop", e))?;
             crate::check::print(&items);
             ok.then_some(()).ok_or(Failure::CheckFailed)
         }
@@ -94,13 +96,19 @@ fn run_options(cli: &Cli, report: ReportSettings) -> RunOptions {
     }
 }
 
-/// The configuration, with its PromQL compiled once so a bad query refuses to start.
+/// The configuration from the files and the flags.
 fn config(cli: &Cli, what: &'static str) -> Result<Config, Failure> {
-    let cfg = build_config(&cli.conn.flags()).map_err(|e| Failure::usage(what, e))?;
-    let srcs = crate::sources::local_sources(&cfg);
-    crate::engine::Engine::new(&cfg.signals, srcs, crate::state::eval_options(&cfg))
-        .map_err(|e| Failure::usage(what, e))?;
-    Ok(cfg)
+    build_config(&cli.conn.flags()).map_err(|e| Failure::usage(what, e))
+}
+
+/// A run that failed: a signal that does not compile is configuration (the run refused to
+/// start before it created anything), anything else a failed run.
+fn run_failure(what: &'static str, e: anyhow::Error) -> Failure {
+    if e.downcast_ref::<crate::engine::EngineError>().is_some() {
+        Failure::usage(what, e)
+    } else {
+        Failure::run(what, e)
+    }
 }
 
 /// Gates and exports: `recorded` (a recording's gates) under the configuration under the flags;
@@ -127,7 +135,7 @@ async fn watch(cli: &Cli) -> Result<(), Failure> {
     } else {
         crate::run::headless::run(cfg, opts).await
     }
-    .map_err(|e| Failure::run(what, e))?;
+    .map_err(|e| run_failure(what, e))?;
     exit::gates(what, &outcome)
 }
 
