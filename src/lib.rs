@@ -1,25 +1,44 @@
 //! slitop: watch an HTTP load test's saturation sequence live.
 //!
-//! Data flows one way: sources → store → signals → detector → ui/report.
+//! Data flows one way (docs/architecture.md is the map; tests/architecture.rs holds the code
+//! to it):
+//!
+//! ```text
+//! settings ─▶ run ─▶ sources ─▶ store ─▶ engine ─▶ detect ─▶ state
+//!                                                             │
+//!             ui (live screen, replay) · headless lines · record · report ─▶ export
+//! ```
+//!
+//! Public modules are the ones the binary, the tests and the benchmarks use; the rest are
+//! internal.
 
-pub mod backoff;
-pub mod check;
-pub mod cli;
-pub mod demo;
-pub mod detect;
-pub mod engine;
-pub mod export;
-pub mod exposition;
+// The shared model and the settings: every layer may use them.
 pub mod model;
+pub mod settings;
+mod backoff;
+mod secret;
+mod stats;
+mod text;
+
+// Data in: parsers, the store, the sources.
+pub mod exposition;
 pub mod promql;
+pub mod sources;
+pub mod store;
+
+// Signals and the saturation detector.
+pub mod detect;
+mod engine;
+pub mod state;
+
+// What a run writes and reports.
+pub mod export;
 pub mod record;
 pub mod report;
+
+// Running: the lifecycle, its modes, and the command line on top.
+mod check;
+pub mod cli;
+mod demo;
 pub mod run;
-pub mod secret;
-pub mod settings;
-pub mod sources;
-pub mod state;
-pub mod stats;
-pub mod store;
-pub mod text;
 pub mod ui;
