@@ -99,14 +99,7 @@ impl Timeline {
             self.transitions.push(tr.clone());
         }
         self.seen_transitions = state.transitions.len();
-        for (at, text) in &state.annotations[self.seen_annotations.min(state.annotations.len())..] {
-            self.events.push(Event {
-                t: *at,
-                kind: EventKind::Annotation,
-                text: text.clone(),
-            });
-        }
-        self.seen_annotations = state.annotations.len();
+        self.annotation_saved(state);
         let w = &state.detector.warnings;
         for warning in &w[self.seen_warnings.min(w.len())..] {
             self.events.push(Event {
