@@ -12,7 +12,12 @@ use crate::sources::KINDS;
 /// does not compile is a configuration error, returned before anything is probed.
 pub async fn run_checks(cfg: &Config) -> Result<(Vec<ProbeItem>, bool), EngineError> {
     let srcs = crate::sources::local_sources(cfg);
-    let engine = Engine::new(&cfg.signals, srcs, crate::state::eval_options(cfg))?;
+    let engine = Engine::new(
+        &cfg.signals,
+        srcs,
+        crate::state::eval_options(cfg),
+        cfg.refresh,
+    )?;
     if !KINDS.iter().any(|k| k.enabled(cfg)) {
         let msg = format!(
             "no source configured: give {}, a --preset or a --config file",

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use crate::model::RemoteQuery;
 use crate::model::{Labels, LocalSources, SignalPoint, TimeMs};
 use crate::promql::{self, EvalOptions, LocalQuery, Value};
-use crate::settings::{QuerySource, SignalDef};
+use crate::settings::{QuerySource, Role, SignalDef};
 use crate::store::Store;
 
 #[derive(Debug)]
@@ -41,6 +41,10 @@ impl Signal {
 
 pub struct Engine {
     pub signals: Vec<Signal>,
+    /// The detector's fast view of the rate roles: each companion (named `NAME@fast`) is its
+    /// signal's query with ranges cut to a few sample intervals (see `promql::fast_window`),
+    /// so detection never waits on a display window such as `[1m]`. Not shown, not reported.
+    pub fast: Vec<Signal>,
     opts: EvalOptions,
 }
 
@@ -70,6 +74,48 @@ impl EngineError {
     }
 }
 
+/// Roles the detector judges from rates, and so reads through the fast view.
+const FAST_ROLES: [Role; 5] = [
+    Role::Offered,
+    Role::Throughput,
+    Role::EnqueueRate,
+    Role::DequeueRate,
+    Role::ErrorRate,
+];
+
+/// Name of a signal's fast companion.
+pub fn fast_name(signal: &str) -> String {
+    format!("{signal}@fast")
+}
+
+/// The fast companion of a compiled signal, when its role is judged from rates and its query
+/// has a range to cut. Remote ones are fitted by the Prometheus source, which sees the
+/// server's scrape interval; local ones here, from the interval at which sources are polled.
+fn fast_companion(s: &Signal, interval: std::time::Duration) -> Option<Signal> {
+    if !s.def.role.is_some_and(|r| FAST_ROLES.contains(&r)) {
+        return None;
+    }
+    let eval = match &s.eval {
+        Evaluator::Remote => (!promql::interval::range_selectors(&s.def.query).is_empty())
+            .then_some(Evaluator::Remote)?,
+        Evaluator::Local(_) => {
+            let window = promql::interval::fast_window(interval);
+            let text = promql::interval::fitted(&s.def.query, window).ok()??;
+            Evaluator::Local(Box::new(promql::compile_local(&text).ok()?))
+        }
+        Evaluator::Disabled(_) => return None,
+    };
+    let mut def = s.def.clone();
+    def.name = fast_name(&s.def.name);
+    Some(Signal {
+        def,
+        eval,
+        latest: Vec::new(),
+        updated: None,
+        error: None,
+    })
+}
+
 impl Engine {
     /// Compiles every signal. A PromQL error is fatal and names its signal; a signal that has
     /// no source to run on is disabled with the reason.
@@ -77,6 +123,7 @@ impl Engine {
         defs: &[SignalDef],
         srcs: LocalSources,
         opts: EvalOptions,
+        sample_interval: std::time::Duration,
     ) -> Result<Self, EngineError> {
         let mut signals = Vec::new();
         for def in defs {
@@ -110,7 +157,15 @@ impl Engine {
                 error: None,
             });
         }
-        Ok(Self { signals, opts })
+        let fast = signals
+            .iter()
+            .filter_map(|s| fast_companion(s, sample_interval))
+            .collect();
+        Ok(Self {
+            signals,
+            fast,
+            opts,
+        })
     }
 
     /// How local queries are evaluated (lookback, range semantics).
@@ -119,23 +174,37 @@ impl Engine {
     }
 
     pub fn remote_queries(&self) -> Vec<RemoteQuery> {
-        self.signals
-            .iter()
-            .filter(|s| matches!(s.eval, Evaluator::Remote))
-            .map(|s| RemoteQuery {
+        let shown = self.signals.iter().map(|s| (s, false));
+        let fast = self.fast.iter().map(|s| (s, true));
+        shown
+            .chain(fast)
+            .filter(|(s, _)| matches!(s.eval, Evaluator::Remote))
+            .map(|(s, fit)| RemoteQuery {
                 signal: s.def.name.clone(),
                 query: s.def.query.clone(),
+                fit,
             })
             .collect()
     }
 
-    fn index(&self, name: &str) -> Option<usize> {
-        self.signals.iter().position(|s| s.def.name == name)
+    fn find_mut(&mut self, name: &str) -> Option<&mut Signal> {
+        self.signals
+            .iter_mut()
+            .chain(self.fast.iter_mut())
+            .find(|s| s.def.name == name)
+    }
+
+    /// A signal's fast companion, when it has one.
+    pub fn fast_of(&self, name: &str) -> Option<&Signal> {
+        let n = fast_name(name);
+        self.fast.iter().find(|s| s.def.name == n)
     }
 
     /// Points computed by Prometheus: an instant answer (one t) or a back-fill matrix.
     pub fn apply_remote(&mut self, signal: &str, points: Vec<SignalPoint>) {
-        let Some(i) = self.index(signal) else { return };
+        let Some(target) = self.find_mut(signal) else {
+            return;
+        };
         // The latest point of each label set is the current value.
         let mut latest: BTreeMap<Labels, SignalPoint> = BTreeMap::new();
         for p in points {
@@ -146,21 +215,21 @@ impl Engine {
                 }
             }
         }
-        let s = &mut self.signals[i];
+        let s = target;
         s.updated = latest.values().map(|p| p.t).max().or(s.updated);
         s.latest = latest.into_values().collect();
         s.error = None;
     }
 
     pub fn apply_error(&mut self, signal: &str, error: String) {
-        if let Some(i) = self.index(signal) {
-            self.signals[i].error = Some(error);
+        if let Some(s) = self.find_mut(signal) {
+            s.error = Some(error);
         }
     }
 
     /// Evaluates every local signal at `t` over `store`.
     pub fn evaluate_local(&mut self, store: &Store, t: TimeMs) {
-        for s in &mut self.signals {
+        for s in self.signals.iter_mut().chain(self.fast.iter_mut()) {
             let Evaluator::Local(q) = &s.eval else {
                 continue;
             };
@@ -188,7 +257,7 @@ impl Engine {
 
     /// Forgets remote values older than `max_age` (their source is down or stale).
     pub fn expire_remote(&mut self, now: TimeMs, max_age_ms: TimeMs) {
-        for s in &mut self.signals {
+        for s in self.signals.iter_mut().chain(self.fast.iter_mut()) {
             if matches!(s.eval, Evaluator::Remote)
                 && s.updated.is_some_and(|u| now - u > max_age_ms)
             {
@@ -214,14 +283,26 @@ mod tests {
             valkey: true,
             ..Default::default()
         };
-        let e = Engine::new(&defs, srcs, EvalOptions::default()).unwrap();
+        let e = Engine::new(
+            &defs,
+            srcs,
+            EvalOptions::default(),
+            std::time::Duration::from_secs(1),
+        )
+        .unwrap();
         assert_eq!(e.signals[0].where_evaluated(), "prometheus");
         assert_eq!(e.signals[1].where_evaluated(), "local");
         let only_scrape = LocalSources {
             scrape: true,
             ..Default::default()
         };
-        let e = Engine::new(&defs, only_scrape, EvalOptions::default()).unwrap();
+        let e = Engine::new(
+            &defs,
+            only_scrape,
+            EvalOptions::default(),
+            std::time::Duration::from_secs(1),
+        )
+        .unwrap();
         assert_eq!(e.signals[0].where_evaluated(), "local");
     }
 
@@ -232,19 +313,29 @@ mod tests {
             scrape: true,
             ..Default::default()
         };
-        let e = Engine::new(&defs, srcs, EvalOptions::default())
-            .err()
-            .unwrap()
-            .to_string();
+        let e = Engine::new(
+            &defs,
+            srcs,
+            EvalOptions::default(),
+            std::time::Duration::from_secs(1),
+        )
+        .err()
+        .unwrap()
+        .to_string();
         assert!(
             e.starts_with("signal x: ") && e.contains("label_replace"),
             "{e}"
         );
         let bad = vec![parse_adhoc("y=sum(rate(x[1m])").unwrap()];
-        let e = Engine::new(&bad, srcs, EvalOptions::default())
-            .err()
-            .unwrap()
-            .to_string();
+        let e = Engine::new(
+            &bad,
+            srcs,
+            EvalOptions::default(),
+            std::time::Duration::from_secs(1),
+        )
+        .err()
+        .unwrap()
+        .to_string();
         assert!(e.starts_with("signal y: syntax error"), "{e}");
     }
 
@@ -255,7 +346,13 @@ mod tests {
             valkey: true,
             ..Default::default()
         };
-        let mut e = Engine::new(&defs, srcs, EvalOptions::default()).unwrap();
+        let mut e = Engine::new(
+            &defs,
+            srcs,
+            EvalOptions::default(),
+            std::time::Duration::from_secs(1),
+        )
+        .unwrap();
         let mut st = Store::default();
         st.push(
             &Labels::named("valkey_stream_length").with("stream", "a"),

@@ -13,10 +13,10 @@
 //! internal.
 
 // The shared model and the settings: every layer may use them.
-pub mod model;
-pub mod settings;
 mod backoff;
+pub mod model;
 mod secret;
+pub mod settings;
 mod stats;
 mod text;
 

@@ -27,6 +27,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "stats",
             "backoff",
             "exposition",
+            "promql",
         ],
     ),
     ("engine", &["model", "settings", "promql", "store"]),

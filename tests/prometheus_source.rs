@@ -26,6 +26,7 @@ fn q(signal: &str, query: &str) -> RemoteQuery {
     RemoteQuery {
         signal: signal.into(),
         query: query.into(),
+        fit: false,
     }
 }
 
@@ -219,6 +220,49 @@ async fn instant_backfill_errors_and_recovery_against_real_prometheus() {
     );
     cancel.cancel();
     let _ = task.await;
+}
+
+/// The detector's fast view through a real Prometheus: the source measures the server's
+/// scrape interval from the raw samples and cuts a display query's minute to three intervals.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fast_queries_are_fitted_to_the_measured_scrape_interval() {
+    let target = counting_target();
+    let _prom_guard;
+    let prom = {
+        let p = Prometheus::start(&[format!("127.0.0.1:{}", target.port)], "4s");
+        let url = p.url();
+        _prom_guard = p;
+        url
+    };
+    let fast = RemoteQuery {
+        signal: "rps@fast".into(),
+        query: "sum(rate(demo_requests_total[1m]))".into(),
+        fit: true,
+    };
+    let mut p =
+        PrometheusPoller::new(&cfg(prom), vec![fast], Duration::from_secs(2), None).unwrap();
+    let mut got = None;
+    for _ in 0..60 {
+        let evs = p.poll(now_ms()).await.unwrap_or_default();
+        got = evs.into_iter().find_map(|e| match e {
+            SourceEvent::SignalValues { signal, points, .. } if signal == "rps@fast" => {
+                Some(points)
+            }
+            _ => None,
+        });
+        if got.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert!(got.is_some(), "the fast query was never sent");
+    let interval = p.measured_interval().expect("interval measured");
+    assert!(
+        (Duration::from_millis(3500)..=Duration::from_millis(4500)).contains(&interval),
+        "{interval:?}"
+    );
+    let sent = p.fitted_query("rps@fast").unwrap();
+    assert!(sent.contains("[12s]") && !sent.contains("1m"), "{sent}");
 }
 
 #[tokio::test]

@@ -1,6 +1,6 @@
 //! One refresh's worth of the numbers the detector reasons about, read from the signals by
 //! their configured role. Several label sets of one signal are summed; a role bound to several
-//! signals takes the first that has data.
+//! signals takes the first that has data; rates come from the engine's fast view.
 
 use serde::{Deserialize, Serialize};
 
@@ -52,7 +52,15 @@ impl Frame {
 
     pub fn from_engine(engine: &Engine, t: TimeMs) -> Frame {
         let with_role = |r: Role| engine.signals.iter().filter(move |s| s.def.role == Some(r));
-        let role = |r: Role| with_role(r).find_map(finite_sum);
+        // A rate role is read through its fast companion when that has data (see
+        // `Engine::fast`): the detector never waits on a display window.
+        let value = |s: &Signal| {
+            engine
+                .fast_of(&s.def.name)
+                .and_then(finite_sum)
+                .or_else(|| finite_sum(s))
+        };
+        let role = |r: Role| with_role(r).find_map(value);
         let server_p95 = role(Role::LatencyP95);
         let client_p95 = role(Role::ClientP95);
         let stability = with_role(Role::Stability)

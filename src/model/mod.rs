@@ -233,6 +233,9 @@ pub fn is_stale_nan(v: f64) -> bool {
 pub struct RemoteQuery {
     pub signal: String,
     pub query: String,
+    /// The detector's fast view: the source cuts the query's ranges to a few of the server's
+    /// scrape intervals, which only it can see.
+    pub fit: bool,
 }
 
 /// Which local sources feed the store, for resolving `source = "auto"`.

@@ -42,6 +42,76 @@ fn rewrite(e: &mut Expr, range: Duration, quantile: Option<f64>) {
     }
 }
 
+/// Shortens every range longer than `range` to `range`; shorter ones stay as the user wrote them.
+fn shorten(e: &mut Expr, range: Duration, changed: &mut bool) {
+    match e {
+        Expr::MatrixSelector(m) if m.range > range => {
+            m.range = range;
+            *changed = true;
+        }
+        Expr::Aggregate(a) => {
+            shorten(&mut a.expr, range, changed);
+            if let Some(p) = a.param.as_mut() {
+                shorten(p, range, changed);
+            }
+        }
+        Expr::Unary(u) => shorten(&mut u.expr, range, changed),
+        Expr::Binary(b) => {
+            shorten(&mut b.lhs, range, changed);
+            shorten(&mut b.rhs, range, changed);
+        }
+        Expr::Paren(p) => shorten(&mut p.expr, range, changed),
+        Expr::Call(c) => c
+            .args
+            .args
+            .iter_mut()
+            .for_each(|a| shorten(a, range, changed)),
+        _ => {}
+    }
+}
+
+/// The detector's fast view of a query: its ranges cut to `range` (a few sample intervals)
+/// so a rate follows the load instead of averaging the display's minute. `None` when no
+/// range is longer (the query is already fast, or reads no range).
+pub fn fitted(text: &str, range: Duration) -> Result<Option<String>, PromqlError> {
+    let mut expr = promql_parser::parser::parse(text)
+        .map_err(|e| PromqlError::Syntax(e.trim().to_string()))?;
+    let mut changed = false;
+    shorten(&mut expr, range.max(Duration::from_millis(1)), &mut changed);
+    Ok(changed.then(|| expr.to_string()))
+}
+
+/// The window the detector differentiates over for samples `interval` apart: three sample
+/// intervals (so a window always holds two or three samples, as Grafana's rate interval does),
+/// never under 10 s (shorter windows at 1 s scrapes only add noise).
+pub fn fast_window(interval: Duration) -> Duration {
+    (interval * 3).max(Duration::from_secs(10))
+}
+
+/// The series selectors a query reads ranges of (`rate(x{a="b"}[1m])` → `x{a="b"}`), for
+/// measuring how far apart their samples are.
+pub fn range_selectors(text: &str) -> Vec<String> {
+    fn walk(e: &Expr, out: &mut Vec<String>) {
+        match e {
+            Expr::MatrixSelector(m) => out.push(m.vs.to_string()),
+            Expr::Aggregate(a) => walk(&a.expr, out),
+            Expr::Unary(u) => walk(&u.expr, out),
+            Expr::Binary(b) => {
+                walk(&b.lhs, out);
+                walk(&b.rhs, out);
+            }
+            Expr::Paren(p) => walk(&p.expr, out),
+            Expr::Call(c) => c.args.args.iter().for_each(|a| walk(a, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    if let Ok(e) = promql_parser::parser::parse(text) {
+        walk(&e, &mut out);
+    }
+    out
+}
+
 /// True when the query's outermost function is `histogram_quantile`, so φ can be swapped.
 pub fn is_histogram_quantile(text: &str) -> bool {
     fn outer(e: &Expr) -> bool {
@@ -91,6 +161,31 @@ pub fn over_interval(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_fast_view_only_shortens() {
+        let q = "sum(rate(a_total{m=\"POST\"}[1m])) + sum(rate(b_total[5s]))";
+        let f = fitted(q, Duration::from_secs(10)).unwrap().unwrap();
+        assert!(f.contains("a_total{m=\"POST\"}[10s]"), "{f}");
+        assert!(f.contains("b_total[5s]"), "{f}");
+        assert_eq!(
+            fitted("sum(rate(x[5s]))", Duration::from_secs(10)).unwrap(),
+            None
+        );
+        assert_eq!(
+            fitted("sum(k6_vus)", Duration::from_secs(10)).unwrap(),
+            None
+        );
+        assert_eq!(
+            range_selectors(q),
+            vec!["a_total{m=\"POST\"}".to_string(), "b_total".to_string()]
+        );
+        assert_eq!(fast_window(Duration::from_secs(1)), Duration::from_secs(10));
+        assert_eq!(
+            fast_window(Duration::from_secs(15)),
+            Duration::from_secs(45)
+        );
+    }
 
     #[test]
     fn ranges_and_quantile_are_replaced() {

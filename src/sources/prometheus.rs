@@ -19,8 +19,40 @@ pub struct PrometheusPoller {
     ep: HttpEndpoint,
     base: String,
     queries: Vec<RemoteQuery>,
+    /// The detector's fast queries as sent: ranges cut to a few of the server's scrape
+    /// intervals, once that interval has been measured from the raw samples.
+    fit: FitState,
     /// Window to back-fill at start, and the step of that back-fill.
     backfill: Option<(Duration, Duration)>,
+}
+
+/// What the source knows of the server's scrape interval and the fast queries it gave.
+#[derive(Default)]
+struct FitState {
+    interval: Option<Duration>,
+    /// Signal → query with its ranges fitted to the interval.
+    queries: std::collections::HashMap<String, String>,
+    /// Before this time no new measurement is tried (a series may not exist yet).
+    next_try: TimeMs,
+}
+
+/// How often an unmeasured interval is measured again.
+const FIT_RETRY_MS: TimeMs = 3_000;
+
+/// The typical spacing of samples in a matrix answer: the median gap within each series.
+pub fn median_spacing(points: &[SignalPoint]) -> Option<Duration> {
+    let mut by_series: std::collections::BTreeMap<&Labels, Vec<TimeMs>> = Default::default();
+    for p in points {
+        by_series.entry(&p.labels).or_default().push(p.t);
+    }
+    let mut gaps: Vec<TimeMs> = Vec::new();
+    for ts in by_series.values_mut() {
+        ts.sort_unstable();
+        gaps.extend(ts.windows(2).map(|w| w[1] - w[0]).filter(|g| *g > 0));
+    }
+    gaps.sort_unstable();
+    let g = *gaps.get(gaps.len() / 2)?;
+    Some(Duration::from_millis(g as u64))
 }
 
 /// A query-level answer: the server spoke, but about this query only.
@@ -43,6 +75,7 @@ impl PrometheusPoller {
             ep: HttpEndpoint::new(&cfg.auth, timeout, SOURCE)?,
             base,
             queries,
+            fit: FitState::default(),
             backfill,
         })
     }
@@ -214,12 +247,74 @@ struct MatrixItem {
     values: Vec<(f64, String)>,
 }
 
+impl PrometheusPoller {
+    /// Measures the scrape interval from the raw samples of a fast query's series (the last
+    /// two minutes of them) and fits every fast query to it.
+    async fn fit_queries(&mut self, now: TimeMs) {
+        let fits: Vec<&RemoteQuery> = self.queries.iter().filter(|q| q.fit).collect();
+        if fits.is_empty() || self.fit.interval.is_some() || now < self.fit.next_try {
+            return;
+        }
+        self.fit.next_try = now + FIT_RETRY_MS;
+        let selectors = fits
+            .iter()
+            .flat_map(|q| crate::promql::interval::range_selectors(&q.query));
+        let mut interval = None;
+        for sel in selectors {
+            if let Ok(Ok((points, _))) = self.instant(&format!("{sel}[2m]"), now).await {
+                interval = median_spacing(&points);
+                if interval.is_some() {
+                    break;
+                }
+            }
+        }
+        let Some(interval) = interval else { return };
+        let window = crate::promql::interval::fast_window(interval);
+        let fitted = fits.iter().map(|q| {
+            let text = crate::promql::interval::fitted(&q.query, window)
+                .ok()
+                .flatten()
+                .unwrap_or_else(|| q.query.clone());
+            (q.signal.clone(), text)
+        });
+        self.fit.queries = fitted.collect();
+        self.fit.interval = Some(interval);
+    }
+
+    /// The server's scrape interval as measured for the fast queries, once known.
+    pub fn measured_interval(&self) -> Option<Duration> {
+        self.fit.interval
+    }
+
+    /// The text sent for a fast query, once fitted.
+    pub fn fitted_query(&self, signal: &str) -> Option<&str> {
+        self.fit.queries.get(signal).map(String::as_str)
+    }
+
+    /// The queries to send now: every shown one, and the fast ones once fitted.
+    fn to_send(&self) -> Vec<RemoteQuery> {
+        let sendable = |q: &RemoteQuery| -> Option<RemoteQuery> {
+            if !q.fit {
+                return Some(q.clone());
+            }
+            let text = self.fit.queries.get(&q.signal)?;
+            Some(RemoteQuery {
+                query: text.clone(),
+                ..q.clone()
+            })
+        };
+        self.queries.iter().filter_map(sendable).collect()
+    }
+}
+
 impl Poller for PrometheusPoller {
     async fn poll(&mut self, now: TimeMs) -> anyhow::Result<Vec<SourceEvent>> {
         let mut events = Vec::new();
+        self.fit_queries(now).await;
+        let queries = self.to_send();
         let backfill = self.backfill.take();
         let this = &*self;
-        let calls = this.queries.iter().map(|q| async move {
+        let calls = queries.iter().map(|q| async move {
             let answer = match backfill {
                 Some((window, step)) => {
                     // Prometheus refuses more than 11,000 points per series.
@@ -278,7 +373,7 @@ impl Poller for PrometheusPoller {
                 Err(e) => transport_errors.push(e),
             }
         }
-        if !transport_errors.is_empty() && transport_errors.len() == self.queries.len() {
+        if !transport_errors.is_empty() && transport_errors.len() == queries.len() {
             // Nothing got through: the server, not a query, is the problem. Retry the back-fill.
             self.backfill = backfill;
             return Err(transport_errors.swap_remove(0));

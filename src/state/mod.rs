@@ -87,7 +87,8 @@ impl RunState {
         refresh_ms: TimeMs,
         detect: DetectConfig,
     ) -> Result<Self, crate::engine::EngineError> {
-        let engine = Engine::new(signals, srcs, opts)?;
+        let interval = std::time::Duration::from_millis(refresh_ms.max(1) as u64);
+        let engine = Engine::new(signals, srcs, opts, interval)?;
         Ok(Self {
             store: Store::new(StoreLimits::default()),
             engine,
