@@ -4,6 +4,7 @@
 //! replayed) → report data → files → exports. Local files are written before any export is
 //! tried, and a failed export never stops the run or loses them.
 
+pub mod data;
 pub mod format;
 pub mod gates;
 pub mod headline;
@@ -22,7 +23,11 @@ use serde_json::{json, Value as Json};
 pub use gates::EXIT_GATE_FAILED;
 
 use crate::settings::ReportSettings;
+pub use data::Report;
 pub use json::{build, signal_stats, Inputs};
+
+/// The run's state the report is built from; the one place this module names where it lives.
+use crate::runtime::RunState;
 
 pub struct Outcome {
     pub dir: PathBuf,
@@ -101,11 +106,7 @@ pub fn write_report_files(dir: &Path, report: &Json) -> anyhow::Result<()> {
 pub fn write_local(dir: &Path, i: &Inputs, opts: &ReportSettings) -> anyhow::Result<Json> {
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create output directory {}", dir.display()))?;
-    let mut report = build(i);
-    report["plateau_rule"] = json!({
-        "tolerance": opts.report.plateau_tolerance,
-        "min_s": opts.report.plateau_min.as_secs_f64(),
-    });
+    let mut report = serde_json::to_value(build(i))?;
     let baseline = match &opts.gates.baseline {
         Some(p) => match load_baseline(p) {
             Ok(b) => {

@@ -3,13 +3,13 @@
 //! while. Each gets a row: offered vs achieved rate, latency quantiles of every histogram over
 //! exactly that interval, mean service time, error rate, peak queue and in-flight.
 
-use serde_json::{json, Value as Json};
-
+use super::data::{Plateau, Quantiles};
+use super::headline::finite;
 use super::window::{self, Window};
+use super::RunState;
 use crate::detect::robust::{median, theil_sen};
 use crate::detect::Frame;
 use crate::model::TimeMs;
-use crate::runtime::RunState;
 use crate::settings::LoadModel;
 use crate::settings::ReportConfig;
 use crate::settings::Role;
@@ -159,7 +159,7 @@ fn flat(points: &[(TimeMs, Option<f64>)], level: f64, tol: f64) -> bool {
 }
 
 /// The plateaus of the run, as report rows.
-pub fn rows(state: &RunState, cfg: &ReportConfig) -> Vec<Json> {
+pub fn rows(state: &RunState, cfg: &ReportConfig) -> Vec<Plateau> {
     let kind = load_kind(state);
     let hist = &state.detector.history;
     let pts: Vec<(TimeMs, Option<f64>)> = hist.iter().map(|f| (f.t, kind.of(f))).collect();
@@ -180,7 +180,11 @@ pub fn rows(state: &RunState, cfg: &ReportConfig) -> Vec<Json> {
                 to: frames[frames.len() - 1].t,
             };
             let mean = |f: fn(&Frame) -> Option<f64>| {
-                let v: Vec<f64> = frames.iter().filter_map(f).filter(|x| x.is_finite()).collect();
+                let v: Vec<f64> = frames
+                    .iter()
+                    .filter_map(f)
+                    .filter(|x| x.is_finite())
+                    .collect();
                 (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
             };
             let max = |f: fn(&Frame) -> Option<f64>| {
@@ -201,43 +205,35 @@ pub fn rows(state: &RunState, cfg: &ReportConfig) -> Vec<Json> {
             let service = window::role_over(state, Role::ServiceTime, w)
                 .or_else(|| median(frames.iter().filter_map(|f| f.service_time)));
             let quantiles = |h: &window::Histogram| {
-                let m: serde_json::Map<String, Json> = window::quantiles(state, h, w)
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), num(v)))
-                    .collect();
-                Json::Object(m)
+                Quantiles::from_values(window::quantiles(state, h, w).map(finite))
             };
-            let histograms: serde_json::Map<String, Json> = hists
-                .iter()
-                .map(|h| (h.name.clone(), quantiles(h)))
-                .collect();
-            json!({
-                "index": n + 1,
-                "from_unix_ms": w.from,
-                "to_unix_ms": w.to,
-                "duration_s": w.secs(),
-                "load": s.level,
-                "load_unit": kind.unit(),
-                "offered_rps": num(offered),
-                "achieved_rps": num(achieved),
-                "achieved_ratio": num(achieved.zip(offered).map(|(a, o)| a / o).filter(|_| offered.is_some_and(|o| o > 0.0))),
-                "error_rate": num(error_rate),
-                "service_mean_s": num(service),
-                "peak_queue": num(max(Frame::backlog)),
-                "peak_in_flight": num(max(|f| f.pending)),
-                "latency_histogram": latency.as_ref().map(|h| h.name.clone()),
-                "latency": latency.as_ref().map(quantiles).unwrap_or(Json::Null),
-                "histograms": histograms,
-            })
+            let achieved_ratio = achieved
+                .zip(offered)
+                .map(|(a, o)| a / o)
+                .filter(|_| offered.is_some_and(|o| o > 0.0));
+            Plateau {
+                index: n + 1,
+                from_unix_ms: w.from,
+                to_unix_ms: w.to,
+                duration_s: w.secs(),
+                load: s.level,
+                load_unit: kind.unit().into(),
+                offered_rps: finite(offered),
+                achieved_rps: finite(achieved),
+                achieved_ratio: finite(achieved_ratio),
+                error_rate: finite(error_rate),
+                service_mean_s: finite(service),
+                peak_queue: finite(max(Frame::backlog)),
+                peak_in_flight: finite(max(|f| f.pending)),
+                latency_histogram: latency.as_ref().map(|h| h.name.clone()),
+                latency: latency.as_ref().map(quantiles),
+                histograms: hists
+                    .iter()
+                    .map(|h| (h.name.clone(), quantiles(h)))
+                    .collect(),
+            }
         })
         .collect()
-}
-
-fn num(v: Option<f64>) -> Json {
-    match v {
-        Some(x) if x.is_finite() => json!(x),
-        _ => Json::Null,
-    }
 }
 
 #[cfg(test)]

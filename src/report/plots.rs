@@ -8,7 +8,7 @@ use serde_json::Value as Json;
 
 use super::format;
 use super::plateaus::load_kind;
-use crate::runtime::RunState;
+use super::RunState;
 use crate::settings::Role;
 
 pub const ENVELOPE_FILE: &str = "envelope.svg";
