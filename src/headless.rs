@@ -216,7 +216,7 @@ impl Output {
             ended,
             cfg: &opts.report,
         };
-        crate::report::finish(&self.dir, &inputs, opts).await
+        crate::export::finish(&self.dir, &inputs, opts).await
     }
 }
 

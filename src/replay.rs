@@ -115,7 +115,7 @@ pub async fn report(
         ended: ended(rec),
         cfg: &opts.report,
     };
-    crate::report::finish(&dir, &inputs, opts).await
+    crate::export::finish(&dir, &inputs, opts).await
 }
 
 pub async fn run(

@@ -1,8 +1,7 @@
 //! The end-of-run report: `report.json` (the data), `report.md` (rendered from that data
-//! alone), SVG plots, the per-plateau table as CSV and JSON, gates, and the pushes to a
-//! Pushgateway and Grafana. Data flows one way: the run's state (live, or a recording
-//! replayed) → report data → files → exports. Local files are written before any export is
-//! tried, and a failed export never stops the run or loses them.
+//! alone), SVG plots, the per-plateau table as CSV and JSON, and gates. Data flows one way:
+//! the run's state (live, or a recording replayed) → `Report` → local files; the remote
+//! exports (`crate::export`) read the finished report and never the other way round.
 
 pub mod data;
 pub mod format;
@@ -12,6 +11,7 @@ pub mod json;
 pub mod markdown;
 pub mod plateaus;
 pub mod plots;
+pub mod tables;
 pub mod triage;
 pub mod window;
 
@@ -132,19 +132,10 @@ pub fn write_local(dir: &Path, i: &Inputs, opts: &ReportSettings) -> anyhow::Res
     let plot_data = plots::data(i.state, &report, slo);
     write_plots(dir, &mut report, plot_data)?;
     if !report.plateaus.is_empty() {
-        let rows = serde_json::to_value(&report.plateaus)?;
-        let rows = rows.as_array().map(Vec::as_slice).unwrap_or_default();
-        let doc = serde_json::to_value(&report)?;
-        write(
-            &dir.join(crate::export::table::CSV_FILE),
-            &crate::export::table::csv(rows),
-        )?;
-        write(
-            &dir.join(crate::export::table::JSON_FILE),
-            &crate::export::table::json(&doc, rows)?,
-        )?;
-        report.files.plateaus_csv = Some(crate::export::table::CSV_FILE.into());
-        report.files.plateaus_json = Some(crate::export::table::JSON_FILE.into());
+        write(&dir.join(tables::CSV_FILE), &tables::csv(&report.plateaus))?;
+        write(&dir.join(tables::JSON_FILE), &tables::json(&report)?)?;
+        report.files.plateaus_csv = Some(tables::CSV_FILE.into());
+        report.files.plateaus_json = Some(tables::JSON_FILE.into());
     }
     write_report_files(dir, &report)?;
     Ok(report)
@@ -174,30 +165,4 @@ fn write_plots(dir: &Path, report: &mut Report, data: plots::PlotData) -> anyhow
         }
     }
     Ok(())
-}
-
-/// The end of a run: every local file first, then the exports (retried, never fatal), whose
-/// results are added to report.json and report.md.
-pub async fn finish(dir: &Path, i: &Inputs<'_>, opts: &ReportSettings) -> anyhow::Result<Outcome> {
-    let mut report = write_local(dir, i, opts)?;
-    let results = crate::export::push_all(&serde_json::to_value(&report)?, &opts.export).await;
-    if !results.is_empty() {
-        for r in &results {
-            if r["ok"] != Json::Bool(true) {
-                eprintln!(
-                    "slitop: export to {} {} failed after {} attempt(s): {} (local files are kept)",
-                    r["target"].as_str().unwrap_or("?"),
-                    r["url"].as_str().unwrap_or("?"),
-                    r["attempts"],
-                    r["error"].as_str().unwrap_or("?")
-                );
-            }
-        }
-        report.exports = serde_json::from_value(Json::Array(results))?;
-        write_report_files(dir, &report)?;
-    }
-    Ok(Outcome {
-        dir: dir.to_path_buf(),
-        report,
-    })
 }
