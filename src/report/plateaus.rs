@@ -169,71 +169,67 @@ pub fn rows(state: &RunState, cfg: &ReportConfig) -> Vec<Plateau> {
         cfg.plateau_min.as_millis() as TimeMs,
     );
     let hists = window::histograms(state);
-    let latency = window::latency_histogram(&hists).cloned();
     spans
         .iter()
         .enumerate()
-        .map(|(n, s)| {
-            let frames = &hist[s.first..=s.last];
-            let w = Window {
-                from: frames[0].t,
-                to: frames[frames.len() - 1].t,
-            };
-            let mean = |f: fn(&Frame) -> Option<f64>| {
-                let v: Vec<f64> = frames
-                    .iter()
-                    .filter_map(f)
-                    .filter(|x| x.is_finite())
-                    .collect();
-                (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-            };
-            let max = |f: fn(&Frame) -> Option<f64>| {
-                frames
-                    .iter()
-                    .filter_map(f)
-                    .filter(|x| x.is_finite())
-                    .reduce(f64::max)
-            };
-            let offered = window::role_over(state, Role::Offered, w)
-                .or_else(|| window::role_over(state, Role::EnqueueRate, w))
-                .or_else(|| mean(|f| f.offered));
-            let achieved = window::role_over(state, Role::Throughput, w)
-                .or_else(|| window::role_over(state, Role::DequeueRate, w))
-                .or_else(|| mean(|f| f.throughput));
-            let error_rate =
-                window::role_over(state, Role::ErrorRate, w).or_else(|| mean(|f| f.error_rate));
-            let service = window::role_over(state, Role::ServiceTime, w)
-                .or_else(|| median(frames.iter().filter_map(|f| f.service_time)));
-            let quantiles = |h: &window::Histogram| {
-                Quantiles::from_values(window::quantiles(state, h, w).map(finite))
-            };
-            let achieved_ratio = achieved
-                .zip(offered)
-                .map(|(a, o)| a / o)
-                .filter(|_| offered.is_some_and(|o| o > 0.0));
-            Plateau {
-                index: n + 1,
-                from_unix_ms: w.from,
-                to_unix_ms: w.to,
-                duration_s: w.secs(),
-                load: s.level,
-                load_unit: kind.unit().into(),
-                offered_rps: finite(offered),
-                achieved_rps: finite(achieved),
-                achieved_ratio: finite(achieved_ratio),
-                error_rate: finite(error_rate),
-                service_mean_s: finite(service),
-                peak_queue: finite(max(Frame::backlog)),
-                peak_in_flight: finite(max(|f| f.pending)),
-                latency_histogram: latency.as_ref().map(|h| h.name.clone()),
-                latency: latency.as_ref().map(quantiles),
-                histograms: hists
-                    .iter()
-                    .map(|h| (h.name.clone(), quantiles(h)))
-                    .collect(),
-            }
+        .map(|(n, s)| Plateau {
+            index: n + 1,
+            load: s.level,
+            load_unit: kind.unit().into(),
+            ..row(state, &hist[s.first..=s.last], &hists)
         })
         .collect()
+}
+
+/// The numbers of one plateau: each role's signal over exactly its interval where one is
+/// evaluated locally, else the mean (or median) of the detector's per-refresh values.
+fn row(state: &RunState, frames: &[Frame], hists: &[window::Histogram]) -> Plateau {
+    let w = Window {
+        from: frames[0].t,
+        to: frames[frames.len() - 1].t,
+    };
+    let values = |f: fn(&Frame) -> Option<f64>| {
+        let v = frames.iter().filter_map(f).filter(|x| x.is_finite());
+        v.collect::<Vec<f64>>()
+    };
+    let mean = |f| {
+        Some(values(f))
+            .filter(|v| !v.is_empty())
+            .map(|v| v.iter().sum::<f64>() / v.len() as f64)
+    };
+    let max = |f| values(f).into_iter().reduce(f64::max);
+    let over = |roles: &[Role]| roles.iter().find_map(|&r| window::role_over(state, r, w));
+    let offered = over(&[Role::Offered, Role::EnqueueRate]).or_else(|| mean(|f| f.offered));
+    let achieved = over(&[Role::Throughput, Role::DequeueRate]).or_else(|| mean(|f| f.throughput));
+    let error_rate = over(&[Role::ErrorRate]).or_else(|| mean(|f| f.error_rate));
+    let service =
+        over(&[Role::ServiceTime]).or_else(|| median(frames.iter().filter_map(|f| f.service_time)));
+    let quantiles =
+        |h: &window::Histogram| Quantiles::from_values(window::quantiles(state, h, w).map(finite));
+    let achieved_ratio = achieved
+        .zip(offered)
+        .map(|(a, o)| a / o)
+        .filter(|_| offered.is_some_and(|o| o > 0.0));
+    let latency = window::latency_histogram(hists);
+    Plateau {
+        from_unix_ms: w.from,
+        to_unix_ms: w.to,
+        duration_s: w.secs(),
+        offered_rps: finite(offered),
+        achieved_rps: finite(achieved),
+        achieved_ratio: finite(achieved_ratio),
+        error_rate: finite(error_rate),
+        service_mean_s: finite(service),
+        peak_queue: finite(max(Frame::backlog)),
+        peak_in_flight: finite(max(|f| f.pending)),
+        latency_histogram: latency.map(|h| h.name.clone()),
+        latency: latency.map(quantiles),
+        histograms: hists
+            .iter()
+            .map(|h| (h.name.clone(), quantiles(h)))
+            .collect(),
+        ..Plateau::default()
+    }
 }
 
 #[cfg(test)]
