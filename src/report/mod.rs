@@ -32,6 +32,7 @@ use crate::runtime::RunState;
 pub const JSON_FILE: &str = "report.json";
 pub const MARKDOWN_FILE: &str = "report.md";
 
+/// What a finished run leaves: its output directory and its report.
 pub struct Outcome {
     pub dir: PathBuf,
     pub report: Report,
@@ -111,16 +112,7 @@ pub fn write_local(dir: &Path, i: &Inputs, opts: &ReportSettings) -> anyhow::Res
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create output directory {}", dir.display()))?;
     let mut report = build(i);
-    let baseline = opts.gates.baseline.as_deref().and_then(|p| {
-        // Checked before the run; one that has gone since is noted, and its gates fail.
-        let (baseline, error) = match load_baseline(p) {
-            Ok(b) => (Some(b), None),
-            Err(e) => (None, Some(format!("{e:#}"))),
-        };
-        let path = p.display().to_string();
-        report.baseline = Some(data::BaselineRef { path, error });
-        baseline
-    });
+    let baseline = read_baseline(&mut report, opts);
     report.gates = gates::evaluate(&opts.gates, &report, baseline.as_ref());
     report.files.markdown = MARKDOWN_FILE.into();
     // The p95 gate when one is set, else the detector's warning level.
@@ -139,6 +131,19 @@ pub fn write_local(dir: &Path, i: &Inputs, opts: &ReportSettings) -> anyhow::Res
     }
     write_report_files(dir, &report)?;
     Ok(report)
+}
+
+/// The baseline the gates compare against, named in the report. It was checked before the
+/// run; one that has gone since is noted with why, and the gates that need it fail.
+fn read_baseline(report: &mut Report, opts: &ReportSettings) -> Option<Report> {
+    let p = opts.gates.baseline.as_deref()?;
+    let (baseline, error) = match load_baseline(p) {
+        Ok(b) => (Some(b), None),
+        Err(e) => (None, Some(format!("{e:#}"))),
+    };
+    let path = p.display().to_string();
+    report.baseline = Some(data::BaselineRef { path, error });
+    baseline
 }
 
 /// Draws both plots; one that cannot be drawn leaves `plot_error` in the report instead.
