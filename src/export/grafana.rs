@@ -3,56 +3,61 @@
 //! `{"time": ms, "tags": ["slitop", <stage id or "annotation">], "text": ...}` (plus
 //! `dashboardUID` when configured). Each request is retried on its own.
 
-use serde_json::{json, Value as Json};
+use serde::Serialize;
 
-use super::{check_status, join, with_retries};
+use super::{check_status, join, refused, with_retries};
+use crate::report::data::{ExportResult, Report};
 use crate::settings::ExportConfig;
+
+/// One annotation as Grafana's API takes it. Fields in key order, so the body's bytes are
+/// those of a sorted JSON object.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Annotation {
+    #[serde(rename = "dashboardUID", skip_serializing_if = "Option::is_none")]
+    pub dashboard_uid: Option<String>,
+    pub tags: [String; 2],
+    pub text: String,
+    pub time: i64,
+}
 
 /// The annotation bodies for a report, in time order: every reached stage's onset and every
 /// user annotation.
-pub fn bodies(report: &Json, cfg: &ExportConfig) -> Vec<Json> {
-    let scenario = report["meta"]["scenario"].as_str();
-    let mut out: Vec<(i64, Json)> = Vec::new();
-    for st in report["stages"].as_array().into_iter().flatten() {
-        let (Some(t), Some(id)) = (st["onset_unix_ms"].as_i64(), st["id"].as_str()) else {
+pub fn bodies(report: &Report, cfg: &ExportConfig) -> Vec<Annotation> {
+    let mark = |time: i64, tag: &str, text: String| Annotation {
+        dashboard_uid: cfg.grafana_dashboard_uid.clone(),
+        tags: ["slitop".into(), tag.into()],
+        text,
+        time,
+    };
+    let mut out = Vec::new();
+    for st in &report.stages {
+        let Some(t) = st.onset_unix_ms else {
             continue;
         };
-        let mut text = format!("slitop: stage {} {id}", st["number"]);
-        if let Some(e) = st["evidence"].as_str() {
+        let id = st.id.id();
+        let mut text = format!("slitop: stage {} {id}", st.number);
+        if let Some(e) = &st.evidence {
             text += &format!(": {e}");
         }
-        if let Some(s) = scenario {
+        if let Some(s) = &report.meta.scenario {
             text += &format!(" ({s})");
         }
-        out.push((t, json!({"time": t, "tags": ["slitop", id], "text": text})));
+        out.push(mark(t, id, text));
     }
-    for a in report["annotations"].as_array().into_iter().flatten() {
-        let (Some(t), Some(text)) = (a["unix_ms"].as_i64(), a["text"].as_str()) else {
-            continue;
-        };
-        out.push((
-            t,
-            json!({"time": t, "tags": ["slitop", "annotation"], "text": text}),
-        ));
+    for a in &report.annotations {
+        out.push(mark(a.unix_ms, "annotation", a.text.clone()));
     }
-    out.sort_by_key(|(t, _)| *t);
-    out.into_iter()
-        .map(|(_, mut b)| {
-            if let Some(uid) = &cfg.grafana_dashboard_uid {
-                b["dashboardUID"] = json!(uid);
-            }
-            b
-        })
-        .collect()
+    out.sort_by_key(|a| a.time);
+    out
 }
 
 /// Posts every body; the result for report.json (ok only when all were accepted).
 pub async fn post_all(
     client: &reqwest::Client,
     base: &str,
-    report: &Json,
+    report: &Report,
     cfg: &ExportConfig,
-) -> Json {
+) -> ExportResult {
     let url = join(base, "/api/annotations");
     let token = match crate::secret::read_secret(
         cfg.grafana_token_env.as_deref(),
@@ -61,11 +66,10 @@ pub async fn post_all(
     ) {
         Ok(Some(t)) => t,
         Ok(None) => {
-            return json!({"target": "grafana", "url": url, "ok": false, "attempts": 0, "error": "no token: set --grafana-token-env or --grafana-token-file"})
+            let e = "no token: set --grafana-token-env or --grafana-token-file";
+            return refused("grafana", &url, e.into());
         }
-        Err(e) => {
-            return json!({"target": "grafana", "url": url, "ok": false, "attempts": 0, "error": format!("{e:#}")})
-        }
+        Err(e) => return refused("grafana", &url, format!("{e:#}")),
     };
     let (mut posted, mut attempts, mut errors) = (0, 0, Vec::new());
     for b in bodies(report, cfg) {
@@ -86,13 +90,13 @@ pub async fn post_all(
             Err(e) => errors.push(e),
         }
     }
-    json!({
-        "target": "grafana",
-        "url": url,
-        "ok": errors.is_empty(),
-        "attempts": attempts,
-        "posted": posted,
-        "failed": errors.len(),
-        "error": errors.first(),
-    })
+    ExportResult {
+        target: "grafana".into(),
+        url,
+        ok: errors.is_empty(),
+        attempts,
+        posted: Some(posted),
+        failed: Some(errors.len() as u32),
+        error: errors.into_iter().next(),
+    }
 }

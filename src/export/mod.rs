@@ -1,19 +1,20 @@
-//! Exports of a finished report: the per-plateau table as CSV and JSON (local files, for
-//! long-term tracking), the summary pushed to a Prometheus Pushgateway, and annotations and
-//! stage onsets posted to Grafana. Remote pushes are retried with backoff a bounded number of
-//! times; a failure is reported, never fatal.
+//! Remote exports of a finished report: the summary pushed to a Prometheus Pushgateway, and
+//! annotations and stage onsets posted to Grafana; and `finish`, the end of a run, which
+//! writes every local file before trying them. Pushes are retried with backoff a bounded
+//! number of times; a failure is reported, never fatal, and never loses the local files.
+//! Exports read the typed `Report`; the report knows nothing of them.
 
 pub mod grafana;
 pub mod pushgateway;
-pub mod table;
 
 use std::future::Future;
+use std::path::Path;
 use std::time::Duration;
 
-use serde_json::{json, Value as Json};
-
 use crate::backoff::Backoff;
-use crate::settings::ExportConfig;
+use crate::report::data::ExportResult;
+use crate::report::{write_local, write_report_files, Inputs, Outcome, Report};
+use crate::settings::{ExportConfig, ReportSettings};
 
 /// One HTTP client for every push, with the export's timeout on connect and on each request.
 fn client(cfg: &ExportConfig) -> Result<reqwest::Client, String> {
@@ -59,19 +60,27 @@ pub async fn check_status(resp: reqwest::Response) -> Result<(), String> {
     Err(format!("HTTP {status}: {body}"))
 }
 
-/// Every configured remote export, in turn; one result object per target.
-pub async fn push_all(report: &Json, cfg: &ExportConfig) -> Vec<Json> {
+/// A target given up on before any request was made.
+fn refused(target: &str, url: &str, error: String) -> ExportResult {
+    ExportResult {
+        target: target.into(),
+        url: url.into(),
+        ok: false,
+        attempts: 0,
+        error: Some(error),
+        ..ExportResult::default()
+    }
+}
+
+/// Every configured remote export, in turn; one result per target.
+pub async fn push_all(report: &Report, cfg: &ExportConfig) -> Vec<ExportResult> {
     let mut out = Vec::new();
     if cfg.pushgateway.is_none() && cfg.grafana.is_none() {
         return out;
     }
     let client = match client(cfg) {
         Ok(c) => c,
-        Err(e) => {
-            return vec![
-                json!({"target": "http", "url": "", "ok": false, "attempts": 0, "error": e}),
-            ]
-        }
+        Err(e) => return vec![refused("http", "", e)],
     };
     if let Some(url) = &cfg.pushgateway {
         out.push(pushgateway::push(&client, url, report, cfg).await);
@@ -85,4 +94,28 @@ pub async fn push_all(report: &Json, cfg: &ExportConfig) -> Vec<Json> {
 /// `base` without trailing slashes followed by `path`.
 pub fn join(base: &str, path: &str) -> String {
     format!("{}{path}", base.trim_end_matches('/'))
+}
+
+/// The end of a run: every local file first, then the exports (retried, never fatal), whose
+/// results are added to report.json and report.md.
+pub async fn finish(dir: &Path, i: &Inputs<'_>, opts: &ReportSettings) -> anyhow::Result<Outcome> {
+    let mut report = write_local(dir, i, opts)?;
+    let results = push_all(&report, &opts.export).await;
+    if !results.is_empty() {
+        for r in results.iter().filter(|r| !r.ok) {
+            eprintln!(
+                "slitop: export to {} {} failed after {} attempt(s): {} (local files are kept)",
+                r.target,
+                r.url,
+                r.attempts,
+                r.error.as_deref().unwrap_or("?")
+            );
+        }
+        report.exports = results;
+        write_report_files(dir, &report)?;
+    }
+    Ok(Outcome {
+        dir: dir.to_path_buf(),
+        report,
+    })
 }

@@ -6,9 +6,9 @@
 
 use std::fmt::Write;
 
-use serde_json::{json, Value as Json};
-
 use super::{check_status, join, with_retries};
+use crate::report::data::{AsReport, ExportResult, Report};
+use crate::report::format::clock;
 use crate::settings::ExportConfig;
 
 /// base64url (RFC 4648 §5) with padding, which the Pushgateway accepts.
@@ -47,21 +47,22 @@ pub fn segment(label: &str, value: &str) -> String {
 }
 
 /// The run's identity: a `run` tag when given, else its start time (RFC 3339, UTC).
-pub fn run_id(report: &Json) -> String {
-    report["meta"]["tags"]["run"]
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| crate::report::format::clock(report["started_unix_ms"].as_i64()))
+pub fn run_id(report: &impl AsReport) -> String {
+    let r = report.as_report();
+    match r.meta.tags.get("run") {
+        Some(run) => run.clone(),
+        None => clock(r.started_unix_ms),
+    }
 }
 
 /// The grouping-key path for this report.
-pub fn path(report: &Json, cfg: &ExportConfig) -> String {
+pub fn path(report: &Report, cfg: &ExportConfig) -> String {
     let mut p = String::from("/metrics");
     p += &segment("job", &cfg.job);
     p += &segment("run", &run_id(report));
     p += &segment(
         "scenario",
-        report["meta"]["scenario"].as_str().unwrap_or("unnamed"),
+        report.meta.scenario.as_deref().unwrap_or("unnamed"),
     );
     p += &segment(
         "environment",
@@ -76,128 +77,151 @@ fn esc(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// One gauge family: its samples as (labels, value); a family without samples is left out.
+struct Family {
+    name: &'static str,
+    help: &'static str,
+    samples: Vec<(String, f64)>,
+}
+
+/// A family of one unlabelled sample, when the value is known.
+fn one(name: &'static str, help: &'static str, v: Option<f64>) -> Family {
+    let samples = v.map(|x| vec![(String::new(), x)]).unwrap_or_default();
+    Family {
+        name,
+        help,
+        samples,
+    }
+}
+
 /// The text-format body: every summary number as a gauge.
-pub fn body(report: &Json) -> String {
+pub fn body(report: &Report) -> String {
     let mut o = String::new();
-    let mut family = |name: &str, help: &str, samples: Vec<(String, f64)>| {
-        if samples.is_empty() {
-            return;
+    for f in run_families(report)
+        .into_iter()
+        .chain(outcome_families(report))
+    {
+        if f.samples.is_empty() {
+            continue;
         }
-        let _ = writeln!(o, "# HELP {name} {help}\n# TYPE {name} gauge");
-        for (labels, v) in samples {
-            let _ = writeln!(o, "{name}{labels} {v}");
+        let _ = writeln!(o, "# HELP {0} {1}\n# TYPE {0} gauge", f.name, f.help);
+        for (labels, v) in f.samples {
+            let _ = writeln!(o, "{}{labels} {v}", f.name);
         }
-    };
-    let one = |v: &Json| {
-        v.as_f64()
-            .map(|x| vec![(String::new(), x)])
-            .unwrap_or_default()
-    };
-    let s = &report["summary"];
-    family(
-        "slitop_run_duration_seconds",
-        "Length of the run.",
-        one(&report["duration_s"]),
-    );
-    family(
-        "slitop_run_end_timestamp_seconds",
-        "When the run ended.",
-        report["ended_unix_ms"]
-            .as_f64()
-            .map(|t| vec![(String::new(), t / 1000.0)])
-            .unwrap_or_default(),
-    );
-    family(
-        "slitop_run_latency_seconds",
-        "Latency quantiles over the loaded run.",
-        [("0.5", "p50_s"), ("0.95", "p95_s"), ("0.99", "p99_s")]
-            .iter()
-            .filter_map(|(q, k)| s[*k].as_f64().map(|v| (format!("{{quantile=\"{q}\"}}"), v)))
-            .collect(),
-    );
-    family(
-        "slitop_run_error_ratio",
-        "Failed share of requests over the loaded run.",
-        one(&s["error_rate"]),
-    );
-    family(
-        "slitop_run_throughput_mean_rps",
-        "Mean throughput over the loaded run.",
-        one(&s["throughput_mean_rps"]),
-    );
-    family(
-        "slitop_run_throughput_peak_rps",
-        "Peak throughput.",
-        one(&s["throughput_peak_rps"]),
-    );
-    family(
-        "slitop_run_capacity_rps",
-        "Throughput held on the plateau (the capacity wall).",
-        one(&report["capacity_rps"]),
-    );
-    family(
-        "slitop_run_knee_load",
-        "Load at the onset of decoupling.",
-        report["knee"]["load"]
-            .as_f64()
-            .map(|v| {
-                vec![(
-                    format!(
-                        "{{unit=\"{}\"}}",
-                        esc(report["knee"]["load_unit"].as_str().unwrap_or(""))
-                    ),
-                    v,
-                )]
-            })
-            .unwrap_or_default(),
-    );
-    family(
-        "slitop_run_drain_seconds",
-        "Time for the backlog to drain from its peak.",
-        one(&report["drain_s"]),
-    );
-    family(
-        "slitop_run_workers_needed",
-        "Workers needed at the target utilisation.",
-        one(&report["scaling"]["workers_needed"]),
-    );
-    family(
-        "slitop_run_stage_onset_timestamp_seconds",
-        "Onset of each stage of the saturation sequence that was reached.",
-        report["stages"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|st| {
-                let t = st["onset_unix_ms"].as_f64()?;
-                Some((
-                    format!("{{stage=\"{}\"}}", esc(st["id"].as_str()?)),
-                    t / 1000.0,
-                ))
-            })
-            .collect(),
-    );
-    family(
-        "slitop_run_gate_passed",
-        "1 when the gate passed, 0 when it failed.",
-        report["gates"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|g| {
-                let passed = g["passed"].as_bool()?;
-                Some((
-                    format!("{{gate=\"{}\"}}", esc(g["name"].as_str()?)),
-                    if passed { 1.0 } else { 0.0 },
-                ))
-            })
-            .collect(),
-    );
+    }
     o
 }
 
+/// How long the run was and what it measured over the loaded part.
+fn run_families(r: &Report) -> Vec<Family> {
+    let s = r.summary.loaded();
+    let latency = s
+        .map(|s| [("0.5", s.p50_s), ("0.95", s.p95_s), ("0.99", s.p99_s)])
+        .into_iter()
+        .flatten()
+        .filter_map(|(q, v)| Some((format!("{{quantile=\"{q}\"}}"), v?)))
+        .collect();
+    vec![
+        one(
+            "slitop_run_duration_seconds",
+            "Length of the run.",
+            Some(r.duration_s),
+        ),
+        one(
+            "slitop_run_end_timestamp_seconds",
+            "When the run ended.",
+            Some(r.ended_unix_ms as f64 / 1000.0),
+        ),
+        Family {
+            name: "slitop_run_latency_seconds",
+            help: "Latency quantiles over the loaded run.",
+            samples: latency,
+        },
+        one(
+            "slitop_run_error_ratio",
+            "Failed share of requests over the loaded run.",
+            s.and_then(|s| s.error_rate),
+        ),
+        one(
+            "slitop_run_throughput_mean_rps",
+            "Mean throughput over the loaded run.",
+            s.and_then(|s| s.throughput_mean_rps),
+        ),
+        one(
+            "slitop_run_throughput_peak_rps",
+            "Peak throughput.",
+            s.and_then(|s| s.throughput_peak_rps),
+        ),
+    ]
+}
+
+/// Where it saturated, what it needs, and how the gates judged it.
+fn outcome_families(r: &Report) -> Vec<Family> {
+    let knee = r
+        .knee
+        .iter()
+        .filter_map(|k| Some((format!("{{unit=\"{}\"}}", esc(&k.load_unit)), k.load?)))
+        .collect();
+    let onsets = r
+        .stages
+        .iter()
+        .filter_map(|st| {
+            let t = st.onset_unix_ms?;
+            Some((
+                format!("{{stage=\"{}\"}}", esc(st.id.id())),
+                t as f64 / 1000.0,
+            ))
+        })
+        .collect();
+    let gates = r
+        .gates
+        .iter()
+        .map(|g| {
+            let label = format!("{{gate=\"{}\"}}", esc(&g.name));
+            (label, if g.passed { 1.0 } else { 0.0 })
+        })
+        .collect();
+    vec![
+        one(
+            "slitop_run_capacity_rps",
+            "Throughput held on the plateau (the capacity wall).",
+            r.capacity_rps,
+        ),
+        Family {
+            name: "slitop_run_knee_load",
+            help: "Load at the onset of decoupling.",
+            samples: knee,
+        },
+        one(
+            "slitop_run_drain_seconds",
+            "Time for the backlog to drain from its peak.",
+            r.drain_s,
+        ),
+        one(
+            "slitop_run_workers_needed",
+            "Workers needed at the target utilisation.",
+            r.scaling.as_ref().map(|s| s.workers_needed as f64),
+        ),
+        Family {
+            name: "slitop_run_stage_onset_timestamp_seconds",
+            help: "Onset of each stage of the saturation sequence that was reached.",
+            samples: onsets,
+        },
+        Family {
+            name: "slitop_run_gate_passed",
+            help: "1 when the gate passed, 0 when it failed.",
+            samples: gates,
+        },
+    ]
+}
+
 /// PUTs the summary; retried with backoff; the result for report.json.
-pub async fn push(client: &reqwest::Client, base: &str, report: &Json, cfg: &ExportConfig) -> Json {
+pub async fn push(
+    client: &reqwest::Client,
+    base: &str,
+    report: &Report,
+    cfg: &ExportConfig,
+) -> ExportResult {
     let url = join(base, &path(report, cfg));
     let text = body(report);
     let (res, attempts) = with_retries(cfg.retries, || async {
@@ -211,13 +235,14 @@ pub async fn push(client: &reqwest::Client, base: &str, report: &Json, cfg: &Exp
         check_status(resp).await
     })
     .await;
-    json!({
-        "target": "pushgateway",
-        "url": url,
-        "ok": res.is_ok(),
-        "attempts": attempts,
-        "error": res.err(),
-    })
+    ExportResult {
+        target: "pushgateway".into(),
+        url,
+        ok: res.is_ok(),
+        attempts,
+        error: res.err(),
+        ..ExportResult::default()
+    }
 }
 
 #[cfg(test)]

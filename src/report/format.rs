@@ -1,7 +1,7 @@
 //! How report numbers are written in report.md (tests use the same functions to check that
 //! the Markdown says what report.json holds).
 
-use serde_json::Value as Json;
+use crate::settings::Unit;
 
 /// Seconds as "850 ms", "2.41 s", "12.5 µs"; "–" when absent.
 pub fn secs(v: Option<f64>) -> String {
@@ -62,11 +62,11 @@ pub fn clock(t: Option<i64>) -> String {
     }
 }
 
-/// A gate's value or limit in its unit.
-pub fn gate_value(v: Option<f64>, unit: &str) -> String {
+/// A value in its unit: a gate's value or limit, a triage signal's level.
+pub fn in_unit(v: Option<f64>, unit: Unit) -> String {
     match unit {
-        "s" => secs(v),
-        "ratio" => pct(v),
+        Unit::Seconds => secs(v),
+        Unit::Ratio => pct(v),
         _ => rate(v),
     }
 }
@@ -74,8 +74,4 @@ pub fn gate_value(v: Option<f64>, unit: &str) -> String {
 /// Text for a Markdown table cell: no pipes or line breaks.
 pub fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace(['\n', '\r'], " ")
-}
-
-pub fn f(v: &Json) -> Option<f64> {
-    v.as_f64()
 }

@@ -1,32 +1,17 @@
 //! Gates: pass/fail limits on a run, from `[gates]` in the config (per preset) or flags. Each
 //! is judged from the report's own numbers, so a rebuilt report judges the same way; any
-//! failure makes `--headless` and `slitop report` exit with `EXIT_GATE_FAILED`.
+//! failure makes `--headless` and `slitop report` exit with 3 (`cli::EXIT_GATE_FAILED`).
 
-use serde::Serialize;
+use super::data::{AsReport, Report};
+use crate::settings::{GatesConfig, Unit};
 
-use crate::settings::GatesConfig;
-use serde_json::{json, Value as Json};
+pub use super::data::GateResult;
 
-/// One gate's verdict: `{"name", "passed", "value", "limit"}` plus the unit and a note when
-/// the value could not be measured or compared.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct GateResult {
-    pub name: String,
-    pub passed: bool,
-    pub value: Option<f64>,
-    pub limit: f64,
-    pub unit: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub note: Option<String>,
-}
+// The tests judge reports written as JSON, as report.json is read back.
+#[cfg(test)]
+use serde_json::json;
 
-fn at_most(
-    name: &str,
-    value: Option<f64>,
-    limit: f64,
-    unit: &'static str,
-    missing: &str,
-) -> GateResult {
+fn at_most(name: &str, value: Option<f64>, limit: f64, unit: Unit, missing: &str) -> GateResult {
     GateResult {
         name: name.into(),
         passed: value.is_some_and(|v| v <= limit),
@@ -49,114 +34,134 @@ pub fn regression(base: f64, cur: f64, higher_is_better: bool) -> Option<f64> {
     })
 }
 
-/// Judges the gates from a report's numbers (`report` as `json::build` makes it) and the
-/// baseline report, when one was given.
-pub fn evaluate(cfg: &GatesConfig, report: &Json, baseline: Option<&Json>) -> Vec<GateResult> {
+/// Judges the gates from a report's numbers (as `json::build` makes them) and the baseline
+/// report, when one was given.
+pub fn evaluate<R: AsReport + ?Sized>(
+    cfg: &GatesConfig,
+    report: &R,
+    baseline: Option<&R>,
+) -> Vec<GateResult> {
+    let report = &*report.as_report();
+    let baseline = baseline.map(AsReport::as_report);
+    let s = report.summary.loaded();
     let mut out = Vec::new();
-    let s = &report["summary"];
     if let Some(limit) = cfg.max_error_rate {
+        let v = s.and_then(|s| s.error_rate);
         out.push(at_most(
             "error_rate",
-            s["error_rate"].as_f64(),
+            v,
             limit,
-            "ratio",
+            Unit::Ratio,
             "no error-rate signal had data",
         ));
     }
-    if let Some(limit) = cfg.p95 {
-        out.push(at_most(
-            "p95",
-            s["p95_s"].as_f64(),
-            limit.as_secs_f64(),
-            "s",
-            "no latency data",
-        ));
-    }
-    if let Some(limit) = cfg.p99 {
-        out.push(at_most(
-            "p99",
-            s["p99_s"].as_f64(),
-            limit.as_secs_f64(),
-            "s",
-            "no latency data",
-        ));
+    for (name, limit, v) in [
+        ("p95", cfg.p95, s.and_then(|s| s.p95_s)),
+        ("p99", cfg.p99, s.and_then(|s| s.p99_s)),
+    ] {
+        if let Some(limit) = limit {
+            out.push(at_most(
+                name,
+                v,
+                limit.as_secs_f64(),
+                Unit::Seconds,
+                "no latency data",
+            ));
+        }
     }
     if let Some(limit) = cfg.drain {
-        let b = &report["backlog"];
-        let mut g = at_most("drain", b["drain_s"].as_f64(), limit.as_secs_f64(), "s", "");
-        g.note = None;
-        if b["seen"] != json!(true) {
-            g.note = Some("no queue or backlog signal had data".into());
-        } else if b["piled_up"] == json!(false) {
-            g.passed = true;
-            g.value = Some(0.0);
-            g.note = Some("the backlog never piled up".into());
-        } else if g.value.is_none() {
-            g.note = Some("the backlog had not drained when the run ended".into());
-        }
-        out.push(g);
+        out.push(drain(report, limit.as_secs_f64()));
     }
     if let Some(limit) = cfg.regression {
-        let base = baseline.unwrap_or(&Json::Null);
-        // Knee: the load where decoupling began; lower is worse.
-        let (bk, ck) = (
-            base["knee"]["load"].as_f64(),
-            report["knee"]["load"].as_f64(),
-        );
-        let unit_match = base["knee"]["load_unit"] == report["knee"]["load_unit"];
-        let mut g = GateResult {
-            name: "knee_regression".into(),
-            passed: true,
-            value: None,
-            limit,
-            unit: "ratio",
-            note: None,
-        };
-        match (bk, ck) {
-            _ if baseline.is_none() => {
-                g.passed = false;
-                g.note = Some("no baseline report".into());
-            }
-            (Some(b), Some(c)) if unit_match => {
-                g.value = regression(b, c, true);
-                g.passed = g.value.is_some_and(|v| v <= limit);
-            }
-            (Some(_), Some(_)) => {
-                g.passed = false;
-                g.note = Some("the knees are in different units (open vs closed loop)".into());
-            }
-            (None, Some(c)) => {
-                g.passed = false;
-                g.note = Some(format!(
-                    "this run reached a knee at {c:.1}; the baseline never did"
-                ));
-            }
-            (_, None) => g.note = Some("this run reached no knee".into()),
-        }
-        out.push(g);
-        let (bp, cp) = (base["summary"]["p95_s"].as_f64(), s["p95_s"].as_f64());
-        let value = bp.zip(cp).and_then(|(b, c)| regression(b, c, false));
-        out.push(GateResult {
-            name: "p95_regression".into(),
-            passed: value.is_some_and(|v| v <= limit),
-            value,
-            limit,
-            unit: "ratio",
-            note: value
-                .is_none()
-                .then(|| "no p95 in this run or the baseline".to_string()),
-        });
+        out.push(knee_regression(report, baseline.as_deref(), limit));
+        out.push(p95_regression(report, baseline.as_deref(), limit));
     }
     if let Some(limit) = cfg.soak_drift {
         out.push(at_most(
             "soak_drift",
-            report["drift"]["drift"].as_f64(),
+            report.drift.as_ref().and_then(|d| d.drift),
             limit,
-            "ratio",
+            Unit::Ratio,
             "no p95 in the first or last quarter of the run",
         ));
     }
     out
+}
+
+fn drain(report: &Report, limit: f64) -> GateResult {
+    let peak = report.backlog.peak();
+    let mut g = at_most(
+        "drain",
+        peak.and_then(|p| p.drain_s),
+        limit,
+        Unit::Seconds,
+        "",
+    );
+    g.note = None;
+    if !report.backlog.seen {
+        g.note = Some("no queue or backlog signal had data".into());
+    } else if peak.is_some_and(|p| !p.piled_up) {
+        g.passed = true;
+        g.value = Some(0.0);
+        g.note = Some("the backlog never piled up".into());
+    } else if g.value.is_none() {
+        g.note = Some("the backlog had not drained when the run ended".into());
+    }
+    g
+}
+
+/// Knee: the load where decoupling began; lower is worse.
+fn knee_regression(report: &Report, baseline: Option<&Report>, limit: f64) -> GateResult {
+    let (base, cur) = (baseline.and_then(|b| b.knee.as_ref()), report.knee.as_ref());
+    let unit_match = base.map(|k| &k.load_unit) == cur.map(|k| &k.load_unit);
+    let mut g = GateResult {
+        name: "knee_regression".into(),
+        passed: true,
+        value: None,
+        limit,
+        unit: Unit::Ratio,
+        note: None,
+    };
+    match (base.and_then(|k| k.load), cur.and_then(|k| k.load)) {
+        _ if baseline.is_none() => {
+            g.passed = false;
+            g.note = Some("no baseline report".into());
+        }
+        (Some(b), Some(c)) if unit_match => {
+            g.value = regression(b, c, true);
+            g.passed = g.value.is_some_and(|v| v <= limit);
+        }
+        (Some(_), Some(_)) => {
+            g.passed = false;
+            g.note = Some("the knees are in different units (open vs closed loop)".into());
+        }
+        (None, Some(c)) => {
+            g.passed = false;
+            g.note = Some(format!(
+                "this run reached a knee at {c:.1}; the baseline never did"
+            ));
+        }
+        (_, None) => g.note = Some("this run reached no knee".into()),
+    }
+    g
+}
+
+fn p95_regression(report: &Report, baseline: Option<&Report>, limit: f64) -> GateResult {
+    let p95 = |r: &Report| r.summary.loaded().and_then(|s| s.p95_s);
+    let value = baseline
+        .and_then(p95)
+        .zip(p95(report))
+        .and_then(|(b, c)| regression(b, c, false));
+    GateResult {
+        name: "p95_regression".into(),
+        passed: value.is_some_and(|v| v <= limit),
+        value,
+        limit,
+        unit: Unit::Ratio,
+        note: value
+            .is_none()
+            .then(|| "no p95 in this run or the baseline".to_string()),
+    }
 }
 
 #[cfg(test)]

@@ -2,19 +2,19 @@
 //! part of the run, throughput, the load profile, what was saturated at peak load, the backlog
 //! and its drain, and the p95 drift between the first and last quarter (for soaks).
 
-use serde_json::{json, Value as Json};
-
+use super::data::{
+    AtPeak, Backlog, BacklogPeak, Drift, Knee, LatencyBasis, LoadedSummary, Plateau, Profile,
+    Shape, Summary,
+};
 use super::plateaus::{load_kind, LoadKind};
 use super::window::{self, Window};
 use crate::detect::Frame;
 use crate::settings::Role;
 use crate::state::RunState;
 
-pub(super) fn num(v: Option<f64>) -> Json {
-    match v {
-        Some(x) if x.is_finite() => json!(x),
-        _ => Json::Null,
-    }
+/// A number for the report: NaN and infinities are "no value", as JSON has none of them.
+pub(super) fn finite(v: Option<f64>) -> Option<f64> {
+    v.filter(|x| x.is_finite())
 }
 
 /// From the first to the last refresh that saw load (at least `min_rate`), plus the refresh
@@ -44,13 +44,13 @@ pub fn loaded_window(state: &RunState) -> Option<Window> {
 fn latency_over(
     state: &RunState,
     w: Window,
-) -> (Option<f64>, Option<f64>, Option<f64>, &'static str) {
+) -> (Option<f64>, Option<f64>, Option<f64>, LatencyBasis) {
     let hists = window::histograms(state);
     if let Some(h) = window::latency_histogram(&hists) {
         let q = |p| window::eval_query(state, &h.query, w, Some(p));
         let (a, b, c) = (q(0.5), q(0.95), q(0.99));
         if b.is_some() {
-            return (a, b, c, "histogram");
+            return (a, b, c, LatencyBasis::Histogram);
         }
     }
     let pick = |role: Role, p: f64| {
@@ -73,7 +73,7 @@ fn latency_over(
         pick(Role::LatencyP50, 0.5),
         pick(Role::LatencyP95, 0.95).or_else(|| pick(Role::ClientP95, 0.95)),
         pick(Role::LatencyP99, 0.99),
-        "per-refresh values",
+        LatencyBasis::PerRefresh,
     )
 }
 
@@ -90,9 +90,9 @@ fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
 
-pub fn summary(state: &RunState) -> Json {
+pub fn summary(state: &RunState) -> Summary {
     let Some(w) = loaded_window(state) else {
-        return json!({"note": "no load was seen: nothing to summarise"});
+        return Summary::default();
     };
     let (p50, p95, p99, basis) = latency_over(state, w);
     let error_rate = window::role_over(state, Role::ErrorRate, w)
@@ -118,35 +118,35 @@ pub fn summary(state: &RunState) -> Json {
             (Some(t), Some(s), Some(c)) if c > 0.0 => Some(t * s / c),
             _ => None,
         };
-        json!({
-            "unix_ms": f.t,
-            "load": num(kind.of(f)),
-            "throughput_rps": num(f.throughput),
-            "backlog": num(f.backlog()),
-            "in_flight": num(f.pending),
-            "consumers": num(f.consumers),
-            "service_s": num(f.service_time),
-            "utilisation": num(util),
-            "p95_s": num(f.p95),
-        })
+        AtPeak {
+            unix_ms: f.t,
+            load: finite(kind.of(f)),
+            throughput_rps: finite(f.throughput),
+            backlog: finite(f.backlog()),
+            in_flight: finite(f.pending),
+            consumers: finite(f.consumers),
+            service_s: finite(f.service_time),
+            utilisation: finite(util),
+            p95_s: finite(f.p95),
+        }
     });
-    json!({
-        "from_unix_ms": w.from,
-        "to_unix_ms": w.to,
-        "latency_basis": basis,
-        "p50_s": num(p50),
-        "p95_s": num(p95),
-        "p99_s": num(p99),
-        "error_rate": num(error_rate),
-        "throughput_mean_rps": num(tput_mean),
-        "throughput_peak_rps": num(tput_peak),
-        "load_unit": kind.unit(),
-        "at_peak_load": at_peak.unwrap_or(Json::Null),
-    })
+    Summary::Loaded(Box::new(LoadedSummary {
+        from_unix_ms: w.from,
+        to_unix_ms: w.to,
+        latency_basis: basis,
+        p50_s: finite(p50),
+        p95_s: finite(p95),
+        p99_s: finite(p99),
+        error_rate: finite(error_rate),
+        throughput_mean_rps: finite(tput_mean),
+        throughput_peak_rps: finite(tput_peak),
+        load_unit: kind.unit().into(),
+        at_peak_load: at_peak,
+    }))
 }
 
 /// What the load did: constant, steps or a ramp, with its range.
-pub fn profile(state: &RunState, plateaus: &[Json]) -> Json {
+pub fn profile(state: &RunState, plateaus: &[Plateau]) -> Profile {
     let kind = load_kind(state);
     let vals: Vec<(i64, f64)> = state
         .detector
@@ -161,29 +161,27 @@ pub fn profile(state: &RunState, plateaus: &[Json]) -> Json {
     };
     let (Some(first), Some(peak)) = (vals.first(), vals.iter().max_by(|a, b| a.1.total_cmp(&b.1)))
     else {
-        return json!({"model": model, "shape": "none", "text": "no load seen"});
+        return Profile {
+            model: model.into(),
+            shape: Shape::None,
+            text: "no load seen".into(),
+            ..Profile::default()
+        };
     };
     let loaded_s = vals.len() as f64 * state.refresh_ms as f64 / 1000.0;
-    let held: f64 = plateaus
-        .iter()
-        .filter_map(|p| p["duration_s"].as_f64())
-        .sum();
+    let held: f64 = plateaus.iter().map(|p| p.duration_s).sum();
     let unit = kind.unit();
-    let levels: Vec<String> = plateaus
-        .iter()
-        .filter_map(|p| p["load"].as_f64())
-        .map(|l| format!("{l:.0}"))
-        .collect();
+    let levels: Vec<String> = plateaus.iter().map(|p| format!("{:.0}", p.load)).collect();
     let (shape, text) = if plateaus.len() >= 2 && held >= 0.5 * loaded_s {
         (
-            "steps",
+            Shape::Steps,
             format!("{} steps: {} {unit}", plateaus.len(), levels.join(" → ")),
         )
     } else if plateaus.len() == 1 && held >= 0.5 * loaded_s {
-        ("constant", format!("constant ≈ {} {unit}", levels[0]))
+        (Shape::Constant, format!("constant ≈ {} {unit}", levels[0]))
     } else {
         (
-            "ramp",
+            Shape::Ramp,
             format!(
                 "ramp {:.0} → {:.0} {unit} over {:.0} s",
                 first.1,
@@ -192,18 +190,18 @@ pub fn profile(state: &RunState, plateaus: &[Json]) -> Json {
             ),
         )
     };
-    json!({
-        "model": model,
-        "shape": shape,
-        "text": text,
-        "min": first.1,
-        "max": peak.1,
-        "unit": unit,
-    })
+    Profile {
+        model: model.into(),
+        shape,
+        text,
+        min: Some(first.1),
+        max: Some(peak.1),
+        unit: Some(unit.into()),
+    }
 }
 
 /// The backlog: its peak, whether and how fast it drained.
-pub fn backlog(state: &RunState) -> Json {
+pub fn backlog(state: &RunState) -> Backlog {
     let d = &state.detector;
     let peak = d
         .history
@@ -211,29 +209,29 @@ pub fn backlog(state: &RunState) -> Json {
         .filter_map(|f| f.backlog().map(|b| (f.t, b)))
         .max_by(|a, b| a.1.total_cmp(&b.1));
     let Some((t, b)) = peak else {
-        return json!({"seen": false});
+        return Backlog::default();
     };
     let piled = b >= d.cfg.min_backlog;
-    let drain = d.drain_s();
-    json!({
-        "seen": true,
-        "peak": b,
-        "peak_unix_ms": t,
-        "piled_up": piled,
-        "drained": !piled || drain.is_some(),
-        "drain_s": num(drain),
-        "min_backlog": d.cfg.min_backlog,
-    })
+    let drain = finite(d.drain_s());
+    Backlog {
+        seen: true,
+        peak: Some(BacklogPeak {
+            peak: b,
+            peak_unix_ms: t,
+            piled_up: piled,
+            drained: !piled || drain.is_some(),
+            drain_s: drain,
+            min_backlog: d.cfg.min_backlog,
+        }),
+    }
 }
 
 /// p95 over the first and the last quarter of the loaded run, and the drift between them.
-pub fn drift(state: &RunState) -> Json {
-    let Some(w) = loaded_window(state) else {
-        return Json::Null;
-    };
+pub fn drift(state: &RunState) -> Option<Drift> {
+    let w = loaded_window(state)?;
     let q = (w.to - w.from) / 4;
     if q < 2 * state.refresh_ms.max(1) {
-        return Json::Null;
+        return None;
     }
     let early = Window {
         from: w.from,
@@ -249,29 +247,25 @@ pub fn drift(state: &RunState) -> Json {
         (Some(e), Some(l)) if e > 0.0 => Some((l - e) / e),
         _ => None,
     };
-    json!({
-        "early_p95_s": num(e),
-        "late_p95_s": num(l),
-        "quarter_s": q as f64 / 1000.0,
-        "drift": num(drift),
+    Some(Drift {
+        early_p95_s: finite(e),
+        late_p95_s: finite(l),
+        quarter_s: q as f64 / 1000.0,
+        drift: finite(drift),
     })
 }
 
 /// The load at the knee's time in the run's own load unit (the detector may judge an
 /// arrival-rate run's decoupling by throughput per VU, giving its knee in VUs).
-pub fn knee_at(state: &RunState) -> Json {
-    let Some(k) = state.detector.knee.as_ref() else {
-        return Json::Null;
-    };
-    let Some(f) = state.detector.history.iter().find(|f| f.t >= k.unix_ms) else {
-        return Json::Null;
-    };
+pub fn knee_at(state: &RunState) -> Option<Knee> {
+    let k = state.detector.knee.as_ref()?;
+    let f = state.detector.history.iter().find(|f| f.t >= k.unix_ms)?;
     let kind = load_kind(state);
-    json!({
-        "unix_ms": k.unix_ms,
-        "load": num(kind.of(f)),
-        "load_unit": kind.unit(),
-        "offered_rps": num(f.offered),
-        "vus": num(f.vus),
+    Some(Knee {
+        unix_ms: k.unix_ms,
+        load: finite(kind.of(f)),
+        load_unit: kind.unit().into(),
+        offered_rps: finite(f.offered),
+        vus: finite(f.vus),
     })
 }

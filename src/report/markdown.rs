@@ -1,11 +1,10 @@
-//! `report.md`: the report for a ticket, rendered from report.json's data alone (a pure
+//! `report.md`: the report for a ticket, rendered from the report's data alone (a pure
 //! function, so a rebuilt report reads the same as the live one).
 
 use std::fmt::Write;
 
-use serde_json::Value as Json;
-
-use super::format::{cell, clock, count, f, gate_value, offset, pct, rate, secs};
+use super::data::{AsReport, Evidence, Knee, Plateau, Report, Stage, Summary};
+use super::format::{cell, clock, count, in_unit, offset, pct, rate, secs};
 
 /// Section headings, in order; tests check every one is present.
 pub const SECTIONS: [&str; 10] = [
@@ -21,22 +20,19 @@ pub const SECTIONS: [&str; 10] = [
     "## Warnings",
 ];
 
-fn s(v: &Json) -> &str {
-    v.as_str().unwrap_or("")
-}
-
-pub fn render(r: &Json) -> String {
+pub fn render(report: &impl AsReport) -> String {
+    let r = &*report.as_report();
     let mut o = String::new();
-    let start = r["started_unix_ms"].as_i64().unwrap_or(0);
-    let scenario = r["meta"]["scenario"].as_str().unwrap_or("unnamed run");
+    let start = r.started_unix_ms.unwrap_or(0);
+    let scenario = r.meta.scenario.as_deref().unwrap_or("unnamed run");
     let _ = writeln!(o, "# slitop report: {}\n", cell(scenario));
     run(&mut o, r, start);
-    result(&mut o, r);
+    result(&mut o, r, start);
     gates(&mut o, r);
     stages(&mut o, r, start);
     knee(&mut o, r, start);
     plots(&mut o, r);
-    plateaus(&mut o, r);
+    plateaus(&mut o, r, start);
     triage(&mut o, r);
     annotations(&mut o, r, start);
     warnings(&mut o, r, start);
@@ -44,134 +40,98 @@ pub fn render(r: &Json) -> String {
     o
 }
 
-fn run(o: &mut String, r: &Json, start: i64) {
-    let m = &r["meta"];
+/// "–" for an empty list, else its items joined.
+fn or_dash(items: Vec<String>, sep: &str) -> String {
+    if items.is_empty() {
+        "–".into()
+    } else {
+        items.join(sep)
+    }
+}
+
+fn run(o: &mut String, r: &Report, start: i64) {
+    let m = &r.meta;
     let _ = writeln!(o, "## Run\n\n| | |\n|---|---|");
     let row = |o: &mut String, k: &str, v: String| {
         let _ = writeln!(o, "| {k} | {} |", cell(&v));
     };
-    row(o, "scenario", m["scenario"].as_str().unwrap_or("–").into());
-    row(
-        o,
-        "load profile",
-        format!(
-            "{}, {}",
-            s(&r["profile"]["model"]),
-            s(&r["profile"]["text"])
-        ),
-    );
+    row(o, "scenario", m.scenario.as_deref().unwrap_or("–").into());
+    let load = format!("{}, {}", r.profile.model, r.profile.text);
+    row(o, "load profile", load);
     row(o, "started", clock(Some(start)));
-    row(
-        o,
-        "duration",
-        format!("{:.0} s", f(&r["duration_s"]).unwrap_or(0.0)),
-    );
-    row(
-        o,
-        "service version",
-        m["service_version"].as_str().unwrap_or("–").into(),
-    );
-    let sources: Vec<String> = r["sources"]
-        .as_object()
-        .map(|m| m.iter().map(|(k, v)| format!("{k} {}", s(v))).collect())
-        .unwrap_or_default();
-    row(
-        o,
-        "sources",
-        if sources.is_empty() {
-            "–".into()
-        } else {
-            sources.join("; ")
-        },
-    );
-    let mut version = format!("slitop {}", s(&r["slitop_version"]));
-    if r["recorded_by"].is_string() && r["recorded_by"] != r["slitop_version"] {
-        version += &format!(" (recorded by {})", s(&r["recorded_by"]));
+    row(o, "duration", format!("{:.0} s", r.duration_s));
+    let service = m.service_version.as_deref().unwrap_or("–");
+    row(o, "service version", service.into());
+    let sources = r.sources.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    row(o, "sources", or_dash(sources, "; "));
+    let mut version = format!("slitop {}", r.slitop_version);
+    if !r.recorded_by.is_empty() && r.recorded_by != r.slitop_version {
+        version += &format!(" (recorded by {})", r.recorded_by);
     }
     row(o, "version", version);
-    if let Some(tags) = m["tags"].as_object().filter(|t| !t.is_empty()) {
-        let t: Vec<String> = tags.iter().map(|(k, v)| format!("{k}={}", s(v))).collect();
+    if !m.tags.is_empty() {
+        let t: Vec<String> = m.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
         row(o, "tags", t.join(", "));
     }
-    let args: Vec<&str> = m["args"]
-        .as_array()
-        .map(|a| a.iter().map(s).collect())
-        .unwrap_or_default();
-    row(
-        o,
-        "flags",
-        if args.is_empty() {
-            "–".into()
-        } else {
-            format!("`{}`", args.join(" "))
-        },
-    );
+    let flags = (!m.args.is_empty()).then(|| format!("`{}`", m.args.join(" ")));
+    row(o, "flags", flags.unwrap_or_else(|| "–".into()));
     o.push('\n');
 }
 
-fn result(o: &mut String, r: &Json) {
-    let sm = &r["summary"];
+fn result(o: &mut String, r: &Report, start: i64) {
     let _ = writeln!(o, "## Result\n");
-    if let Some(n) = sm["note"].as_str() {
-        let _ = writeln!(o, "{n}\n");
-        return;
-    }
-    let unit = s(&sm["load_unit"]);
+    let sm = match &r.summary {
+        Summary::NoLoad { note } => {
+            let _ = writeln!(o, "{note}\n");
+            return;
+        }
+        Summary::Loaded(sm) => sm,
+    };
     let _ = writeln!(
         o,
         "Over the loaded run ({} to {}; latency from {}):\n",
-        offset(
-            sm["from_unix_ms"].as_i64(),
-            r["started_unix_ms"].as_i64().unwrap_or(0)
-        ),
-        offset(
-            sm["to_unix_ms"].as_i64(),
-            r["started_unix_ms"].as_i64().unwrap_or(0)
-        ),
-        s(&sm["latency_basis"])
+        offset(Some(sm.from_unix_ms), start),
+        offset(Some(sm.to_unix_ms), start),
+        sm.latency_basis.text()
     );
     let _ = writeln!(o, "| p50 | p95 | p99 | error rate | throughput (mean) | throughput (peak) |\n|---|---|---|---|---|---|");
     let _ = writeln!(
         o,
         "| {} | {} | {} | {} | {} req/s | {} req/s |\n",
-        secs(f(&sm["p50_s"])),
-        secs(f(&sm["p95_s"])),
-        secs(f(&sm["p99_s"])),
-        pct(f(&sm["error_rate"])),
-        rate(f(&sm["throughput_mean_rps"])),
-        rate(f(&sm["throughput_peak_rps"])),
+        secs(sm.p50_s),
+        secs(sm.p95_s),
+        secs(sm.p99_s),
+        pct(sm.error_rate),
+        rate(sm.throughput_mean_rps),
+        rate(sm.throughput_peak_rps),
     );
-    let p = &sm["at_peak_load"];
-    if p.is_object() {
+    if let Some(p) = &sm.at_peak_load {
         let _ = writeln!(
             o,
-            "At peak load ({} {unit}): throughput {} req/s, backlog {}, in flight {}, consumers {}, service time {}, utilisation {}, p95 {}.\n",
-            rate(f(&p["load"])),
-            rate(f(&p["throughput_rps"])),
-            count(f(&p["backlog"])),
-            count(f(&p["in_flight"])),
-            count(f(&p["consumers"])),
-            secs(f(&p["service_s"])),
-            pct(f(&p["utilisation"])),
-            secs(f(&p["p95_s"])),
+            "At peak load ({} {}): throughput {} req/s, backlog {}, in flight {}, consumers {}, service time {}, utilisation {}, p95 {}.\n",
+            rate(p.load),
+            sm.load_unit,
+            rate(p.throughput_rps),
+            count(p.backlog),
+            count(p.in_flight),
+            count(p.consumers),
+            secs(p.service_s),
+            pct(p.utilisation),
+            secs(p.p95_s),
         );
     }
 }
 
-fn gates(o: &mut String, r: &Json) {
+fn gates(o: &mut String, r: &Report) {
     let _ = writeln!(o, "## Gates\n");
-    let g = r["gates"].as_array().cloned().unwrap_or_default();
-    if g.is_empty() {
+    if r.gates.is_empty() {
         let _ = writeln!(
             o,
             "No gates configured (`[gates]` in the config, or `--gate-*` flags).\n"
         );
         return;
     }
-    let failed = g
-        .iter()
-        .filter(|x| x["passed"] == Json::Bool(false))
-        .count();
+    let failed = r.failed_gates().count();
     let _ = writeln!(
         o,
         "{}\n\n| gate | result | value | limit | note |\n|---|---|---|---|---|",
@@ -181,201 +141,181 @@ fn gates(o: &mut String, r: &Json) {
             format!("**{failed} gate(s) failed.**")
         }
     );
-    for x in &g {
-        let unit = s(&x["unit"]);
+    for g in &r.gates {
         let _ = writeln!(
             o,
             "| {} | {} | {} | {} | {} |",
-            s(&x["name"]),
-            if x["passed"] == Json::Bool(true) {
-                "✔ pass"
-            } else {
-                "✘ FAIL"
-            },
-            gate_value(f(&x["value"]), unit),
-            gate_value(f(&x["limit"]), unit),
-            cell(x["note"].as_str().unwrap_or("")),
+            g.name,
+            if g.passed { "✔ pass" } else { "✘ FAIL" },
+            in_unit(g.value, g.unit),
+            in_unit(Some(g.limit), g.unit),
+            cell(g.note.as_deref().unwrap_or("")),
         );
     }
-    if let Some(b) = r["baseline"].as_object() {
-        let path = b.get("path").and_then(Json::as_str).unwrap_or("");
-        match b.get("error").and_then(Json::as_str) {
-            Some(e) => {
-                let _ = writeln!(
-                    o,
-                    "\nBaseline `{}` could not be read: {}",
-                    cell(path),
-                    cell(e)
-                );
-            }
-            None => {
-                let _ = writeln!(o, "\nBaseline: `{}`.", cell(path));
-            }
-        }
+    if let Some(b) = &r.baseline {
+        let _ = match &b.error {
+            Some(e) => writeln!(
+                o,
+                "\nBaseline `{}` could not be read: {}",
+                cell(&b.path),
+                cell(e)
+            ),
+            None => writeln!(o, "\nBaseline: `{}`.", cell(&b.path)),
+        };
     }
     o.push('\n');
 }
 
-fn stages(o: &mut String, r: &Json, start: i64) {
+fn stages(o: &mut String, r: &Report, start: i64) {
     let _ = writeln!(o, "## Saturation sequence\n\n| # | stage | state | onset | confirmed | cleared | evidence |\n|---|---|---|---|---|---|---|");
-    for st in r["stages"].as_array().into_iter().flatten() {
-        let _ = writeln!(
-            o,
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            st["number"],
-            s(&st["id"]),
-            s(&st["state"]),
-            offset(st["onset_unix_ms"].as_i64(), start),
-            offset(st["confirmed_unix_ms"].as_i64(), start),
-            offset(st["cleared_unix_ms"].as_i64(), start),
-            cell(st["evidence"].as_str().unwrap_or("")),
-        );
+    for st in &r.stages {
+        stage_row(o, st, start);
     }
-    if let Some(t) = r["p95_crit_unix_ms"].as_i64() {
+    if let Some(t) = r.p95_crit_unix_ms {
         let _ = writeln!(
             o,
             "\np95 passed the critical level ({}) at {}.",
-            secs(f(&r["detect"]["p95_crit_s"])),
+            secs(Some(r.detect.p95_crit_s)),
             offset(Some(t), start)
         );
     }
     o.push('\n');
 }
 
-fn knee(o: &mut String, r: &Json, start: i64) {
+fn stage_row(o: &mut String, st: &Stage, start: i64) {
+    let _ = writeln!(
+        o,
+        "| {} | {} | {} | {} | {} | {} | {} |",
+        st.number,
+        st.id.id(),
+        st.state.word(),
+        offset(st.onset_unix_ms, start),
+        offset(st.confirmed_unix_ms, start),
+        offset(st.cleared_unix_ms, start),
+        cell(st.evidence.as_deref().unwrap_or("")),
+    );
+}
+
+fn knee(o: &mut String, r: &Report, start: i64) {
     let _ = writeln!(o, "## Knee, capacity and scaling\n");
-    match r["knee"].as_object() {
-        Some(k) => {
-            let at = &r["knee_at"];
-            let then = match (f(&at["offered_rps"]), f(&at["vus"])) {
-                (Some(o), Some(v)) => format!(
-                    "; offered {} req/s and {} VUs then",
-                    rate(Some(o)),
-                    rate(Some(v))
-                ),
-                (Some(o), None) => format!("; offered {} req/s then", rate(Some(o))),
-                (None, Some(v)) => format!("; {} VUs then", rate(Some(v))),
-                _ => String::new(),
-            };
-            let _ = writeln!(
-                o,
-                "- Knee: {} {} at {} (onset of decoupling{then}).",
-                rate(k.get("load").and_then(Json::as_f64)),
-                k.get("load_unit").and_then(Json::as_str).unwrap_or(""),
-                offset(k.get("unix_ms").and_then(Json::as_i64), start)
-            );
-        }
-        None => {
-            let _ = writeln!(o, "- Knee: not reached (throughput kept up with the load).");
-        }
-    }
-    match f(&r["capacity_rps"]) {
-        Some(c) => {
-            let _ = writeln!(
-                o,
-                "- Capacity: {} req/s (median throughput on the plateau).",
-                rate(Some(c))
-            );
-        }
-        None => {
-            let _ = writeln!(o, "- Capacity: not reached (no plateau).");
-        }
-    }
-    let sc = &r["scaling"];
-    if sc.is_object() {
-        let _ = writeln!(
+    let _ = match &r.knee {
+        Some(k) => writeln!(o, "{}", knee_line(k, r.knee_at.as_ref(), start)),
+        None => writeln!(o, "- Knee: not reached (throughput kept up with the load)."),
+    };
+    let _ = match r.capacity_rps {
+        Some(c) => writeln!(
+            o,
+            "- Capacity: {} req/s (median throughput on the plateau).",
+            rate(Some(c))
+        ),
+        None => writeln!(o, "- Capacity: not reached (no plateau)."),
+    };
+    let _ = match &r.scaling {
+        Some(sc) => writeln!(
             o,
             "- Measured service time: {}; at λ = {} req/s and target utilisation U = {}, workers needed = ceil(λ · t / U) = **{}**{}.",
-            secs(f(&sc["mean_service_s"])),
-            rate(f(&sc["lambda_rps"])),
-            f(&sc["utilisation"]).map(|u| format!("{u}")).unwrap_or_default(),
-            sc["workers_needed"],
-            f(&sc["consumers_now"]).map(|c| format!(" (consumers now: {c:.0})")).unwrap_or_default()
-        );
-    } else {
-        let _ = writeln!(
+            secs(Some(sc.mean_service_s)),
+            rate(Some(sc.lambda_rps)),
+            sc.utilisation,
+            sc.workers_needed,
+            sc.consumers_now.map(|c| format!(" (consumers now: {c:.0})")).unwrap_or_default()
+        ),
+        None => writeln!(
             o,
             "- Scaling: no service-time signal (role `service_time`), so no worker count."
-        );
-    }
-    let b = &r["backlog"];
-    if b["seen"] == Json::Bool(true) {
-        let drain = if b["piled_up"] == Json::Bool(false) {
-            "the backlog never piled up".to_string()
-        } else if let Some(d) = f(&b["drain_s"]) {
-            format!(
-                "{} from the backlog's peak of {} until it was empty",
-                secs(Some(d)),
-                count(f(&b["peak"]))
-            )
-        } else {
-            format!(
-                "the backlog (peak {}) had not drained when the run ended",
-                count(f(&b["peak"]))
-            )
-        };
-        let _ = writeln!(o, "- Drain: {drain}.");
-    } else {
-        let _ = writeln!(o, "- Drain: no queue or backlog signal.");
-    }
-    let d = &r["drift"];
-    if d.is_object() {
+        ),
+    };
+    let _ = writeln!(o, "- Drain: {}.", drain(r));
+    if let Some(d) = &r.drift {
         let _ = writeln!(
             o,
             "- p95 drift: {} in the first {:.0} s, {} in the last: {}.",
-            secs(f(&d["early_p95_s"])),
-            f(&d["quarter_s"]).unwrap_or(0.0),
-            secs(f(&d["late_p95_s"])),
-            pct(f(&d["drift"]))
+            secs(d.early_p95_s),
+            d.quarter_s,
+            secs(d.late_p95_s),
+            pct(d.drift)
         );
     }
     o.push('\n');
 }
 
-fn plots(o: &mut String, r: &Json) {
+fn knee_line(k: &Knee, at: Option<&Knee>, start: i64) -> String {
+    let then = match (at.and_then(|a| a.offered_rps), at.and_then(|a| a.vus)) {
+        (Some(o), Some(v)) => format!(
+            "; offered {} req/s and {} VUs then",
+            rate(Some(o)),
+            rate(Some(v))
+        ),
+        (Some(o), None) => format!("; offered {} req/s then", rate(Some(o))),
+        (None, Some(v)) => format!("; {} VUs then", rate(Some(v))),
+        _ => String::new(),
+    };
+    format!(
+        "- Knee: {} {} at {} (onset of decoupling{then}).",
+        rate(k.load),
+        k.load_unit,
+        offset(Some(k.unix_ms), start)
+    )
+}
+
+fn drain(r: &Report) -> String {
+    if !r.backlog.seen {
+        return "no queue or backlog signal".into();
+    }
+    let p = r.backlog.peak();
+    let peak = count(p.map(|p| p.peak));
+    match p {
+        Some(p) if !p.piled_up => "the backlog never piled up".into(),
+        Some(p) if p.drain_s.is_some() => format!(
+            "{} from the backlog's peak of {peak} until it was empty",
+            secs(p.drain_s),
+        ),
+        _ => format!("the backlog (peak {peak}) had not drained when the run ended"),
+    }
+}
+
+fn plots(o: &mut String, r: &Report) {
     let _ = writeln!(o, "## Plots\n");
-    let files = &r["files"];
     let mut any = false;
-    for (key, title) in [
+    for (file, title) in [
         (
-            "envelope_svg",
+            &r.files.envelope_svg,
             "Latency envelope: p95 and p99 against offered load",
         ),
-        ("queue_svg", "Queue depth and load over time"),
+        (&r.files.queue_svg, "Queue depth and load over time"),
     ] {
-        if let Some(p) = files[key].as_str() {
+        if let Some(p) = file {
             let _ = writeln!(o, "![{title}]({p})\n");
             any = true;
         }
     }
-    if let Some(e) = r["plot_error"].as_str() {
+    if let Some(e) = &r.plot_error {
         let _ = writeln!(o, "Plots could not be drawn: {}\n", cell(e));
     } else if !any {
         let _ = writeln!(o, "No plots: the run had no load or latency data.\n");
     }
 }
 
-fn plateaus(o: &mut String, r: &Json) {
+fn plateaus(o: &mut String, r: &Report, start: i64) {
     let _ = writeln!(o, "## Load plateaus\n");
-    let rows = r["plateaus"].as_array().cloned().unwrap_or_default();
-    let rule = &r["plateau_rule"];
-    if rows.is_empty() {
+    let Some(first) = r.plateaus.first() else {
         let _ = writeln!(
             o,
             "No load plateaus: the load never held within {} of a level for {:.0} s (a linear ramp has none).\n",
-            pct(f(&rule["tolerance"])),
-            f(&rule["min_s"]).unwrap_or(0.0)
+            pct(Some(r.plateau_rule.tolerance)),
+            r.plateau_rule.min_s
         );
         return;
-    }
-    let lat = rows[0]["latency_histogram"].as_str().unwrap_or("latency");
+    };
+    let lat = first.latency_histogram.as_deref().unwrap_or("latency");
     // Other histograms get a p95 column each, named by their family.
-    let others: Vec<String> = rows[0]["histograms"]
-        .as_object()
-        .map(|m| m.keys().filter(|k| k.as_str() != lat).cloned().collect())
-        .unwrap_or_default();
-    let unit = s(&rows[0]["load_unit"]);
-    let _ = write!(o, "Latency quantiles are over each plateau, as `histogram_quantile` over the buckets' increase across it (`{lat}`).\n\n| # | span | load ({unit}) | offered | achieved | p50 | p90 | p95 | p99 | p99.9 |");
+    let others: Vec<&str> = first
+        .histograms
+        .keys()
+        .map(String::as_str)
+        .filter(|k| *k != lat)
+        .collect();
+    let _ = write!(o, "Latency quantiles are over each plateau, as `histogram_quantile` over the buckets' increase across it (`{lat}`).\n\n| # | span | load ({}) | offered | achieved | p50 | p90 | p95 | p99 | p99.9 |", first.load_unit);
     for h in &others {
         let _ = write!(o, " {h} p95 |");
     }
@@ -384,42 +324,10 @@ fn plateaus(o: &mut String, r: &Json) {
         " service (mean) | errors | peak queue | peak in flight |"
     );
     let _ = writeln!(o, "|{}", "---|".repeat(14 + others.len()));
-    let start = r["started_unix_ms"].as_i64().unwrap_or(0);
-    for p in &rows {
-        let l = &p["latency"];
-        let _ = write!(
-            o,
-            "| {} | {} – {} | {} | {} req/s | {} req/s ({}) | {} | {} | {} | {} | {} |",
-            p["index"],
-            offset(p["from_unix_ms"].as_i64(), start),
-            offset(p["to_unix_ms"].as_i64(), start),
-            rate(f(&p["load"])),
-            rate(f(&p["offered_rps"])),
-            rate(f(&p["achieved_rps"])),
-            pct(f(&p["achieved_ratio"])),
-            secs(f(&l["p50"])),
-            secs(f(&l["p90"])),
-            secs(f(&l["p95"])),
-            secs(f(&l["p99"])),
-            secs(f(&l["p99_9"])),
-        );
-        for h in &others {
-            let _ = write!(o, " {} |", secs(f(&p["histograms"][h]["p95"])));
-        }
-        let _ = writeln!(
-            o,
-            " {} | {} | {} | {} |",
-            secs(f(&p["service_mean_s"])),
-            pct(f(&p["error_rate"])),
-            count(f(&p["peak_queue"])),
-            count(f(&p["peak_in_flight"])),
-        );
+    for p in &r.plateaus {
+        plateau_row(o, p, &others, start);
     }
-    let files = &r["files"];
-    if let (Some(c), Some(j)) = (
-        files["plateaus_csv"].as_str(),
-        files["plateaus_json"].as_str(),
-    ) {
+    if let (Some(c), Some(j)) = (&r.files.plateaus_csv, &r.files.plateaus_json) {
         let _ = writeln!(
             o,
             "\nThe same table for long-term tracking: [{c}]({c}), [{j}]({j})."
@@ -428,10 +336,40 @@ fn plateaus(o: &mut String, r: &Json) {
     o.push('\n');
 }
 
-fn triage(o: &mut String, r: &Json) {
+fn plateau_row(o: &mut String, p: &Plateau, others: &[&str], start: i64) {
+    let l = p.latency.unwrap_or_default();
+    let _ = write!(
+        o,
+        "| {} | {} – {} | {} | {} req/s | {} req/s ({}) | {} | {} | {} | {} | {} |",
+        p.index,
+        offset(Some(p.from_unix_ms), start),
+        offset(Some(p.to_unix_ms), start),
+        rate(Some(p.load)),
+        rate(p.offered_rps),
+        rate(p.achieved_rps),
+        pct(p.achieved_ratio),
+        secs(l.p50),
+        secs(l.p90),
+        secs(l.p95),
+        secs(l.p99),
+        secs(l.p99_9),
+    );
+    for h in others {
+        let _ = write!(o, " {} |", secs(p.histograms.get(*h).and_then(|q| q.p95)));
+    }
+    let _ = writeln!(
+        o,
+        " {} | {} | {} | {} |",
+        secs(p.service_mean_s),
+        pct(p.error_rate),
+        count(p.peak_queue),
+        count(p.peak_in_flight),
+    );
+}
+
+fn triage(o: &mut String, r: &Report) {
     let _ = writeln!(o, "## Triage\n");
-    let t = r["triage"].as_array().cloned().unwrap_or_default();
-    if t.is_empty() {
+    if r.triage.is_empty() {
         let _ = writeln!(
             o,
             "Latency did not rise (p95_high never held): nothing to triage.\n"
@@ -439,98 +377,86 @@ fn triage(o: &mut String, r: &Json) {
         return;
     }
     let _ = writeln!(o, "Latency rose. Check, in this order:\n");
-    for (i, a) in t.iter().enumerate() {
-        let title = s(&a["title"]);
-        let ev: Vec<String> = a["evidence"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|e| match e["signal"].as_str() {
-                Some(sig) => {
-                    let (m, x) = (f(&e["before"]), f(&e["max"]));
-                    let fmt = |v| match s(&e["unit"]) {
-                        "s" => secs(v),
-                        "ratio" => pct(v),
-                        _ => rate(v),
-                    };
-                    format!(
-                        "`{sig}` rose from {} before the knee to {} at its worst",
-                        fmt(m),
-                        fmt(x)
-                    )
-                }
-                None => cell(s(&e["text"])),
-            })
-            .collect();
+    for (i, a) in r.triage.iter().enumerate() {
+        let ev: Vec<String> = a.evidence.iter().map(evidence).collect();
         let line = if !ev.is_empty() {
             format!("**points here**: {}", ev.join("; "))
-        } else if a["covered"] == Json::Bool(true) {
+        } else if a.covered {
             "its signals stayed flat".to_string()
         } else {
-            format!("no signal covers it ({})", s(&a["hint"]))
+            format!("no signal covers it ({})", a.hint.as_deref().unwrap_or(""))
         };
-        let _ = writeln!(o, "{}. {title}: {line}", i + 1);
+        let _ = writeln!(o, "{}. {}: {line}", i + 1, a.title);
     }
     o.push('\n');
 }
 
-fn annotations(o: &mut String, r: &Json, start: i64) {
+fn evidence(e: &Evidence) -> String {
+    match e {
+        Evidence::Signal {
+            signal,
+            before,
+            max,
+            unit,
+        } => format!(
+            "`{signal}` rose from {} before the knee to {} at its worst",
+            in_unit(Some(*before), *unit),
+            in_unit(Some(*max), *unit)
+        ),
+        Evidence::Warning { text, .. } => cell(text),
+    }
+}
+
+fn annotations(o: &mut String, r: &Report, start: i64) {
     let _ = writeln!(o, "## Annotations\n");
-    let a = r["annotations"].as_array().cloned().unwrap_or_default();
-    if a.is_empty() {
+    if r.annotations.is_empty() {
         let _ = writeln!(o, "None.\n");
         return;
     }
-    let mut a = a;
-    a.sort_by_key(|x| x["unix_ms"].as_i64().unwrap_or(0));
-    for x in &a {
-        let _ = writeln!(
-            o,
-            "- {} {}",
-            offset(x["unix_ms"].as_i64(), start),
-            cell(s(&x["text"]))
-        );
+    let mut a: Vec<_> = r.annotations.iter().collect();
+    a.sort_by_key(|x| x.unix_ms);
+    for x in a {
+        let _ = writeln!(o, "- {} {}", offset(Some(x.unix_ms), start), cell(&x.text));
     }
     o.push('\n');
 }
 
-fn warnings(o: &mut String, r: &Json, start: i64) {
+fn warnings(o: &mut String, r: &Report, start: i64) {
     let _ = writeln!(o, "## Warnings\n");
-    let w = r["warnings"].as_array().cloned().unwrap_or_default();
-    if w.is_empty() {
+    if r.warnings.is_empty() {
         let _ = writeln!(o, "None.\n");
         return;
     }
-    for x in &w {
+    for w in &r.warnings {
         let _ = writeln!(
             o,
             "- {} `{}`: {}",
-            offset(x["unix_ms"].as_i64(), start),
-            s(&x["id"]),
-            cell(s(&x["text"]))
+            offset(Some(w.unix_ms), start),
+            w.id,
+            cell(&w.text)
         );
     }
     o.push('\n');
 }
 
-fn exports(o: &mut String, r: &Json) {
-    let Some(e) = r["exports"].as_array().filter(|e| !e.is_empty()) else {
+fn exports(o: &mut String, r: &Report) {
+    if r.exports.is_empty() {
         return;
-    };
+    }
     let _ = writeln!(o, "## Exports\n");
-    for x in e {
-        let status = if x["ok"] == Json::Bool(true) {
+    for x in &r.exports {
+        let status = if x.ok {
             "ok".to_string()
         } else {
-            format!("FAILED: {}", s(&x["error"]))
+            format!("FAILED: {}", x.error.as_deref().unwrap_or(""))
         };
         let _ = writeln!(
             o,
             "- {} {}: {} ({} attempt(s))",
-            s(&x["target"]),
-            cell(s(&x["url"])),
+            x.target,
+            cell(&x.url),
             cell(&status),
-            x["attempts"]
+            x.attempts
         );
     }
     o.push('\n');

@@ -3,8 +3,8 @@
 //! while. Each gets a row: offered vs achieved rate, latency quantiles of every histogram over
 //! exactly that interval, mean service time, error rate, peak queue and in-flight.
 
-use serde_json::{json, Value as Json};
-
+use super::data::{Plateau, Quantiles};
+use super::headline::finite;
 use super::window::{self, Window};
 use crate::detect::robust::{median, theil_sen};
 use crate::detect::Frame;
@@ -159,7 +159,7 @@ fn flat(points: &[(TimeMs, Option<f64>)], level: f64, tol: f64) -> bool {
 }
 
 /// The plateaus of the run, as report rows.
-pub fn rows(state: &RunState, cfg: &ReportConfig) -> Vec<Json> {
+pub fn rows(state: &RunState, cfg: &ReportConfig) -> Vec<Plateau> {
     let kind = load_kind(state);
     let hist = &state.detector.history;
     let pts: Vec<(TimeMs, Option<f64>)> = hist.iter().map(|f| (f.t, kind.of(f))).collect();
@@ -169,74 +169,66 @@ pub fn rows(state: &RunState, cfg: &ReportConfig) -> Vec<Json> {
         cfg.plateau_min.as_millis() as TimeMs,
     );
     let hists = window::histograms(state);
-    let latency = window::latency_histogram(&hists).cloned();
     spans
         .iter()
         .enumerate()
-        .map(|(n, s)| {
-            let frames = &hist[s.first..=s.last];
-            let w = Window {
-                from: frames[0].t,
-                to: frames[frames.len() - 1].t,
-            };
-            let mean = |f: fn(&Frame) -> Option<f64>| {
-                let v: Vec<f64> = frames.iter().filter_map(f).filter(|x| x.is_finite()).collect();
-                (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-            };
-            let max = |f: fn(&Frame) -> Option<f64>| {
-                frames
-                    .iter()
-                    .filter_map(f)
-                    .filter(|x| x.is_finite())
-                    .reduce(f64::max)
-            };
-            let offered = window::role_over(state, Role::Offered, w)
-                .or_else(|| window::role_over(state, Role::EnqueueRate, w))
-                .or_else(|| mean(|f| f.offered));
-            let achieved = window::role_over(state, Role::Throughput, w)
-                .or_else(|| window::role_over(state, Role::DequeueRate, w))
-                .or_else(|| mean(|f| f.throughput));
-            let error_rate =
-                window::role_over(state, Role::ErrorRate, w).or_else(|| mean(|f| f.error_rate));
-            let service = window::role_over(state, Role::ServiceTime, w)
-                .or_else(|| median(frames.iter().filter_map(|f| f.service_time)));
-            let quantiles = |h: &window::Histogram| {
-                let m: serde_json::Map<String, Json> = window::quantiles(state, h, w)
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), num(v)))
-                    .collect();
-                Json::Object(m)
-            };
-            let histograms: serde_json::Map<String, Json> = hists
-                .iter()
-                .map(|h| (h.name.clone(), quantiles(h)))
-                .collect();
-            json!({
-                "index": n + 1,
-                "from_unix_ms": w.from,
-                "to_unix_ms": w.to,
-                "duration_s": w.secs(),
-                "load": s.level,
-                "load_unit": kind.unit(),
-                "offered_rps": num(offered),
-                "achieved_rps": num(achieved),
-                "achieved_ratio": num(achieved.zip(offered).map(|(a, o)| a / o).filter(|_| offered.is_some_and(|o| o > 0.0))),
-                "error_rate": num(error_rate),
-                "service_mean_s": num(service),
-                "peak_queue": num(max(Frame::backlog)),
-                "peak_in_flight": num(max(|f| f.pending)),
-                "latency_histogram": latency.as_ref().map(|h| h.name.clone()),
-                "latency": latency.as_ref().map(quantiles).unwrap_or(Json::Null),
-                "histograms": histograms,
-            })
+        .map(|(n, s)| Plateau {
+            index: n + 1,
+            load: s.level,
+            load_unit: kind.unit().into(),
+            ..row(state, &hist[s.first..=s.last], &hists)
         })
         .collect()
 }
 
-fn num(v: Option<f64>) -> Json {
-    match v {
-        Some(x) if x.is_finite() => json!(x),
-        _ => Json::Null,
+/// The numbers of one plateau: each role's signal over exactly its interval where one is
+/// evaluated locally, else the mean (or median) of the detector's per-refresh values.
+fn row(state: &RunState, frames: &[Frame], hists: &[window::Histogram]) -> Plateau {
+    let w = Window {
+        from: frames[0].t,
+        to: frames[frames.len() - 1].t,
+    };
+    let values = |f: fn(&Frame) -> Option<f64>| {
+        let v = frames.iter().filter_map(f).filter(|x| x.is_finite());
+        v.collect::<Vec<f64>>()
+    };
+    let mean = |f| {
+        Some(values(f))
+            .filter(|v| !v.is_empty())
+            .map(|v| v.iter().sum::<f64>() / v.len() as f64)
+    };
+    let max = |f| values(f).into_iter().reduce(f64::max);
+    let over = |roles: &[Role]| roles.iter().find_map(|&r| window::role_over(state, r, w));
+    let offered = over(&[Role::Offered, Role::EnqueueRate]).or_else(|| mean(|f| f.offered));
+    let achieved = over(&[Role::Throughput, Role::DequeueRate]).or_else(|| mean(|f| f.throughput));
+    let error_rate = over(&[Role::ErrorRate]).or_else(|| mean(|f| f.error_rate));
+    let service =
+        over(&[Role::ServiceTime]).or_else(|| median(frames.iter().filter_map(|f| f.service_time)));
+    let quantiles =
+        |h: &window::Histogram| Quantiles::from_values(window::quantiles(state, h, w).map(finite));
+    let achieved_ratio = achieved
+        .zip(offered)
+        .map(|(a, o)| a / o)
+        .filter(|_| offered.is_some_and(|o| o > 0.0));
+    let latency = window::latency_histogram(hists);
+    Plateau {
+        from_unix_ms: w.from,
+        to_unix_ms: w.to,
+        duration_s: w.secs(),
+        offered_rps: finite(offered),
+        achieved_rps: finite(achieved),
+        achieved_ratio: finite(achieved_ratio),
+        error_rate: finite(error_rate),
+        service_mean_s: finite(service),
+        peak_queue: finite(max(Frame::backlog)),
+        peak_in_flight: finite(max(|f| f.pending)),
+        latency_histogram: latency.map(|h| h.name.clone()),
+        latency: latency.map(quantiles),
+        histograms: hists
+            .iter()
+            .map(|h| (h.name.clone(), quantiles(h)))
+            .collect(),
+        ..Plateau::default()
     }
 }
 

@@ -3,36 +3,40 @@
 //! y, p99 dashed, the SLO line and the knee marked. The queue: backlog and load over time, with
 //! the moment the load stopped and the drain after it.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
-use serde_json::Value as Json;
 
+use super::data::Report;
 use super::format;
 use super::plateaus::load_kind;
+use super::RunState;
 use crate::settings::Role;
-use crate::state::RunState;
 
 pub const ENVELOPE_FILE: &str = "envelope.svg";
 pub const QUEUE_FILE: &str = "queue.svg";
 const SIZE: (u32, u32) = (900, 520);
+
+/// An x with two y values, either of which may be unknown.
+pub type Point = (f64, Option<f64>, Option<f64>);
 
 /// What the plots show, taken from the run and its report.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PlotData {
     pub load_unit: String,
     /// (load, p95 s, p99 s) per refresh from the first load up to the peak load.
-    pub envelope: Vec<(f64, Option<f64>, Option<f64>)>,
+    pub envelope: Vec<Point>,
     /// (load, p95, p99) of each plateau, over the plateau.
-    pub plateaus: Vec<(f64, Option<f64>, Option<f64>)>,
+    pub plateaus: Vec<Point>,
     pub slo_s: Option<f64>,
     pub knee: Option<f64>,
     /// (seconds since start, backlog, load) per refresh.
-    pub timeline: Vec<(f64, Option<f64>, Option<f64>)>,
+    pub timeline: Vec<Point>,
     pub load_stopped_s: Option<f64>,
     pub drained_s: Option<f64>,
 }
 
 /// `slo_s`: the p95 gate when one is set, else the detector's p95 warning level.
-pub fn data(state: &RunState, report: &Json, slo_s: Option<f64>) -> PlotData {
+pub fn data(state: &RunState, report: &Report, slo_s: Option<f64>) -> PlotData {
     let kind = load_kind(state);
     let h = &state.detector.history;
     let start = state.started.unwrap_or(0);
@@ -65,16 +69,13 @@ pub fn data(state: &RunState, report: &Json, slo_s: Option<f64>) -> PlotData {
             .collect(),
         _ => Vec::new(),
     };
-    let plateaus = report["plateaus"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| {
-            Some((
-                p["load"].as_f64()?,
-                p["latency"]["p95"].as_f64(),
-                p["latency"]["p99"].as_f64(),
-            ))
+    let plateaus = report
+        .plateaus
+        .iter()
+        .filter(|p| p.load.is_finite())
+        .map(|p| {
+            let l = p.latency.unwrap_or_default();
+            (p.load, l.p95, l.p99)
         })
         .collect();
     let secs = |t: i64| (t - start) as f64 / 1000.0;
@@ -87,17 +88,16 @@ pub fn data(state: &RunState, report: &Json, slo_s: Option<f64>) -> PlotData {
         .rposition(|f| kind.of(f).is_some_and(|v| v >= min))
         .filter(|&i| i + 1 < h.len())
         .map(|i| secs(h[i].t));
-    let b = &report["backlog"];
-    let drained_s = match (b["peak_unix_ms"].as_i64(), b["drain_s"].as_f64()) {
-        (Some(t), Some(d)) => Some(secs(t) + d),
-        _ => None,
-    };
+    let drained_s = report
+        .backlog
+        .peak()
+        .and_then(|b| Some(secs(b.peak_unix_ms) + b.drain_s?));
     PlotData {
         load_unit: kind.unit().to_string(),
         envelope,
         plateaus,
         slo_s,
-        knee: report["knee_at"]["load"].as_f64(),
+        knee: report.knee_at.as_ref().and_then(|k| k.load),
         timeline,
         load_stopped_s,
         drained_s,
@@ -110,6 +110,41 @@ fn err<E: std::fmt::Debug>(e: E) -> String {
 
 fn max_of(vals: impl Iterator<Item = f64>) -> f64 {
     vals.filter(|v| v.is_finite()).fold(0.0, f64::max)
+}
+
+/// A chart of seconds or loads on both axes, drawn into an SVG string.
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// A dashed line from `from` to `to` with a label at `at`.
+fn marker(
+    chart: &mut Chart<'_, '_>,
+    line: [(f64, f64); 2],
+    style: ShapeStyle,
+    dash: (u32, u32),
+    label: (String, (f64, f64), TextStyle),
+) -> Result<(), String> {
+    chart
+        .draw_series(DashedLineSeries::new(line.to_vec(), dash.0, dash.1, style))
+        .map_err(err)?;
+    chart
+        .draw_series(std::iter::once(Text::new(label.0, label.1, label.2)))
+        .map_err(err)?;
+    Ok(())
+}
+
+fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperLeft)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)
+}
+
+/// Points (x, y) where y is known.
+fn known(pts: &[Point], y: fn(&Point) -> Option<f64>) -> Vec<(f64, f64)> {
+    pts.iter().filter_map(|p| y(p).map(|v| (p.0, v))).collect()
 }
 
 /// The envelope as SVG text; None when there is nothing to draw.
@@ -151,91 +186,77 @@ pub fn envelope_svg(d: &PlotData) -> Result<Option<String>, String> {
             .y_label_formatter(&|v| format::secs(Some(*v)))
             .draw()
             .map_err(err)?;
-        let p95: Vec<(f64, f64)> = d
-            .envelope
-            .iter()
-            .filter_map(|p| p.1.map(|y| (p.0, y)))
-            .collect();
-        let p99: Vec<(f64, f64)> = d
-            .envelope
-            .iter()
-            .filter_map(|p| p.2.map(|y| (p.0, y)))
-            .collect();
-        if !p95.is_empty() {
-            chart
-                .draw_series(LineSeries::new(p95, BLUE.stroke_width(2)))
-                .map_err(err)?
-                .label("p95")
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
-        }
-        if !p99.is_empty() {
-            chart
-                .draw_series(DashedLineSeries::new(p99, 6, 4, RED.stroke_width(2)))
-                .map_err(err)?
-                .label("p99 (dashed)")
-                .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
-        }
-        let pts: Vec<(f64, f64)> = d
-            .plateaus
-            .iter()
-            .filter_map(|p| p.1.map(|y| (p.0, y)))
-            .collect();
-        if !pts.is_empty() {
-            chart
-                .draw_series(
-                    pts.iter()
-                        .map(|&(x, y)| Circle::new((x, y), 5, BLUE.filled())),
-                )
-                .map_err(err)?
-                .label("p95 per plateau")
-                .legend(|(x, y)| Circle::new((x + 10, y), 4, BLUE.filled()));
-        }
-        if let Some(slo) = d.slo_s {
-            chart
-                .draw_series(DashedLineSeries::new(
-                    vec![(0.0, slo), (xmax, slo)],
-                    10,
-                    5,
-                    BLACK.stroke_width(1),
-                ))
-                .map_err(err)?;
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    format!("SLO p95 {}", format::secs(Some(slo))),
-                    (xmax * 0.01, slo),
-                    ("sans-serif", 14),
-                )))
-                .map_err(err)?;
-        }
-        if let Some(k) = d.knee {
-            let style = ShapeStyle::from(&MAGENTA).stroke_width(2);
-            chart
-                .draw_series(DashedLineSeries::new(
-                    vec![(k, 0.0), (k, ymax)],
-                    8,
-                    4,
-                    style,
-                ))
-                .map_err(err)?;
-            chart
-                .draw_series(std::iter::once(Text::new(
-                    format!("knee {} {}", format::rate(Some(k)), d.load_unit),
-                    // Mid-height, clear of the legend in the upper left.
-                    (k, ymax * 0.6),
-                    ("sans-serif", 15).into_font().color(&MAGENTA),
-                )))
-                .map_err(err)?;
-        }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .draw()
-            .map_err(err)?;
+        envelope_series(&mut chart, d)?;
+        envelope_marks(&mut chart, d, xmax, ymax)?;
+        legend(&mut chart)?;
         root.present().map_err(err)?;
     }
     Ok(Some(svg))
+}
+
+/// p95 and p99 per refresh, and each plateau's p95.
+fn envelope_series(chart: &mut Chart<'_, '_>, d: &PlotData) -> Result<(), String> {
+    let p95 = known(&d.envelope, |p| p.1);
+    let p99 = known(&d.envelope, |p| p.2);
+    if !p95.is_empty() {
+        chart
+            .draw_series(LineSeries::new(p95, BLUE.stroke_width(2)))
+            .map_err(err)?
+            .label("p95")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
+    }
+    if !p99.is_empty() {
+        chart
+            .draw_series(DashedLineSeries::new(p99, 6, 4, RED.stroke_width(2)))
+            .map_err(err)?
+            .label("p99 (dashed)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
+    }
+    let pts = known(&d.plateaus, |p| p.1);
+    if !pts.is_empty() {
+        chart
+            .draw_series(
+                pts.iter()
+                    .map(|&(x, y)| Circle::new((x, y), 5, BLUE.filled())),
+            )
+            .map_err(err)?
+            .label("p95 per plateau")
+            .legend(|(x, y)| Circle::new((x + 10, y), 4, BLUE.filled()));
+    }
+    Ok(())
+}
+
+/// The SLO line and the knee.
+fn envelope_marks(
+    chart: &mut Chart<'_, '_>,
+    d: &PlotData,
+    xmax: f64,
+    ymax: f64,
+) -> Result<(), String> {
+    if let Some(slo) = d.slo_s {
+        let label = format!("SLO p95 {}", format::secs(Some(slo)));
+        let style = ("sans-serif", 14).into_text_style(chart.plotting_area());
+        marker(
+            chart,
+            [(0.0, slo), (xmax, slo)],
+            BLACK.stroke_width(1),
+            (10, 5),
+            (label, (xmax * 0.01, slo), style),
+        )?;
+    }
+    if let Some(k) = d.knee {
+        let label = format!("knee {} {}", format::rate(Some(k)), d.load_unit);
+        let style = ("sans-serif", 15).into_font().color(&MAGENTA);
+        // Mid-height, clear of the legend in the upper left.
+        marker(
+            chart,
+            [(k, 0.0), (k, ymax)],
+            ShapeStyle::from(&MAGENTA).stroke_width(2),
+            (8, 4),
+            (label, (k, ymax * 0.6), style),
+        )?;
+    }
+    Ok(())
 }
 
 /// Backlog (left axis) and load (right axis) over time, with the load's end and the drain.
@@ -270,21 +291,15 @@ pub fn queue_svg(d: &PlotData) -> Result<Option<String>, String> {
             .y_desc(format!("load ({})", d.load_unit))
             .draw()
             .map_err(err)?;
-        let backlog: Vec<(f64, f64)> = d
-            .timeline
-            .iter()
-            .filter_map(|p| p.1.map(|b| (p.0, b)))
-            .collect();
         chart
-            .draw_series(LineSeries::new(backlog, BLUE.stroke_width(2)))
+            .draw_series(LineSeries::new(
+                known(&d.timeline, |p| p.1),
+                BLUE.stroke_width(2),
+            ))
             .map_err(err)?
             .label("backlog")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLUE.stroke_width(2)));
-        let load: Vec<(f64, f64)> = d
-            .timeline
-            .iter()
-            .filter_map(|p| p.2.map(|l| (p.0, l)))
-            .collect();
+        let load = known(&d.timeline, |p| p.2);
         chart
             .draw_secondary_series(DashedLineSeries::new(load, 6, 4, GREEN.stroke_width(2)))
             .map_err(err)?
@@ -292,21 +307,15 @@ pub fn queue_svg(d: &PlotData) -> Result<Option<String>, String> {
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], GREEN.stroke_width(2)));
         for (t, label) in [(d.load_stopped_s, "load stops"), (d.drained_s, "drained")] {
             if let Some(t) = t {
-                chart
-                    .draw_series(DashedLineSeries::new(
-                        vec![(t, 0.0), (t, bmax)],
-                        8,
-                        4,
-                        BLACK.stroke_width(1),
-                    ))
-                    .map_err(err)?;
-                chart
-                    .draw_series(std::iter::once(Text::new(
-                        format!("{label} +{t:.0} s"),
-                        (t, bmax * 0.95),
-                        ("sans-serif", 14),
-                    )))
-                    .map_err(err)?;
+                let style = ("sans-serif", 14).into_text_style(chart.plotting_area());
+                let label = (format!("{label} +{t:.0} s"), (t, bmax * 0.95), style);
+                marker(
+                    &mut chart,
+                    [(t, 0.0), (t, bmax)],
+                    BLACK.stroke_width(1),
+                    (8, 4),
+                    label,
+                )?;
             }
         }
         chart

@@ -1,10 +1,9 @@
 //! Where latency rose, where to look first: CPU, then the database pool, downstream calls,
 //! GC, the network — naming, for each, the signal that points there when one exists.
 
-use serde_json::{json, Value as Json};
-
+use super::data::{Evidence, TriageArea, Warning};
+use super::RunState;
 use crate::settings::Unit;
-use crate::state::RunState;
 
 /// (id, what to look at, words in a signal's name or query that belong to it, a hint when
 /// no signal covers it).
@@ -80,7 +79,7 @@ fn matches(name: &str, query: &str, words: &[&str]) -> bool {
 
 /// Triage hints, or an empty list when latency did not rise (p95_high never held). Only
 /// latencies, ratios and counts are judged (a rate rising with the load says nothing).
-pub fn hints(state: &RunState, warnings: &[Json]) -> Vec<Json> {
+pub fn hints(state: &RunState, warnings: &[Warning]) -> Vec<TriageArea> {
     let p95 = state.detector.stage(crate::detect::StageId::P95High);
     let Some(onset) = p95.first_onset else {
         return Vec::new();
@@ -106,30 +105,31 @@ pub fn hints(state: &RunState, warnings: &[Json]) -> Vec<Json> {
                 continue;
             };
             if max > 0.0 && (med <= 0.0 || max >= ROSE * med) {
-                evidence.push(json!({
-                    "signal": s.def.name,
-                    "before": med,
-                    "max": max,
-                    "unit": s.def.unit,
-                }));
+                evidence.push(Evidence::Signal {
+                    signal: s.def.name.clone(),
+                    before: med,
+                    max,
+                    unit: s.def.unit,
+                });
             }
         }
         if id == "network" {
-            for w in warnings {
-                if w["id"] == "latency_divergence" {
-                    covered = true;
-                    evidence.push(json!({"warning": w["id"], "text": w["text"]}));
-                }
+            for w in warnings.iter().filter(|w| w.id == "latency_divergence") {
+                covered = true;
+                evidence.push(Evidence::Warning {
+                    warning: w.id.clone(),
+                    text: w.text.clone(),
+                });
             }
         }
-        out.push(json!({
-            "area": id,
-            "title": area,
-            "covered": covered,
-            "points_here": !evidence.is_empty(),
-            "evidence": evidence,
-            "hint": if covered { Json::Null } else { json!(hint) },
-        }));
+        out.push(TriageArea {
+            area: id.into(),
+            title: area.into(),
+            covered,
+            points_here: !evidence.is_empty(),
+            evidence,
+            hint: (!covered).then(|| hint.to_string()),
+        });
     }
     out
 }

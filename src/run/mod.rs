@@ -263,7 +263,7 @@ impl Run {
             ended,
             cfg: &opts.report,
         };
-        crate::report::finish(dir, &inputs, opts).await
+        crate::export::finish(dir, &inputs, opts).await
     }
 }
 
