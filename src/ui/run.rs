@@ -244,16 +244,62 @@ pub async fn run_replay(file: &Path, opts: UiOptions) -> anyhow::Result<()> {
             file.display()
         );
     };
-    let length = last - first;
-    // The whole run in view at first.
-    let mut app = App::new(rec.header.window_ms.max(length), false, false);
-    app.low_bandwidth = opts.low_bandwidth;
+    let mut app = replay_app(&rec, first, last, opts.low_bandwidth);
+    let info = replay_info(&rec, file);
+    let theme = Theme::from_env(opts.ascii);
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let mut play = tokio::time::interval(PLAY_STEP);
+    let mut guard = Guard::enter(opts.mouse).context("cannot take over the terminal")?;
+    let mut events = EventStream::new();
+    let mut dirty = true;
+    loop {
+        if dirty {
+            let screen = Screen {
+                app: &app,
+                tl: &tl,
+                state: &state,
+                info: &info,
+                theme,
+                // The moment shown is the replay's clock: staleness is judged as it stood then.
+                now: app.view_time(last),
+            };
+            if draw(&mut guard, &screen).is_err() {
+                break;
+            }
+        }
+        dirty = false;
+        tokio::select! {
+            _ = play.tick() => dirty = play_step(&mut app, last),
+            ev = events.next() => match replay_input(&mut app, &tl, ev, first, last) {
+                Input::Redraw => dirty = true,
+                Input::Nothing => {}
+                Input::Quit | Input::Gone(_) => break,
+            },
+            _ = tokio::signal::ctrl_c() => break,
+            _ = sigterm.recv() => break,
+            _ = sighup.recv() => break,
+        }
+    }
+    drop(guard);
+    Ok(())
+}
+
+/// A replay opens on the whole run, held at its end and paused.
+fn replay_app(rec: &Recording, first: TimeMs, last: TimeMs, low_bandwidth: bool) -> App {
+    let mut app = App::new(rec.header.window_ms.max(last - first), false, false);
+    app.low_bandwidth = low_bandwidth;
     app.cursor = Cursor::At(last);
     app.playback = Some(Playback {
         playing: false,
         speed: 1.0,
     });
-    let info = RunInfo {
+    app
+}
+
+/// A replay records nothing, so the header names the scenario or, without one, the file.
+fn replay_info(rec: &Recording, file: &Path) -> RunInfo {
+    RunInfo {
         name: rec
             .header
             .meta
@@ -263,66 +309,55 @@ pub async fn run_replay(file: &Path, opts: UiOptions) -> anyhow::Result<()> {
         recording: None,
         replay: true,
         sources: rec.header.sources.keys().cloned().collect(),
-    };
-    let theme = Theme::from_env(opts.ascii);
-    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
-    let mut play = tokio::time::interval(PLAY_STEP);
-    let mut guard = Guard::enter(opts.mouse).context("cannot take over the terminal")?;
-    let mut input = EventStream::new();
-    let mut dirty = true;
-    loop {
-        if dirty {
-            let t = app.view_time(last);
-            let screen = Screen {
-                app: &app,
-                tl: &tl,
-                state: &state,
-                info: &info,
-                theme,
-                now: t,
-            };
-            if draw(&mut guard, &screen).is_err() {
-                break;
-            }
-        }
-        dirty = false;
-        tokio::select! {
-            _ = play.tick() => {
-                if let (Some(p), Cursor::At(t)) = (app.playback, app.cursor) {
-                    if p.playing {
-                        let next = t + (PLAY_STEP.as_millis() as f64 * p.speed) as TimeMs;
-                        app.cursor = Cursor::At(next.min(last));
-                        if next >= last {
-                            app.playback = Some(Playback { playing: false, ..p });
-                        }
-                        dirty = true;
-                    }
-                }
-            }
-            ev = input.next() => match ev {
-                Some(Ok(Event::Key(k))) => {
-                    if app.key(k, clock(), first, last).contains(&Effect::Quit) {
-                        break;
-                    }
-                    if let (Some(p), Cursor::At(t)) = (app.playback, app.cursor) {
-                        // Playing from the end starts over.
-                        if p.playing && t >= last {
-                            app.cursor = Cursor::At(first);
-                        }
-                    }
-                    dirty = true;
-                }
-                Some(Ok(Event::Mouse(m))) => dirty = mouse(&mut app, m.kind, &tl, last),
-                Some(Ok(Event::Resize(..))) => dirty = true,
-                Some(Ok(_)) => {}
-                Some(Err(_)) | None => break,
-            },
-            _ = tokio::signal::ctrl_c() => break,
-            _ = sigterm.recv() => break,
-            _ = sighup.recv() => break,
-        }
     }
-    drop(guard);
-    Ok(())
+}
+
+/// Moves a playing replay's cursor on by one step at its speed, pausing at the end; returns
+/// whether the cursor moved.
+fn play_step(app: &mut App, last: TimeMs) -> bool {
+    let (Some(p), Cursor::At(t)) = (app.playback, app.cursor) else {
+        return false;
+    };
+    if !p.playing {
+        return false;
+    }
+    let next = t + (PLAY_STEP.as_millis() as f64 * p.speed) as TimeMs;
+    app.cursor = Cursor::At(next.min(last));
+    if next >= last {
+        app.playback = Some(Playback {
+            playing: false,
+            ..p
+        });
+    }
+    true
+}
+
+/// What a replay does with one input event; it moves only within the recording, `first`
+/// to `last`.
+fn replay_input(
+    app: &mut App,
+    tl: &Timeline,
+    ev: Option<std::io::Result<Event>>,
+    first: TimeMs,
+    last: TimeMs,
+) -> Input {
+    match ev {
+        Some(Ok(Event::Key(k))) => {
+            if app.key(k, clock(), first, last).contains(&Effect::Quit) {
+                return Input::Quit;
+            }
+            if let (Some(p), Cursor::At(t)) = (app.playback, app.cursor) {
+                // Playing from the end starts over.
+                if p.playing && t >= last {
+                    app.cursor = Cursor::At(first);
+                }
+            }
+            Input::Redraw
+        }
+        Some(Ok(Event::Mouse(m))) if mouse(app, m.kind, tl, last) => Input::Redraw,
+        Some(Ok(Event::Resize(..))) => Input::Redraw,
+        Some(Ok(_)) => Input::Nothing,
+        Some(Err(e)) => Input::Gone(e.to_string()),
+        None => Input::Gone("input closed".into()),
+    }
 }

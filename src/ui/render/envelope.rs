@@ -7,7 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::Screen;
-use crate::settings::{Band, Role};
+use crate::model::TimeMs;
+use crate::settings::{Band, Role, SignalDef};
 use crate::ui::chart::{nice_max, Chart, HLine, Series};
 use crate::ui::format;
 
@@ -38,123 +39,184 @@ pub fn render(area: Rect, buf: &mut Buffer, s: &Screen) {
     if inner.height < 4 {
         return;
     }
-    let (load, unit) = match (s.role(Role::Offered), s.role(Role::Vus)) {
-        (Some(o), _) => (o, "req/s"),
-        (None, Some(v)) => (v, "VUs"),
-        _ => {
-            Paragraph::new("no load signal (offered rate or VUs) configured").render(inner, buf);
+    let env = match Envelope::at(s) {
+        Ok(env) => env,
+        Err(missing) => {
+            Paragraph::new(missing).render(inner, buf);
             return;
         }
     };
-    let p95 = s.role(Role::LatencyP95).or_else(|| s.role(Role::ClientP95));
-    let p99 = s.role(Role::LatencyP99);
-    let Some(p95) = p95 else {
-        Paragraph::new("no p95 latency signal configured").render(inner, buf);
-        return;
-    };
-    let t = s.t();
-    let pairs = |lat: &str| -> Vec<(f64, f64)> {
-        let (Some(x), Some(y)) = (
-            s.state.history.column(&load.name),
-            s.state.history.column(lat),
-        ) else {
-            return Vec::new();
-        };
-        let n = s.state.history.index_at(t).map_or(0, |i| i + 1);
-        x.iter().zip(y).take(n).map(|(a, b)| (*a, *b)).collect()
-    };
-    let p95_pts = pairs(&p95.name);
-    let p99_pts = p99.map(|d| pairs(&d.name)).unwrap_or_default();
-    let x_max = nice_max(
-        p95_pts
-            .iter()
-            .map(|p| p.0)
-            .filter(|x| x.is_finite())
-            .fold(0.0, f64::max),
-    );
     let [legend, chart_area] =
         Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+    Paragraph::new(env.legend(s)).render(legend, buf);
     let cols = Chart::plot_cols(chart_area).max(1);
-    let y_max_data = p95_pts
-        .iter()
-        .chain(&p99_pts)
-        .map(|p| p.1)
-        .filter(|y| y.is_finite())
-        .fold(0.0, f64::max);
-    let slo = p95.warn;
-    let y_max = nice_max(y_max_data.max(slo.unwrap_or(0.0) * 1.05));
-    let knee = s
-        .state
-        .detector
-        .knee
-        .as_ref()
-        .filter(|k| k.unix_ms <= t && k.load_unit == unit)
-        .and_then(|k| k.load);
-    let (solid, dashed, bar) = if s.theme.ascii {
-        ("* ", "o ", "| ")
-    } else {
-        ("━ ", "┄ ", "│ ")
-    };
-    let mut legend_spans = vec![
-        Span::styled(solid, s.theme.series(0)),
-        Span::raw(format!("{}  ", p95.name)),
-    ];
-    if let Some(d) = p99 {
-        legend_spans.push(Span::styled(dashed, s.theme.series(1)));
-        legend_spans.push(Span::raw(format!("{}  ", d.name)));
-    }
-    if let Some(v) = slo {
-        legend_spans.push(Span::styled(
-            format!("SLO {}  ", format::secs(v)),
-            s.theme.threshold(Band::Warn),
-        ));
-    }
-    match knee {
-        Some(k) => legend_spans.push(Span::styled(
-            format!("{bar}knee {} {unit}", format::num(k)),
-            s.theme.band(Band::Warn),
-        )),
-        None => legend_spans.push(Span::styled("no knee yet", s.theme.dim())),
-    }
-    Paragraph::new(Line::from(legend_spans)).render(legend, buf);
-    let mut series = vec![Series {
-        points: binned(&p95_pts, x_max, cols),
-        style: s.theme.series(0),
-        dashed: false,
-    }];
-    if !p99_pts.is_empty() {
-        series.push(Series {
-            points: binned(&p99_pts, x_max, cols),
-            style: s.theme.series(1),
-            dashed: true,
-        });
-    }
-    let vlines = knee
-        .map(|k| {
-            let c = ((k / x_max) * (cols as f64 - 1.0)).round() as usize;
-            vec![(c, s.theme.band(Band::Warn))]
+    env.chart(s, cols).render(chart_area, buf);
+}
+
+/// Latency against load as it stood at the moment shown.
+struct Envelope<'a> {
+    load: &'a SignalDef,
+    /// Unit of the load axis, as the detector names it for its knee.
+    unit: &'static str,
+    p95: &'a SignalDef,
+    p99: Option<&'a SignalDef>,
+    /// (load, latency) at each refresh up to the moment shown.
+    p95_pts: Vec<(f64, f64)>,
+    p99_pts: Vec<(f64, f64)>,
+    knee: Option<f64>,
+}
+
+impl<'a> Envelope<'a> {
+    /// The signals and points to plot, or what is missing to plot anything.
+    fn at(s: &'a Screen) -> Result<Self, &'static str> {
+        // The offered rate when there is one, else VUs.
+        let (load, unit) = match (s.role(Role::Offered), s.role(Role::Vus)) {
+            (Some(o), _) => (o, "req/s"),
+            (None, Some(v)) => (v, "VUs"),
+            _ => return Err("no load signal (offered rate or VUs) configured"),
+        };
+        let p95 = s.role(Role::LatencyP95).or_else(|| s.role(Role::ClientP95));
+        let Some(p95) = p95 else {
+            return Err("no p95 latency signal configured");
+        };
+        let p99 = s.role(Role::LatencyP99);
+        let t = s.t();
+        Ok(Self {
+            load,
+            unit,
+            p95,
+            p99,
+            p95_pts: pairs(s, &load.name, &p95.name, t),
+            p99_pts: p99
+                .map(|d| pairs(s, &load.name, &d.name, t))
+                .unwrap_or_default(),
+            knee: knee_load(s, t, unit),
         })
-        .unwrap_or_default();
-    Chart {
-        series,
-        hlines: slo
+    }
+
+    /// The p95 target: drawn as a line and kept on the y axis.
+    fn slo(&self) -> Option<f64> {
+        self.p95.warn
+    }
+
+    fn x_max(&self) -> f64 {
+        nice_max(
+            self.p95_pts
+                .iter()
+                .map(|p| p.0)
+                .filter(|x| x.is_finite())
+                .fold(0.0, f64::max),
+        )
+    }
+
+    /// The highest latency seen, raised so the SLO line stays in view.
+    fn y_max(&self) -> f64 {
+        let y_max_data = self
+            .p95_pts
+            .iter()
+            .chain(&self.p99_pts)
+            .map(|p| p.1)
+            .filter(|y| y.is_finite())
+            .fold(0.0, f64::max);
+        nice_max(y_max_data.max(self.slo().unwrap_or(0.0) * 1.05))
+    }
+
+    /// Which line is which, the SLO, and the knee (or that there is none yet).
+    fn legend(&self, s: &Screen) -> Line<'static> {
+        let (solid, dashed, bar) = if s.theme.ascii {
+            ("* ", "o ", "| ")
+        } else {
+            ("━ ", "┄ ", "│ ")
+        };
+        let mut spans = vec![
+            Span::styled(solid, s.theme.series(0)),
+            Span::raw(format!("{}  ", self.p95.name)),
+        ];
+        if let Some(d) = self.p99 {
+            spans.push(Span::styled(dashed, s.theme.series(1)));
+            spans.push(Span::raw(format!("{}  ", d.name)));
+        }
+        if let Some(v) = self.slo() {
+            spans.push(Span::styled(
+                format!("SLO {}  ", format::secs(v)),
+                s.theme.threshold(Band::Warn),
+            ));
+        }
+        match self.knee {
+            Some(k) => spans.push(Span::styled(
+                format!("{bar}knee {} {}", format::num(k), self.unit),
+                s.theme.band(Band::Warn),
+            )),
+            None => spans.push(Span::styled("no knee yet", s.theme.dim())),
+        }
+        Line::from(spans)
+    }
+
+    /// p95 solid, p99 dashed, each averaged per load column; the SLO and the knee marked.
+    fn chart(&self, s: &Screen, cols: usize) -> Chart {
+        let x_max = self.x_max();
+        let mut series = vec![Series {
+            points: binned(&self.p95_pts, x_max, cols),
+            style: s.theme.series(0),
+            dashed: false,
+        }];
+        if !self.p99_pts.is_empty() {
+            series.push(Series {
+                points: binned(&self.p99_pts, x_max, cols),
+                style: s.theme.series(1),
+                dashed: true,
+            });
+        }
+        let vlines = self
+            .knee
+            .map(|k| {
+                let c = ((k / x_max) * (cols as f64 - 1.0)).round() as usize;
+                vec![(c, s.theme.band(Band::Warn))]
+            })
+            .unwrap_or_default();
+        let hlines = self
+            .slo()
             .map(|v| {
                 vec![HLine {
                     y: v,
                     style: s.theme.threshold(Band::Warn),
                 }]
             })
-            .unwrap_or_default(),
-        vlines,
-        y_max,
-        ascii: s.theme.ascii,
-        y_label: format::axis_secs,
-        x_labels: (
-            "0".into(),
-            format!("{} {unit} ({})", format::num(x_max), load.name),
-        ),
+            .unwrap_or_default();
+        Chart {
+            series,
+            hlines,
+            vlines,
+            y_max: self.y_max(),
+            ascii: s.theme.ascii,
+            y_label: format::axis_secs,
+            x_labels: (
+                "0".into(),
+                format!("{} {} ({})", format::num(x_max), self.unit, self.load.name),
+            ),
+        }
     }
-    .render(chart_area, buf);
+}
+
+/// (load, latency) from the history, up to the refresh shown: a held cursor must not see
+/// later points.
+fn pairs(s: &Screen, load: &str, latency: &str, t: TimeMs) -> Vec<(f64, f64)> {
+    let history = &s.state.history;
+    let (Some(x), Some(y)) = (history.column(load), history.column(latency)) else {
+        return Vec::new();
+    };
+    let n = history.index_at(t).map_or(0, |i| i + 1);
+    x.iter().zip(y).take(n).map(|(a, b)| (*a, *b)).collect()
+}
+
+/// The detector's knee, once it is found by `t` and measured in this view's load unit.
+fn knee_load(s: &Screen, t: TimeMs, unit: &str) -> Option<f64> {
+    s.state
+        .detector
+        .knee
+        .as_ref()
+        .filter(|k| k.unix_ms <= t && k.load_unit == unit)
+        .and_then(|k| k.load)
 }
 
 #[cfg(test)]

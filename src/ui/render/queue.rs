@@ -3,12 +3,12 @@
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::text::{Line, Span};
+use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{Paragraph, Row, Table, Widget};
 
 use super::dashboard::TimeChart;
 use super::Screen;
-use crate::settings::{Band, Role};
+use crate::settings::{Band, Role, Unit};
 use crate::ui::format;
 use crate::ui::timeline::{counter_rate, QueueRow};
 
@@ -53,101 +53,118 @@ pub fn render(area: Rect, buf: &mut Buffer, s: &Screen) {
     let block = s.block("queue");
     let inner = block.inner(area);
     block.render(area, buf);
-    let rows = s.tl.queues_at(s.t());
-    let chart_h = if inner.height >= 14 && !s.app.low_bandwidth {
+    let chart_h = chart_height(inner, s);
+    let [table_area, chart_area] =
+        Layout::vertical([Constraint::Min(0), Constraint::Length(chart_h)]).areas(inner);
+    render_table(table_area, buf, s);
+    if chart_h > 0 {
+        render_chart(chart_area, buf, s);
+    }
+}
+
+/// Half the view goes to the chart when both fit; `--low-bandwidth` shows numbers only.
+fn chart_height(inner: Rect, s: &Screen) -> u16 {
+    if inner.height >= 14 && !s.app.low_bandwidth {
         inner.height / 2
     } else {
         0
-    };
-    let [table_area, chart_area] =
-        Layout::vertical([Constraint::Min(0), Constraint::Length(chart_h)]).areas(inner);
+    }
+}
+
+const COLUMNS: [&str; 10] = [
+    "stream", "group", "length", "lag", "pending", "cons", "idle max", "in/s", "out/s", "drain",
+];
+
+/// Stream and group share what the fixed-width number columns leave.
+const WIDTHS: [Constraint; 10] = [
+    Constraint::Min(6),
+    Constraint::Min(5),
+    Constraint::Length(7),
+    Constraint::Length(8),
+    Constraint::Length(8),
+    Constraint::Length(5),
+    Constraint::Length(9),
+    Constraint::Length(7),
+    Constraint::Length(7),
+    Constraint::Length(8),
+];
+
+/// One row per stream and group at the moment shown, or a hint when none is watched.
+fn render_table(area: Rect, buf: &mut Buffer, s: &Screen) {
+    let rows = s.tl.queues_at(s.t());
     if rows.is_empty() {
         Paragraph::new(Line::from(Span::styled(
             "no Valkey streams in view (configure --valkey URL --stream NAME)",
             s.theme.dim(),
         )))
-        .render(table_area, buf);
-    } else {
-        let header = Row::new([
-            "stream", "group", "length", "lag", "pending", "cons", "idle max", "in/s", "out/s",
-            "drain",
-        ])
-        .style(s.theme.title());
-        let body: Vec<Row> = rows
-            .iter()
-            .map(|r| {
-                let rt = rates(s, r);
-                let backlog = r.lag.or(r.length);
-                let drain = match drain_estimate(backlog, &rt) {
-                    Some(d) => format::secs(d),
-                    None if backlog.is_some_and(|b| b > 0.0) => "growing".into(),
-                    None => "—".into(),
-                };
-                let lag_band = match backlog {
-                    Some(b) if b >= 100.0 => Band::Crit,
-                    Some(b) if b >= s.state.detector.cfg.min_backlog => Band::Warn,
-                    Some(_) => Band::Ok,
-                    None => Band::NoData,
-                };
-                let n = |v: Option<f64>| format::value(v, crate::settings::Unit::Count);
-                Row::new(vec![
-                    ratatui::text::Text::raw(crate::text::clean_short(&r.stream, 20)),
-                    ratatui::text::Text::raw(crate::text::clean_short(&r.group, 16)),
-                    ratatui::text::Text::raw(n(r.length)),
-                    ratatui::text::Text::styled(
-                        format!("{} {}", s.theme.band_symbol(lag_band), n(r.lag)),
-                        s.theme.band(lag_band),
-                    ),
-                    ratatui::text::Text::raw(n(r.pending)),
-                    ratatui::text::Text::raw(n(r.consumers)),
-                    ratatui::text::Text::raw(format::value(
-                        r.idle_max_s,
-                        crate::settings::Unit::Seconds,
-                    )),
-                    ratatui::text::Text::raw(format::value(
-                        rt.enqueue,
-                        crate::settings::Unit::None,
-                    )),
-                    ratatui::text::Text::raw(format::value(
-                        rt.dequeue,
-                        crate::settings::Unit::None,
-                    )),
-                    ratatui::text::Text::raw(drain),
-                ])
-            })
-            .collect();
-        let widths = [
-            Constraint::Min(6),
-            Constraint::Min(5),
-            Constraint::Length(7),
-            Constraint::Length(8),
-            Constraint::Length(8),
-            Constraint::Length(5),
-            Constraint::Length(9),
-            Constraint::Length(7),
-            Constraint::Length(7),
-            Constraint::Length(8),
-        ];
-        Widget::render(Table::new(body, widths).header(header), table_area, buf);
+        .render(area, buf);
+        return;
     }
-    if chart_h > 0 {
-        let mut series = Vec::new();
-        for (r, label) in [(Role::QueueLag, "lag"), (Role::QueueDepth, "length")] {
-            if let Some(d) = s.role(r) {
-                series.push((d.name.clone(), label.to_string(), false));
-            }
+    let header = Row::new(COLUMNS).style(s.theme.title());
+    let body: Vec<Row> = rows.iter().map(|r| table_row(s, r)).collect();
+    Widget::render(Table::new(body, WIDTHS).header(header), area, buf);
+}
+
+fn table_row(s: &Screen, r: &QueueRow) -> Row<'static> {
+    let rt = rates(s, r);
+    // Lag is what the group still has to read; without it, the whole stream is the backlog.
+    let backlog = r.lag.or(r.length);
+    let band = backlog_band(backlog, s.state.detector.cfg.min_backlog);
+    let n = |v: Option<f64>| format::value(v, Unit::Count);
+    Row::new(vec![
+        Text::raw(crate::text::clean_short(&r.stream, 20)),
+        Text::raw(crate::text::clean_short(&r.group, 16)),
+        Text::raw(n(r.length)),
+        Text::styled(
+            format!("{} {}", s.theme.band_symbol(band), n(r.lag)),
+            s.theme.band(band),
+        ),
+        Text::raw(n(r.pending)),
+        Text::raw(n(r.consumers)),
+        Text::raw(format::value(r.idle_max_s, Unit::Seconds)),
+        Text::raw(format::value(rt.enqueue, Unit::None)),
+        Text::raw(format::value(rt.dequeue, Unit::None)),
+        Text::raw(drain_text(backlog, &rt)),
+    ])
+}
+
+/// The backlog's band: the detector's own threshold warns, a fixed 100 entries is critical.
+fn backlog_band(backlog: Option<f64>, min_backlog: f64) -> Band {
+    match backlog {
+        Some(b) if b >= 100.0 => Band::Crit,
+        Some(b) if b >= min_backlog => Band::Warn,
+        Some(_) => Band::Ok,
+        None => Band::NoData,
+    }
+}
+
+/// Time to drain; "growing" while a backlog has no net outflow (or no known rates) to drain it.
+fn drain_text(backlog: Option<f64>, rt: &Rates) -> String {
+    match drain_estimate(backlog, rt) {
+        Some(d) => format::secs(d),
+        None if backlog.is_some_and(|b| b > 0.0) => "growing".into(),
+        None => "—".into(),
+    }
+}
+
+/// Lag and length over time, with in-flight dashed; nothing when no queue signal is bound.
+fn render_chart(area: Rect, buf: &mut Buffer, s: &Screen) {
+    let mut series = Vec::new();
+    for (r, label) in [(Role::QueueLag, "lag"), (Role::QueueDepth, "length")] {
+        if let Some(d) = s.role(r) {
+            series.push((d.name.clone(), label.to_string(), false));
         }
-        if let Some(d) = s.role(Role::Pending) {
-            series.push((d.name.clone(), "in-flight".to_string(), true));
+    }
+    if let Some(d) = s.role(Role::Pending) {
+        series.push((d.name.clone(), "in-flight".to_string(), true));
+    }
+    if !series.is_empty() {
+        TimeChart {
+            series,
+            hlines: vec![],
+            secs: false,
         }
-        if !series.is_empty() {
-            TimeChart {
-                series,
-                hlines: vec![],
-                secs: false,
-            }
-            .render(chart_area, buf, s);
-        }
+        .render(area, buf, s);
     }
 }
 
