@@ -165,7 +165,7 @@ fn start(args: &DemoArgs, out: &Path) -> anyhow::Result<(Vec<Guard>, SourceFlags
 fn start_valkey(out: &Path) -> anyhow::Result<(Guard, String)> {
     let server = find_valkey_server()?;
     let port = free_port()?;
-    let mut c = Command::new(&server)
+    let c = Command::new(&server)
         .args([
             "--bind",
             "127.0.0.1",
@@ -181,8 +181,10 @@ fn start_valkey(out: &Path) -> anyhow::Result<(Guard, String)> {
         .stderr(Stdio::null())
         .spawn()
         .with_context(|| format!("cannot start {}", server.display()))?;
-    wait_port(port, Duration::from_secs(10), "valkey-server", &mut c)?;
-    Ok((Guard(c), format!("redis://127.0.0.1:{port}")))
+    // Guarded before waiting: a server that never listens is still stopped.
+    let mut g = Guard(c);
+    wait_port(port, Duration::from_secs(10), "valkey-server", &mut g.0)?;
+    Ok((g, format!("redis://127.0.0.1:{port}")))
 }
 
 /// The HTTP → Valkey → worker pipeline on a free port; returns it and its HTTP port.
@@ -193,7 +195,7 @@ fn start_pipeline(
     out: &Path,
 ) -> anyhow::Result<(Guard, u16)> {
     let http_port = free_port()?;
-    let mut p = Command::new(pipeline)
+    let p = Command::new(pipeline)
         .args([
             "--listen",
             &format!("127.0.0.1:{http_port}"),
@@ -214,13 +216,14 @@ fn start_pipeline(
         .stderr(log_file(out, "pipeline.log")?)
         .spawn()
         .with_context(|| format!("cannot start {}", pipeline.display()))?;
+    let mut g = Guard(p);
     wait_port(
         http_port,
         Duration::from_secs(15),
         "slitop-pipeline",
-        &mut p,
+        &mut g.0,
     )?;
-    Ok((Guard(p), http_port))
+    Ok((g, http_port))
 }
 
 /// Writes the chosen scenario and the library it imports under `out/k6`; returns the
@@ -258,7 +261,7 @@ fn start_k6(
     let json = out.join("k6.json");
     // A previous run's output would be read as this run's.
     let _ = std::fs::remove_file(&json);
-    let mut k = Command::new(k6)
+    let k = Command::new(k6)
         .args(["run", "--quiet", "--address", &format!("127.0.0.1:{api}")])
         .arg(format!("--out=json={}", json.display()))
         .args(["-e", &format!("TARGET=http://127.0.0.1:{http_port}")])
@@ -275,8 +278,9 @@ fn start_k6(
         .stderr(log_file(out, "k6.err")?)
         .spawn()
         .with_context(|| format!("cannot start {}", k6.display()))?;
-    wait_port(api, Duration::from_secs(15), "k6", &mut k)?;
-    Ok((Guard(k), api, json))
+    let mut g = Guard(k);
+    wait_port(api, Duration::from_secs(15), "k6", &mut g.0)?;
+    Ok((g, api, json))
 }
 
 /// How long a headless demo runs.
