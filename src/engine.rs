@@ -75,11 +75,14 @@ impl EngineError {
 }
 
 /// Roles the detector judges from rates, and so reads through the fast view.
-const FAST_ROLES: [Role; 5] = [
+const FAST_ROLES: [Role; 8] = [
     Role::Offered,
     Role::Throughput,
     Role::EnqueueRate,
     Role::DequeueRate,
+    Role::AckRate,
+    Role::IterationRate,
+    Role::ClientRate,
     Role::ErrorRate,
 ];
 

@@ -13,9 +13,15 @@ pub struct Frame {
     pub t: TimeMs,
     /// Offered arrival rate (req/s), open-loop load.
     pub offered: Option<f64>,
+    /// The signal the offered rate came from, when not one with the `offered` role itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offered_from: Option<String>,
     /// Virtual users, closed-loop load.
     pub vus: Option<f64>,
     pub throughput: Option<f64>,
+    /// The signal throughput came from, when not one with the `throughput` role itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput_from: Option<String>,
     pub pending: Option<f64>,
     pub queue_depth: Option<f64>,
     pub queue_lag: Option<f64>,
@@ -61,6 +67,23 @@ impl Frame {
                 .or_else(|| finite_sum(s))
         };
         let role = |r: Role| with_role(r).find_map(value);
+        // The first role in order of preference that has data, and the signal it came from.
+        let first_of = |roles: &[Role]| {
+            roles
+                .iter()
+                .find_map(|&r| with_role(r).find_map(|s| Some((value(s)?, s.def.name.clone(), r))))
+        };
+        let offered = first_of(&[
+            Role::Offered,
+            Role::EnqueueRate,
+            Role::IterationRate,
+            Role::ClientRate,
+        ]);
+        // Entries read are not work done (skipped jobs are read too): only acknowledged work.
+        let throughput = first_of(&[Role::Throughput, Role::AckRate, Role::ClientRate]);
+        let fallback = |x: &Option<(f64, String, Role)>, primary: Role| {
+            x.as_ref().filter(|x| x.2 != primary).map(|x| x.1.clone())
+        };
         let server_p95 = role(Role::LatencyP95);
         let client_p95 = role(Role::ClientP95);
         let stability = with_role(Role::Stability)
@@ -69,9 +92,11 @@ impl Frame {
             .collect();
         Frame {
             t,
-            offered: role(Role::Offered).or_else(|| role(Role::EnqueueRate)),
+            offered_from: fallback(&offered, Role::Offered),
+            offered: offered.map(|x| x.0),
             vus: role(Role::Vus),
-            throughput: role(Role::Throughput).or_else(|| role(Role::DequeueRate)),
+            throughput_from: fallback(&throughput, Role::Throughput),
+            throughput: throughput.map(|x| x.0),
             pending: role(Role::Pending),
             queue_depth: role(Role::QueueDepth),
             queue_lag: role(Role::QueueLag),
@@ -84,5 +109,103 @@ impl Frame {
             dropped_iterations: role(Role::DroppedIterations),
             stability,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Labels, LocalSources};
+    use crate::promql::EvalOptions;
+    use crate::settings::parse_adhoc;
+    use crate::store::Store;
+
+    fn engine(defs: &[(&str, &str, Role)]) -> Engine {
+        let defs: Vec<_> = defs
+            .iter()
+            .map(|(name, query, role)| {
+                let mut d = parse_adhoc(&format!("{name}={query}")).unwrap();
+                d.role = Some(*role);
+                d
+            })
+            .collect();
+        let srcs = LocalSources {
+            valkey: true,
+            k6: true,
+            ..Default::default()
+        };
+        let interval = std::time::Duration::from_secs(1);
+        Engine::new(&defs, srcs, EvalOptions::default(), interval).unwrap()
+    }
+
+    fn gauges(values: &[(&str, f64)]) -> Store {
+        let mut st = Store::default();
+        for (name, v) in values {
+            st.push(&Labels::named(name), 1000, *v);
+        }
+        st
+    }
+
+    #[test]
+    fn roles_fall_back_in_order_and_say_where_they_came_from() {
+        let mut e = engine(&[
+            ("read", "sum(valkey_read)", Role::DequeueRate),
+            ("acked", "sum(valkey_acked)", Role::AckRate),
+            ("k6_offered", "sum(k6_started)", Role::IterationRate),
+            ("k6_rps", "sum(k6_done)", Role::ClientRate),
+        ]);
+        let st = gauges(&[
+            ("valkey_read", 134.0),
+            ("valkey_acked", 75.0),
+            ("k6_started", 120.0),
+            ("k6_done", 74.0),
+        ]);
+        e.evaluate_local(&st, 1500);
+        let f = Frame::from_engine(&e, 1500);
+        assert_eq!(f.offered, Some(120.0));
+        assert_eq!(f.offered_from.as_deref(), Some("k6_offered"));
+        // Entries read (including skipped work) are never counted as done.
+        assert_eq!(f.throughput, Some(75.0));
+        assert_eq!(f.throughput_from.as_deref(), Some("acked"));
+    }
+
+    #[test]
+    fn a_signal_carrying_the_role_is_used_without_a_note() {
+        let mut e = engine(&[
+            ("enq", "sum(valkey_added)", Role::EnqueueRate),
+            ("offered", "sum(k6_planned)", Role::Offered),
+            ("done", "sum(k6_done)", Role::Throughput),
+        ]);
+        let st = gauges(&[
+            ("valkey_added", 50.0),
+            ("k6_planned", 60.0),
+            ("k6_done", 40.0),
+        ]);
+        e.evaluate_local(&st, 1500);
+        let f = Frame::from_engine(&e, 1500);
+        assert_eq!((f.offered, f.offered_from), (Some(60.0), None));
+        assert_eq!((f.throughput, f.throughput_from), (Some(40.0), None));
+    }
+
+    #[test]
+    fn rates_are_read_through_the_fast_view() {
+        // A display window of a minute; the detector's companion differentiates over 10 s.
+        let mut e = engine(&[("tput", "sum(rate(k6_done_total[1m]))", Role::Throughput)]);
+        let mut st = Store::default();
+        // 1 req/s for 50 s, then 10 req/s for the last 10 s.
+        let mut v = 0.0;
+        for s in 0..=60i64 {
+            st.push(&Labels::named("k6_done_total"), s * 1000, v);
+            v += if s < 50 { 1.0 } else { 10.0 };
+        }
+        e.evaluate_local(&st, 60_000);
+        let shown = finite_sum(&e.signals[0]).unwrap();
+        let f = Frame::from_engine(&e, 60_000);
+        assert!(shown < 3.0, "display rate {shown}");
+        assert!(
+            f.throughput.unwrap() > 9.0,
+            "detector's rate {:?}",
+            f.throughput
+        );
     }
 }

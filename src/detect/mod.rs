@@ -251,11 +251,32 @@ impl Detector {
         self.ratio_decoupling().or_else(|| {
             let (offered, backlog, slope) = self.backlog_decoupling()?;
             Some(format!(
-                "backlog grows {slope:.1}/s ({backlog:.0} now): completions ≈ {:.0}% of offered {} req/s",
+                "backlog grows {slope:.1}/s ({backlog:.0} now): completions ≈ {:.0}% of offered {} req/s{}",
                 (1.0 - slope / offered).max(0.0) * 100.0,
-                fmt_rate(offered)
+                fmt_rate(offered),
+                self.sources_note()
             ))
         })
+    }
+
+    /// Where the load and throughput figures came from, when not from signals that carry
+    /// those roles themselves: " (offered: k6_offered; throughput: acked_rate)".
+    fn sources_note(&self) -> String {
+        let Some(f) = self.recent.back() else {
+            return String::new();
+        };
+        let parts: Vec<String> = [
+            ("offered", &f.offered_from),
+            ("throughput", &f.throughput_from),
+        ]
+        .into_iter()
+        .filter_map(|(what, from)| Some(format!("{what}: {}", from.as_ref()?)))
+        .collect();
+        if parts.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", parts.join("; "))
+        }
     }
 
     fn ratio_decoupling(&self) -> Option<String> {
@@ -274,11 +295,12 @@ impl Detector {
             && corroborated)
             .then(|| {
                 format!(
-                    "achieved {} of offered {} req/s ({:.0}% < {:.0}%)",
+                    "achieved {} of offered {} req/s ({:.0}% < {:.0}%){}",
                     fmt_rate(tput),
                     fmt_rate(offered),
                     r * 100.0,
-                    self.cfg.decouple_ratio * 100.0
+                    self.cfg.decouple_ratio * 100.0,
+                    self.sources_note()
                 )
             })
     }
@@ -453,12 +475,13 @@ impl Detector {
         (trel < self.cfg.plateau_ratio * load_rel).then(|| {
             let unit = if name == "VUs" { "" } else { " req/s" };
             format!(
-                "throughput {} req/s flat for {} ({:+.2}%/s) while {name} rose {} → {}{unit}",
+                "throughput {} req/s flat for {} ({:+.2}%/s) while {name} rose {} → {}{unit}{}",
                 fmt_rate(tput),
                 humantime::format_duration(w),
                 trel * 100.0,
                 fmt_rate(first),
-                fmt_rate(last)
+                fmt_rate(last),
+                self.sources_note()
             )
         })
     }

@@ -49,8 +49,18 @@ pub enum Role {
     Pending,
     QueueDepth,
     QueueLag,
+    /// Entries added to the queue per second: arrivals, when nothing offers the load itself.
     EnqueueRate,
+    /// Entries read from the queue per second. Shown, never counted as work done: workers
+    /// may read and skip work whose client has gone.
     DequeueRate,
+    /// Work acknowledged at the queue per second (completions when the server counts none).
+    AckRate,
+    /// Iterations k6 started per second (completed + dropped): the offered load of an
+    /// arrival-rate test when the service reports none.
+    IterationRate,
+    /// Requests the client completed per second: the last resort for load and throughput.
+    ClientRate,
     Consumers,
     /// Slots or instances that could take work.
     Allocatable,
