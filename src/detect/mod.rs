@@ -68,6 +68,12 @@ pub struct Detector {
     pub warnings: Vec<Warning>,
     /// Time p95 first exceeded the critical level.
     pub p95_crit_at: Option<TimeMs>,
+    /// The load was seen at or above `min_rate` (so its end can be told apart from a start).
+    loaded: bool,
+    /// First refresh of the current run of refreshes with the load below `min_rate`.
+    quiet_load_since: Option<TimeMs>,
+    /// When the load ended (offered rate or VUs at zero, k6 finished), once it has.
+    pub load_ended: Option<TimeMs>,
 }
 
 fn fmt_rate(v: f64) -> String {
@@ -102,6 +108,9 @@ impl Detector {
             vus_per_busy: VecDeque::new(),
             warnings: Vec::new(),
             p95_crit_at: None,
+            loaded: false,
+            quiet_load_since: None,
+            load_ended: None,
         }
     }
 
@@ -165,6 +174,7 @@ impl Detector {
         let clear = self.cfg.clear_hold.as_millis() as TimeMs;
         let mut out = Vec::new();
 
+        self.track_load_end();
         let checks = [
             self.rate_rises(),
             self.decoupled(),
@@ -184,7 +194,9 @@ impl Detector {
             } else {
                 hold
             };
-            if let Some(tr) = self.stages[i].update(t, holds, || evidence, h, clear) {
+            let id = self.stages[i].id;
+            let why = self.clear_note(id);
+            if let Some(tr) = self.stages[i].update(t, holds, || evidence, || why, h, clear) {
                 out.push(tr);
             }
         }
@@ -632,6 +644,93 @@ impl Detector {
                 unix_ms: t,
                 text: text(),
             });
+        }
+    }
+
+    /// The load now: the offered rate where there is one, else the VUs.
+    fn load_now(&self) -> Option<f64> {
+        self.level(|f| f.offered).or_else(|| self.level(|f| f.vus))
+    }
+
+    /// The load ends when, after it was seen, it stays below `min_rate` (a closed loop's VUs
+    /// at zero, an arrival rate at zero: k6 finished or stopped) for the hold time. It is an
+    /// event of its own, and stages that clear after it say so.
+    fn track_load_end(&mut self) {
+        let Some(t) = self.recent.back().map(|f| f.t) else {
+            return;
+        };
+        let load = self.load_now();
+        if load.is_some_and(|l| l >= self.cfg.min_rate) {
+            self.loaded = true;
+            self.quiet_load_since = None;
+            self.load_ended = None;
+            return;
+        }
+        if !self.loaded || self.load_ended.is_some() {
+            return;
+        }
+        let since = *self.quiet_load_since.get_or_insert(t);
+        if t - since >= self.cfg.hold.as_millis() as TimeMs {
+            self.load_ended = Some(since);
+            let peak = self
+                .history
+                .iter()
+                .filter_map(|f| f.offered.or(f.vus))
+                .fold(0.0, f64::max);
+            let unit = if self.level(|f| f.offered).is_some() {
+                " req/s"
+            } else {
+                " VUs"
+            };
+            self.warn_once("load_ended", since, || {
+                format!(
+                    "load ended: {} now {}{unit} (peak {}{unit})",
+                    if unit == " VUs" {
+                        "VUs"
+                    } else {
+                        "offered rate"
+                    },
+                    fmt_rate(load.unwrap_or(0.0)),
+                    fmt_rate(peak)
+                )
+            });
+        }
+    }
+
+    /// Why a stage's condition is gone, from the numbers now.
+    fn clear_note(&self, id: StageId) -> String {
+        if self.load_ended.is_some() {
+            return "load ended".into();
+        }
+        let tput = self.level(|f| f.throughput);
+        let rate =
+            |v: Option<f64>| v.map_or("no data".into(), |v| format!("{} req/s", fmt_rate(v)));
+        match id {
+            StageId::RateRises => format!("throughput {} no longer rising", rate(tput)),
+            StageId::Decoupled | StageId::Plateau => match self.level(|f| f.offered) {
+                Some(o) => format!(
+                    "throughput {} keeps up with offered {}",
+                    rate(tput),
+                    rate(Some(o))
+                ),
+                None => format!("throughput {} follows the load again", rate(tput)),
+            },
+            StageId::PendingClimbs => match self.level(Frame::backlog) {
+                Some(b) => format!("backlog {b:.0}, no longer growing"),
+                None => "work in flight no longer piling up".into(),
+            },
+            StageId::P95High => match self.level(|f| f.p95) {
+                Some(p) => format!(
+                    "p95 {} back under {}",
+                    fmt_secs(p),
+                    fmt_secs(self.cfg.p95_warn)
+                ),
+                None => "no p95 data".into(),
+            },
+            StageId::ErrorsVisible => format!(
+                "no new client errors for {}",
+                humantime::format_duration(self.cfg.clear_hold)
+            ),
         }
     }
 

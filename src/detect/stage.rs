@@ -133,12 +133,14 @@ impl Stage {
     }
 
     /// Feeds one evaluation of the stage's condition at sample time `t`; `evidence` is the
-    /// text to keep when the condition holds. Returns the transition, if any.
+    /// text to keep when the condition holds, `cleared` says why it is gone when the stage
+    /// clears (a cleared stage never shows the evidence that held it). Returns the transition.
     pub fn update(
         &mut self,
         t: TimeMs,
         holds: bool,
         evidence: impl FnOnce() -> String,
+        cleared: impl FnOnce() -> String,
         hold_ms: TimeMs,
         clear_ms: TimeMs,
     ) -> Option<Transition> {
@@ -173,6 +175,7 @@ impl Stage {
                     self.state = StageState::Cleared;
                     self.cleared = Some(t);
                     self.quiet_since = None;
+                    self.evidence = cleared();
                 }
             }
             (StageState::Inactive | StageState::Cleared, false) => {}
@@ -213,7 +216,16 @@ mod tests {
         conds
             .iter()
             .enumerate()
-            .filter_map(|(i, &c)| s.update(i as TimeMs * 1000, c, || "e".into(), 2000, 5000))
+            .filter_map(|(i, &c)| {
+                s.update(
+                    i as TimeMs * 1000,
+                    c,
+                    || "e".into(),
+                    || "gone".into(),
+                    2000,
+                    5000,
+                )
+            })
             .map(|tr| (tr.t, tr.state))
             .collect()
     }
@@ -256,6 +268,9 @@ mod tests {
         let tr = feed(&mut s, &conds);
         assert_eq!(tr.last(), Some(&(9000, StageState::Cleared)));
         assert_eq!(s.cleared, Some(9000));
+        // The cleared stage says why it cleared, not what held it.
+        assert_eq!(s.evidence, "gone");
+        assert_eq!(s.first_evidence, "e");
         assert_eq!(s.first_onset, Some(0));
     }
 }
