@@ -43,6 +43,21 @@ fn label_value() -> impl Strategy<Value = String> {
     .prop_map(|v| v.into_iter().collect())
 }
 
+/// A label value as exporters that escape only `"` write it: backslashes before any ordinary
+/// character, which Prometheus keeps as written.
+fn raw_backslash_value() -> impl Strategy<Value = String> {
+    proptest::collection::vec(
+        prop_oneof![
+            proptest::char::range('a', 'm').prop_map(String::from),
+            Just("é".to_string()),
+            Just(" ".to_string()),
+            "[a-mo-zA-Z0-9:/.é]".prop_map(|c| format!("\\{c}")),
+        ],
+        0..10,
+    )
+    .prop_map(|v| v.concat())
+}
+
 fn value() -> impl Strategy<Value = f64> {
     prop_oneof![
         Just(f64::NAN),
@@ -121,6 +136,14 @@ proptest! {
             prop_assert!(g.value.to_bits() == want.value.to_bits() || (g.value.is_nan() && want.value.is_nan()), "{} vs {}", g.value, want.value);
             prop_assert_eq!(g.timestamp_ms, want.ts);
         }
+    }
+
+    #[test]
+    fn unknown_escapes_are_kept_as_written(v in raw_backslash_value()) {
+        let text = format!("a{{x=\"{v}\",y=\"1\"}} 1\n");
+        let got = parse(&text, Format::Text004).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        prop_assert_eq!(got.samples[0].labels.get("x"), Some(v.as_str()));
+        prop_assert_eq!(got.samples[0].labels.get("y"), Some("1"));
     }
 
     #[test]

@@ -139,7 +139,7 @@ pub fn parse(input: &str, format: Format) -> Result<Scrape, ParseError> {
                     }
                 }
                 line::Comment::Meta { kind, name, arg } => {
-                    meta(&mut out, &mut by_name, kind, name, arg)
+                    meta(&mut out, &mut by_name, format, kind, name, arg)
                         .map_err(|msg| err(text.len() - arg.len(), msg))?;
                 }
                 line::Comment::Other => {}
@@ -171,6 +171,7 @@ pub fn parse(input: &str, format: Format) -> Result<Scrape, ParseError> {
 fn meta(
     out: &mut Scrape,
     by_name: &mut HashMap<String, usize>,
+    format: Format,
     kind: line::MetaKind,
     name: &str,
     arg: &str,
@@ -186,7 +187,7 @@ fn meta(
     });
     let fam = &mut out.families[idx];
     match kind {
-        line::MetaKind::Help => fam.help = Some(line::unescape_help(arg)),
+        line::MetaKind::Help => fam.help = Some(line::unescape_help(arg, format)),
         line::MetaKind::Unit => fam.unit = Some(arg.trim().to_string()),
         line::MetaKind::Type => {
             fam.kind = MetricType::from_word(arg.trim()).ok_or_else(|| {
@@ -211,3 +212,6 @@ fn family_of(families: &[Family], by_name: &HashMap<String, usize>, name: &str) 
     let &i = by_name.get(base)?;
     families[i].kind.suffixes().contains(&suffix).then_some(i)
 }
+
+#[cfg(test)]
+mod tests;
