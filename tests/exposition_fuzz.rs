@@ -2,7 +2,7 @@
 //! to exactly that model, and no input at all makes it panic.
 
 use proptest::prelude::*;
-use slitop::exposition::{parse, Format};
+use slitop::exposition::{parse, parse_lenient, Format};
 use slitop::model::Labels;
 
 #[derive(Debug, Clone)]
@@ -147,9 +147,41 @@ proptest! {
     }
 
     #[test]
+    fn one_bad_line_costs_only_itself(
+        lines in proptest::collection::vec(line(), 1..12),
+        at in any::<prop::sample::Index>(),
+        bad in prop_oneof![
+            Just("broken{a=\"1\" 2"),
+            Just("x 1 2 3"),
+            Just("<html><body>502</body></html>"),
+            Just("a{x=1} 1"),
+            Just("a{x=\"ab\\\"} 1"),
+            Just("# TYPE m countr"),
+        ],
+    ) {
+        let good: String = lines.iter().map(|l| render(l, false)).collect();
+        let at = at.index(lines.len() + 1);
+        let mut text: String = lines[..at].iter().map(|l| render(l, false)).collect();
+        text += bad;
+        text.push('\n');
+        text.extend(lines[at..].iter().map(|l| render(l, false)));
+        let got = parse_lenient(&text, Format::Text004).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        let want = parse(&good, Format::Text004).unwrap();
+        prop_assert_eq!(got.samples.len(), want.samples.len());
+        for (g, w) in got.samples.iter().zip(&want.samples) {
+            prop_assert_eq!(&g.labels, &w.labels);
+            prop_assert_eq!(g.value.to_bits(), w.value.to_bits());
+        }
+        prop_assert_eq!(got.skipped.lines, 1);
+        prop_assert_eq!(got.skipped.first.unwrap().line, at + 1);
+    }
+
+    #[test]
     fn arbitrary_text_never_panics(s in "\\PC{0,200}") {
         let _ = parse(&s, Format::Text004);
         let _ = parse(&s, Format::OpenMetrics);
+        let _ = parse_lenient(&s, Format::Text004);
+        let _ = parse_lenient(&s, Format::OpenMetrics);
     }
 
     #[test]
@@ -162,5 +194,6 @@ proptest! {
         let s = String::from_utf8_lossy(&bytes);
         let _ = parse(&s, Format::Text004);
         let _ = parse(&s, Format::OpenMetrics);
+        let _ = parse_lenient(&s, Format::Text004);
     }
 }
