@@ -2,7 +2,7 @@
 //! to exactly that model, and no input at all makes it panic.
 
 use proptest::prelude::*;
-use slitop::exposition::{parse, Format};
+use slitop::exposition::{parse, parse_lenient, Format};
 use slitop::model::Labels;
 
 #[derive(Debug, Clone)]
@@ -41,6 +41,21 @@ fn label_value() -> impl Strategy<Value = String> {
         0..12,
     )
     .prop_map(|v| v.into_iter().collect())
+}
+
+/// A label value as exporters that escape only `"` write it: backslashes before any ordinary
+/// character, which Prometheus keeps as written.
+fn raw_backslash_value() -> impl Strategy<Value = String> {
+    proptest::collection::vec(
+        prop_oneof![
+            proptest::char::range('a', 'm').prop_map(String::from),
+            Just("é".to_string()),
+            Just(" ".to_string()),
+            "[a-mo-zA-Z0-9:/.é]".prop_map(|c| format!("\\{c}")),
+        ],
+        0..10,
+    )
+    .prop_map(|v| v.concat())
 }
 
 fn value() -> impl Strategy<Value = f64> {
@@ -124,9 +139,49 @@ proptest! {
     }
 
     #[test]
+    fn unknown_escapes_are_kept_as_written(v in raw_backslash_value()) {
+        let text = format!("a{{x=\"{v}\",y=\"1\"}} 1\n");
+        let got = parse(&text, Format::Text004).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        prop_assert_eq!(got.samples[0].labels.get("x"), Some(v.as_str()));
+        prop_assert_eq!(got.samples[0].labels.get("y"), Some("1"));
+    }
+
+    #[test]
+    fn one_bad_line_costs_only_itself(
+        lines in proptest::collection::vec(line(), 1..12),
+        at in any::<prop::sample::Index>(),
+        bad in prop_oneof![
+            Just("broken{a=\"1\" 2"),
+            Just("x 1 2 3"),
+            Just("<html><body>502</body></html>"),
+            Just("a{x=1} 1"),
+            Just("a{x=\"ab\\\"} 1"),
+            Just("# TYPE m countr"),
+        ],
+    ) {
+        let good: String = lines.iter().map(|l| render(l, false)).collect();
+        let at = at.index(lines.len() + 1);
+        let mut text: String = lines[..at].iter().map(|l| render(l, false)).collect();
+        text += bad;
+        text.push('\n');
+        text.extend(lines[at..].iter().map(|l| render(l, false)));
+        let got = parse_lenient(&text, Format::Text004).map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
+        let want = parse(&good, Format::Text004).unwrap();
+        prop_assert_eq!(got.samples.len(), want.samples.len());
+        for (g, w) in got.samples.iter().zip(&want.samples) {
+            prop_assert_eq!(&g.labels, &w.labels);
+            prop_assert_eq!(g.value.to_bits(), w.value.to_bits());
+        }
+        prop_assert_eq!(got.skipped.lines, 1);
+        prop_assert_eq!(got.skipped.first.unwrap().line, at + 1);
+    }
+
+    #[test]
     fn arbitrary_text_never_panics(s in "\\PC{0,200}") {
         let _ = parse(&s, Format::Text004);
         let _ = parse(&s, Format::OpenMetrics);
+        let _ = parse_lenient(&s, Format::Text004);
+        let _ = parse_lenient(&s, Format::OpenMetrics);
     }
 
     #[test]
@@ -139,5 +194,6 @@ proptest! {
         let s = String::from_utf8_lossy(&bytes);
         let _ = parse(&s, Format::Text004);
         let _ = parse(&s, Format::OpenMetrics);
+        let _ = parse_lenient(&s, Format::Text004);
     }
 }

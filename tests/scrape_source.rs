@@ -1,4 +1,4 @@
-//! The direct-scrape source: target labels, `up`, staleness, size cap and bad input.
+//! The direct-scrape source: target labels, `up`, staleness, size cap, bad input and bad lines.
 
 mod common;
 
@@ -77,7 +77,11 @@ async fn target_labels_up_and_staleness_like_prometheus() {
 async fn bad_input_gives_specific_errors() {
     let cases: Vec<(Reply, &str)> = vec![
         (
-            Reply::ok("text/plain", "ok_metric 1\nbroken_metric{a=\"1\" 2\n"),
+            // Nothing in the body parses as a sample: the target fails as a whole.
+            Reply::ok(
+                "text/plain",
+                "# TYPE broken_metric gauge\nbroken_metric{a=\"1\" 2\n",
+            ),
             "line 2",
         ),
         (
@@ -144,4 +148,99 @@ async fn oversized_scrape_is_refused_and_one_bad_target_does_not_hide_the_others
         .map(|x| x.value)
         .collect();
     assert_eq!(ups, vec![0.0, 1.0]);
+}
+
+fn warnings(evs: &[SourceEvent]) -> Vec<(String, String, Vec<String>)> {
+    evs.iter()
+        .filter_map(|e| match e {
+            SourceEvent::QueryWarnings {
+                source,
+                signal,
+                warnings,
+            } => Some((source.clone(), signal.clone(), warnings.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn value_of(s: &[Sample], name: &str) -> Option<f64> {
+    s.iter()
+        .find(|x| x.labels.name() == Some(name))
+        .map(|x| x.value)
+}
+
+#[tokio::test]
+async fn one_bad_line_is_skipped_counted_and_warned_and_the_target_stays_up() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c2 = calls.clone();
+    let srv = FakeHttp::start(move |_| {
+        let body = if c2.fetch_add(1, Ordering::Relaxed) < 2 {
+            concat!(
+                "# TYPE reqs counter\n",
+                "reqs_total{path=\"/a\\z\"} 5\n",
+                "reqs_total{path=\"/b\" 6\n",
+                "lat 0.25\n",
+            )
+        } else {
+            "reqs_total{path=\"/a\\z\"} 7\nlat 0.5\n"
+        };
+        Reply::ok("text/plain; version=0.0.4", body)
+    });
+    let url = srv.url("/metrics");
+    let mut p = ScrapePoller::new(cfg(vec![url.clone()]), Duration::from_secs(2)).unwrap();
+
+    let first = p.poll(now_ms()).await.unwrap();
+    let s = samples(&first);
+    assert_eq!(value_of(&s, "up"), Some(1.0));
+    let reqs = s
+        .iter()
+        .find(|x| x.labels.name() == Some("reqs_total"))
+        .unwrap();
+    assert_eq!(
+        reqs.labels.get("path"),
+        Some("/a\\z"),
+        "unknown escape kept"
+    );
+    assert_eq!(
+        value_of(&s, "lat"),
+        Some(0.25),
+        "lines after the bad one kept"
+    );
+    let skipped = s
+        .iter()
+        .find(|x| x.labels.name() == Some("scrape_lines_skipped"))
+        .unwrap();
+    assert_eq!(skipped.value, 1.0);
+    assert_eq!(skipped.labels.get("job"), Some("scrape"));
+    let inst = format!("127.0.0.1:{}", srv.port);
+    assert_eq!(skipped.labels.get("instance"), Some(inst.as_str()));
+    assert!(
+        !first
+            .iter()
+            .any(|e| matches!(e, SourceEvent::QueryError { .. })),
+        "{first:?}"
+    );
+    let w = warnings(&first);
+    assert_eq!(w.len(), 1, "{w:?}");
+    let (source, signal, texts) = &w[0];
+    assert_eq!((source.as_str(), signal), ("scrape", &url));
+    assert!(
+        texts[0].starts_with("1 line skipped; first: line 3, column 22: expected ',' or '}'"),
+        "{texts:?}"
+    );
+
+    // The same bad line again: still counted, not warned again.
+    let second = p.poll(now_ms()).await.unwrap();
+    assert_eq!(
+        value_of(&samples(&second), "scrape_lines_skipped"),
+        Some(1.0)
+    );
+    assert!(warnings(&second).is_empty(), "{second:?}");
+
+    // Fixed: the count drops to zero and nothing is warned.
+    let third = p.poll(now_ms()).await.unwrap();
+    let s = samples(&third);
+    assert_eq!(value_of(&s, "scrape_lines_skipped"), Some(0.0));
+    assert_eq!(value_of(&s, "reqs_total"), Some(7.0));
+    assert!(warnings(&third).is_empty(), "{third:?}");
 }

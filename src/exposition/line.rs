@@ -55,8 +55,9 @@ fn valid_metric_name(n: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || *c == b'_' || *c == b':')
 }
 
-/// HELP text escapes: `\\` and `\n`.
-pub fn unescape_help(s: &str) -> String {
+/// HELP text escapes: `\\` and `\n`, plus `\"` in OpenMetrics (whose HELP shares the label-value
+/// escapes); any other backslash stays as written, as in Prometheus's parsers.
+pub fn unescape_help(s: &str, format: Format) -> String {
     if !s.contains('\\') {
         return s.to_string();
     }
@@ -67,6 +68,7 @@ pub fn unescape_help(s: &str) -> String {
             match chars.next() {
                 Some('n') => out.push('\n'),
                 Some('\\') => out.push('\\'),
+                Some('"') if format == Format::OpenMetrics => out.push('"'),
                 Some(o) => {
                     out.push('\\');
                     out.push(o);
@@ -259,18 +261,20 @@ fn parse_labels(text: &str, mut i: usize, labels: &mut Labels) -> LineResult<usi
                     break;
                 }
                 b'\\' => {
-                    value.push_str(&text[run..i]);
-                    match b.get(i + 1) {
-                        Some(b'\\') => value.push('\\'),
-                        Some(b'"') => value.push('"'),
-                        Some(b'n') => value.push('\n'),
+                    let unescaped = match b.get(i + 1) {
+                        Some(b'\\') => '\\',
+                        Some(b'"') => '"',
+                        Some(b'n') => '\n',
+                        // Any other escape stays as written, backslash included (`\z` is `\z`), as
+                        // in Prometheus's parser; the OpenMetrics parser suite requires it to parse.
+                        // A backslash ending the line falls through to "unterminated".
                         _ => {
-                            return Err((
-                                i,
-                                format!("invalid escape in the value of label `{lname}`: only \\\\, \\\" and \\n are allowed"),
-                            ))
+                            i += 1;
+                            continue;
                         }
-                    }
+                    };
+                    value.push_str(&text[run..i]);
+                    value.push(unescaped);
                     i += 2;
                     run = i;
                 }

@@ -73,6 +73,16 @@ pub struct ExpSample {
 pub struct Scrape {
     pub families: Vec<Family>,
     pub samples: Vec<ExpSample>,
+    /// Lines `parse_lenient` left out; always empty from `parse`.
+    pub skipped: Skipped,
+}
+
+/// The lines of an exposition that did not parse.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Skipped {
+    pub lines: usize,
+    /// The first of them: where it is and what is wrong with it.
+    pub first: Option<ParseError>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,100 +114,142 @@ pub struct ParseError {
     pub message: String,
 }
 
-/// Parses a whole exposition. Sample order is kept; duplicate series are kept as given.
+/// Parses a whole exposition, failing at the first line that does not parse. Sample order is
+/// kept; duplicate series are kept as given.
 pub fn parse(input: &str, format: Format) -> Result<Scrape, ParseError> {
-    let mut out = Scrape::default();
-    let mut by_name: HashMap<String, usize> = HashMap::new();
-    let mut saw_eof = false;
+    parse_lines(input, format, false)
+}
+
+/// Parses a whole exposition as a scrape needs it: a line that does not parse is left out and
+/// counted in `Scrape::skipped`, so one odd line does not cost the target all its other series.
+/// Still an error: an OpenMetrics body without `# EOF` (likely truncated), and a body where lines
+/// were skipped and none was a sample (not an exposition at all, e.g. an HTML error page).
+pub fn parse_lenient(input: &str, format: Format) -> Result<Scrape, ParseError> {
+    let mut out = parse_lines(input, format, true)?;
+    if out.samples.is_empty() {
+        if let Some(mut first) = out.skipped.first.take() {
+            first.message += &format!(
+                "; no line parsed as a sample ({} skipped)",
+                out.skipped.lines
+            );
+            return Err(first);
+        }
+    }
+    Ok(out)
+}
+
+fn parse_lines(input: &str, format: Format, lenient: bool) -> Result<Scrape, ParseError> {
+    let mut p = Parser {
+        out: Scrape::default(),
+        by_name: HashMap::new(),
+        format,
+        saw_eof: false,
+    };
     let mut lineno = 0usize;
     for raw in input.split('\n') {
         lineno += 1;
         let text = raw.strip_suffix('\r').unwrap_or(raw);
-        if saw_eof {
-            if text.trim().is_empty() {
-                continue;
-            }
-            return Err(ParseError {
-                line: lineno,
-                column: 1,
-                message: "content after `# EOF`".into(),
-            });
-        }
-        let err = |col: usize, message: String| ParseError {
+        let Err((col, message)) = p.line(text) else {
+            continue;
+        };
+        let e = ParseError {
             line: lineno,
             column: text[..col.min(text.len())].chars().count() + 1,
             message,
         };
-        if text.trim().is_empty() {
-            continue;
+        if !lenient {
+            return Err(e);
         }
-        if let Some(rest) = text.strip_prefix('#') {
-            match line::comment(rest) {
-                line::Comment::Eof => {
-                    if format == Format::OpenMetrics {
-                        saw_eof = true;
-                    }
-                }
-                line::Comment::Meta { kind, name, arg } => {
-                    meta(&mut out, &mut by_name, kind, name, arg)
-                        .map_err(|msg| err(text.len() - arg.len(), msg))?;
-                }
-                line::Comment::Other => {}
-            }
-            continue;
-        }
-        let s = line::sample(text, format).map_err(|(col, msg)| err(col, msg))?;
-        let family = family_of(&out.families, &by_name, s.name);
-        let mut labels = s.labels;
-        labels.set(crate::model::METRIC_NAME, s.name);
-        out.samples.push(ExpSample {
-            labels,
-            value: s.value,
-            timestamp_ms: s.timestamp_ms,
-            family,
-        });
+        p.out.skipped.lines += 1;
+        p.out.skipped.first.get_or_insert(e);
     }
-    if format == Format::OpenMetrics && !saw_eof {
+    if format == Format::OpenMetrics && !p.saw_eof {
         return Err(ParseError {
             line: lineno,
             column: 1,
             message: "OpenMetrics input must end with `# EOF`; the body may be truncated".into(),
         });
     }
-    Ok(out)
+    Ok(p.out)
 }
 
-/// `# HELP`, `# TYPE` or `# UNIT`: creates the family on first mention, then sets the field.
-fn meta(
-    out: &mut Scrape,
-    by_name: &mut HashMap<String, usize>,
-    kind: line::MetaKind,
-    name: &str,
-    arg: &str,
-) -> Result<(), String> {
-    let idx = *by_name.entry(name.to_string()).or_insert_with(|| {
-        out.families.push(Family {
-            name: name.to_string(),
-            kind: MetricType::Unknown,
-            help: None,
-            unit: None,
+struct Parser {
+    out: Scrape,
+    by_name: HashMap<String, usize>,
+    format: Format,
+    saw_eof: bool,
+}
+
+impl Parser {
+    /// Takes in one line; an error carries the byte column and the message. A line that fails
+    /// leaves the output as it was.
+    fn line(&mut self, text: &str) -> Result<(), (usize, String)> {
+        if text.trim().is_empty() {
+            return Ok(());
+        }
+        if self.saw_eof {
+            return Err((0, "content after `# EOF`".into()));
+        }
+        if let Some(rest) = text.strip_prefix('#') {
+            match line::comment(rest) {
+                line::Comment::Eof => {
+                    if self.format == Format::OpenMetrics {
+                        self.saw_eof = true;
+                    }
+                }
+                line::Comment::Meta { kind, name, arg } => {
+                    self.meta(kind, name, arg)
+                        .map_err(|msg| (text.len() - arg.len(), msg))?;
+                }
+                line::Comment::Other => {}
+            }
+            return Ok(());
+        }
+        let s = line::sample(text, self.format)?;
+        let family = family_of(&self.out.families, &self.by_name, s.name);
+        let mut labels = s.labels;
+        labels.set(crate::model::METRIC_NAME, s.name);
+        self.out.samples.push(ExpSample {
+            labels,
+            value: s.value,
+            timestamp_ms: s.timestamp_ms,
+            family,
         });
-        out.families.len() - 1
-    });
-    let fam = &mut out.families[idx];
-    match kind {
-        line::MetaKind::Help => fam.help = Some(line::unescape_help(arg)),
-        line::MetaKind::Unit => fam.unit = Some(arg.trim().to_string()),
-        line::MetaKind::Type => {
-            fam.kind = MetricType::from_word(arg.trim()).ok_or_else(|| {
+        Ok(())
+    }
+
+    /// `# HELP`, `# TYPE` or `# UNIT`: creates the family on first mention, then sets the field.
+    fn meta(&mut self, kind: line::MetaKind, name: &str, arg: &str) -> Result<(), String> {
+        // Checked before the family is created, so a skipped line leaves nothing behind.
+        let typed = match kind {
+            line::MetaKind::Type => Some(MetricType::from_word(arg.trim()).ok_or_else(|| {
                 format!(
                     "unknown metric type {:?} for `{name}`; expected counter, gauge, histogram, summary, untyped (or an OpenMetrics type)",
                     crate::text::clean_short(arg.trim(), 40)
                 )
-            })?
+            })?),
+            _ => None,
+        };
+        let idx = *self.by_name.entry(name.to_string()).or_insert_with(|| {
+            self.out.families.push(Family {
+                name: name.to_string(),
+                kind: MetricType::Unknown,
+                help: None,
+                unit: None,
+            });
+            self.out.families.len() - 1
+        });
+        let fam = &mut self.out.families[idx];
+        match kind {
+            line::MetaKind::Help => fam.help = Some(line::unescape_help(arg, self.format)),
+            line::MetaKind::Unit => fam.unit = Some(arg.trim().to_string()),
+            line::MetaKind::Type => {}
         }
+        if let Some(k) = typed {
+            fam.kind = k;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// The family a sample belongs to: its own name, or its name minus a suffix that the
@@ -211,3 +263,6 @@ fn family_of(families: &[Family], by_name: &HashMap<String, usize>, name: &str) 
     let &i = by_name.get(base)?;
     families[i].kind.suffixes().contains(&suffix).then_some(i)
 }
+
+#[cfg(test)]
+mod tests;

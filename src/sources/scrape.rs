@@ -1,7 +1,9 @@
 //! Direct scrape of `/metrics` endpoints: the embedded default for people without a Prometheus
 //! server. Samples land in the local store and signals are evaluated there with PromQL semantics.
 //! Like Prometheus, each target gets `job`/`instance` labels and an `up` series, and series that
-//! vanish from a target (or a failed scrape) get a staleness marker.
+//! vanish from a target (or a failed scrape) get a staleness marker. Unlike Prometheus, a line
+//! that does not parse costs only itself: it is skipped, counted in `scrape_lines_skipped` and
+//! reported as the target's warning, so one odd label does not take a target down.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -19,17 +21,35 @@ use crate::sources::Poller;
 
 pub const SOURCE: &str = crate::model::series::SCRAPE_SOURCE;
 
+/// Per target, how many lines of the last scrape did not parse (next to `up`).
+pub const LINES_SKIPPED: &str = "scrape_lines_skipped";
+
 pub struct ScrapePoller {
     ep: HttpEndpoint,
     cfg: ScrapeConfig,
     /// Series seen in each target's previous scrape, for staleness markers.
     last_seen: HashMap<String, HashSet<Labels>>,
+    /// The skipped-lines warning last reported per target: a standing one is not repeated
+    /// every scrape.
+    warned: HashMap<String, String>,
 }
 
 /// One target's scrape result.
 pub struct Scraped {
     pub samples: Vec<Sample>,
     pub bytes: usize,
+    /// Lines of the body that did not parse and were left out.
+    pub skipped: exposition::Skipped,
+}
+
+impl Scraped {
+    /// How many lines were skipped and the first one's error, when any were.
+    pub fn warning(&self) -> Option<String> {
+        let first = self.skipped.first.as_ref()?;
+        let n = self.skipped.lines;
+        let lines = if n == 1 { "line" } else { "lines" };
+        Some(format!("{n} {lines} skipped; first: {first}"))
+    }
 }
 
 impl ScrapePoller {
@@ -38,6 +58,7 @@ impl ScrapePoller {
             ep: HttpEndpoint::new(&cfg.auth, timeout, SOURCE)?,
             cfg,
             last_seen: HashMap::new(),
+            warned: HashMap::new(),
         })
     }
 
@@ -92,7 +113,7 @@ impl ScrapePoller {
             )
         })?;
         let format = exposition::format_from_content_type(content_type.as_deref());
-        let parsed = exposition::parse(text, format).map_err(|e| {
+        let parsed = exposition::parse_lenient(text, format).map_err(|e| {
             let hint = if text.trim_start().starts_with('<') {
                 " — the server sent HTML, not metrics: is this the /metrics path?"
             } else {
@@ -116,6 +137,7 @@ impl ScrapePoller {
         Ok(Scraped {
             samples,
             bytes: body.len(),
+            skipped: parsed.skipped,
         })
     }
 
@@ -162,30 +184,45 @@ impl Poller for ScrapePoller {
         let mut events = Vec::new();
         let mut failures = Vec::new();
         for (url, r) in self.cfg.urls.clone().iter().zip(results) {
-            let up = Labels::named("up").with("job", &self.cfg.job);
-            let up = up.with(
-                "instance",
-                target_labels(url, &self.cfg.job)
-                    .get("instance")
-                    .unwrap_or(""),
-            );
+            let target = target_labels(url, &self.cfg.job);
+            let of_target = |name: &str| target.clone().with(crate::model::METRIC_NAME, name);
             let previous = self.last_seen.remove(url).unwrap_or_default();
             match r {
                 Ok(scraped) => {
-                    let seen: HashSet<Labels> =
+                    let warning = scraped.warning();
+                    let skipped = of_target(LINES_SKIPPED);
+                    let mut seen: HashSet<Labels> =
                         scraped.samples.iter().map(|s| s.labels.clone()).collect();
+                    // Kept with the target's series, so a failed scrape marks it stale too.
+                    seen.insert(skipped.clone());
                     for gone in previous.difference(&seen) {
                         samples.push(Sample::new(gone.clone(), now, stale_nan()));
                     }
                     samples.extend(scraped.samples);
-                    samples.push(Sample::new(up, now, 1.0));
+                    samples.push(Sample::new(of_target("up"), now, 1.0));
+                    samples.push(Sample::new(skipped, now, scraped.skipped.lines as f64));
                     self.last_seen.insert(url.clone(), seen);
+                    match warning {
+                        Some(w) if self.warned.get(url) != Some(&w) => {
+                            self.warned.insert(url.clone(), w.clone());
+                            events.push(SourceEvent::QueryWarnings {
+                                source: SOURCE.into(),
+                                signal: url.clone(),
+                                warnings: vec![w],
+                            });
+                        }
+                        Some(_) => {}
+                        None => {
+                            self.warned.remove(url);
+                        }
+                    }
                 }
                 Err(e) => {
                     for gone in previous {
                         samples.push(Sample::new(gone, now, stale_nan()));
                     }
-                    samples.push(Sample::new(up, now, 0.0));
+                    samples.push(Sample::new(of_target("up"), now, 0.0));
+                    self.warned.remove(url);
                     failures.push(e);
                 }
             }
@@ -249,18 +286,20 @@ async fn probe_all(
     };
     let now = crate::model::now_ms();
     let mut items = Vec::new();
-    let mut names = std::collections::BTreeSet::new();
+    // The series the scrape itself adds per target count as exposed for the signal check.
+    let mut names: std::collections::BTreeSet<String> =
+        ["up", LINES_SKIPPED].map(String::from).into();
     for url in poller.urls() {
         let started = std::time::Instant::now();
         items.push(match poller.scrape(url, now).await {
             Ok(sc) => {
                 let exposed = sc.samples.iter().filter_map(|x| x.labels.name());
                 names.extend(exposed.map(str::to_string));
-                ProbeItem::ok(
-                    format!("scrape {url}"),
-                    started.elapsed(),
-                    format!("{} samples, {} bytes", sc.samples.len(), sc.bytes),
-                )
+                let mut detail = format!("{} samples, {} bytes", sc.samples.len(), sc.bytes);
+                if let Some(w) = sc.warning() {
+                    detail += &format!("; {w}");
+                }
+                ProbeItem::ok(format!("scrape {url}"), started.elapsed(), detail)
             }
             Err(e) => ProbeItem::fail(format!("scrape {url}"), format!("{e:#}")),
         });

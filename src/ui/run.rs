@@ -36,7 +36,25 @@ fn note_notice(tl: &mut Timeline, n: &Notice, t: TimeMs) {
             signal,
             error,
         } => tl.error(t, format!("{source} {signal}: {error}")),
-        Notice::Warnings { .. } => {}
+        Notice::Warnings {
+            source,
+            signal,
+            warnings,
+        } => {
+            // A query's warnings may repeat every poll: logged again only when they change.
+            let head = format!("{source} {signal}: ");
+            let text = head.clone() + &warnings.join("; ");
+            let last = tl.events.iter().rev().find(|e| {
+                e.kind == super::timeline::EventKind::Warning && e.text.starts_with(&head)
+            });
+            if last.is_none_or(|e| e.text != text) {
+                tl.events.push(super::timeline::Event {
+                    t,
+                    kind: super::timeline::EventKind::Warning,
+                    text,
+                });
+            }
+        }
     }
 }
 
