@@ -208,14 +208,14 @@ fn live_values_notes_resize_queue_view_and_quit_restoring_the_terminal() {
         "500ms",
     ];
     let t = Tmux::start(&slitop_cmd(&args, &out), 120, 40);
-    // Live values: the queue depth of both streams (7 + 7) and Valkey healthy.
+    // Live values: the length of both streams (7 + 7) and Valkey healthy.
     assert!(
         t.wait_for("valkey ✓ ok", Duration::from_secs(15)),
         "{}",
         t.screen()
     );
     assert!(
-        t.wait_for("queue_depth", Duration::from_secs(5)),
+        t.wait_for("stream_length", Duration::from_secs(5)),
         "{}",
         t.screen()
     );
@@ -223,7 +223,7 @@ fn live_values_notes_resize_queue_view_and_quit_restoring_the_terminal() {
         wait_until(Duration::from_secs(10), || t
             .screen()
             .lines()
-            .any(|l| l.contains("queue_depth") && l.contains(" 14"))),
+            .any(|l| l.contains("stream_length") && l.contains(" 14"))),
         "{}",
         t.screen()
     );

@@ -172,6 +172,193 @@ async fn stream_and_group_figures_match_a_scripted_producer_and_consumer() {
     );
 }
 
+/// Calls of one command since the last CONFIG RESETSTAT.
+fn calls(c: &mut redis::Connection, command: &str) -> u64 {
+    let info: String = redis::cmd("INFO").arg("commandstats").query(c).unwrap();
+    let key = format!("cmdstat_{command}:calls=");
+    info.lines()
+        .find_map(|l| l.strip_prefix(&key))
+        .map_or(0, |rest| rest.split(',').next().unwrap().parse().unwrap())
+}
+
+fn near(got: Option<f64>, want: f64, what: &str) {
+    let got = got.unwrap_or_else(|| panic!("{what}: no sample"));
+    assert!(
+        (got - want).abs() <= 2.0,
+        "{what}: {got}, want about {want}"
+    );
+}
+
+/// Undelivered entries of known age (IDs carry their time), entries pending with a consumer
+/// that then stays idle, one that keeps polling, an acknowledged one, and an XDEL'd
+/// undelivered entry that makes the lag unknown.
+#[tokio::test]
+async fn backlog_ages_unknown_lag_and_stuck_consumers() {
+    let v = Valkey::start();
+    let mut c = conn(&v.url());
+    let t = now_ms();
+    let id = |ago_ms: i64, seq: u32| format!("{}-{seq}", t - ago_ms);
+    let read = |c: &mut redis::Connection, consumer: &str, count: &str| {
+        cmd(
+            c,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "workers",
+                consumer,
+                "COUNT",
+                count,
+                "STREAMS",
+                "orders",
+                ">",
+            ],
+        )
+    };
+    cmd(
+        &mut c,
+        &["XGROUP", "CREATE", "orders", "workers", "0", "MKSTREAM"],
+    );
+    // Two entries added 60 s ago go to `stuck`, which never acknowledges them.
+    cmd(&mut c, &["XADD", "orders", &id(60_000, 1), "n", "a"]);
+    cmd(&mut c, &["XADD", "orders", &id(60_000, 2), "n", "b"]);
+    read(&mut c, "stuck", "2");
+    let stuck_since = Instant::now();
+    // `quick` takes one and acknowledges it; `alive` takes one and keeps polling.
+    cmd(&mut c, &["XADD", "orders", &id(45_000, 1), "n", "c"]);
+    read(&mut c, "quick", "1");
+    cmd(&mut c, &["XACK", "orders", "workers", &id(45_000, 1)]);
+    cmd(&mut c, &["XADD", "orders", &id(40_000, 1), "n", "g"]);
+    read(&mut c, "alive", "1");
+    // Three undelivered, the oldest added 30 s ago.
+    cmd(&mut c, &["XADD", "orders", &id(30_000, 1), "n", "d"]);
+    cmd(&mut c, &["XADD", "orders", &id(30_000, 2), "n", "e"]);
+    cmd(&mut c, &["XADD", "orders", &id(20_000, 1), "n", "f"]);
+
+    let mut p = ValkeyPoller::new(
+        cfg(v.url(), &["orders"], &["workers"]),
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    let g = Some("workers");
+    let at = |s: &[Sample], name: &str| value(s, name, "orders", g);
+    cmd(&mut c, &["CONFIG", "RESETSTAT"]);
+    let (s, evs) = poll(&mut p).await;
+    assert!(
+        !evs.iter()
+            .any(|e| matches!(e, SourceEvent::QueryError { .. })),
+        "{evs:?}"
+    );
+    // Valkey knows the lag: one XRANGE (COUNT 1, for the age) and one XPENDING.
+    assert_eq!((calls(&mut c, "xrange"), calls(&mut c, "xpending")), (1, 1));
+    assert_eq!(at(&s, "valkey_group_lag_known"), Some(1.0));
+    assert_eq!(at(&s, "valkey_group_undelivered"), Some(3.0));
+    assert_eq!(at(&s, "valkey_group_undelivered_capped"), Some(0.0));
+    assert_eq!(at(&s, "valkey_group_pending"), Some(3.0));
+    assert_eq!(at(&s, "valkey_group_backlog"), Some(6.0));
+    // XLEN keeps the acknowledged entry too: retention, not backlog.
+    assert_eq!(value(&s, "valkey_stream_length", "orders", None), Some(7.0));
+    near(
+        at(&s, "valkey_group_backlog_age_seconds"),
+        30.0,
+        "backlog age",
+    );
+    near(
+        at(&s, "valkey_group_pending_age_seconds"),
+        60.0,
+        "pending age",
+    );
+    // Four read, three still pending.
+    assert_eq!(at(&s, "valkey_group_acked_total"), Some(1.0));
+    assert_eq!(at(&s, "valkey_group_consumers_stuck"), Some(0.0));
+
+    // Deleting an undelivered entry makes the lag unknown: the rest are counted instead.
+    cmd(&mut c, &["XDEL", "orders", &id(30_000, 1)]);
+    cmd(&mut c, &["CONFIG", "RESETSTAT"]);
+    let (s, _) = poll(&mut p).await;
+    assert_eq!((calls(&mut c, "xrange"), calls(&mut c, "xpending")), (1, 1));
+    assert!(slitop::model::is_stale_nan(
+        at(&s, "valkey_group_lag").unwrap()
+    ));
+    assert_eq!(at(&s, "valkey_group_lag_known"), Some(0.0));
+    assert_eq!(at(&s, "valkey_group_undelivered"), Some(2.0));
+    assert_eq!(at(&s, "valkey_group_undelivered_capped"), Some(0.0));
+    assert_eq!(at(&s, "valkey_group_backlog"), Some(5.0));
+    near(
+        at(&s, "valkey_group_backlog_age_seconds"),
+        30.0,
+        "backlog age",
+    );
+    near(
+        at(&s, "valkey_group_pending_age_seconds"),
+        60.0,
+        "pending age",
+    );
+
+    // Past 30 s idle, `stuck` is flagged; `alive` holds an entry too but keeps polling
+    // (reading its own history resets its idle time), `quick` holds nothing.
+    while stuck_since.elapsed() < Duration::from_millis(31_500) {
+        cmd(
+            &mut c,
+            &[
+                "XREADGROUP",
+                "GROUP",
+                "workers",
+                "alive",
+                "STREAMS",
+                "orders",
+                "0",
+            ],
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+    let (s, _) = poll(&mut p).await;
+    assert_eq!(at(&s, "valkey_group_consumers_stuck"), Some(1.0));
+    let waited = (now_ms() - t) as f64 / 1000.0;
+    near(
+        at(&s, "valkey_group_backlog_age_seconds"),
+        30.0 + waited,
+        "backlog age later",
+    );
+    near(
+        at(&s, "valkey_group_pending_age_seconds"),
+        60.0 + waited,
+        "pending age later",
+    );
+}
+
+/// More undelivered entries than the direct count reads: it says at least that many.
+#[tokio::test]
+async fn a_count_that_reaches_its_bound_is_a_lower_bound() {
+    let v = Valkey::start();
+    let mut c = conn(&v.url());
+    cmd(&mut c, &["XGROUP", "CREATE", "bulk", "g", "0", "MKSTREAM"]);
+    // IDs the producer chose (not times), so no age can be read from them.
+    let mut pipe = redis::pipe();
+    for i in 1..=10_002 {
+        pipe.cmd("XADD")
+            .arg("bulk")
+            .arg(format!("1-{i}"))
+            .arg("n")
+            .arg(i)
+            .ignore();
+    }
+    pipe.query::<()>(&mut c).unwrap();
+    // A deleted entry inside the undelivered range makes the lag unknown.
+    cmd(&mut c, &["XDEL", "bulk", "1-5"]);
+    let mut p = ValkeyPoller::new(cfg(v.url(), &["bulk"], &["g"]), Duration::from_secs(5)).unwrap();
+    let (s, _) = poll(&mut p).await;
+    let at = |name: &str| value(&s, name, "bulk", Some("g"));
+    assert_eq!(at("valkey_group_lag_known"), Some(0.0));
+    assert_eq!(at("valkey_group_undelivered"), Some(10_000.0));
+    assert_eq!(at("valkey_group_undelivered_capped"), Some(1.0));
+    assert_eq!(at("valkey_group_backlog"), Some(10_000.0));
+    assert_eq!(at("valkey_group_pending_age_seconds"), Some(0.0));
+    assert_eq!(
+        value(&s, "valkey_stream_length", "bulk", None),
+        Some(10_001.0)
+    );
+}
+
 #[tokio::test]
 async fn missing_stream_or_group_is_reported_and_the_rest_still_works() {
     let v = Valkey::start();

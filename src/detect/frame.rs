@@ -51,9 +51,11 @@ fn finite_sum(s: &Signal) -> Option<f64> {
 }
 
 impl Frame {
-    /// Backlog at the service: stream lag when known, else stream length.
+    /// Backlog at the service: what the consumer group has not finished (undelivered plus
+    /// pending, read through the `queue_lag` role). Never the stream's length: a stream keeps
+    /// acknowledged entries up to its MAXLEN, so its length is retention, not backlog.
     pub fn backlog(&self) -> Option<f64> {
-        self.queue_lag.or(self.queue_depth)
+        self.queue_lag
     }
 
     pub fn from_engine(engine: &Engine, t: TimeMs) -> Frame {

@@ -393,14 +393,9 @@ impl Detector {
         if self.queue_visible() {
             let need = self.growth_needed();
             let (backlog, slope) = self.backlog_growth()?;
-            let what = if self.level(|f| f.queue_lag).is_some() {
-                "stream lag"
-            } else {
-                "stream length"
-            };
             return (backlog >= self.cfg.min_backlog && slope >= need).then(|| {
                 format!(
-                    "{what} {backlog:.0}, climbing {slope:.1}/s over {}",
+                    "backlog {backlog:.0}, climbing {slope:.1}/s over {}",
                     humantime::format_duration(w)
                 )
             });

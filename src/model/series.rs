@@ -3,7 +3,7 @@
 
 /// The per-stream and per-group series the queue view shows; recordings keep them whether or
 /// not a signal reads them, so a replay's queue view is complete.
-pub const QUEUE_SERIES: [&str; 7] = [
+pub const QUEUE_SERIES: [&str; 14] = [
     "valkey_stream_length",
     "valkey_stream_entries_added_total",
     "valkey_group_lag",
@@ -11,6 +11,13 @@ pub const QUEUE_SERIES: [&str; 7] = [
     "valkey_group_consumers",
     "valkey_group_consumer_idle_max_seconds",
     "valkey_group_entries_read_total",
+    "valkey_group_undelivered",
+    "valkey_group_undelivered_capped",
+    "valkey_group_backlog",
+    "valkey_group_backlog_age_seconds",
+    "valkey_group_pending_age_seconds",
+    "valkey_group_acked_total",
+    "valkey_group_consumers_stuck",
 ];
 
 /// k6's run state (7 running, 9 ended, 10 interrupted); the dashboard header shows it.

@@ -25,6 +25,18 @@ pub struct QueueRow {
     /// Entries added to the stream and read by the group so far (counters).
     pub added: Option<f64>,
     pub read: Option<f64>,
+    /// Not yet delivered: the lag, or counted when Valkey cannot tell; `capped` is 1 when the
+    /// count stopped at its bound (a lower bound).
+    pub undelivered: Option<f64>,
+    pub undelivered_capped: Option<f64>,
+    /// Undelivered + pending. Recordings made before it existed have none.
+    pub backlog: Option<f64>,
+    /// Seconds since the oldest undelivered and the oldest pending entry were added.
+    pub backlog_age_s: Option<f64>,
+    pub pending_age_s: Option<f64>,
+    /// Entries acknowledged so far (a counter with an offset).
+    pub acked: Option<f64>,
+    pub stuck: Option<f64>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -228,7 +240,7 @@ fn queue_rows(state: &RunState, t: TimeMs) -> Vec<QueueRow> {
             .map(|(_, v)| v)
     };
     // In the order of `QUEUE_SERIES`.
-    let fields: [fn(&mut QueueRow) -> &mut Option<f64>; 7] = [
+    let fields: [fn(&mut QueueRow) -> &mut Option<f64>; 14] = [
         |r| &mut r.length,
         |r| &mut r.added,
         |r| &mut r.lag,
@@ -236,6 +248,13 @@ fn queue_rows(state: &RunState, t: TimeMs) -> Vec<QueueRow> {
         |r| &mut r.consumers,
         |r| &mut r.idle_max_s,
         |r| &mut r.read,
+        |r| &mut r.undelivered,
+        |r| &mut r.undelivered_capped,
+        |r| &mut r.backlog,
+        |r| &mut r.backlog_age_s,
+        |r| &mut r.pending_age_s,
+        |r| &mut r.acked,
+        |r| &mut r.stuck,
     ];
     let families = crate::model::series::QUEUE_SERIES.into_iter().zip(fields);
     // Stream-level numbers are copied onto each of the stream's groups below.

@@ -10,8 +10,8 @@ use redis::Value;
 use crate::model::{Sample, TimeMs};
 use crate::text::clean_short;
 
-use super::reply;
-use super::samples::{self, Problem};
+use super::reply::{self, GroupInfo, PendingSummary, RangeHead};
+use super::samples::{self, Problem, Reads, ServiceTimes};
 
 pub(super) enum Conn {
     Single(ConnectionManager),
@@ -107,6 +107,7 @@ pub(super) async fn read_stream(
     node: &str,
     stream: &str,
     wanted: &[String],
+    times: &mut ServiceTimes,
     now: TimeMs,
     got: &mut Gathered,
 ) -> anyhow::Result<()> {
@@ -150,37 +151,108 @@ pub(super) async fn read_stream(
         .extend(samples::missing_groups(stream, wanted, &groups));
     for g in samples::watched(&groups, wanted) {
         got.samples.extend(samples::group(stream, g, now));
-        read_consumers(conn, node, stream, &g.name, now, got).await?;
+        let reads = read_backlog(conn, node, stream, g, got).await?;
+        got.samples.extend(samples::backlog(stream, g, &reads, now));
+        read_consumers(conn, node, stream, g, times, now, got).await?;
     }
     Ok(())
 }
 
+/// At most two commands per group: the entries after its last-delivered-id (the first, for
+/// its age, or a bounded count when Valkey does not know the lag) and the XPENDING summary
+/// (for the oldest pending entry). Each is skipped when XINFO GROUPS already says it would
+/// come back empty.
+async fn read_backlog(
+    conn: &mut Conn,
+    node: &str,
+    stream: &str,
+    g: &GroupInfo,
+    got: &mut Gathered,
+) -> anyhow::Result<Reads> {
+    let group = &g.name;
+    let undelivered = match (samples::range_count(g), &g.last_delivered_id) {
+        (None, _) => Some(RangeHead::default()),
+        (Some(_), None) => None,
+        (Some(n), Some(last)) => {
+            // `(` makes the start exclusive (Redis 6.2+).
+            let mut cmd = redis::cmd("XRANGE");
+            cmd.arg(stream)
+                .arg(format!("({last}"))
+                .arg("+")
+                .arg("COUNT")
+                .arg(n);
+            let what = format!("XRANGE {stream} ({last} + COUNT {n}");
+            match ask(conn, &cmd, node).await? {
+                Ok(v) => reply::range_head(&v)
+                    .map_err(|e| got.problem(group_key(stream, group), format!("{what}: {e}")))
+                    .ok(),
+                Err(e) => {
+                    got.problem(group_key(stream, group), failed(&what, &e));
+                    None
+                }
+            }
+        }
+    };
+    let pending = if g.pending == Some(0) {
+        Some(PendingSummary::default())
+    } else {
+        let what = format!("XPENDING {stream} {group}");
+        match ask(conn, redis::cmd("XPENDING").arg(stream).arg(group), node).await? {
+            Ok(v) => reply::pending_summary(&v)
+                .map_err(|e| got.problem(group_key(stream, group), format!("{what}: {e}")))
+                .ok(),
+            Err(e) => {
+                got.problem(group_key(stream, group), failed(&what, &e));
+                None
+            }
+        }
+    };
+    Ok(Reads {
+        undelivered,
+        pending,
+    })
+}
+
+/// XINFO CONSUMERS, judged stuck against the group's observed service time, which this poll
+/// then updates.
 async fn read_consumers(
     conn: &mut Conn,
     node: &str,
     stream: &str,
-    group: &str,
+    g: &GroupInfo,
+    times: &mut ServiceTimes,
     now: TimeMs,
     got: &mut Gathered,
 ) -> anyhow::Result<()> {
+    let group = &g.name;
     let mut cmd = redis::cmd("XINFO");
     cmd.arg("CONSUMERS").arg(stream).arg(group);
     let message = match ask(conn, &cmd, node).await? {
         Ok(v) => match reply::consumers(&v) {
             Ok(cs) => {
+                let after = samples::stuck_after_ms(times.get(stream, group));
                 got.samples
-                    .extend(samples::consumers(stream, group, &cs, now));
+                    .extend(samples::consumers(stream, group, &cs, after, now));
+                if let (Some(read), Some(pending)) = (g.entries_read, g.pending) {
+                    let served = samples::served(pending, &cs, after) as f64;
+                    times.observe(stream, group, now, (read - pending) as f64, served);
+                }
                 return Ok(());
             }
             Err(e) => format!("group `{group}` on stream `{stream}`: {e}"),
         },
-        Err(e) => format!(
-            "XINFO CONSUMERS {stream} {group}: {}",
-            clean_short(&e.to_string(), 160)
-        ),
+        Err(e) => failed(&format!("XINFO CONSUMERS {stream} {group}"), &e),
     };
-    got.problem(format!("group {stream}/{group}"), message);
+    got.problem(group_key(stream, group), message);
     Ok(())
+}
+
+fn group_key(stream: &str, group: &str) -> String {
+    format!("group {stream}/{group}")
+}
+
+fn failed(what: &str, e: &redis::RedisError) -> String {
+    format!("{what}: {}", clean_short(&e.to_string(), 160))
 }
 
 /// Sends one command. The server's error reply about it comes back inside `Ok` for the

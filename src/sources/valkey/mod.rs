@@ -3,6 +3,11 @@
 //! `redis::Value` so RESP2 and RESP3, and Valkey 7.2–9 / Redis 7 shapes, all work; lag and
 //! entries-read may be nil and are then omitted rather than guessed.
 //!
+//! Beyond what XINFO says, each group's backlog (undelivered + pending; XLEN is retention),
+//! the age of its oldest undelivered and oldest pending entry (from the time in their IDs),
+//! a direct bounded count of undelivered entries when the lag is nil, and consumers that
+//! hold entries but have stopped reading.
+//!
 //! `commands` sends the commands and sorts failures; `reply` decodes each reply into a plain
 //! struct and `samples` turns those into series, both pure so they are tested on recorded
 //! replies without a server.
@@ -23,7 +28,7 @@ use crate::settings::ValkeyConfig;
 use crate::sources::probe::ProbeItem;
 use crate::sources::Poller;
 use commands::{describe, Conn, Gathered};
-use samples::Problem;
+use samples::{Problem, ServiceTimes};
 
 pub const SOURCE: &str = "valkey";
 
@@ -34,6 +39,8 @@ pub struct ValkeyPoller {
     timeout: Duration,
     root_cert: Option<Vec<u8>>,
     conn: Option<Conn>,
+    /// Kept across polls: the stuck-consumer rule compares idle time with it.
+    service_times: ServiceTimes,
 }
 
 impl ValkeyPoller {
@@ -98,6 +105,7 @@ impl ValkeyPoller {
             timeout,
             root_cert,
             conn: None,
+            service_times: ServiceTimes::default(),
         })
     }
 
@@ -164,8 +172,8 @@ impl ValkeyPoller {
         let mut got = Gathered::default();
         commands::read_nodes(conn, &self.node, now, &mut got).await?;
         for stream in &self.cfg.streams {
-            commands::read_stream(conn, &self.node, stream, &self.cfg.groups, now, &mut got)
-                .await?;
+            let (groups, times) = (&self.cfg.groups, &mut self.service_times);
+            commands::read_stream(conn, &self.node, stream, groups, times, now, &mut got).await?;
         }
         Ok((got.samples, got.problems))
     }

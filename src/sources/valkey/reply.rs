@@ -57,8 +57,25 @@ pub struct GroupInfo {
 /// for a consumer that never read; Redis 7.0 does not send it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConsumerInfo {
+    pub pending: Option<i64>,
     pub idle_ms: Option<i64>,
     pub inactive_ms: Option<i64>,
+}
+
+/// What the source needs of an XRANGE reply: how many entries it holds and the first one's
+/// ID (the oldest, as XRANGE reads forwards).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RangeHead {
+    pub count: i64,
+    pub first_id: Option<String>,
+}
+
+/// XPENDING's summary form, `[total, minId, maxId, [[consumer, count], ..]]`; an empty PEL is
+/// `[0, nil, nil, nil]`. The per-consumer counts are left out: XINFO CONSUMERS has them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PendingSummary {
+    pub total: i64,
+    pub min_id: Option<String>,
 }
 
 /// INFO: a bulk string in RESP2, a verbatim `txt` string in RESP3.
@@ -134,11 +151,82 @@ pub fn consumers(reply: &Value) -> Result<Vec<ConsumerInfo>, ReplyError> {
         .into_iter()
         .map(|f| {
             Ok(ConsumerInfo {
+                pending: f.int("pending")?,
                 idle_ms: f.int("idle")?,
                 inactive_ms: f.int("inactive")?,
             })
         })
         .collect()
+}
+
+/// XRANGE: an array of `[id, [field, value, ..]]` entries, the same in RESP2 and RESP3. Only
+/// the IDs are looked at; the fields may be anything.
+pub fn range_head(reply: &Value) -> Result<RangeHead, ReplyError> {
+    let list = match reply {
+        Value::Nil => return Ok(RangeHead::default()),
+        v => v.as_sequence().ok_or_else(|| {
+            ReplyError(format!(
+                "XRANGE reply should be an array of entries, got {}",
+                kind(v)
+            ))
+        })?,
+    };
+    let id_of = |(i, e): (usize, &Value)| {
+        e.as_sequence()
+            .and_then(|parts| parts.first())
+            .and_then(text)
+            .ok_or_else(|| {
+                ReplyError(format!(
+                    "XRANGE reply, entry {} should be [id, fields], got {}",
+                    i + 1,
+                    kind(e)
+                ))
+            })
+    };
+    // Every entry is checked, so a reply of the wrong shape is not counted as entries.
+    let mut ids = list.iter().enumerate().map(id_of);
+    let first_id = ids.next().transpose()?;
+    for id in ids {
+        id?;
+    }
+    Ok(RangeHead {
+        count: list.len() as i64,
+        first_id,
+    })
+}
+
+/// XPENDING key group (the summary form).
+pub fn pending_summary(reply: &Value) -> Result<PendingSummary, ReplyError> {
+    let parts = match reply.as_sequence() {
+        Some(p) if p.len() == 4 => p,
+        _ => {
+            return Err(ReplyError(format!(
+                "XPENDING reply should be [total, min id, max id, consumers], got {}",
+                kind(reply)
+            )))
+        }
+    };
+    let total = int(&parts[0]).ok_or_else(|| {
+        ReplyError(format!(
+            "XPENDING reply: the total should be an integer, got {}",
+            kind(&parts[0])
+        ))
+    })?;
+    let min_id = match &parts[1] {
+        Value::Nil => None,
+        v => Some(text(v).ok_or_else(|| {
+            ReplyError(format!(
+                "XPENDING reply: the min id should be a string or nil, got {}",
+                kind(v)
+            ))
+        })?),
+    };
+    Ok(PendingSummary { total, min_id })
+}
+
+/// The millisecond part of a stream ID `<ms>-<seq>` (or a bare `<ms>`).
+pub fn id_ms(id: &str) -> Option<i64> {
+    id.split('-').next()?.parse().ok()
 }
 
 /// A bare integer reply (XLEN, SLOWLOG LEN); nil is `None`.
@@ -559,10 +647,12 @@ mod tests {
                 consumers(&reply),
                 Ok(vec![
                     ConsumerInfo {
+                        pending: Some(1),
                         idle_ms: Some(367),
                         inactive_ms: Some(367)
                     },
                     ConsumerInfo {
+                        pending: Some(0),
                         idle_ms: Some(359),
                         inactive_ms: Some(-1)
                     },
@@ -577,6 +667,7 @@ mod tests {
             assert_eq!(
                 consumers(&reply),
                 Ok(vec![ConsumerInfo {
+                    pending: Some(2),
                     idle_ms: Some(41_000),
                     inactive_ms: None
                 }])
@@ -599,6 +690,101 @@ mod tests {
                  got an array of 0"
             );
         }
+    }
+
+    /// XRANGE jobs (1700000000001-0 + COUNT n: the same arrays in RESP2 and RESP3.
+    fn xrange(ids: &[&str]) -> Value {
+        Value::Array(ids.iter().map(|id| entry(id, "3")).collect())
+    }
+
+    #[test]
+    fn xrange_head_counts_entries_and_names_the_first() {
+        let got = range_head(&xrange(&["1700000000002-0", "1700000000003-0"]));
+        assert_eq!(
+            got,
+            Ok(RangeHead {
+                count: 2,
+                first_id: Some("1700000000002-0".into())
+            })
+        );
+    }
+
+    #[test]
+    fn xrange_with_nothing_after_the_start_is_empty() {
+        // `*0` when the group has read everything; nil is taken the same way.
+        assert_eq!(range_head(&xrange(&[])), Ok(RangeHead::default()));
+        assert_eq!(range_head(&Value::Nil), Ok(RangeHead::default()));
+    }
+
+    #[test]
+    fn xrange_of_the_wrong_shape_is_an_error() {
+        let e = err_text(range_head(&Value::Int(3)));
+        assert_eq!(
+            e,
+            "XRANGE reply should be an array of entries, got the integer 3"
+        );
+        let bad = Value::Array(vec![entry("1-0", "a"), Value::Int(7)]);
+        assert_eq!(
+            err_text(range_head(&bad)),
+            "XRANGE reply, entry 2 should be [id, fields], got the integer 7"
+        );
+    }
+
+    /// XPENDING jobs workers after c1 read two entries.
+    fn xpending_two() -> Value {
+        Value::Array(vec![
+            Value::Int(2),
+            bulk("1700000000000-0"),
+            bulk("1700000000001-0"),
+            Value::Array(vec![Value::Array(vec![bulk("c1"), bulk("2")])]),
+        ])
+    }
+
+    #[test]
+    fn xpending_summary_total_and_oldest_id() {
+        assert_eq!(
+            pending_summary(&xpending_two()),
+            Ok(PendingSummary {
+                total: 2,
+                min_id: Some("1700000000000-0".into())
+            })
+        );
+    }
+
+    #[test]
+    fn xpending_summary_of_an_empty_pel_in_both_protocols() {
+        // RESP2 sends `*4 :0 $-1 $-1 *-1`, RESP3 `*4 :0 _ _ _`: both decode to nils.
+        let empty = Value::Array(vec![Value::Int(0), Value::Nil, Value::Nil, Value::Nil]);
+        assert_eq!(pending_summary(&empty), Ok(PendingSummary::default()));
+    }
+
+    #[test]
+    fn xpending_summary_of_the_wrong_shape_is_an_error() {
+        let e = err_text(pending_summary(&Value::Array(vec![Value::Int(0)])));
+        assert_eq!(
+            e,
+            "XPENDING reply should be [total, min id, max id, consumers], got an array of 1"
+        );
+        let mut parts = vec![bulk("two"), Value::Nil, Value::Nil, Value::Nil];
+        assert_eq!(
+            err_text(pending_summary(&Value::Array(parts.clone()))),
+            "XPENDING reply: the total should be an integer, got the string \"two\""
+        );
+        parts[0] = Value::Int(1);
+        parts[1] = Value::Array(vec![]);
+        assert_eq!(
+            err_text(pending_summary(&Value::Array(parts))),
+            "XPENDING reply: the min id should be a string or nil, got an array of 0"
+        );
+    }
+
+    #[test]
+    fn id_ms_is_the_time_part_of_a_stream_id() {
+        assert_eq!(id_ms("1700000000002-0"), Some(1_700_000_000_002));
+        assert_eq!(id_ms("1700000000002"), Some(1_700_000_000_002));
+        assert_eq!(id_ms("0-0"), Some(0));
+        assert_eq!(id_ms("soon-1"), None);
+        assert_eq!(id_ms(""), None);
     }
 
     #[test]
