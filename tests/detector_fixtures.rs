@@ -294,3 +294,32 @@ fn replaying_each_fixture_reproduces_the_transitions_it_recorded_live() {
         assert_eq!(s.transitions, recorded, "{name}");
     }
 }
+
+/// With the hops' latencies in view (the preset gives them the `hop_latency` role), the p95
+/// evidence names the hop that rose first and most. In the demo pipeline the work waits in the
+/// stream: the queue delay is the bottleneck, while the gateway's enqueue and the Valkey round
+/// trip stay fast. Ground truth: the raw queue-delay and enqueue histograms' own movement.
+#[test]
+fn p95_high_names_the_hop_that_rose_first_and_most() {
+    let mut rec = load("ramp");
+    for s in rec.header.signals.iter_mut() {
+        if ["queue_delay_p95", "enqueue_p95", "valkey_rtt_p95"].contains(&s.name.as_str()) {
+            s.role = Some(slitop::settings::Role::HopLatency);
+        }
+    }
+    let s = replay(&rec);
+    let b = s
+        .detector
+        .bottleneck
+        .clone()
+        .expect("a bottleneck is named");
+    assert_eq!(b.hop, "queue_delay_p95", "{b:?}");
+    assert!(b.first, "{b:?}");
+    assert!(b.now_s > 10.0 * b.before_s.max(0.001), "{b:?}");
+    let p95 = &s.detector.stage(StageId::P95High);
+    assert!(
+        p95.first_evidence.contains("slowest hop: queue_delay_p95"),
+        "{}",
+        p95.first_evidence
+    );
+}

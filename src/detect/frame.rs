@@ -34,8 +34,13 @@ pub struct Frame {
     /// Cumulative connection-level client failures (EOF, reset).
     pub eof_errors: Option<f64>,
     pub dropped_iterations: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vus_max: Option<f64>,
     /// Counters that must stay zero: (signal name, value).
     pub stability: Vec<(String, f64)>,
+    /// Latency of each hop of the path (signal name, seconds), and the mean service time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hops: Vec<(String, f64)>,
 }
 
 /// Sum of a signal's finite values over its label sets; None when it has none.
@@ -88,6 +93,10 @@ impl Frame {
         };
         let server_p95 = role(Role::LatencyP95);
         let client_p95 = role(Role::ClientP95);
+        let hops = with_role(Role::HopLatency)
+            .chain(with_role(Role::ServiceTime))
+            .filter_map(|s| Some((s.def.name.clone(), finite_sum(s)?)))
+            .collect();
         let stability = with_role(Role::Stability)
             .filter(|s| !s.latest.is_empty())
             .map(|s| (s.def.name.clone(), finite_sum(s).unwrap_or(0.0)))
@@ -109,7 +118,9 @@ impl Frame {
             error_rate: role(Role::ErrorRate),
             eof_errors: role(Role::EofErrors),
             dropped_iterations: role(Role::DroppedIterations),
+            vus_max: role(Role::VusMax),
             stability,
+            hops,
         }
     }
 }

@@ -37,7 +37,29 @@ pub struct Knee {
     /// Offered arrival rate and virtual users at the knee, where known.
     pub offered_rps: Option<f64>,
     pub vus: Option<f64>,
+    /// Why the load generator, not the service, may have been the limit at the knee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_bound: Option<String>,
 }
+
+/// The hop of the request's path whose latency rose first and most when p95 rose.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Bottleneck {
+    /// The hop's signal name.
+    pub hop: String,
+    /// Its latency while healthy and at the moment it was named (s).
+    pub before_s: f64,
+    pub now_s: f64,
+    /// When it first rose well above its healthy level.
+    pub rose_unix_ms: TimeMs,
+    /// No other hop rose before it.
+    pub first: bool,
+}
+
+/// A hop "rose" when it is this many times its healthy level (and at least `HOP_RISE_MIN` s
+/// above it: a 2 ms hop doubling is noise).
+const HOP_RISE: f64 = 2.0;
+const HOP_RISE_MIN: f64 = 0.02;
 
 /// Frames kept in the detector's history (see `Detector::history`).
 pub const MAX_FRAMES: usize = 50_000;
@@ -74,6 +96,11 @@ pub struct Detector {
     quiet_load_since: Option<TimeMs>,
     /// When the load ended (offered rate or VUs at zero, k6 finished), once it has.
     pub load_ended: Option<TimeMs>,
+    /// Each hop's best (lowest) latency while healthy, and when it first rose well above it.
+    hop_best: std::collections::BTreeMap<String, f64>,
+    hop_rose: std::collections::BTreeMap<String, TimeMs>,
+    /// The hop that rose first and most once p95 was high.
+    pub bottleneck: Option<Bottleneck>,
 }
 
 fn fmt_rate(v: f64) -> String {
@@ -111,6 +138,9 @@ impl Detector {
             loaded: false,
             quiet_load_since: None,
             load_ended: None,
+            hop_best: Default::default(),
+            hop_rose: Default::default(),
+            bottleneck: None,
         }
     }
 
@@ -175,6 +205,7 @@ impl Detector {
         let mut out = Vec::new();
 
         self.track_load_end();
+        self.track_hops();
         let checks = [
             self.rate_rises(),
             self.decoupled(),
@@ -481,8 +512,12 @@ impl Detector {
         }
         (trel < self.cfg.plateau_ratio * load_rel).then(|| {
             let unit = if name == "VUs" { "" } else { " req/s" };
+            let generator = self
+                .generator_limit()
+                .map(|why| format!(" — generator-bound: {why}"))
+                .unwrap_or_default();
             format!(
-                "throughput {} req/s flat for {} ({:+.2}%/s) while {name} rose {} → {}{unit}{}",
+                "throughput {} req/s flat for {} ({:+.2}%/s) while {name} rose {} → {}{unit}{}{generator}",
                 fmt_rate(tput),
                 humantime::format_duration(w),
                 trel * 100.0,
@@ -515,7 +550,63 @@ impl Detector {
         if let Some(b) = self.best_p95 {
             s += &format!(", {:.1}× its best {}", p95 / b, fmt_secs(b));
         }
+        if let Some(b) = &self.bottleneck {
+            s += &format!(
+                "; slowest hop: {} {} → {}{}",
+                b.hop,
+                fmt_secs(b.before_s),
+                fmt_secs(b.now_s),
+                if b.first { ", first to rise" } else { "" }
+            );
+        }
         Some(s)
+    }
+
+    /// Each hop's level now: the median of its last three readings, as for every other figure.
+    fn hop_levels(&self) -> Vec<(String, f64)> {
+        let Some(last) = self.recent.back() else {
+            return Vec::new();
+        };
+        last.hops
+            .iter()
+            .filter_map(|(name, _)| {
+                let of = |f: &Frame| f.hops.iter().find(|h| &h.0 == name).map(|h| h.1);
+                Some((name.clone(), self.level(of)?))
+            })
+            .collect()
+    }
+
+    /// Notes when each hop first rose well above its healthy level, and names the one that
+    /// rose most (by how far above its own best it is), saying whether it also rose first.
+    fn track_hops(&mut self) {
+        let Some(t) = self.recent.back().map(|f| f.t) else {
+            return;
+        };
+        let mut worst: Option<(String, f64, f64, f64)> = None;
+        for (name, v) in self.hop_levels() {
+            let Some(&best) = self.hop_best.get(&name) else {
+                continue;
+            };
+            let risen = v >= HOP_RISE * best && v - best >= HOP_RISE_MIN;
+            if risen {
+                self.hop_rose.entry(name.clone()).or_insert(t);
+                let excess = v - best;
+                if worst.as_ref().is_none_or(|w| excess > w.3) {
+                    worst = Some((name, best, v, excess));
+                }
+            }
+        }
+        if let Some((hop, before_s, now_s, _)) = worst {
+            let rose = self.hop_rose[&hop];
+            let first = self.hop_rose.values().all(|t| *t >= rose);
+            self.bottleneck = Some(Bottleneck {
+                hop,
+                before_s,
+                now_s,
+                rose_unix_ms: rose,
+                first,
+            });
+        }
     }
 
     fn errors_visible(&self) -> Option<String> {
@@ -573,6 +664,10 @@ impl Detector {
                 self.best_p95 = Some(p);
             }
         }
+        for (name, v) in self.hop_levels().into_iter().filter(|(_, v)| *v > 0.0) {
+            let best = self.hop_best.entry(name).or_insert(v);
+            *best = best.min(v);
+        }
         if let (Some(tp), Some(v)) = (self.level(|f| f.throughput), self.level(|f| f.vus)) {
             if let Some(e) = self
                 .efficiency(tp)
@@ -629,7 +724,34 @@ impl Detector {
             unix_ms: onset,
             offered_rps: at.offered,
             vus: at.vus,
+            generator_bound: self.generator_limit(),
         });
+    }
+
+    /// Why the load generator may be the limit now: k6 dropping iterations (it cannot start
+    /// them as planned), its VUs at their maximum, or the client's p95 far above the server's.
+    fn generator_limit(&self) -> Option<String> {
+        let dropped = self.series(self.cfg.backlog_window, |f| f.dropped_iterations);
+        if let (Some(a), Some(b)) = (dropped.first(), dropped.last()) {
+            if b.1 > a.1 {
+                return Some(format!("k6 dropped {:.0} iterations", b.1 - a.1));
+            }
+        }
+        if let (Some(v), Some(max)) = (self.level(|f| f.vus), self.level(|f| f.vus_max)) {
+            if max > 0.0 && v >= 0.98 * max {
+                return Some(format!("k6 at its {max:.0} VUs maximum"));
+            }
+        }
+        let client = self.level(|f| f.client_p95)?;
+        let server = self.level(|f| if f.p95 != f.client_p95 { f.p95 } else { None })?;
+        (server > 0.0 && client > self.cfg.divergence_factor * server && client - server > 0.1)
+            .then(|| {
+                format!(
+                    "client p95 {} vs server {}",
+                    fmt_secs(client),
+                    fmt_secs(server)
+                )
+            })
     }
 
     fn warn_once(&mut self, id: &str, t: TimeMs, text: impl FnOnce() -> String) {

@@ -264,6 +264,9 @@ pub struct Knee {
     pub unix_ms: TimeMs,
     pub offered_rps: Option<f64>,
     pub vus: Option<f64>,
+    /// Why the load generator may have been the limit at the knee.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator_bound: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -267,5 +267,6 @@ pub fn knee_at(state: &RunState) -> Option<Knee> {
         load_unit: kind.unit().into(),
         offered_rps: finite(f.offered),
         vus: finite(f.vus),
+        generator_bound: k.generator_bound.clone(),
     })
 }

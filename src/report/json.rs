@@ -84,6 +84,7 @@ fn knee(k: &detect::Knee) -> Knee {
         unix_ms,
         offered_rps,
         vus,
+        generator_bound,
     } = k;
     Knee {
         load: finite(*load),
@@ -91,6 +92,7 @@ fn knee(k: &detect::Knee) -> Knee {
         unix_ms: *unix_ms,
         offered_rps: finite(*offered_rps),
         vus: finite(*vus),
+        generator_bound: generator_bound.clone(),
     }
 }
 

@@ -74,8 +74,14 @@ pub enum Role {
     /// Connection-level failures seen by clients (EOF, reset).
     EofErrors,
     DroppedIterations,
+    /// The most VUs the load generator may run (k6's vus-max).
+    VusMax,
     /// A counter that must stay zero.
     Stability,
+    /// The latency of one hop of the request's path (gateway enqueue, the Valkey round trip,
+    /// queue delay, the worker's service): the detector names the hop that rose first and
+    /// most when p95 rises.
+    HopLatency,
 }
 
 /// Unit of a signal's value, for formatting only.
