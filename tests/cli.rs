@@ -7,20 +7,6 @@ use std::time::Duration;
 
 use common::{slitop_bin, FakeHttp, Reply};
 
-fn slitop(args: &[&str]) -> std::process::Output {
-    Command::new(slitop_bin())
-        .args(args)
-        .env_remove("XDG_CONFIG_HOME")
-        .env("HOME", std::env::temp_dir())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run slitop")
-}
-
-fn stderr(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
-}
-
 #[test]
 fn invalid_toml_names_file_line_column_and_field() {
     let dir = tempfile::tempdir().unwrap();
@@ -284,4 +270,12 @@ fn headless_ends_cleanly_on_sigterm_and_sigint() {
             "SIG{sig}: no run directory with a report in the working directory"
         );
     }
+}
+
+fn slitop(args: &[&str]) -> std::process::Output {
+    common::run_slitop(args, &[])
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    common::stderr_of(o)
 }

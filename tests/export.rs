@@ -6,7 +6,7 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,27 +14,7 @@ use common::{free_port, wait_until, ChildGuard, FakeHttp, Reply};
 use serde_json::{json, Value as Json};
 
 fn run_dir(name: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let rec = dir.path().join("recording.jsonl");
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("tests/fixtures/detector/{name}.jsonl"));
-    std::fs::copy(src, &rec).unwrap();
-    (dir, rec)
-}
-
-fn slitop(args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(common::slitop_bin())
-        .args(args)
-        .envs(env.iter().copied())
-        .env_remove("XDG_CONFIG_HOME")
-        .env("HOME", std::env::temp_dir())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run slitop")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
+    common::fixture_run_dir(name)
 }
 
 fn report_json(dir: &std::path::Path) -> Json {
@@ -364,4 +344,12 @@ fn annotations_and_stage_onsets_go_to_grafana_as_documented() {
     assert!(!std::fs::read_to_string(dir.path().join("report.json"))
         .unwrap()
         .contains("from-env"));
+}
+
+fn slitop(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    common::run_slitop(args, env)
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    common::stderr_of(o)
 }

@@ -5,32 +5,12 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
-use common::{slitop_bin, FakeHttp, Reply};
+use common::{FakeHttp, Reply};
 use serde_json::Value as Json;
 
 fn run_dir(name: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let rec = dir.path().join("recording.jsonl");
-    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join(format!("tests/fixtures/detector/{name}.jsonl"));
-    std::fs::copy(src, &rec).unwrap();
-    (dir, rec)
-}
-
-fn slitop(args: &[&str]) -> Output {
-    Command::new(slitop_bin())
-        .args(args)
-        .env_remove("XDG_CONFIG_HOME")
-        .env("HOME", std::env::temp_dir())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run slitop")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
+    common::fixture_run_dir(name)
 }
 
 fn report_json(dir: &Path) -> Json {
@@ -297,4 +277,12 @@ fn a_headless_run_writes_every_file_then_exits_3_and_its_recording_keeps_the_gat
         .stdout
         .windows(21)
         .any(|w| w == b"3 a gate failed (--he"));
+}
+
+fn slitop(args: &[&str]) -> std::process::Output {
+    common::run_slitop(args, &[])
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    common::stderr_of(o)
 }

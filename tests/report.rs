@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
 use serde_json::Value as Json;
 use slitop::model::SourceEvent;
@@ -25,24 +24,10 @@ fn run_dir(name: &str) -> (tempfile::TempDir, PathBuf) {
     (dir, rec)
 }
 
-fn slitop(args: &[&str]) -> Output {
-    Command::new(common::slitop_bin())
-        .args(args)
-        .env_remove("XDG_CONFIG_HOME")
-        .env("HOME", std::env::temp_dir())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run slitop")
-}
-
 fn report(dir: &Path) -> (Json, String) {
     let j = std::fs::read_to_string(dir.join("report.json")).unwrap();
     let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
     (serde_json::from_str(&j).unwrap(), md)
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
 }
 
 fn f(v: &Json) -> Option<f64> {
@@ -361,4 +346,12 @@ fn report_writes_to_out_and_bad_input_is_a_clear_error() {
     let o = slitop(&["report", bad.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("bad.jsonl:3:"), "{}", stderr(&o));
+}
+
+fn slitop(args: &[&str]) -> std::process::Output {
+    common::run_slitop(args, &[])
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    common::stderr_of(o)
 }

@@ -6,9 +6,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
 
-use common::{free_port, slitop_bin, FakeHttp, Reply};
+use common::{free_port, FakeHttp, Reply};
 use serde_json::{json, Value as Json};
 use slitop::report::data::{BaselineRef, ExportResult};
 use slitop::report::Report;
@@ -96,28 +95,7 @@ fn first_difference(got: &str, want: &str) -> Option<String> {
 }
 
 fn run_dir(name: &str) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let rec = dir.path().join("recording.jsonl");
-    std::fs::copy(
-        manifest().join(format!("tests/fixtures/detector/{name}.jsonl")),
-        &rec,
-    )
-    .unwrap();
-    (dir, rec)
-}
-
-fn slitop(args: &[&str]) -> Output {
-    Command::new(slitop_bin())
-        .args(args)
-        .env_remove("XDG_CONFIG_HOME")
-        .env("HOME", std::env::temp_dir())
-        .stdin(Stdio::null())
-        .output()
-        .expect("run slitop")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).to_string()
+    common::fixture_run_dir(name)
 }
 
 #[test]
@@ -280,4 +258,12 @@ fn a_renamed_missing_or_unknown_key_is_refused() {
         edit(&mut r);
         assert!(schema.refuses(&r), "{what} was accepted");
     }
+}
+
+fn slitop(args: &[&str]) -> std::process::Output {
+    common::run_slitop(args, &[])
+}
+
+fn stderr(o: &std::process::Output) -> String {
+    common::stderr_of(o)
 }

@@ -373,3 +373,31 @@ pub fn slitop_bin() -> PathBuf {
         .map(PathBuf::from)
         .expect("only the slitop package's tests run the slitop binary")
 }
+
+/// Runs the slitop binary to completion with `env` added, away from the user's config (no
+/// XDG config, a temporary HOME) and with no input.
+pub fn run_slitop(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    Command::new(slitop_bin())
+        .args(args)
+        .envs(env.iter().copied())
+        .env_remove("XDG_CONFIG_HOME")
+        .env("HOME", std::env::temp_dir())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run slitop")
+}
+
+pub fn stderr_of(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+/// A detector fixture copied into a fresh directory as `recording.jsonl`, so reports built
+/// from it land there.
+pub fn fixture_run_dir(name: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("recording.jsonl");
+    let src = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("tests/fixtures/detector/{name}.jsonl"));
+    std::fs::copy(src, &rec).unwrap();
+    (dir, rec)
+}
