@@ -396,6 +396,15 @@ impl Detector {
         median(self.vus_per_busy.iter().copied()).is_none_or(|r| r > 1.5)
     }
 
+    /// The VUs are known to be the load: they were seen, while healthy, to outnumber the
+    /// requests in flight (they think between requests: a closed loop). A closed loop's
+    /// arrivals also outrun completions while VUs are added (each new VU's request waits),
+    /// which must not make it an open loop.
+    fn vus_known_as_load(&self) -> bool {
+        self.level(|f| f.vus).is_some()
+            && median(self.vus_per_busy.iter().copied()).is_some_and(|r| r > 1.5)
+    }
+
     fn decoupled(&self) -> Option<String> {
         self.open_decoupled().or_else(|| self.closed_decoupled())
     }
@@ -686,7 +695,7 @@ impl Detector {
     /// the closed-loop rule may fire first there; arrivals outrunning completions afterwards
     /// still make the knee an arrival rate.
     fn track_knee(&mut self) {
-        if !self.open_seen && self.ratio_decoupling().is_some() {
+        if !self.open_seen && !self.vus_known_as_load() && self.ratio_decoupling().is_some() {
             self.open_streak += 1;
             // Three refreshes in a row: one rate window out of step is not a load model.
             if self.open_streak >= 3 {
@@ -713,7 +722,9 @@ impl Detector {
             return;
         };
         let (load, unit) = match (at.offered, at.vus) {
-            (_, Some(v)) if closed && !self.open_seen => (Some(v), "VUs"),
+            (_, Some(v)) if (closed || self.vus_known_as_load()) && !self.open_seen => {
+                (Some(v), "VUs")
+            }
             (Some(o), _) => (Some(o), "req/s"),
             (None, Some(v)) => (Some(v), "VUs"),
             (None, None) => (None, "req/s"),

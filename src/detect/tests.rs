@@ -215,3 +215,25 @@ fn a_day_at_one_refresh_a_second_keeps_the_history_bounded() {
     assert_eq!(d.history.last().map(|f| f.t), Some(86_399_000));
     assert_eq!(activations(&tr, StageId::Plateau), 0);
 }
+
+#[test]
+fn a_closed_loop_whose_arrivals_run_ahead_while_vus_are_added_keeps_its_knee_in_vus() {
+    // VUs that think between requests (twice as many VUs as requests in flight while healthy);
+    // past the wall every VU added leaves one more request waiting, so the queue's arrivals
+    // run ~10% ahead of completions — the shape an arrival-rate test also shows.
+    let vus = |t: f64| 2.0 + t * 38.0 / 120.0;
+    let offered = |t: f64| (vus(t) * 5.0).min(40.0 + vus(t) * 0.05);
+    let frames: Vec<Frame> = simulate(140, 40.0, offered, Some(&vus), 0.0)
+        .into_iter()
+        .map(|mut f| {
+            let ahead = if f.t > 40_000 { 1.1 } else { 1.0 };
+            f.offered = f.throughput.map(|x| x * ahead);
+            f
+        })
+        .collect();
+    let (d, tr) = run(frames);
+    let knee = d.knee.clone().unwrap_or_else(|| panic!("{tr:#?}"));
+    assert_eq!(knee.load_unit, "VUs", "{knee:?}");
+    // The wall is crossed at 8 VUs (5 req/s each against 40 req/s).
+    assert!((7.0..12.0).contains(&knee.load.unwrap()), "{knee:?}");
+}
