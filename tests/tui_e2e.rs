@@ -256,7 +256,9 @@ fn live_values_notes_resize_queue_view_and_quit_restoring_the_terminal() {
     );
     let s = t.screen();
     assert!(s.contains("jobs"), "{s}");
-    assert!(s.contains("evil\u{FFFD}[41m"), "{s}");
+    // The escape is shown as U+FFFD and the rest as text (at this width the queue view's
+    // figures leave the stream column ten cells, so the name may be cut after `[4`).
+    assert!(s.contains("evil\u{FFFD}[4"), "{s}");
 
     // Shrinking to 40×12 and back neither crashes nor leaves it unable to draw.
     t.cmd(&["resize-window", "-t", "e2e", "-x", "40", "-y", "12"]);
