@@ -101,6 +101,20 @@ fn the_saturated_dashboard_names_its_stages_and_the_healthy_one_does_not() {
 }
 
 #[test]
+fn cleared_stages_keep_their_times_and_all_six_chips_fit_80_columns() {
+    let wide = screen_text(View::Dashboard, 160, 48, 55, false);
+    let strip = wide.lines().nth(1).unwrap();
+    assert!(
+        strip.contains("◌ 1 rate 0:12–0:52  ● 2 decoupled 0:31"),
+        "{strip}"
+    );
+    let narrow = screen_text(View::Dashboard, 80, 24, 55, false);
+    let strip = narrow.lines().nth(1).unwrap();
+    assert!(strip.contains("◌ 1 0:12–0:52"), "{strip}");
+    assert!(strip.contains("● 6 0:48"), "{strip}");
+}
+
+#[test]
 fn any_size_down_to_one_cell_renders_without_panicking() {
     let (state, tl) = live_at(55);
     let info = RunInfo::default();
