@@ -44,6 +44,8 @@ pub enum EventKind {
     Annotation,
     Stage,
     Health,
+    /// A source went finished: logged with the health changes, but no trouble.
+    SourceEnded,
     Warning,
     Error,
 }
@@ -53,7 +55,7 @@ impl EventKind {
         match self {
             EventKind::Annotation => "note",
             EventKind::Stage => "stage",
-            EventKind::Health => "health",
+            EventKind::Health | EventKind::SourceEnded => "health",
             EventKind::Warning => "warning",
             EventKind::Error => "error",
         }
@@ -135,11 +137,11 @@ impl Timeline {
         if let Health::Down { reason } = health {
             text += &format!(": {reason}");
         }
-        self.events.push(Event {
-            t,
-            kind: EventKind::Health,
-            text,
-        });
+        let kind = match health {
+            Health::Finished => EventKind::SourceEnded,
+            _ => EventKind::Health,
+        };
+        self.events.push(Event { t, kind, text });
     }
 
     pub fn error(&mut self, t: TimeMs, text: String) {
@@ -381,5 +383,25 @@ mod tests {
             (at(75).onset, at(75).cleared_span),
             (Some(70), Some((60, 70)))
         );
+    }
+
+    #[test]
+    fn a_finished_source_is_logged_as_an_end_not_as_trouble() {
+        let mut tl = Timeline::default();
+        tl.health_change("k6", 5, &Health::Finished);
+        tl.health_change(
+            "scrape",
+            6,
+            &Health::Down {
+                reason: "refused".into(),
+            },
+        );
+        assert_eq!(tl.events[0].kind, EventKind::SourceEnded);
+        assert_eq!(
+            (tl.events[0].kind.word(), tl.events[0].text.as_str()),
+            ("health", "k6 finished")
+        );
+        assert_eq!(tl.events[1].kind, EventKind::Health);
+        assert_eq!(tl.health_at(10)["k6"], (5, Health::Finished));
     }
 }
