@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::{k6_bin, ChildGuard};
-use slitop::model::{now_ms, Sample, SourceEvent};
+use slitop::model::{now_ms, Health, Sample, SourceEvent};
 use slitop::sources::k6::{stop_test, K6RestPoller};
 use slitop::sources::k6_json::K6JsonPoller;
 use slitop::sources::{run_poller, PollSettings, Poller};
@@ -337,4 +337,135 @@ async fn a_k6_api_that_never_answers_is_timed_out() {
     assert!(down.contains("timed out"), "{down}");
     cancel.cancel();
     let _ = task.await;
+}
+
+/// Starts k6 on `script` with its REST API on a free port; returns the guard and the API's URL
+/// once it answers.
+fn start_k6(js: &std::path::Path) -> (ChildGuard, String) {
+    let api = common::free_port();
+    let k6 = ChildGuard::spawn(
+        "k6",
+        Command::new(k6_bin())
+            .args(["run", "--quiet", "--address", &format!("127.0.0.1:{api}")])
+            .arg(js)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    assert!(
+        common::wait_until(Duration::from_secs(15), || common::port_open(api)),
+        "k6 REST API never came up"
+    );
+    (k6, format!("http://127.0.0.1:{api}"))
+}
+
+fn wait_exit(k6: &mut ChildGuard, limit: Duration) -> bool {
+    common::wait_until(limit, || k6.child.try_wait().unwrap().is_some())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_k6_run_that_completes_is_finished_not_down() {
+    let port = flaky_server(Arc::new(Counts::default()));
+    let dir = tempfile::tempdir().unwrap();
+    let js = script(dir.path(), port, "2s");
+    let (mut k6, url) = start_k6(&js);
+    let (tx, mut rx) = mpsc::channel(1024);
+    let cancel = CancellationToken::new();
+    let p = K6RestPoller::new(vec![url], Duration::from_secs(2)).unwrap();
+    let settings = PollSettings {
+        name: "k6".into(),
+        refresh: Duration::from_millis(250),
+        timeout: Duration::from_secs(2),
+        backoff_max: Duration::from_millis(500),
+    };
+    let task = tokio::spawn(run_poller(p, settings, tx, cancel.clone()));
+    let mut seen = Vec::new();
+    let mut data = 0;
+    let finished = tokio::time::timeout(Duration::from_secs(40), async {
+        while let Some(e) = rx.recv().await {
+            match e {
+                SourceEvent::Health { health, .. } => {
+                    seen.push(health.clone());
+                    if health == Health::Finished {
+                        return true;
+                    }
+                }
+                SourceEvent::Samples { .. } => data += 1,
+                _ => {}
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(finished, Ok(true), "never finished: {seen:?}");
+    assert!(
+        wait_exit(&mut k6, Duration::from_secs(15)),
+        "k6 did not exit"
+    );
+    assert!(data >= 2, "only {data} polls answered");
+    assert_eq!(seen.first(), Some(&Health::Ok), "{seen:?}");
+    assert!(
+        !seen.iter().any(|h| matches!(h, Health::Down { .. })),
+        "went down on the way: {seen:?}"
+    );
+    // It stays finished while the poll loop keeps trying the address.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    while let Ok(e) = rx.try_recv() {
+        if let SourceEvent::Health { health, .. } = e {
+            panic!("health changed after finishing: {health:?}");
+        }
+    }
+    cancel.cancel();
+    let _ = task.await;
+}
+
+/// The whole run as a user gets it: headless lines, the recording, and its replay all say
+/// `finished` for a k6 run that ended, and nothing says down.
+#[test]
+fn headless_lines_and_the_recording_say_finished_when_k6_ends() {
+    let port = flaky_server(Arc::new(Counts::default()));
+    let dir = tempfile::tempdir().unwrap();
+    let js = script(dir.path(), port, "3s");
+    let (mut k6, url) = start_k6(&js);
+    let out = dir.path().join("run");
+    let o = Command::new(common::slitop_bin())
+        .args(["--k6", &url, "--refresh", "250ms", "--headless"])
+        .args(["--duration", "7s", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        wait_exit(&mut k6, Duration::from_secs(15)),
+        "k6 did not exit"
+    );
+    let stdout = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        o.status.success(),
+        "{:?}: {}",
+        o.status,
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let k6_health = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["source"] == "k6" && v.get("health").is_some())
+            .map(|v| v["health"].as_str().unwrap_or("").to_string())
+            .collect()
+    };
+    assert_eq!(k6_health(&stdout), ["ok", "finished"], "{stdout}");
+    let rec = std::fs::read_to_string(out.join("recording.jsonl")).unwrap();
+    assert!(rec.contains(r#"{"state":"finished"}"#), "{rec}");
+    assert!(!rec.contains(r#""state":"down""#));
+    let replay = Command::new(common::slitop_bin())
+        .args(["replay", "--headless", "--out"])
+        .arg(dir.path().join("replay"))
+        .arg(out.join("recording.jsonl"))
+        .output()
+        .unwrap();
+    let replayed = String::from_utf8_lossy(&replay.stdout).to_string();
+    assert_eq!(
+        k6_health(&replayed),
+        ["ok", "finished"],
+        "{replayed}{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
 }

@@ -23,33 +23,18 @@ fn live_at(secs: i64) -> (slitop::state::RunState, slitop::ui::timeline::Timelin
 
 fn screen_text(view: View, w: u16, h: u16, secs: i64, color: bool) -> String {
     let (state, tl) = live_at(secs);
-    let mut app = App::new(60_000, true, true);
-    app.view = view;
-    let info = RunInfo {
-        name: "capacity-ramp".into(),
-        recording: Some("run".into()),
-        replay: false,
-        sources: vec![
-            "k6".into(),
-            "k6-json".into(),
-            "scrape".into(),
-            "valkey".into(),
-        ],
-    };
-    let s = Screen {
-        app: &app,
-        tl: &tl,
-        state: &state,
-        info: &info,
-        theme: Theme {
-            color,
-            ascii: false,
-        },
-        now: tl.last().unwrap(),
-    };
-    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| render(f.area(), f.buffer_mut(), &s)).unwrap();
-    let buf = term.backend().buffer().clone();
+    render_text(&state, &tl, view, w, h, color)
+}
+
+fn render_text(
+    state: &slitop::state::RunState,
+    tl: &slitop::ui::timeline::Timeline,
+    view: View,
+    w: u16,
+    h: u16,
+    color: bool,
+) -> String {
+    let buf = buffer(state, tl, view, w, h, color);
     if color {
         format!("{buf:?}")
     } else {
@@ -66,6 +51,43 @@ fn screen_text(view: View, w: u16, h: u16, secs: i64, color: bool) -> String {
         }
         out
     }
+}
+
+fn buffer(
+    state: &slitop::state::RunState,
+    tl: &slitop::ui::timeline::Timeline,
+    view: View,
+    w: u16,
+    h: u16,
+    color: bool,
+) -> ratatui::buffer::Buffer {
+    let mut app = App::new(60_000, true, true);
+    app.view = view;
+    let info = RunInfo {
+        name: "capacity-ramp".into(),
+        recording: Some("run".into()),
+        replay: false,
+        sources: vec![
+            "k6".into(),
+            "k6-json".into(),
+            "scrape".into(),
+            "valkey".into(),
+        ],
+    };
+    let s = Screen {
+        app: &app,
+        tl,
+        state,
+        info: &info,
+        theme: Theme {
+            color,
+            ascii: false,
+        },
+        now: tl.last().unwrap(),
+    };
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| render(f.area(), f.buffer_mut(), &s)).unwrap();
+    term.backend().buffer().clone()
 }
 
 /// Healthy: 20 s in (well below capacity); saturated: 55 s in (past the wall, errors visible,
@@ -90,6 +112,60 @@ fn every_view_at_both_sizes_healthy_and_saturated_colour_and_no_color() {
     }
 }
 
+/// The ramp recording as a slitop that knows a finished k6 records it: the line where k6's
+/// API went away after its run says finished instead of down.
+fn finished_at(secs: i64) -> (slitop::state::RunState, slitop::ui::timeline::Timeline) {
+    let mut replaced = 0;
+    let text: String = RAMP
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            if v["k"] == "health" && v["src"] == "k6" && v["health"]["state"] == "down" {
+                v["health"] = serde_json::json!({"state": "finished"});
+                replaced += 1;
+            }
+            v.to_string() + "\n"
+        })
+        .collect();
+    assert_eq!(replaced, 1);
+    let mut rec = Recording::parse(&text, "ramp-finished.jsonl").unwrap();
+    rec.cut_after(secs * 1000);
+    timeline_of(&rec).unwrap()
+}
+
+#[test]
+fn a_finished_k6_is_shown_finished_in_a_neutral_style_never_down() {
+    let (state, tl) = finished_at(75);
+    assert_eq!(
+        state.health.get("k6"),
+        Some(&slitop::model::Health::Finished)
+    );
+    let screen = render_text(&state, &tl, View::Dashboard, 80, 24, false);
+    let header = screen.lines().next().unwrap();
+    assert!(header.contains("k6 ■ finished"), "{header}");
+    assert!(
+        !header.contains("down") && !header.contains('✖'),
+        "{header}"
+    );
+    // Its series ended with it: no k6 state or VU count left over from the last poll.
+    assert!(
+        !header.contains("VUs") && !header.contains("running"),
+        "{header}"
+    );
+    insta::assert_snapshot!("dashboard_80x24_k6_finished_nocolor", screen);
+
+    // In colour the mark is dim, not the error band.
+    let buf = buffer(&state, &tl, View::Dashboard, 80, 24, true);
+    let x = header.chars().position(|c| c == '■').unwrap() as u16;
+    for dx in 0.."■ finished".chars().count() as u16 {
+        let fg = buf[(x + dx, 0)].fg;
+        assert_eq!(fg, ratatui::style::Color::DarkGray, "cell {dx} of the mark");
+    }
+    let events = render_text(&state, &tl, View::Events, 160, 48, false);
+    assert!(events.contains("health  k6 finished"), "{events}");
+    assert!(!events.contains("k6 down"), "{events}");
+}
+
 #[test]
 fn the_saturated_dashboard_names_its_stages_and_the_healthy_one_does_not() {
     let sat = screen_text(View::Dashboard, 160, 48, 55, false);
@@ -98,6 +174,20 @@ fn the_saturated_dashboard_names_its_stages_and_the_healthy_one_does_not() {
     let ok = screen_text(View::Dashboard, 160, 48, 20, false);
     assert!(ok.contains("○ 4 plateau"), "{ok}");
     assert!(!ok.contains("✖"), "{ok}");
+}
+
+#[test]
+fn cleared_stages_keep_their_times_and_all_six_chips_fit_80_columns() {
+    let wide = screen_text(View::Dashboard, 160, 48, 55, false);
+    let strip = wide.lines().nth(1).unwrap();
+    assert!(
+        strip.contains("◌ 1 rate 0:12–0:52  ● 2 decoupled 0:31"),
+        "{strip}"
+    );
+    let narrow = screen_text(View::Dashboard, 80, 24, 55, false);
+    let strip = narrow.lines().nth(1).unwrap();
+    assert!(strip.contains("◌ 1 0:12–0:52"), "{strip}");
+    assert!(strip.contains("● 6 0:48"), "{strip}");
 }
 
 #[test]

@@ -153,6 +153,9 @@ pub enum Health {
     Down {
         reason: String,
     },
+    /// What the source watches has ended (a k6 run that completed or was stopped): its
+    /// failures since are the end, not trouble. Its series end here, as when it goes down.
+    Finished,
 }
 
 impl Health {
@@ -163,7 +166,13 @@ impl Health {
             Health::Ok => "ok",
             Health::Stale { .. } => "stale",
             Health::Down { .. } => "down",
+            Health::Finished => "finished",
         }
+    }
+
+    /// The source's series end here: down or finished, nothing it reported still holds.
+    pub fn ends_series(&self) -> bool {
+        matches!(self, Health::Down { .. } | Health::Finished)
     }
 
     pub fn reason(&self) -> Option<String> {

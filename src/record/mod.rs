@@ -76,6 +76,7 @@ pub fn encode_health(h: &Health) -> Json {
         Health::Ok => json!({"state": "ok"}),
         Health::Stale { since } => json!({"state": "stale", "since": since}),
         Health::Down { reason } => json!({"state": "down", "reason": reason}),
+        Health::Finished => json!({"state": "finished"}),
     }
 }
 
@@ -89,6 +90,7 @@ pub fn decode_health(v: &Json) -> Option<Health> {
         "down" => Health::Down {
             reason: v.get("reason")?.as_str()?.to_string(),
         },
+        "finished" => Health::Finished,
         _ => return None,
     })
 }
@@ -109,5 +111,25 @@ mod tests {
         assert!(is_stale_nan(
             decode_value(&encode_value(stale_nan())).unwrap()
         ));
+    }
+
+    #[test]
+    fn every_health_survives_the_round_trip() {
+        for h in [
+            Health::Starting,
+            Health::Ok,
+            Health::Stale { since: 1234 },
+            Health::Down {
+                reason: "connection refused".into(),
+            },
+            Health::Finished,
+        ] {
+            assert_eq!(decode_health(&encode_health(&h)), Some(h));
+        }
+        assert_eq!(
+            encode_health(&Health::Finished),
+            json!({"state": "finished"})
+        );
+        assert_eq!(decode_health(&json!({"state": "paused"})), None);
     }
 }

@@ -139,10 +139,9 @@ fn parse_record(v: &Json, series: &mut HashMap<u64, Labels>) -> Result<Option<Re
         "health" => Record::Event(SourceEvent::Health {
             source: str_field(v, "src")?,
             t: int_field(v, "t")?,
-            health: v
-                .get("health")
-                .and_then(decode_health)
-                .ok_or("field \"health\": expected {\"state\": ok|starting|stale|down, ...}")?,
+            health: v.get("health").and_then(decode_health).ok_or(
+                "field \"health\": expected {\"state\": ok|starting|stale|down|finished, ...}",
+            )?,
         }),
         "tick" => Record::Tick(int_field(v, "t")?),
         "stage" => {

@@ -27,6 +27,108 @@ fn client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
 pub struct K6RestPoller {
     urls: Vec<String>,
     client: reqwest::Client,
+    /// Per URL, what it said and how it last failed: tells an ended run from a broken one.
+    seen: Vec<Seen>,
+}
+
+/// k6's execution status: the run has started (setup, running, teardown follow).
+const STATUS_STARTED: i64 = 5;
+/// k6's execution status: the run ended by itself, or was stopped or aborted.
+const STATUS_ENDED: i64 = 9;
+const STATUS_INTERRUPTED: i64 = 10;
+
+/// How a request to k6's API failed, as far as telling the end of a run goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Failure {
+    /// Nothing listens any more: k6 exits at the end of its run.
+    Refused,
+    /// The connection was closed or reset under the request: k6 exiting while answering.
+    Closed,
+    /// Anything else (timeout, HTTP error, not k6's JSON).
+    Other,
+}
+
+/// A request failure that carries its `Failure` through `anyhow`.
+#[derive(Debug)]
+struct Unreachable {
+    failure: Failure,
+    text: String,
+}
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl std::error::Error for Unreachable {}
+
+impl Failure {
+    /// Reads the failure from the error's causes: the OS error kind where there is one.
+    fn of_request(e: &reqwest::Error) -> Failure {
+        use std::io::ErrorKind as K;
+        if e.is_timeout() {
+            return Failure::Other;
+        }
+        let mut src: Option<&dyn std::error::Error> = Some(e);
+        while let Some(c) = src {
+            if let Some(io) = c.downcast_ref::<std::io::Error>() {
+                match io.kind() {
+                    K::ConnectionRefused => return Failure::Refused,
+                    K::ConnectionReset
+                    | K::ConnectionAborted
+                    | K::BrokenPipe
+                    | K::UnexpectedEof => return Failure::Closed,
+                    _ => {}
+                }
+            }
+            let text = c.to_string().to_lowercase();
+            if text.contains("connection refused") {
+                return Failure::Refused;
+            }
+            if text.contains("connection closed before message completed") {
+                return Failure::Closed;
+            }
+            src = c.source();
+        }
+        Failure::Other
+    }
+
+    fn of(e: &anyhow::Error) -> Failure {
+        e.downcast_ref::<Unreachable>()
+            .map_or(Failure::Other, |u| u.failure)
+    }
+}
+
+/// What the poller remembers of one k6 instance.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct Seen {
+    /// The status of its last answer.
+    status: Option<i64>,
+    /// It was seen with its run started.
+    ran: bool,
+    /// How its last poll failed; None when it answered or the poll was cut off (timeout).
+    failed: Option<Failure>,
+}
+
+impl Seen {
+    fn answered(&mut self, status: i64, running: bool) {
+        self.status = Some(status);
+        self.ran |= running || status >= STATUS_STARTED;
+        self.failed = None;
+    }
+
+    /// Its run is over: the last status said ended or interrupted (then any failure is the
+    /// exit), or it was seen running and its API is gone now.
+    fn ended(&self) -> bool {
+        matches!(self.status, Some(STATUS_ENDED | STATUS_INTERRUPTED))
+            || (self.ran && matches!(self.failed, Some(Failure::Refused | Failure::Closed)))
+    }
+}
+
+/// A failed poll means the test is finished when every instance's run is over.
+fn all_ended(seen: &[Seen]) -> bool {
+    !seen.is_empty() && seen.iter().all(Seen::ended)
 }
 
 /// What one instance reported.
@@ -51,6 +153,7 @@ impl K6RestPoller {
                 .map_err(|e| anyhow!("k6 url {u:?}: {e}; expected e.g. http://127.0.0.1:6565"))?;
         }
         Ok(Self {
+            seen: vec![Seen::default(); urls.len()],
             urls: urls
                 .into_iter()
                 .map(|u| u.trim_end_matches('/').to_string())
@@ -60,17 +163,15 @@ impl K6RestPoller {
     }
 
     async fn get(&self, url: &str) -> anyhow::Result<Json> {
-        let r = self
-            .client
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| anyhow!(describe_error(&e, url)))?;
+        let unreachable = |e: reqwest::Error| {
+            anyhow::Error::new(Unreachable {
+                failure: Failure::of_request(&e),
+                text: describe_error(&e, url),
+            })
+        };
+        let r = self.client.get(url).send().await.map_err(unreachable)?;
         let status = r.status();
-        let body = r
-            .bytes()
-            .await
-            .map_err(|e| anyhow!(describe_error(&e, url)))?;
+        let body = r.bytes().await.map_err(unreachable)?;
         if !status.is_success() {
             return Err(anyhow!(
                 "{url}: HTTP {status}: {:?}",
@@ -117,18 +218,37 @@ impl K6RestPoller {
     }
 }
 
-impl Poller for K6RestPoller {
-    async fn poll(&mut self, now: TimeMs) -> anyhow::Result<Vec<SourceEvent>> {
+/// The instances that answered a poll, and those that failed with their errors.
+type Answers = (Vec<(String, Instance)>, Vec<(String, anyhow::Error)>);
+
+impl K6RestPoller {
+    /// Asks every instance, remembering what each said or how it failed.
+    async fn ask_all(&mut self) -> Answers {
+        for s in &mut self.seen {
+            s.failed = None;
+        }
         let results = join_all(self.urls.iter().map(|u| self.instance(u))).await;
-        let mut events = Vec::new();
-        let mut ok = Vec::new();
-        let mut errors = Vec::new();
-        for (u, r) in self.urls.iter().zip(results) {
+        let (mut ok, mut errors) = (Vec::new(), Vec::new());
+        for ((u, r), seen) in self.urls.iter().zip(results).zip(&mut self.seen) {
             match r {
-                Ok(i) => ok.push((u, i)),
-                Err(e) => errors.push((u, e)),
+                Ok(i) => {
+                    seen.answered(i.status as i64, i.running);
+                    ok.push((u.clone(), i));
+                }
+                Err(e) => {
+                    seen.failed = Some(Failure::of(&e));
+                    errors.push((u.clone(), e));
+                }
             }
         }
+        (ok, errors)
+    }
+}
+
+impl Poller for K6RestPoller {
+    async fn poll(&mut self, now: TimeMs) -> anyhow::Result<Vec<SourceEvent>> {
+        let (ok, mut errors) = self.ask_all().await;
+        let mut events = Vec::new();
         if ok.is_empty() {
             let (_, e) = errors.swap_remove(0);
             return Err(e);
@@ -192,6 +312,11 @@ impl Poller for K6RestPoller {
             samples: s,
         });
         Ok(events)
+    }
+
+    /// k6 exits at the end of its run, so its API going away after the run is the end.
+    fn finished(&self) -> bool {
+        all_ended(&self.seen)
     }
 }
 
@@ -302,3 +427,113 @@ pub const KIND: crate::sources::SourceKind = crate::sources::SourceKind {
         })
     },
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answered(status: i64, running: bool) -> Seen {
+        let mut s = Seen::default();
+        s.answered(status, running);
+        s
+    }
+
+    fn failed(mut s: Seen, f: Option<Failure>) -> Seen {
+        s.failed = f;
+        s
+    }
+
+    #[test]
+    fn after_ended_or_interrupted_any_failure_is_the_end() {
+        for status in [STATUS_ENDED, STATUS_INTERRUPTED] {
+            for f in [
+                Some(Failure::Refused),
+                Some(Failure::Closed),
+                Some(Failure::Other),
+                None,
+            ] {
+                assert!(
+                    all_ended(&[failed(answered(status, false), f)]),
+                    "{status} {f:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_run_seen_going_whose_api_is_gone_has_ended() {
+        let running = answered(7, true);
+        assert!(all_ended(&[failed(running, Some(Failure::Refused))]));
+        assert!(all_ended(&[failed(running, Some(Failure::Closed))]));
+        // Setup and teardown are part of the run; `running` alone also counts.
+        assert!(all_ended(&[failed(
+            answered(6, false),
+            Some(Failure::Refused)
+        )]));
+        assert!(all_ended(&[failed(
+            answered(8, false),
+            Some(Failure::Refused)
+        )]));
+        assert!(all_ended(&[failed(
+            answered(0, true),
+            Some(Failure::Refused)
+        )]));
+    }
+
+    #[test]
+    fn a_timeout_or_an_error_reply_while_running_is_down() {
+        let running = answered(7, true);
+        assert!(!all_ended(&[failed(running, Some(Failure::Other))]));
+        assert!(!all_ended(&[failed(running, None)]));
+    }
+
+    #[test]
+    fn a_k6_never_seen_running_is_down_not_finished() {
+        assert!(!all_ended(&[failed(
+            Seen::default(),
+            Some(Failure::Refused)
+        )]));
+        // Still initialising when it went away: a crash, not the end of a run.
+        assert!(!all_ended(&[failed(
+            answered(3, false),
+            Some(Failure::Refused)
+        )]));
+        assert!(!all_ended(&[]));
+    }
+
+    #[test]
+    fn every_instance_must_have_ended() {
+        let done = failed(answered(7, true), Some(Failure::Refused));
+        let stuck = failed(answered(7, true), Some(Failure::Other));
+        assert!(all_ended(&[done, done]));
+        assert!(!all_ended(&[done, stuck]));
+    }
+
+    #[test]
+    fn an_answer_clears_the_last_failure() {
+        let mut s = failed(answered(7, true), Some(Failure::Refused));
+        s.answered(7, true);
+        assert_eq!(s.failed, None);
+        assert!(!s.ended());
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_ends_a_run_only_after_k6_was_seen_running() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let mut p = K6RestPoller::new(
+            vec![format!("http://127.0.0.1:{port}")],
+            Duration::from_secs(2),
+        )
+        .unwrap();
+        let e = p.poll(0).await.unwrap_err();
+        assert!(format!("{e:#}").contains("refused"), "{e:#}");
+        assert_eq!(p.seen[0].failed, Some(Failure::Refused));
+        assert!(!p.finished(), "never seen running: down");
+        p.seen[0].answered(7, true);
+        p.poll(0).await.unwrap_err();
+        assert!(p.finished());
+    }
+}

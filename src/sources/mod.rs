@@ -127,12 +127,18 @@ pub async fn command(cfg: &Config, cmd: SourceCommand) -> String {
 }
 
 /// One poll of a source. Returned events are forwarded as-is; an error takes the source down
-/// with the error's text as the reason.
+/// with the error's text as the reason, unless `finished` says the thing it watches has ended.
 pub trait Poller: Send + 'static {
     fn poll(
         &mut self,
         now: TimeMs,
     ) -> impl Future<Output = anyhow::Result<Vec<SourceEvent>>> + Send;
+
+    /// Asked after a failed poll: true when the failure means that what the source watches
+    /// has ended (a k6 run that completed and exited), so the source is finished, not down.
+    fn finished(&self) -> bool {
+        false
+    }
 }
 
 /// A source task's health as it tells it: a change is sent once, when it happens.
@@ -196,8 +202,9 @@ pub async fn run_poller<P: Poller>(
     }
 }
 
-/// Polls on the refresh while it succeeds and backs off while it fails; returns only when
-/// the run's receiver is gone.
+/// Polls on the refresh while it succeeds and backs off while it fails (finished too: a new
+/// run behind the same address turns it ok again); returns only when the run's receiver is
+/// gone.
 async fn poll_forever<P: Poller>(mut poller: P, settings: &PollSettings, rep: &mut Reporter) {
     let mut backoff = crate::backoff::Backoff::new(settings.refresh, settings.backoff_max);
     loop {
@@ -214,10 +221,14 @@ async fn poll_forever<P: Poller>(mut poller: P, settings: &PollSettings, rep: &m
                     Err(c) => Err(c),
                 }
             }
-            Err(reason) => rep
-                .set(Health::Down { reason })
-                .await
-                .map(|_| backoff.next_delay()),
+            Err(reason) => {
+                let h = if poller.finished() {
+                    Health::Finished
+                } else {
+                    Health::Down { reason }
+                };
+                rep.set(h).await.map(|_| backoff.next_delay())
+            }
         };
         let Ok(wait) = outcome else { return };
         tokio::time::sleep(wait.saturating_sub(started.elapsed())).await;

@@ -152,7 +152,7 @@ impl RunState {
                 warnings,
             }),
             SourceEvent::Health { source, t, health } => {
-                if matches!(health, Health::Down { .. }) {
+                if health.ends_series() {
                     // Like a failed Prometheus scrape: the source's series end here, so local
                     // signals show no data instead of repeating the last value for 5 minutes.
                     if let Some(series) = self.source_series.remove(&source) {

@@ -44,6 +44,8 @@ pub enum EventKind {
     Annotation,
     Stage,
     Health,
+    /// A source went finished: logged with the health changes, but no trouble.
+    SourceEnded,
     Warning,
     Error,
 }
@@ -53,7 +55,7 @@ impl EventKind {
         match self {
             EventKind::Annotation => "note",
             EventKind::Stage => "stage",
-            EventKind::Health => "health",
+            EventKind::Health | EventKind::SourceEnded => "health",
             EventKind::Warning => "warning",
             EventKind::Error => "error",
         }
@@ -74,6 +76,8 @@ pub struct StageAt {
     pub state: StageState,
     /// When the current state's run began (the suspicion before an activation).
     pub onset: Option<TimeMs>,
+    /// The last time it was reached: when that began (its onset) and when it cleared.
+    pub cleared_span: Option<(TimeMs, TimeMs)>,
     pub evidence: String,
 }
 
@@ -133,11 +137,11 @@ impl Timeline {
         if let Health::Down { reason } = health {
             text += &format!(": {reason}");
         }
-        self.events.push(Event {
-            t,
-            kind: EventKind::Health,
-            text,
-        });
+        let kind = match health {
+            Health::Finished => EventKind::SourceEnded,
+            _ => EventKind::Health,
+        };
+        self.events.push(Event { t, kind, text });
     }
 
     pub fn error(&mut self, t: TimeMs, text: String) {
@@ -203,14 +207,24 @@ impl Timeline {
                 id,
                 state: StageState::Inactive,
                 onset: None,
+                cleared_span: None,
                 evidence: String::new(),
             })
             .collect();
         for tr in self.transitions.iter().filter(|tr| tr.t <= t) {
             let s = &mut out[tr.stage as usize];
-            // An activation keeps the onset of the suspicion it confirmed.
-            if !(tr.state == StageState::Active && s.state == StageState::Suspected) {
-                s.onset = Some(tr.t);
+            match (s.state, tr.state) {
+                // An activation keeps the onset of the suspicion it confirmed.
+                (StageState::Suspected, StageState::Active) => {}
+                (StageState::Active, StageState::Cleared) => {
+                    s.cleared_span = Some((s.onset.unwrap_or(tr.t), tr.t));
+                    s.onset = Some(tr.t);
+                }
+                // A suspicion that came to nothing: cleared since the earlier clearing.
+                (_, StageState::Cleared) => {
+                    s.onset = Some(s.cleared_span.map_or(tr.t, |(_, c)| c));
+                }
+                _ => s.onset = Some(tr.t),
             }
             s.state = tr.state;
             s.evidence = tr.evidence.clone();
@@ -330,5 +344,64 @@ mod tests {
         assert_eq!((s.state, s.onset), (StageState::Cleared, Some(40)));
         let s = &tl.stages_at(5)[StageId::Plateau as usize];
         assert_eq!(s.state, StageState::Inactive);
+    }
+
+    #[test]
+    fn a_cleared_stage_keeps_when_it_began_and_when_it_cleared() {
+        let mut tl = Timeline::default();
+        let tr = |t, state| Transition {
+            t,
+            stage: StageId::PendingClimbs,
+            state,
+            evidence: String::new(),
+        };
+        tl.transitions = vec![
+            tr(10, StageState::Suspected),
+            tr(12, StageState::Active),
+            tr(40, StageState::Cleared),
+            // Suspected again, then dismissed: back to cleared, the first span still stands.
+            tr(50, StageState::Suspected),
+            tr(52, StageState::Cleared),
+            // Reached again: the new span replaces it once that clears.
+            tr(60, StageState::Suspected),
+            tr(61, StageState::Active),
+            tr(70, StageState::Cleared),
+        ];
+        let at = |t| tl.stages_at(t)[StageId::PendingClimbs as usize].clone();
+        assert_eq!(at(20).cleared_span, None);
+        assert_eq!(
+            (at(45).onset, at(45).cleared_span),
+            (Some(40), Some((10, 40)))
+        );
+        assert_eq!(at(51).state, StageState::Suspected);
+        assert_eq!(
+            (at(55).onset, at(55).cleared_span),
+            (Some(40), Some((10, 40)))
+        );
+        assert_eq!(at(65).cleared_span, Some((10, 40)));
+        assert_eq!(
+            (at(75).onset, at(75).cleared_span),
+            (Some(70), Some((60, 70)))
+        );
+    }
+
+    #[test]
+    fn a_finished_source_is_logged_as_an_end_not_as_trouble() {
+        let mut tl = Timeline::default();
+        tl.health_change("k6", 5, &Health::Finished);
+        tl.health_change(
+            "scrape",
+            6,
+            &Health::Down {
+                reason: "refused".into(),
+            },
+        );
+        assert_eq!(tl.events[0].kind, EventKind::SourceEnded);
+        assert_eq!(
+            (tl.events[0].kind.word(), tl.events[0].text.as_str()),
+            ("health", "k6 finished")
+        );
+        assert_eq!(tl.events[1].kind, EventKind::Health);
+        assert_eq!(tl.health_at(10)["k6"], (5, Health::Finished));
     }
 }

@@ -15,6 +15,7 @@ fn style(s: &Screen, e: &Event) -> ratatui::style::Style {
         EventKind::Annotation => s.theme.marker(),
         EventKind::Stage => s.theme.band(Band::Warn),
         EventKind::Health | EventKind::Error => s.theme.band(Band::Crit),
+        EventKind::SourceEnded => s.theme.dim(),
         EventKind::Warning => s.theme.band(Band::Warn),
     }
 }

@@ -173,26 +173,35 @@ fn tiny(area: Rect, buf: &mut Buffer, s: &Screen) {
 
 fn health_span(s: &Screen, name: &str, since: TimeMs, h: &Health) -> Vec<Span<'static>> {
     use crate::settings::Band;
-    let (band, word) = match h {
-        Health::Ok => (Band::Ok, "ok".to_string()),
-        Health::Starting => (Band::NoData, "starting".to_string()),
-        Health::Stale { since: last } => (
+    let band = |b: Band, word: String| (s.theme.band_symbol(b), s.theme.band(b), word);
+    let (symbol, style, word) = match h {
+        Health::Ok => band(Band::Ok, "ok".to_string()),
+        Health::Starting => band(Band::NoData, "starting".to_string()),
+        Health::Stale { since: last } => band(
             Band::Warn,
             format!("stale {}s", ((s.now - last) / 1000).max(0)),
         ),
-        Health::Down { reason } => (
+        Health::Down { reason } => band(
             Band::Crit,
             format!("down: {}", crate::text::clean_short(reason, 40)),
         ),
+        // The end of what it watches is no trouble: a neutral mark, no band colour.
+        Health::Finished => (finished_symbol(&s.theme), s.theme.dim(), "finished".into()),
     };
     let _ = since;
     vec![
         Span::raw(format!("{name} ")),
-        Span::styled(
-            format!("{} {word}", s.theme.band_symbol(band)),
-            s.theme.band(band),
-        ),
+        Span::styled(format!("{symbol} {word}"), style),
     ]
+}
+
+/// The mark of a finished source: a stop square, `=` in ASCII mode.
+fn finished_symbol(theme: &Theme) -> &'static str {
+    if theme.ascii {
+        "="
+    } else {
+        "■"
+    }
 }
 
 fn header(area: Rect, buf: &mut Buffer, s: &Screen) {

@@ -1,4 +1,4 @@
-//! The saturation strip: six stage chips with state and onset, and the evidence line.
+//! The saturation strip: six stage chips with state and times, and the evidence line.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -7,6 +7,7 @@ use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 use super::Screen;
 use crate::detect::{StageId, StageState};
+use crate::ui::timeline::StageAt;
 
 /// Short chip names, so six fit on 80 columns.
 fn short(id: StageId) -> &'static str {
@@ -20,28 +21,69 @@ fn short(id: StageId) -> &'static str {
     }
 }
 
+/// Shorter still, for when the chips' times need the room.
+fn shortest(id: StageId) -> &'static str {
+    match id {
+        StageId::RateRises => "rate",
+        StageId::Decoupled => "dec",
+        StageId::PendingClimbs => "pend",
+        StageId::Plateau => "plat",
+        StageId::P95High => "p95",
+        StageId::ErrorsVisible => "err",
+    }
+}
+
+/// How a chip names its stage: the strip takes the first that fits its width, and drops the
+/// names (the number stays) before it drops a time.
+const NAMES: [fn(StageId) -> &'static str; 3] = [short, shortest, |_| ""];
+
+const GAP: &str = "  ";
+
+/// One chip: symbol, number, name, and the times of the stage's run: its onset while active
+/// or suspected, when it began and when it cleared once cleared (`◌ 3 pending 1:16–1:52`).
+fn chip(s: &Screen, st: &StageAt, name: fn(StageId) -> &'static str) -> String {
+    let mut text = format!("{} {}", s.theme.stage_symbol(st.state), st.id.number());
+    let name = name(st.id);
+    if !name.is_empty() {
+        text += &format!(" {name}");
+    }
+    match (st.state, st.onset, st.cleared_span) {
+        (StageState::Active | StageState::Suspected, Some(o), _) => {
+            text += &format!(" {}", s.rel(o));
+        }
+        (StageState::Cleared, _, Some((from, to))) => {
+            let dash = if s.theme.ascii { "-" } else { "–" };
+            text += &format!(" {}{dash}{}", s.rel(from), s.rel(to));
+        }
+        _ => {}
+    }
+    text
+}
+
 pub fn chips(area: Rect, buf: &mut Buffer, s: &Screen) {
     let stages = s.tl.stages_at(s.t());
-    let mut spans = Vec::new();
-    for (i, st) in stages.iter().enumerate() {
-        let mut text = format!(
-            "{} {} {}",
-            s.theme.stage_symbol(st.state),
-            st.id.number(),
-            short(st.id)
-        );
-        // Onset only for stages that are (or were) reached: the time the run began.
-        if matches!(st.state, StageState::Active | StageState::Suspected) {
-            if let Some(o) = st.onset {
-                text += &format!(" {}", s.rel(o));
-            }
+    let width = |texts: &[String]| {
+        texts
+            .iter()
+            .map(|t| Span::raw(t.as_str()).width())
+            .sum::<usize>()
+            + GAP.len() * (texts.len().max(1) - 1)
+    };
+    let mut texts = Vec::new();
+    for name in NAMES {
+        texts = stages.iter().map(|st| chip(s, st, name)).collect();
+        if width(&texts) <= area.width as usize {
+            break;
         }
+    }
+    let mut spans = Vec::new();
+    for (i, (st, text)) in stages.iter().zip(texts).enumerate() {
         let mut style = s.theme.stage(st.state);
         if s.app.focus == Some(i) {
             style = style.patch(s.theme.focus());
         }
         spans.push(Span::styled(text, style));
-        spans.push(Span::raw("  "));
+        spans.push(Span::raw(GAP));
     }
     Paragraph::new(Line::from(spans)).render(area, buf);
 }
