@@ -89,7 +89,7 @@ const MAX_OUTLIERS: usize = 2;
 const MIN_LOAD: f64 = 1.0;
 /// The band never gets narrower than this (in the load's unit), so a low rate's counting
 /// noise does not split it.
-const ABS_FLOOR: f64 = 0.5;
+pub(super) const ABS_FLOOR: f64 = 0.5;
 
 /// Finds the plateaus in `(t, load)` points: runs where each value stays within `tol` of the
 /// run's mean (a couple of outliers allowed), lasting at least `min_ms`, and whose Theil–Sen
