@@ -274,6 +274,68 @@ fn the_envelope_plots_the_rising_load_and_draws_the_drain_apart() {
     assert!(d.envelope[top..].iter().all(|p| p.0 >= 0.99 * peak));
 }
 
+/// Drift only where the load held a level: the ramp has no figure and says why (its p95 rose
+/// with the load, which is no drift), the baseline keeps its drift over its one plateau, and
+/// the steps, several levels, give it per step.
+#[test]
+fn drift_is_reported_only_where_the_load_held_a_level() {
+    let (dir, rec) = run_dir("ramp");
+    assert!(slitop(&["report", rec.to_str().unwrap()]).status.success());
+    let (r, md) = report(dir.path());
+    assert_eq!(
+        r["drift"],
+        serde_json::json!({"note": "the load did not hold a level"})
+    );
+    assert!(
+        md.contains("- p95 drift: not measured: the load did not hold a level."),
+        "{md}"
+    );
+
+    let (dir, rec) = run_dir("baseline");
+    assert!(slitop(&["report", rec.to_str().unwrap()]).status.success());
+    let (r, md) = report(dir.path());
+    let d = &r["drift"];
+    assert_eq!(d["plateau"], 1, "{d}");
+    assert!(f(&d["drift"]).unwrap().abs() < 0.2, "{d}");
+    let p = &r["plateaus"][0];
+    let line = format!(
+        "- p95 drift over plateau 1 ({} req/s, {} – {}): {} in the first {:.0} s, {} in the last: {}.",
+        rate(f(&p["load"])),
+        offset(p["from_unix_ms"].as_i64(), r["started_unix_ms"].as_i64().unwrap()),
+        offset(p["to_unix_ms"].as_i64(), r["started_unix_ms"].as_i64().unwrap()),
+        secs(f(&d["early_p95_s"])),
+        f(&d["quarter_s"]).unwrap(),
+        secs(f(&d["late_p95_s"])),
+        pct(f(&d["drift"])),
+    );
+    assert!(md.contains(&line), "{line} not in\n{md}");
+    assert_eq!(p["p95_drift"], d["drift"]);
+
+    let (dir, rec) = run_dir("steps");
+    assert!(slitop(&["report", rec.to_str().unwrap()]).status.success());
+    let (r, md) = report(dir.path());
+    let note = r["drift"]["note"].as_str().unwrap();
+    assert!(
+        note.contains("5 levels") && note.contains("per plateau"),
+        "{note}"
+    );
+    assert!(
+        md.contains(&format!("- p95 drift: not measured: {note}.")),
+        "{md}"
+    );
+    for p in r["plateaus"].as_array().unwrap() {
+        let drift = f(&p["p95_drift"]).unwrap_or_else(|| panic!("no drift in {p}"));
+        // Below capacity (40 req/s) p95 holds; at and above it, it climbs while the load holds.
+        if f(&p["offered_rps"]).unwrap() < 35.0 {
+            assert!(drift.abs() < 0.2, "{p}");
+        } else {
+            assert!(drift > 0.5, "{p}");
+        }
+        eprintln!("step {}: p95 drift {}", p["index"], pct(Some(drift)));
+    }
+    assert!(md.contains("| p99.9 | p95 drift |"), "{md}");
+}
+
 /// Raw samples of every bucket of `family` as (le, [(t, v)]).
 fn buckets(rec: &Recording, family: &str) -> Vec<(f64, Vec<(i64, f64)>)> {
     let name = format!("{family}_bucket");
