@@ -43,7 +43,6 @@ fn each_breached_gate_exits_3_and_is_named() {
         (["--gate-p95", "500ms"], "p95"),
         (["--gate-p99", "1s"], "p99"),
         (["--gate-drain", half.as_str()], "drain"),
-        (["--gate-soak-drift", "20%"], "soak_drift"),
     ];
     for (flags, name) in cases {
         for f in ["report.json", "report.md", "envelope.svg", "queue.svg"] {
@@ -102,6 +101,35 @@ fn a_run_that_meets_every_gate_exits_0() {
     assert_eq!(gate(&r, "error_rate")["limit"], 0.01);
     let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
     assert!(md.contains("All gates passed."), "{md}");
+}
+
+/// Drift means something only where the load held a level: the ramp's soak-drift gate is not
+/// measured and says so (its p95 rose 26-fold as the load did, which is no drift); the
+/// baseline's, a held level, is judged on its number.
+#[test]
+fn the_soak_drift_gate_judges_a_held_level_and_says_a_ramp_is_not_measured() {
+    let (dir, rec) = run_dir("ramp");
+    let o = slitop(&["report", rec.to_str().unwrap(), "--gate-soak-drift", "20%"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = report_json(dir.path());
+    let g = gate(&r, "soak_drift");
+    assert_eq!(g["passed"], true, "{g}");
+    assert!(g["value"].is_null(), "{g}");
+    assert_eq!(g["note"], "not measured: the load did not hold a level");
+    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    assert!(
+        md.contains(
+            "| soak_drift | ✔ pass | – | 20.00% | not measured: the load did not hold a level |"
+        ),
+        "{md}"
+    );
+    let (dir, rec) = run_dir("baseline");
+    let o = slitop(&["report", rec.to_str().unwrap(), "--gate-soak-drift", "20%"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let r = report_json(dir.path());
+    let g = gate(&r, "soak_drift");
+    assert_eq!(g["value"], r["drift"]["drift"], "{g}");
+    assert!(g["value"].is_f64() && g.get("note").is_none(), "{g}");
 }
 
 #[test]

@@ -1,7 +1,8 @@
 //! The end-of-run report rebuilt from real recordings of the reference pipeline
 //! (tests/fixtures/detector): every section present, Markdown numbers equal to report.json,
-//! plots that parse as SVG with the knee marked, per-plateau quantiles equal to Prometheus's
-//! `histogram_quantile` over each plateau, and gates that set the exit code.
+//! plots that parse as SVG with the knee marked and the envelope drawn over the rising load,
+//! per-plateau quantiles equal to Prometheus's `histogram_quantile` over each plateau, and
+//! gates that set the exit code.
 
 mod common;
 
@@ -11,6 +12,8 @@ use serde_json::Value as Json;
 use slitop::model::SourceEvent;
 use slitop::record::read::{Record, Recording};
 use slitop::report::format::{count, offset, pct, rate, secs};
+use slitop::report::plateaus::load_kind;
+use slitop::report::{envelope, plots, Report};
 
 fn fixture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/detector/{name}.jsonl"))
@@ -164,6 +167,158 @@ fn the_ramp_has_no_plateau_and_the_baseline_one() {
     assert!((f(&p[0]["load"]).unwrap() - 16.0).abs() < 1.0, "{}", p[0]);
     assert!(f(&p[0]["duration_s"]).unwrap() >= 40.0, "{}", p[0]);
     assert_eq!(r["profile"]["shape"], "constant");
+}
+
+/// The envelope is the rising load: every loaded refresh up to the load's end is either on
+/// the curve (from the first load to the last refresh at the peak level) or in the drain after
+/// it, which is drawn apart and is all below the peak level. The top plateau stays on the
+/// curve (a burst's settle after its spike is drain); the knee is marked.
+#[test]
+fn the_envelope_plots_the_rising_load_and_draws_the_drain_apart() {
+    for name in ["ramp", "baseline", "steps", "burst", "vu-ramp"] {
+        let (dir, rec) = run_dir(name);
+        assert!(slitop(&["report", rec.to_str().unwrap()]).status.success());
+        let (r, _) = report(dir.path());
+        let recording = Recording::read(&rec).unwrap();
+        let (state, _) = slitop::ui::run::timeline_of(&recording).unwrap();
+        let d = plots::data(&state, &Report::from_value(&r).unwrap(), None);
+        let kind = load_kind(&state);
+        let ended = state.detector.load_ended.unwrap_or(i64::MAX);
+        let min = state.detector.cfg.min_rate;
+        let loaded = state
+            .detector
+            .history
+            .iter()
+            .filter(|f| f.t < ended && kind.of(f).is_some_and(|v| v >= min))
+            .count();
+        assert_eq!(d.envelope.len() + d.drain.len(), loaded, "{name}");
+        let peak = d.envelope.iter().map(|p| p.0).fold(0.0, f64::max);
+        let top = d.envelope.iter().rposition(|p| p.0 == peak).unwrap();
+        // The peak level: the highest load held for two refreshes (k6 may overshoot a step).
+        let level = d
+            .envelope
+            .windows(2)
+            .map(|w| w[0].0.min(w[1].0))
+            .fold(0.0, f64::max);
+        // Past the highest load the curve holds at the peak level and ends there; it never
+        // follows the load down.
+        for p in &d.envelope[top..] {
+            assert!(p.0 >= 0.9 * level, "{name}: {} after the peak {peak}", p.0);
+        }
+        assert!(d.envelope.last().unwrap().0 >= 0.95 * level, "{name}");
+        for p in &d.drain {
+            assert!(
+                p.0 < 0.95 * level,
+                "{name}: drain at {} (peak {level})",
+                p.0
+            );
+        }
+        // The curve is the rise as `envelope::phases` splits it, and the top plateau is on it.
+        let h = &state.detector.history;
+        let pts: Vec<(i64, Option<f64>)> = h.iter().map(|f| (f.t, kind.of(f))).collect();
+        let ph = envelope::phases(&pts, 0.05, min, state.detector.load_ended);
+        let with_load = h[ph.rise.clone()].iter().filter(|f| kind.of(f).is_some());
+        assert_eq!(d.envelope.len(), with_load.count(), "{name}");
+        let top = r["plateaus"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .max_by(|a, b| f(&a["load"]).unwrap().total_cmp(&f(&b["load"]).unwrap()));
+        if let Some(p) = top {
+            let to = p["to_unix_ms"].as_i64().unwrap();
+            assert!(h[ph.rise.end - 1].t >= to, "{name}: top plateau {p} cut");
+        }
+        let texts = svg_texts(&dir.path().join("envelope.svg"));
+        let drain_label = texts.iter().any(|t| t == "drain: p95 after the peak");
+        assert_eq!(drain_label, d.drain.iter().any(|p| p.1.is_some()), "{name}");
+        if let Some(k) = f(&r["knee_at"]["load"]) {
+            let unit = r["knee_at"]["load_unit"].as_str().unwrap();
+            let knee = format!("knee {} {unit}", rate(Some(k)));
+            assert!(texts.contains(&knee), "{name}: no {knee} in {texts:?}");
+        }
+        eprintln!(
+            "{name}: envelope {} refreshes to {peak:.1} (level {level:.1}), drain {} ({:?})",
+            d.envelope.len(),
+            d.drain.len(),
+            d.drain.iter().map(|p| p.0.round()).collect::<Vec<_>>()
+        );
+    }
+    // The ramp's load fell from its peak to nothing in a few refreshes: those are the drain.
+    let (dir, rec) = run_dir("ramp");
+    assert!(slitop(&["report", rec.to_str().unwrap()]).status.success());
+    let (state, _) = slitop::ui::run::timeline_of(&Recording::read(&rec).unwrap()).unwrap();
+    let (r, _) = report(dir.path());
+    let d = plots::data(&state, &Report::from_value(&r).unwrap(), None);
+    assert!(!d.drain.is_empty());
+    assert!(d.drain.windows(2).all(|w| w[1].0 < w[0].0), "{:?}", d.drain);
+    // Nothing on its curve is past the peak: after the highest load there is only the next
+    // refresh, still at it (71.7 against 71.9 req/s).
+    let peak = d.envelope.iter().map(|p| p.0).fold(0.0, f64::max);
+    let top = d.envelope.iter().position(|p| p.0 == peak).unwrap();
+    assert!(d.envelope.len() - top <= 2, "{:?}", &d.envelope[top..]);
+    assert!(d.envelope[top..].iter().all(|p| p.0 >= 0.99 * peak));
+}
+
+/// Drift only where the load held a level: the ramp has no figure and says why (its p95 rose
+/// with the load, which is no drift), the baseline keeps its drift over its one plateau, and
+/// the steps, several levels, give it per step.
+#[test]
+fn drift_is_reported_only_where_the_load_held_a_level() {
+    let (dir, rec) = run_dir("ramp");
+    assert!(slitop(&["report", rec.to_str().unwrap()]).status.success());
+    let (r, md) = report(dir.path());
+    assert_eq!(
+        r["drift"],
+        serde_json::json!({"note": "the load did not hold a level"})
+    );
+    assert!(
+        md.contains("- p95 drift: not measured: the load did not hold a level."),
+        "{md}"
+    );
+
+    let (dir, rec) = run_dir("baseline");
+    assert!(slitop(&["report", rec.to_str().unwrap()]).status.success());
+    let (r, md) = report(dir.path());
+    let d = &r["drift"];
+    assert_eq!(d["plateau"], 1, "{d}");
+    assert!(f(&d["drift"]).unwrap().abs() < 0.2, "{d}");
+    let p = &r["plateaus"][0];
+    let line = format!(
+        "- p95 drift over plateau 1 ({} req/s, {} – {}): {} in the first {:.0} s, {} in the last: {}.",
+        rate(f(&p["load"])),
+        offset(p["from_unix_ms"].as_i64(), r["started_unix_ms"].as_i64().unwrap()),
+        offset(p["to_unix_ms"].as_i64(), r["started_unix_ms"].as_i64().unwrap()),
+        secs(f(&d["early_p95_s"])),
+        f(&d["quarter_s"]).unwrap(),
+        secs(f(&d["late_p95_s"])),
+        pct(f(&d["drift"])),
+    );
+    assert!(md.contains(&line), "{line} not in\n{md}");
+    assert_eq!(p["p95_drift"], d["drift"]);
+
+    let (dir, rec) = run_dir("steps");
+    assert!(slitop(&["report", rec.to_str().unwrap()]).status.success());
+    let (r, md) = report(dir.path());
+    let note = r["drift"]["note"].as_str().unwrap();
+    assert!(
+        note.contains("5 levels") && note.contains("per plateau"),
+        "{note}"
+    );
+    assert!(
+        md.contains(&format!("- p95 drift: not measured: {note}.")),
+        "{md}"
+    );
+    for p in r["plateaus"].as_array().unwrap() {
+        let drift = f(&p["p95_drift"]).unwrap_or_else(|| panic!("no drift in {p}"));
+        // Below capacity (40 req/s) p95 holds; at and above it, it climbs while the load holds.
+        if f(&p["offered_rps"]).unwrap() < 35.0 {
+            assert!(drift.abs() < 0.2, "{p}");
+        } else {
+            assert!(drift > 0.5, "{p}");
+        }
+        eprintln!("step {}: p95 drift {}", p["index"], pct(Some(drift)));
+    }
+    assert!(md.contains("| p99.9 | p95 drift |"), "{md}");
 }
 
 /// Raw samples of every bucket of `family` as (le, [(t, v)]).

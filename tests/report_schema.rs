@@ -238,7 +238,7 @@ fn a_renamed_missing_or_unknown_key_is_refused() {
     assert!(slitop(&["report", rec.to_str().unwrap()]).status.success());
     let good = schema.check_dir(dir.path(), "steps");
     type Edit = fn(&mut Json);
-    let edits: [(&str, Edit); 5] = [
+    let edits: [(&str, Edit); 6] = [
         ("renamed summary key", |r| {
             let s = r["summary"].as_object_mut().unwrap();
             let v = s.remove("p95_s").unwrap();
@@ -252,6 +252,9 @@ fn a_renamed_missing_or_unknown_key_is_refused() {
             r["plateaus"][0]["p95"] = json!(1.0)
         }),
         ("string for a number", |r| r["capacity_rps"] = json!("40")),
+        ("drift with a note and a figure", |r| {
+            r["drift"]["drift"] = json!(0.1)
+        }),
     ];
     for (what, edit) in edits {
         let mut r = good.clone();

@@ -176,6 +176,19 @@ fn the_saturated_dashboard_names_its_stages_and_the_healthy_one_does_not() {
     assert!(!ok.contains("✖"), "{ok}");
 }
 
+/// After the run: the ramp ended at about 64 s and the backlog drained. The envelope plots the
+/// rising load only and says the drain is not plotted; the same screen while the load still
+/// rose (55 s) says nothing of a drain.
+#[test]
+fn the_envelope_after_the_load_leaves_the_drain_out_and_says_so() {
+    let end = screen_text(View::Envelope, 80, 24, 95, false);
+    insta::assert_snapshot!("envelope_80x24_after_the_drain_nocolor", end);
+    assert!(end.contains("drain not plotted"), "{end}");
+    assert!(end.contains("knee 41.2 req/s"), "{end}");
+    let rising = screen_text(View::Envelope, 80, 24, 55, false);
+    assert!(!rising.contains("drain"), "{rising}");
+}
+
 #[test]
 fn cleared_stages_keep_their_times_and_all_six_chips_fit_80_columns() {
     let wide = screen_text(View::Dashboard, 160, 48, 55, false);

@@ -44,6 +44,7 @@ pub struct Report {
     pub scaling: Option<Scaling>,
     pub drain_s: Option<f64>,
     pub backlog: Backlog,
+    /// Always written; None only reads an earlier version's `null`.
     pub drift: Option<Drift>,
     pub plateaus: Vec<Plateau>,
     pub triage: Vec<TriageArea>,
@@ -311,10 +312,33 @@ pub struct BacklogPeak {
     pub min_backlog: f64,
 }
 
-/// p95 over the first and last quarter of the loaded run.
+/// How p95 drifted while the load held one level (a soak), or why that was not measured: on a
+/// ramp the last quarter is at a higher load than the first, so their p95s do not compare.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Drift {
+    /// Listed first: a measured drift has no `note`, so it never reads as this.
+    NotMeasured {
+        note: String,
+    },
+    Measured(DriftFigure),
+}
+
+impl Drift {
+    pub fn figure(&self) -> Option<&DriftFigure> {
+        match self {
+            Drift::Measured(f) => Some(f),
+            Drift::NotMeasured { .. } => None,
+        }
+    }
+}
+
+/// p95 over the first and last quarter of the level held (a soak's plateau).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
-pub struct Drift {
+pub struct DriftFigure {
+    /// The plateau it was measured over (`index` in `plateaus`).
+    pub plateau: usize,
     pub early_p95_s: Option<f64>,
     pub late_p95_s: Option<f64>,
     pub quarter_s: f64,
@@ -338,6 +362,8 @@ pub struct Plateau {
     pub service_mean_s: Option<f64>,
     pub peak_queue: Option<f64>,
     pub peak_in_flight: Option<f64>,
+    /// p95 over its last quarter against its first: (late − early) / early.
+    pub p95_drift: Option<f64>,
     /// The histogram `latency` is read from.
     pub latency_histogram: Option<String>,
     pub latency: Option<Quantiles>,
@@ -542,6 +568,20 @@ mod tests {
             let back: Summary = serde_json::from_value(serde_json::to_value(&s).unwrap()).unwrap();
             assert_eq!(back, s);
         }
+        let note = Drift::NotMeasured {
+            note: "the load did not hold a level".into(),
+        };
+        for d in [note, Drift::Measured(DriftFigure::default())] {
+            let back: Drift = serde_json::from_value(serde_json::to_value(&d).unwrap()).unwrap();
+            assert_eq!(back, d);
+        }
+        // An earlier version's drift (no plateau) still reads as a figure, and its null as none.
+        let old: Report = Report::from_value(&json!({"drift": {"drift": 0.1}})).unwrap();
+        assert_eq!(old.drift.unwrap().figure().unwrap().drift, Some(0.1));
+        assert_eq!(
+            Report::from_value(&json!({"drift": null})).unwrap().drift,
+            None
+        );
         let e = Evidence::Warning {
             warning: "latency_divergence".into(),
             text: "t".into(),

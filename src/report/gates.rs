@@ -2,7 +2,7 @@
 //! is judged from the report's own numbers, so a rebuilt report judges the same way; any
 //! failure makes `--headless` and `slitop report` exit with 3 (`cli::EXIT_GATE_FAILED`).
 
-use super::data::{AsReport, Report};
+use super::data::{AsReport, Drift, Report};
 use crate::settings::{GatesConfig, Unit};
 
 pub use super::data::GateResult;
@@ -77,15 +77,33 @@ pub fn evaluate<R: AsReport + ?Sized>(
         out.push(p95_regression(report, baseline.as_deref(), limit));
     }
     if let Some(limit) = cfg.soak_drift {
-        out.push(at_most(
-            "soak_drift",
-            report.drift.as_ref().and_then(|d| d.drift),
-            limit,
-            Unit::Ratio,
-            "no p95 in the first or last quarter of the run",
-        ));
+        out.push(soak_drift(report, limit));
     }
     out
+}
+
+/// Judged only on a run that held a level (a soak): elsewhere drift means nothing, so the gate
+/// is not measured, passes and says why, rather than failing on a ramp's rise in latency.
+fn soak_drift(report: &Report, limit: f64) -> GateResult {
+    let missing = "no p95 in the first or last quarter of the level held";
+    match &report.drift {
+        Some(Drift::NotMeasured { note }) => GateResult {
+            name: "soak_drift".into(),
+            passed: true,
+            value: None,
+            limit,
+            unit: Unit::Ratio,
+            note: Some(format!("not measured: {note}")),
+        },
+        Some(Drift::Measured(f)) => at_most("soak_drift", f.drift, limit, Unit::Ratio, missing),
+        None => at_most(
+            "soak_drift",
+            None,
+            limit,
+            Unit::Ratio,
+            "no drift in the report",
+        ),
+    }
 }
 
 fn drain(report: &Report, limit: f64) -> GateResult {
@@ -215,5 +233,32 @@ mod tests {
         let undrained = json!({"backlog": {"seen": true, "piled_up": true, "drain_s": null}});
         let g = &evaluate(&cfg, &undrained, None)[3];
         assert!(!g.passed && g.note.as_deref().unwrap().contains("had not drained"));
+    }
+
+    #[test]
+    fn soak_drift_is_judged_only_where_the_load_held_a_level() {
+        let cfg = GatesConfig {
+            soak_drift: Some(0.2),
+            ..GatesConfig::default()
+        };
+        let ramp = json!({"drift": {"note": "the load did not hold a level"}});
+        let g = &evaluate(&cfg, &ramp, None)[0];
+        assert!(g.passed && g.value.is_none(), "{g:?}");
+        assert_eq!(
+            g.note.as_deref(),
+            Some("not measured: the load did not hold a level")
+        );
+        let soak = json!({"drift": {"plateau": 1, "drift": 0.1}});
+        let g = &evaluate(&cfg, &soak, None)[0];
+        assert!(
+            g.passed && g.value == Some(0.1) && g.note.is_none(),
+            "{g:?}"
+        );
+        let no_p95 = json!({"drift": {"plateau": 1, "drift": null}});
+        let g = &evaluate(&cfg, &no_p95, None)[0];
+        assert!(
+            !g.passed && g.note.as_deref().unwrap().contains("no p95"),
+            "{g:?}"
+        );
     }
 }

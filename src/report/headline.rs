@@ -1,10 +1,10 @@
 //! The numbers that matter, over the whole run: p50/p95/p99 and error rate over the loaded
 //! part of the run, throughput, the load profile, what was saturated at peak load, the backlog
-//! and its drain, and the p95 drift between the first and last quarter (for soaks).
+//! and its drain, and the p95 drift between the first and last quarter of a soak's level.
 
 use super::data::{
-    AtPeak, Backlog, BacklogPeak, Drift, Knee, LatencyBasis, LoadedSummary, Plateau, Profile,
-    Shape, Summary,
+    AtPeak, Backlog, BacklogPeak, Drift, DriftFigure, Knee, LatencyBasis, LoadedSummary, Plateau,
+    Profile, Shape, Summary,
 };
 use super::plateaus::{load_kind, LoadKind};
 use super::window::{self, Window};
@@ -226,9 +226,9 @@ pub fn backlog(state: &RunState) -> Backlog {
     }
 }
 
-/// p95 over the first and the last quarter of the loaded run, and the drift between them.
-pub fn drift(state: &RunState) -> Option<Drift> {
-    let w = loaded_window(state)?;
+/// p95 over the first and the last quarter of a window and the drift between them; None when
+/// a quarter is shorter than two refreshes. `plateau` is left for the caller to name.
+pub(super) fn quarters(state: &RunState, w: Window) -> Option<DriftFigure> {
     let q = (w.to - w.from) / 4;
     if q < 2 * state.refresh_ms.max(1) {
         return None;
@@ -247,12 +247,60 @@ pub fn drift(state: &RunState) -> Option<Drift> {
         (Some(e), Some(l)) if e > 0.0 => Some((l - e) / e),
         _ => None,
     };
-    Some(Drift {
+    Some(DriftFigure {
+        plateau: 0,
         early_p95_s: finite(e),
         late_p95_s: finite(l),
         quarter_s: q as f64 / 1000.0,
         drift: finite(drift),
     })
+}
+
+/// Why a ramp has no drift: its quarters are at different loads.
+const NO_LEVEL: &str = "the load did not hold a level";
+
+fn not_measured(note: impl Into<String>) -> Drift {
+    Drift::NotMeasured { note: note.into() }
+}
+
+/// p95 drift for a run that held one level for most of its loaded part (a soak): over the
+/// quarters of that plateau. Any other run gets a note saying why not; a stepped run's drift
+/// is per plateau (`Plateau::p95_drift`).
+pub fn drift(state: &RunState, plateaus: &[Plateau]) -> Drift {
+    let Some(w) = loaded_window(state) else {
+        return not_measured("no load was seen");
+    };
+    let Some(p) = plateaus
+        .iter()
+        .max_by(|a, b| a.duration_s.total_cmp(&b.duration_s))
+    else {
+        return not_measured(NO_LEVEL);
+    };
+    if p.duration_s < 0.5 * w.secs() {
+        let run = format!("the {:.0} s loaded run", w.secs());
+        let held = match plateaus.len() {
+            1 => format!(
+                "one level for {:.0} s of {run}, not most of it",
+                p.duration_s
+            ),
+            n => format!("{n} levels, none for most of {run}"),
+        };
+        return not_measured(format!("the load held {held}: drift is given per plateau"));
+    }
+    let w = Window {
+        from: p.from_unix_ms,
+        to: p.to_unix_ms,
+    };
+    match quarters(state, w) {
+        Some(f) => Drift::Measured(DriftFigure {
+            plateau: p.index,
+            ..f
+        }),
+        None => not_measured(format!(
+            "plateau {} is too short to compare its quarters",
+            p.index
+        )),
+    }
 }
 
 /// The load at the knee's time in the run's own load unit (the detector may judge an

@@ -179,7 +179,7 @@ pub fn build(i: &Inputs) -> Report {
         scaling: d.scaling().map(scaling),
         drain_s: finite(d.drain_s()),
         backlog: headline::backlog(state),
-        drift: headline::drift(state),
+        drift: Some(headline::drift(state, &plateau_rows)),
         triage: triage::hints(state, &warnings),
         plateaus: plateau_rows,
         p95_crit_unix_ms: d.p95_crit_at,

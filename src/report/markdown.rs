@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use super::data::{AsReport, Evidence, Knee, Plateau, Report, Stage, Summary};
+use super::data::{AsReport, Drift, Evidence, Knee, Plateau, Report, Stage, Summary};
 use super::format::{cell, clock, count, in_unit, offset, pct, rate, secs};
 
 /// Section headings, in order; tests check every one is present.
@@ -227,16 +227,35 @@ fn knee(o: &mut String, r: &Report, start: i64) {
     };
     let _ = writeln!(o, "- Drain: {}.", drain(r));
     if let Some(d) = &r.drift {
-        let _ = writeln!(
-            o,
-            "- p95 drift: {} in the first {:.0} s, {} in the last: {}.",
-            secs(d.early_p95_s),
-            d.quarter_s,
-            secs(d.late_p95_s),
-            pct(d.drift)
-        );
+        let _ = writeln!(o, "- p95 drift{}.", drift(r, d, start));
     }
     o.push('\n');
+}
+
+/// The drift line after "p95 drift": over which level, and how much; or why it was not measured.
+fn drift(r: &Report, d: &Drift, start: i64) -> String {
+    let f = match d {
+        Drift::NotMeasured { note } => return format!(": not measured: {}", cell(note)),
+        Drift::Measured(f) => f,
+    };
+    let over = match r.plateaus.iter().find(|p| p.index == f.plateau) {
+        Some(p) => format!(
+            " over plateau {} ({} {}, {} – {})",
+            p.index,
+            rate(Some(p.load)),
+            p.load_unit,
+            offset(Some(p.from_unix_ms), start),
+            offset(Some(p.to_unix_ms), start)
+        ),
+        None => String::new(),
+    };
+    format!(
+        "{over}: {} in the first {:.0} s, {} in the last: {}",
+        secs(f.early_p95_s),
+        f.quarter_s,
+        secs(f.late_p95_s),
+        pct(f.drift)
+    )
 }
 
 fn knee_line(k: &Knee, at: Option<&Knee>, start: i64) -> String {
@@ -315,7 +334,7 @@ fn plateaus(o: &mut String, r: &Report, start: i64) {
         .map(String::as_str)
         .filter(|k| *k != lat)
         .collect();
-    let _ = write!(o, "Latency quantiles are over each plateau, as `histogram_quantile` over the buckets' increase across it (`{lat}`).\n\n| # | span | load ({}) | offered | achieved | p50 | p90 | p95 | p99 | p99.9 |", first.load_unit);
+    let _ = write!(o, "Latency quantiles are over each plateau, as `histogram_quantile` over the buckets' increase across it (`{lat}`); p95 drift is its last quarter's p95 against its first's.\n\n| # | span | load ({}) | offered | achieved | p50 | p90 | p95 | p99 | p99.9 | p95 drift |", first.load_unit);
     for h in &others {
         let _ = write!(o, " {h} p95 |");
     }
@@ -323,7 +342,7 @@ fn plateaus(o: &mut String, r: &Report, start: i64) {
         o,
         " service (mean) | errors | peak queue | peak in flight |"
     );
-    let _ = writeln!(o, "|{}", "---|".repeat(14 + others.len()));
+    let _ = writeln!(o, "|{}", "---|".repeat(15 + others.len()));
     for p in &r.plateaus {
         plateau_row(o, p, &others, start);
     }
@@ -340,7 +359,7 @@ fn plateau_row(o: &mut String, p: &Plateau, others: &[&str], start: i64) {
     let l = p.latency.unwrap_or_default();
     let _ = write!(
         o,
-        "| {} | {} – {} | {} | {} req/s | {} req/s ({}) | {} | {} | {} | {} | {} |",
+        "| {} | {} – {} | {} | {} req/s | {} req/s ({}) | {} | {} | {} | {} | {} | {} |",
         p.index,
         offset(Some(p.from_unix_ms), start),
         offset(Some(p.to_unix_ms), start),
@@ -353,6 +372,7 @@ fn plateau_row(o: &mut String, p: &Plateau, others: &[&str], start: i64) {
         secs(l.p95),
         secs(l.p99),
         secs(l.p99_9),
+        pct(p.p95_drift),
     );
     for h in others {
         let _ = write!(o, " {} |", secs(p.histograms.get(*h).and_then(|q| q.p95)));

@@ -4,6 +4,7 @@
 //! exports (`crate::export`) read the finished report and never the other way round.
 
 pub mod data;
+pub mod envelope;
 pub mod format;
 pub mod gates;
 pub mod headline;

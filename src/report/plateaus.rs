@@ -1,7 +1,8 @@
 //! Load plateaus: the steps of a stepped ramp (or the one level of a constant-rate run), where
 //! the offered load (arrival rate, or VUs in closed-loop tests) held within a tolerance for a
 //! while. Each gets a row: offered vs achieved rate, latency quantiles of every histogram over
-//! exactly that interval, mean service time, error rate, peak queue and in-flight.
+//! exactly that interval, mean service time, error rate, peak queue and in-flight, and how p95
+//! drifted from its first quarter to its last.
 
 use super::data::{Plateau, Quantiles};
 use super::headline::finite;
@@ -89,7 +90,7 @@ const MAX_OUTLIERS: usize = 2;
 const MIN_LOAD: f64 = 1.0;
 /// The band never gets narrower than this (in the load's unit), so a low rate's counting
 /// noise does not split it.
-const ABS_FLOOR: f64 = 0.5;
+pub(super) const ABS_FLOOR: f64 = 0.5;
 
 /// Finds the plateaus in `(t, load)` points: runs where each value stays within `tol` of the
 /// run's mean (a couple of outliers allowed), lasting at least `min_ms`, and whose Theil–Sen
@@ -222,6 +223,7 @@ fn row(state: &RunState, frames: &[Frame], hists: &[window::Histogram]) -> Plate
         service_mean_s: finite(service),
         peak_queue: finite(max(Frame::backlog)),
         peak_in_flight: finite(max(|f| f.pending)),
+        p95_drift: super::headline::quarters(state, w).and_then(|d| d.drift),
         latency_histogram: latency.map(|h| h.name.clone()),
         latency: latency.map(quantiles),
         histograms: hists

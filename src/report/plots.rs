@@ -1,15 +1,19 @@
 //! SVG plots next to the report, drawn with plotters' SVG backend (no fonts or system
 //! libraries: text is left to the SVG viewer). The latency envelope: offered load on x, p95 on
-//! y, p99 dashed, the SLO line and the knee marked. The queue: backlog and load over time, with
-//! the moment the load stopped and the drain after it.
+//! y, p99 dashed, the SLO line and the knee marked; the curve is the rising load only, and the
+//! drain after the peak (high latency at falling load while the backlog empties) is drawn
+//! apart as faint markers, so it does not fold back over the ramp's curve. The queue: backlog
+//! and load over time, with the moment the load stopped and the drain after it.
 
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
 use super::data::Report;
+use super::envelope;
 use super::format;
 use super::plateaus::load_kind;
 use super::RunState;
+use crate::detect::Frame;
 use crate::settings::Role;
 
 pub const ENVELOPE_FILE: &str = "envelope.svg";
@@ -23,8 +27,11 @@ pub type Point = (f64, Option<f64>, Option<f64>);
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct PlotData {
     pub load_unit: String,
-    /// (load, p95 s, p99 s) per refresh from the first load up to the peak load.
+    /// (load, p95 s, p99 s) per refresh while the load rose: from the first load up to the
+    /// peak and while it held there (`envelope::phases`).
     pub envelope: Vec<Point>,
+    /// (load, p95 s, p99 s) per refresh after the rise until the load ended: the drain.
+    pub drain: Vec<Point>,
     /// (load, p95, p99) of each plateau, over the plateau.
     pub plateaus: Vec<Point>,
     pub slo_s: Option<f64>,
@@ -52,23 +59,19 @@ pub fn data(state: &RunState, report: &Report, slo_s: Option<f64>) -> PlotData {
         // The value of that very refresh, not an older one.
         state.history.range(name, t, t).first().map(|p| p.1)
     };
-    let first = h.iter().position(|f| kind.of(f).is_some_and(|v| v >= min));
-    let peak = h
-        .iter()
-        .enumerate()
-        .filter_map(|(i, f)| kind.of(f).map(|v| (i, v)))
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-        .map(|p| p.0);
-    let envelope = match (first, peak) {
-        (Some(a), Some(b)) if a <= b => h[a..=b]
-            .iter()
-            .filter_map(|f| {
-                kind.of(f)
-                    .map(|l| (l, f.p95.filter(|v| v.is_finite()), p99_at(f.t)))
-            })
-            .collect(),
-        _ => Vec::new(),
+    let loads: Vec<(i64, Option<f64>)> = h.iter().map(|f| (f.t, kind.of(f))).collect();
+    let tol = report.plateau_rule.tolerance;
+    let phases = envelope::phases(&loads, tol, min, state.detector.load_ended);
+    let point = |f: &Frame| {
+        kind.of(f)
+            .map(|l| (l, f.p95.filter(|v| v.is_finite()), p99_at(f.t)))
     };
+    let envelope = h[phases.rise].iter().filter_map(point).collect();
+    let drain = h[phases.drain]
+        .iter()
+        .filter(|f| kind.of(f).is_some_and(|v| v >= min))
+        .filter_map(point)
+        .collect();
     let plateaus = report
         .plateaus
         .iter()
@@ -95,6 +98,7 @@ pub fn data(state: &RunState, report: &Report, slo_s: Option<f64>) -> PlotData {
     PlotData {
         load_unit: kind.unit().to_string(),
         envelope,
+        drain,
         plateaus,
         slo_s,
         knee: report.knee_at.as_ref().and_then(|k| k.load),
@@ -132,10 +136,12 @@ fn marker(
     Ok(())
 }
 
+/// The envelope's legend, lower right: the one corner a latency envelope leaves empty (latency
+/// is low at low load, and the drain sits high, at falling load).
 fn legend<'a, 'b: 'a>(chart: &mut Chart<'a, 'b>) -> Result<(), String> {
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperLeft)
+        .position(SeriesLabelPosition::LowerRight)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()
@@ -152,18 +158,13 @@ pub fn envelope_svg(d: &PlotData) -> Result<Option<String>, String> {
     if d.envelope.iter().all(|p| p.1.is_none()) && d.plateaus.is_empty() {
         return Ok(None);
     }
-    let xmax = max_of(
-        d.envelope
-            .iter()
-            .map(|p| p.0)
-            .chain(d.plateaus.iter().map(|p| p.0))
-            .chain(d.knee),
-    ) * 1.08;
+    // The drain's p95 only: its p99 is not drawn.
+    let drawn = || d.envelope.iter().chain(&d.plateaus);
+    let xmax = max_of(drawn().chain(&d.drain).map(|p| p.0).chain(d.knee)) * 1.08;
     let ymax = max_of(
-        d.envelope
-            .iter()
+        drawn()
             .flat_map(|p| [p.1, p.2])
-            .chain(d.plateaus.iter().flat_map(|p| [p.1, p.2]))
+            .chain(d.drain.iter().map(|p| p.1))
             .flatten()
             .chain(d.slo_s),
     ) * 1.1;
@@ -194,7 +195,7 @@ pub fn envelope_svg(d: &PlotData) -> Result<Option<String>, String> {
     Ok(Some(svg))
 }
 
-/// p95 and p99 per refresh, and each plateau's p95.
+/// p95 and p99 per refresh while the load rose, the drain's p95, and each plateau's p95.
 fn envelope_series(chart: &mut Chart<'_, '_>, d: &PlotData) -> Result<(), String> {
     let p95 = known(&d.envelope, |p| p.1);
     let p99 = known(&d.envelope, |p| p.2);
@@ -211,6 +212,16 @@ fn envelope_series(chart: &mut Chart<'_, '_>, d: &PlotData) -> Result<(), String
             .map_err(err)?
             .label("p99 (dashed)")
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], RED.stroke_width(2)));
+    }
+    let drain = known(&d.drain, |p| p.1);
+    if !drain.is_empty() {
+        // Faint hollow markers, not a line: the drain is not a curve against the load.
+        let faint = RGBColor(150, 150, 150);
+        chart
+            .draw_series(drain.iter().map(|&(x, y)| Circle::new((x, y), 3, faint)))
+            .map_err(err)?
+            .label("drain: p95 after the peak")
+            .legend(move |(x, y)| Circle::new((x + 10, y), 3, faint));
     }
     let pts = known(&d.plateaus, |p| p.1);
     if !pts.is_empty() {
@@ -247,7 +258,7 @@ fn envelope_marks(
     if let Some(k) = d.knee {
         let label = format!("knee {} {}", format::rate(Some(k)), d.load_unit);
         let style = ("sans-serif", 15).into_font().color(&MAGENTA);
-        // Mid-height, clear of the legend in the upper left.
+        // Mid-height, clear of the legend in the lower right.
         marker(
             chart,
             [(k, 0.0), (k, ymax)],

@@ -12,7 +12,7 @@ pub const JSON_FILE: &str = "plateaus.json";
 
 /// The columns before the quantiles, each with its value in `p`: names and values come from
 /// this one list so they cannot drift apart.
-fn leading(p: &Plateau) -> [(&'static str, Json); 13] {
+fn leading(p: &Plateau) -> [(&'static str, Json); 14] {
     [
         ("index", p.index.into()),
         ("from_unix_ms", p.from_unix_ms.into()),
@@ -27,6 +27,7 @@ fn leading(p: &Plateau) -> [(&'static str, Json); 13] {
         ("service_mean_s", p.service_mean_s.into()),
         ("peak_queue", p.peak_queue.into()),
         ("peak_in_flight", p.peak_in_flight.into()),
+        ("p95_drift", p.p95_drift.into()),
     ]
 }
 

@@ -1,14 +1,21 @@
 //! Envelope view: latency against load — offered load (or VUs) on x, p95 and p99 (dashed) on
-//! y, the SLO line, and the knee marked.
+//! y, the SLO line, and the knee marked. The curve is the rising load only (split as the
+//! report's envelope is): the drain after the peak, high latency at falling load while the
+//! backlog empties, is left out with a note in the legend. Drawn here it would be averaged into
+//! the same load columns as the ramp and joined into a line that, without colour, cannot be
+//! told from the p95 curve.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
+use std::ops::Range;
+
 use super::Screen;
 use crate::model::TimeMs;
-use crate::settings::{Band, Role, SignalDef};
+use crate::report::envelope::{self, Phases};
+use crate::settings::{Band, ReportConfig, Role, SignalDef};
 use crate::ui::chart::{nice_max, Chart, HLine, Series};
 use crate::ui::format;
 
@@ -60,10 +67,12 @@ struct Envelope<'a> {
     unit: &'static str,
     p95: &'a SignalDef,
     p99: Option<&'a SignalDef>,
-    /// (load, latency) at each refresh up to the moment shown.
+    /// (load, latency) at each refresh of the rise up to the moment shown.
     p95_pts: Vec<(f64, f64)>,
     p99_pts: Vec<(f64, f64)>,
     knee: Option<f64>,
+    /// Refreshes after the load's peak (the drain) with a latency, left out of the curve.
+    drain: usize,
 }
 
 impl<'a> Envelope<'a> {
@@ -81,16 +90,21 @@ impl<'a> Envelope<'a> {
         };
         let p99 = s.role(Role::LatencyP99);
         let t = s.t();
+        let phases = phases(s, &load.name, t);
         Ok(Self {
             load,
             unit,
             p95,
             p99,
-            p95_pts: pairs(s, &load.name, &p95.name, t),
+            p95_pts: pairs(s, &load.name, &p95.name, phases.rise.clone()),
             p99_pts: p99
-                .map(|d| pairs(s, &load.name, &d.name, t))
+                .map(|d| pairs(s, &load.name, &d.name, phases.rise.clone()))
                 .unwrap_or_default(),
             knee: knee_load(s, t, unit),
+            drain: pairs(s, &load.name, &p95.name, phases.drain)
+                .iter()
+                .filter(|p| p.0 >= s.state.detector.cfg.min_rate && p.1.is_finite())
+                .count(),
         })
     }
 
@@ -149,6 +163,9 @@ impl<'a> Envelope<'a> {
             )),
             None => spans.push(Span::styled("no knee yet", s.theme.dim())),
         }
+        if self.drain > 0 {
+            spans.push(Span::styled("  drain not plotted", s.theme.dim()));
+        }
         Line::from(spans)
     }
 
@@ -198,15 +215,41 @@ impl<'a> Envelope<'a> {
     }
 }
 
-/// (load, latency) from the history, up to the refresh shown: a held cursor must not see
-/// later points.
-fn pairs(s: &Screen, load: &str, latency: &str, t: TimeMs) -> Vec<(f64, f64)> {
+/// The refreshes up to the one shown (a held cursor must not see later points), split as the
+/// report splits them: the rise, and the drain after the load's peak. The screen has no report
+/// settings, so the peak's band is the default plateau tolerance.
+fn phases(s: &Screen, load: &str, t: TimeMs) -> Phases {
+    let history = &s.state.history;
+    let Some(x) = history.column(load) else {
+        return Phases::default();
+    };
+    let n = history.index_at(t).map_or(0, |i| i + 1);
+    let pts: Vec<(TimeMs, Option<f64>)> = history
+        .ticks()
+        .iter()
+        .zip(x)
+        .take(n)
+        .map(|(t, v)| (*t, Some(*v).filter(|v| v.is_finite())))
+        .collect();
+    let d = &s.state.detector;
+    let ended = d.load_ended.filter(|e| *e <= t);
+    let tol = ReportConfig::default().plateau_tolerance;
+    envelope::phases(&pts, tol, d.cfg.min_rate, ended)
+}
+
+/// (load, latency) from the history at the refreshes in `at`.
+fn pairs(s: &Screen, load: &str, latency: &str, at: Range<usize>) -> Vec<(f64, f64)> {
     let history = &s.state.history;
     let (Some(x), Some(y)) = (history.column(load), history.column(latency)) else {
         return Vec::new();
     };
-    let n = history.index_at(t).map_or(0, |i| i + 1);
-    x.iter().zip(y).take(n).map(|(a, b)| (*a, *b)).collect()
+    let n = at.len();
+    x.iter()
+        .zip(y)
+        .skip(at.start)
+        .take(n)
+        .map(|(a, b)| (*a, *b))
+        .collect()
 }
 
 /// The detector's knee, once it is found by `t` and measured in this view's load unit.
