@@ -361,6 +361,8 @@ def judge(row, tr, first, cap, knee, scenario, watcher):
             miss.append(f"{SHORT[s]} missed")
         elif s in first and scenario != "baseline":
             row[SHORT[s]] = "!" + f"{(first[s] - tr['t0']) / 1000:.0f}"
+        elif scenario != "baseline":
+            row[SHORT[s]] = "n/a"
     seen = [s for s in STAGES if s in first and s in tr]
     late = [f"{SHORT[a]}>{SHORT[b]}" for a, b in zip(seen, seen[1:]) if first[a] > first[b]]
     if late:
@@ -393,7 +395,7 @@ def table(rows):
 
 
 def analyse(out, runs):
-    rows = []
+    rows, notes = [], []
     for pipeline, scenario, watchers in runs:
         run_dir = os.path.join(out, f"{pipeline}.{scenario}")
         tr = truth(run_dir, SCENARIOS[scenario][3])
@@ -405,10 +407,27 @@ def analyse(out, runs):
                 judge(row, tr, *slitop_side(os.path.join(run_dir, w)), scenario, w)
             rows.append(row)
         if tr:
-            print(f"# truth {pipeline}.{scenario}: capacity {tr.get('capacity')} req/s, knee "
-                  f"{tr.get('knee')}, crossing +{(tr.get('crossing', tr['t0']) - tr['t0']) / 1000:.0f}s, "
-                  f"drops {tr['drops']}", file=sys.stderr)
-    return rows
+            notes.append(truth_note(pipeline, scenario, tr))
+    return rows, notes
+
+
+def truth_note(pipeline, scenario, tr):
+    """One line of what the system showed, and why a stage has no truth (n/a)."""
+    rel = lambda k: f"+{(tr[k] - tr['t0']) / 1000:.0f}s" if k in tr else "never"
+    unit = "VUs" if not SCENARIOS[scenario][3] else "req/s"
+    why = []
+    if "crossing" not in tr:
+        why.append("offered load never above capacity: no dec/pend/plat")
+    if "p95_high" not in tr:
+        why.append("p95 never above 500 ms")
+    if "errors_visible" not in tr:
+        why.append("no client error (no request dropped)" if not tr["drops"] else "no client error")
+    cap = tr.get("capacity")
+    knee = tr.get("knee")
+    return (f"{pipeline}.{scenario}: capacity {'-' if cap is None else f'{cap:.1f} req/s'}, knee "
+            f"{'-' if knee is None else f'{knee:.1f} {unit}'}, crossing {rel('crossing')}, "
+            f"p95>500ms {rel('p95_high')}, first client error {rel('errors_visible')}, "
+            f"{tr['drops']} dropped" + (f"; n/a: {'; '.join(why)}" if why else ""))
 
 
 def matrix(only):
@@ -443,7 +462,16 @@ def main():
         for i, (p, s, ws) in enumerate(runs):
             print(f"# run {i + 1}/{len(runs)}: {p}.{s} watched by {', '.join(ws)}", file=sys.stderr)
             run_one(bins, a.root, p, s, ws, a.out)
-    print(table(analyse(a.out, runs)))
+    rows, notes = analyse(a.out, runs)
+    print(table(rows))
+    print("\nCells: confirmation - truth (s); miss = never confirmed; !N = raised N s into a run "
+          "whose data never showed it; n/a = the data cannot show it (below). Goals: every stage "
+          "in order, capacity within 5%, knee within 10% (req/s open loop, VUs closed loop), no "
+          "stage but rate on the baseline, decoupled <= 10 s (1 s samples; 5 s and 15 s Prometheus: "
+          "2 scrapes + 10 s). k6 alone has no server metrics: pending comes only from client VUs.")
+    print("Truth (access log, k6 JSON):")
+    for n in notes:
+        print("  " + n)
     return 0
 
 
