@@ -2,6 +2,9 @@
 //! reply arrives or the hold timeout fires — then it drops the TCP connection without a
 //! response, as a load balancer's idle timeout does, so clients see EOF with no status.
 //! `POST /hop` enqueues and answers 202 at once.
+//!
+//! Variants for benchmarks (see `GatewayOptions`): whether a dropped request is counted as a
+//! 504 in the HTTP metrics, how many entries the stream retains, and an access log.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,8 +24,25 @@ use redis::aio::ConnectionManager;
 use serde_json::json;
 use tokio::sync::{oneshot, Notify};
 
+use crate::access_log::{self, AccessLog, Outcome};
 use crate::metrics_setup as m;
-use crate::{now_ns, reply_channel};
+use crate::{now_ms, now_ns, reply_channel};
+
+/// How the gateway behaves where real services differ.
+#[derive(Clone)]
+pub struct GatewayOptions {
+    /// Count a request dropped on the hold timeout as a 504 in `axum_http_requests_total`
+    /// and its duration histogram (by default a dropped request is in neither).
+    pub count_drops: bool,
+    /// `XADD … MAXLEN ~ N`: how many entries the stream keeps (acknowledged ones too, when
+    /// workers do not delete them).
+    pub maxlen: u64,
+    /// One JSON line per request: the benchmarks' ground truth.
+    pub access_log: Option<AccessLog>,
+}
+
+/// The status a dropped request is counted with when `count_drops` is on.
+pub const DROP_STATUS: u16 = 504;
 
 pub struct Gateway {
     pub valkey: ConnectionManager,
@@ -30,6 +50,7 @@ pub struct Gateway {
     pub stream: String,
     pub hold: Duration,
     pub id: String,
+    opts: GatewayOptions,
     waiters: Mutex<HashMap<String, oneshot::Sender<()>>>,
     seq: AtomicU64,
     /// True while the reply subscription is live; requests before it would lose their reply.
@@ -46,12 +67,14 @@ impl Gateway {
         client: redis::Client,
         stream: String,
         hold: Duration,
+        opts: GatewayOptions,
     ) -> Self {
         Self {
             valkey,
             client,
             stream,
             hold,
+            opts,
             id: format!("gw-{}-{:x}", std::process::id(), now_ns() & 0xffff_ffff),
             waiters: Mutex::new(HashMap::new()),
             seq: AtomicU64::new(0),
@@ -88,7 +111,7 @@ impl Gateway {
             .arg(&self.stream)
             .arg("MAXLEN")
             .arg("~")
-            .arg(1_000_000)
+            .arg(self.opts.maxlen)
             .arg("*")
             .arg("corr")
             .arg(corr)
@@ -162,37 +185,32 @@ fn reject_malformed(body: &Bytes) -> Option<Response> {
         .map(|e| error(StatusCode::BAD_REQUEST, format!("malformed JSON body: {e}")))
 }
 
+/// How a held request ended inside the handler.
+enum Held {
+    Answered(Response),
+    /// The hold timeout fired: the connection is to be dropped unanswered.
+    TimedOut,
+}
+
 async fn pexec(
     State(g): State<Arc<Gateway>>,
     Extension(kill): Extension<ConnKill>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let arrival = now_ms();
     let t0 = Instant::now();
-    if let Some(r) = reject_malformed(&body) {
-        return r;
-    }
-    let corr = g.corr_id(&headers);
-    let (tx, rx) = oneshot::channel();
-    // Register before enqueueing so a fast reply is never missed.
-    g.waiters.lock().unwrap().insert(corr.clone(), tx);
-    if let Err(e) = g.enqueue(&corr, &g.id, &body).await {
-        g.waiters.lock().unwrap().remove(&corr);
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!("valkey unavailable: {e}"),
-        );
-    }
-    metrics::histogram!(m::GATEWAY_ENQUEUE).record(t0.elapsed().as_secs_f64());
-    match tokio::time::timeout(g.hold.saturating_sub(t0.elapsed()), rx).await {
-        Ok(Ok(())) => (
-            StatusCode::OK,
-            Json(json!({"corr": corr, "status": "done"})),
-        )
-            .into_response(),
-        _ => {
-            g.waiters.lock().unwrap().remove(&corr);
+    match hold_for_reply(&g, &headers, &body, t0).await {
+        Held::Answered(r) => {
+            g.log("/pexec", arrival, Outcome::Answered(r.status().as_u16()));
+            r
+        }
+        Held::TimedOut => {
             metrics::counter!(m::HOLD_TIMEOUTS).increment(1);
+            if g.opts.count_drops {
+                count_drop("/pexec", t0);
+            }
+            g.log("/pexec", arrival, Outcome::Dropped);
             // No response at all: the connection is dropped under the client.
             kill.0.notify_one();
             futures::future::pending::<Response>().await
@@ -200,13 +218,80 @@ async fn pexec(
     }
 }
 
+/// Enqueues the job and waits for its reply until the hold timeout.
+async fn hold_for_reply(g: &Gateway, headers: &HeaderMap, body: &Bytes, t0: Instant) -> Held {
+    if let Some(r) = reject_malformed(body) {
+        return Held::Answered(r);
+    }
+    let corr = g.corr_id(headers);
+    let (tx, rx) = oneshot::channel();
+    // Register before enqueueing so a fast reply is never missed.
+    g.waiters.lock().unwrap().insert(corr.clone(), tx);
+    if let Err(e) = g.enqueue(&corr, &g.id, body).await {
+        g.waiters.lock().unwrap().remove(&corr);
+        return Held::Answered(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("valkey unavailable: {e}"),
+        ));
+    }
+    metrics::histogram!(m::GATEWAY_ENQUEUE).record(t0.elapsed().as_secs_f64());
+    match tokio::time::timeout(g.hold.saturating_sub(t0.elapsed()), rx).await {
+        Ok(Ok(())) => Held::Answered(
+            (
+                StatusCode::OK,
+                Json(json!({"corr": corr, "status": "done"})),
+            )
+                .into_response(),
+        ),
+        _ => {
+            g.waiters.lock().unwrap().remove(&corr);
+            Held::TimedOut
+        }
+    }
+}
+
+/// Counts a dropped request where the HTTP metrics layer would have counted an answer.
+fn count_drop(endpoint: &str, t0: Instant) {
+    let labels = [
+        ("method", "POST".to_string()),
+        ("status", DROP_STATUS.to_string()),
+        ("endpoint", endpoint.to_string()),
+    ];
+    metrics::counter!(axum_prometheus::AXUM_HTTP_REQUESTS_TOTAL, &labels).increment(1);
+    metrics::histogram!(
+        axum_prometheus::AXUM_HTTP_REQUESTS_DURATION_SECONDS,
+        &labels
+    )
+    .record(t0.elapsed().as_secs_f64());
+}
+
+impl Gateway {
+    fn log(&self, endpoint: &str, arrival_ms: u64, outcome: Outcome) {
+        if let Some(log) = &self.opts.access_log {
+            log.record(&access_log::Entry {
+                endpoint,
+                arrival_ms,
+                end_ms: now_ms(),
+                outcome,
+            });
+        }
+    }
+}
+
 async fn hop(State(g): State<Arc<Gateway>>, headers: HeaderMap, body: Bytes) -> Response {
+    let arrival = now_ms();
+    let r = enqueue_only(&g, &headers, &body).await;
+    g.log("/hop", arrival, Outcome::Answered(r.status().as_u16()));
+    r
+}
+
+async fn enqueue_only(g: &Gateway, headers: &HeaderMap, body: &Bytes) -> Response {
     let t0 = Instant::now();
-    if let Some(r) = reject_malformed(&body) {
+    if let Some(r) = reject_malformed(body) {
         return r;
     }
-    let corr = g.corr_id(&headers);
-    if let Err(e) = g.enqueue(&corr, "", &body).await {
+    let corr = g.corr_id(headers);
+    if let Err(e) = g.enqueue(&corr, "", body).await {
         return error(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("valkey unavailable: {e}"),

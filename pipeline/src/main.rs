@@ -2,6 +2,7 @@
 //! ask, for slitop's demo and end-to-end tests. One process runs the gateway, the workers, or
 //! both.
 
+mod access_log;
 mod gateway;
 mod metrics_setup;
 mod service_time;
@@ -52,13 +53,32 @@ struct Args {
     /// Pending entries idle this long are reclaimed from dead consumers.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
     reclaim_after: Duration,
+    /// Keep acknowledged entries in the stream, trimmed by `XADD MAXLEN ~ N` (XLEN is then
+    /// retention, not backlog). By default workers delete each entry once acknowledged.
+    #[arg(long, value_name = "N")]
+    retain: Option<u64>,
+    /// Count requests dropped on the hold timeout as 504 in axum_http_requests_total and its
+    /// duration histogram (by default they appear in neither, only in gateway_hold_timeouts_total).
+    #[arg(long)]
+    count_drops: bool,
+    /// Write one JSON line per request at the gateway to this file: arrival_ms, end_ms (answer
+    /// or drop), outcome (ok, error, dropped), status, endpoint.
+    #[arg(long, value_name = "FILE")]
+    access_log: Option<std::path::PathBuf>,
 }
+
+/// The stream's trim length when acknowledged entries are deleted: only a guard.
+const DEFAULT_MAXLEN: u64 = 1_000_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 enum Role {
     All,
     Gateway,
     Worker,
+}
+
+pub fn now_ms() -> u64 {
+    now_ns() / 1_000_000
 }
 
 pub fn now_ns() -> u64 {
@@ -94,6 +114,7 @@ async fn main() -> anyhow::Result<()> {
                 },
                 skip_expired: !a.no_skip_expired,
                 reclaim_after: a.reclaim_after,
+                keep_acked: a.retain.is_some(),
             })));
         }
     }
@@ -140,6 +161,15 @@ async fn main() -> anyhow::Result<()> {
             client.clone(),
             a.stream.clone(),
             a.hold_timeout,
+            gateway::GatewayOptions {
+                count_drops: a.count_drops,
+                maxlen: a.retain.unwrap_or(DEFAULT_MAXLEN),
+                access_log: a
+                    .access_log
+                    .as_deref()
+                    .map(access_log::AccessLog::open)
+                    .transpose()?,
+            },
         ));
         tokio::spawn(g.clone().listen_for_replies());
         if !g.wait_subscribed(Duration::from_secs(10)).await {

@@ -21,6 +21,9 @@ pub struct WorkerConfig {
     pub skip_expired: bool,
     /// Entries idle this long in another consumer's pending list are taken over.
     pub reclaim_after: Duration,
+    /// Leave acknowledged entries in the stream (trimmed only by the producer's MAXLEN), so
+    /// XLEN is retention; by default they are deleted and XLEN is the backlog.
+    pub keep_acked: bool,
 }
 
 /// Creates the group (at the start of the stream) if it does not exist yet.
@@ -128,6 +131,21 @@ fn field(map: &HashMap<String, Value>, k: &str) -> Option<String> {
         .and_then(|v| redis::from_redis_value::<String>(v.clone()).ok())
 }
 
+/// XACK, then (unless acknowledged entries are kept) XDEL so XLEN is the backlog
+/// (undelivered + in service). Deleting delivered entries keeps the group's lag known.
+fn ack_pipe(cfg: &WorkerConfig, id: &str) -> redis::Pipeline {
+    let mut pipe = redis::pipe();
+    pipe.cmd("XACK")
+        .arg(&cfg.stream)
+        .arg(&cfg.group)
+        .arg(id)
+        .ignore();
+    if !cfg.keep_acked {
+        pipe.cmd("XDEL").arg(&cfg.stream).arg(id).ignore();
+    }
+    pipe
+}
+
 async fn process(
     cfg: &WorkerConfig,
     c: &mut redis::aio::MultiplexedConnection,
@@ -143,16 +161,8 @@ async fn process(
     let reply = field(&map, "reply").unwrap_or_default();
     let corr = field(&map, "corr").unwrap_or_default();
     metrics::histogram!(m::QUEUE_DELAY).record(claim.saturating_sub(enq) as f64 / 1e9);
-    // Acknowledge, then delete the entry so XLEN is the backlog (undelivered + in service).
-    // Deleting delivered entries keeps the group's lag known.
     let ack = |c: &mut redis::aio::MultiplexedConnection| {
-        let mut pipe = redis::pipe();
-        pipe.cmd("XACK")
-            .arg(&cfg.stream)
-            .arg(&cfg.group)
-            .arg(&id)
-            .ignore();
-        pipe.cmd("XDEL").arg(&cfg.stream).arg(&id).ignore();
+        let pipe = ack_pipe(cfg, &id);
         let mut c = c.clone();
         async move { pipe.query_async::<()>(&mut c).await }
     };

@@ -458,3 +458,128 @@ fn bad_input_gets_413_and_400_and_valkey_down_gets_503_at_once() {
         "gateway did not recover after valkey returned"
     );
 }
+
+fn xlen(url: &str) -> i64 {
+    let mut c = redis::Client::open(url).unwrap().get_connection().unwrap();
+    redis::cmd("XLEN").arg("jobs").query(&mut c).unwrap()
+}
+
+fn access_log(path: &std::path::Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// 3 requests, each dropped on a 300 ms hold while its job takes 500 ms; the variant flags
+/// decide what the stream keeps and what the HTTP metrics count.
+fn three_dropped(extra: &[&str]) -> (String, String, Vec<serde_json::Value>) {
+    let v = Valkey::start();
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.jsonl");
+    let mut args = vec![
+        "--consumers",
+        "1",
+        "--service-time",
+        "500ms",
+        "--hold-timeout",
+        "300ms",
+        "--access-log",
+        log.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    let _p = pipeline(&v.url(), port, &args);
+    for _ in 0..3 {
+        let (st, _) = post(port, "/pexec", b"{}");
+        assert!(st.is_empty(), "dropped without an answer, got {st}");
+        // Let the job finish before the next one, so none expires in the queue.
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    assert!(
+        wait_until(Duration::from_secs(10), || metric(
+            &metrics(port),
+            "worker_jobs_total"
+        ) == 3.0
+            && access_log(&log).len() == 3),
+        "jobs done and logged"
+    );
+    let len = xlen(&v.url()).to_string();
+    (len, metrics(port), access_log(&log))
+}
+
+#[test]
+fn variants_keep_acknowledged_entries_count_drops_and_log_every_request() {
+    let _serial = serial();
+    let (len, m, log) = three_dropped(&["--retain", "1000", "--count-drops"]);
+    assert_eq!(len, "3", "acknowledged entries kept: XLEN is retention");
+    assert!(
+        m.lines().any(|l| l.starts_with("axum_http_requests_total{")
+            && l.contains("status=\"504\"")
+            && l.ends_with(" 3")),
+        "drops counted as 504:\n{m}"
+    );
+    for e in &log {
+        let (a, end) = (
+            e["arrival_ms"].as_u64().unwrap(),
+            e["end_ms"].as_u64().unwrap(),
+        );
+        assert_eq!(
+            (e["outcome"].as_str(), e["endpoint"].as_str()),
+            (Some("dropped"), Some("/pexec"))
+        );
+        assert!((250..2000).contains(&(end - a)), "held ~300 ms: {e}");
+    }
+
+    let (len, m, log) = three_dropped(&[]);
+    assert_eq!(len, "0", "by default acknowledged entries are deleted");
+    assert_eq!(metric(&m, "axum_http_requests_total"), 0.0, "{m}");
+    assert_eq!(metric(&m, "gateway_hold_timeouts_total"), 3.0);
+    assert!(log.iter().all(|e| e["outcome"] == "dropped"));
+}
+
+#[test]
+fn the_access_log_records_answers_with_their_status() {
+    let _serial = serial();
+    let v = Valkey::start();
+    let port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("access.jsonl");
+    let _p = pipeline(
+        &v.url(),
+        port,
+        &[
+            "--service-time",
+            "10ms",
+            "--access-log",
+            log.to_str().unwrap(),
+        ],
+    );
+    assert!(post(port, "/pexec", b"{}").0.contains(" 200"));
+    assert!(post(port, "/hop", b"{}").0.contains(" 202"));
+    assert!(post(port, "/pexec", b"{bad").0.contains(" 400"));
+    assert!(wait_until(Duration::from_secs(5), || access_log(&log)
+        .len()
+        == 3));
+    let got: Vec<(String, String, u64)> = access_log(&log)
+        .iter()
+        .map(|e| {
+            (
+                e["endpoint"].as_str().unwrap().to_string(),
+                e["outcome"].as_str().unwrap().to_string(),
+                e["status"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let want = [
+        ("/pexec", "ok", 200),
+        ("/hop", "ok", 202),
+        ("/pexec", "error", 400),
+    ];
+    assert_eq!(
+        got,
+        want.map(|(a, b, c)| (a.to_string(), b.to_string(), c))
+            .to_vec()
+    );
+}
