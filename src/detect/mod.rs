@@ -322,15 +322,30 @@ impl Detector {
         }
     }
 
+    /// Requests in flight at the service are many and growing; true when none are reported
+    /// (nothing to corroborate with).
+    fn in_flight_piles_up(&self) -> bool {
+        let Some(p) = self.level(|f| f.pending) else {
+            return true;
+        };
+        p >= self.cfg.min_backlog
+            && self
+                .trend(self.cfg.backlog_window, |f| f.pending)
+                .is_some_and(|slope| slope > 0.0)
+    }
+
     fn ratio_decoupling(&self) -> Option<String> {
         let tput = self.level(|f| f.throughput)?;
         let offered = self.level(|f| f.offered)?;
         let r = self.level(|f| Some(f.throughput? / f.offered?).filter(|r| r.is_finite()))?;
         // Arrivals outrunning completions must leave work behind: with a queue in view, an
         // empty one means the ratio is two rate windows out of step.
+        // Without a queue, the requests in flight at the service must pile up instead: two
+        // rates from sources with different delays (a local queue's arrivals against a
+        // Prometheus server's completions) are out of step on any ramp.
         let corroborated = match self.level(Frame::backlog) {
             Some(b) => b >= self.cfg.min_backlog,
-            None => true,
+            None => self.in_flight_piles_up(),
         };
         (offered >= self.cfg.min_rate
             && r < self.cfg.decouple_ratio
