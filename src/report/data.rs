@@ -515,6 +515,11 @@ pub struct ExportResult {
     pub failed: Option<u32>,
 }
 
+/// A number for the report: NaN and infinities are "no value", as JSON has none of them.
+pub fn finite(v: Option<f64>) -> Option<f64> {
+    v.filter(|x| x.is_finite())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

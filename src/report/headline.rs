@@ -3,19 +3,14 @@
 //! and its drain, and the p95 drift between the first and last quarter of a soak's level.
 
 use super::data::{
-    AtPeak, Backlog, BacklogPeak, Drift, DriftFigure, Knee, LatencyBasis, LoadedSummary, Plateau,
-    Profile, Shape, Summary,
+    finite, AtPeak, Backlog, BacklogPeak, Drift, DriftFigure, Knee, LatencyBasis, LoadedSummary,
+    Plateau, Profile, Shape, Summary,
 };
 use super::plateaus::{load_kind, LoadKind};
 use super::window::{self, Window};
 use crate::detect::Frame;
 use crate::settings::Role;
 use crate::state::RunState;
-
-/// A number for the report: NaN and infinities are "no value", as JSON has none of them.
-pub(super) fn finite(v: Option<f64>) -> Option<f64> {
-    v.filter(|x| x.is_finite())
-}
 
 /// From the first to the last refresh that saw load (at least `min_rate`), plus the refresh
 /// before the first so its rate window is covered.
@@ -228,7 +223,7 @@ pub fn backlog(state: &RunState) -> Backlog {
 
 /// p95 over the first and the last quarter of a window and the drift between them; None when
 /// a quarter is shorter than two refreshes. `plateau` is left for the caller to name.
-pub(super) fn quarters(state: &RunState, w: Window) -> Option<DriftFigure> {
+fn quarters(state: &RunState, w: Window) -> Option<DriftFigure> {
     let q = (w.to - w.from) / 4;
     if q < 2 * state.refresh_ms.max(1) {
         return None;
@@ -261,6 +256,17 @@ const NO_LEVEL: &str = "the load did not hold a level";
 
 fn not_measured(note: impl Into<String>) -> Drift {
     Drift::NotMeasured { note: note.into() }
+}
+
+/// Each plateau's own p95 drift, over its first and last quarter.
+pub fn plateau_drift(state: &RunState, rows: &mut [Plateau]) {
+    for p in rows {
+        let w = Window {
+            from: p.from_unix_ms,
+            to: p.to_unix_ms,
+        };
+        p.p95_drift = quarters(state, w).and_then(|d| d.drift);
+    }
 }
 
 /// p95 drift for a run that held one level for most of its loaded part (a soak): over the

@@ -7,11 +7,12 @@
 
 use std::collections::BTreeMap;
 
+use super::data::finite;
 use super::data::{
     Annotation, DetectSettings, Knee, Meta, PlateauRule, Report, Scaling, SignalStats, Stage,
     Warning,
 };
-use super::headline::{self, finite};
+use super::headline;
 use super::{plateaus, triage, RunState};
 use crate::detect::{self, StageId, StageState};
 use crate::model::TimeMs;
@@ -158,7 +159,8 @@ pub fn build(i: &Inputs) -> Report {
             text: text.clone(),
         })
         .collect();
-    let plateau_rows = plateaus::rows(state, i.cfg);
+    let mut plateau_rows = plateaus::rows(state, i.cfg);
+    headline::plateau_drift(state, &mut plateau_rows);
     let started = state.started.unwrap_or(i.header.started_unix_ms);
     Report {
         slitop_version: env!("CARGO_PKG_VERSION").into(),

@@ -4,8 +4,8 @@
 //! exactly that interval, mean service time, error rate, peak queue and in-flight, and how p95
 //! drifted from its first quarter to its last.
 
+use super::data::finite;
 use super::data::{Plateau, Quantiles};
-use super::headline::finite;
 use super::window::{self, Window};
 use crate::detect::robust::{median, theil_sen};
 use crate::detect::Frame;
@@ -223,7 +223,6 @@ fn row(state: &RunState, frames: &[Frame], hists: &[window::Histogram]) -> Plate
         service_mean_s: finite(service),
         peak_queue: finite(max(Frame::backlog)),
         peak_in_flight: finite(max(|f| f.pending)),
-        p95_drift: super::headline::quarters(state, w).and_then(|d| d.drift),
         latency_histogram: latency.map(|h| h.name.clone()),
         latency: latency.map(quantiles),
         histograms: hists
