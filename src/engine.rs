@@ -86,9 +86,12 @@ const FAST_ROLES: [Role; 8] = [
     Role::ErrorRate,
 ];
 
+/// A fast companion is named after its signal with this suffix.
+const FAST_SUFFIX: &str = "@fast";
+
 /// Name of a signal's fast companion.
 pub fn fast_name(signal: &str) -> String {
-    format!("{signal}@fast")
+    format!("{signal}{FAST_SUFFIX}")
 }
 
 /// The fast companion of a compiled signal, when its role is judged from rates and its query
@@ -199,8 +202,10 @@ impl Engine {
 
     /// A signal's fast companion, when it has one.
     pub fn fast_of(&self, name: &str) -> Option<&Signal> {
-        let n = fast_name(name);
-        self.fast.iter().find(|s| s.def.name == n)
+        // Read every refresh for every role: compared in place, without building the name.
+        self.fast
+            .iter()
+            .find(|s| s.def.name.strip_suffix(FAST_SUFFIX) == Some(name))
     }
 
     /// Points computed by Prometheus: an instant answer (one t) or a back-fill matrix.

@@ -165,9 +165,9 @@ async fn rebuild(cli: &Cli, file: &Path, report_only: bool) -> Result<(), Failur
     let rec = crate::run::replay::read(file).map_err(|e| Failure::usage(what, e))?;
     let opts = settings_for_report(&cfg, Some(&rec.header.gates), cli, what)?;
     let outcome = if report_only {
-        crate::run::replay::report(&rec, file, cli.out.clone(), &opts).await
+        crate::run::replay::report(rec, file, cli.out.clone(), &opts).await
     } else {
-        crate::run::replay::run(&rec, file, cli.out.clone(), &opts).await
+        crate::run::replay::run(rec, file, cli.out.clone(), &opts).await
     }
     .map_err(|e| Failure::usage(what, e))?;
     if report_only {

@@ -225,11 +225,13 @@ impl Detector {
             } else {
                 hold
             };
+            // The stage is taken out while it updates, so the note on why it cleared is
+            // written only when it clears (it reads the detector's other state).
             let id = self.stages[i].id;
-            let why = self.clear_note(id);
-            if let Some(tr) = self.stages[i].update(t, holds, || evidence, || why, h, clear) {
-                out.push(tr);
-            }
+            let mut stage = std::mem::replace(&mut self.stages[i], Stage::new(id));
+            let tr = stage.update(t, holds, || evidence, || self.clear_note(id), h, clear);
+            self.stages[i] = stage;
+            out.extend(tr);
         }
         self.learn_baselines();
         self.track_knee();

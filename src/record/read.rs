@@ -37,6 +37,7 @@ pub enum RecordError {
     },
 }
 
+#[derive(Clone)]
 pub struct Recording {
     pub header: Header,
     pub records: Vec<Record>,

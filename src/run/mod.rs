@@ -159,7 +159,9 @@ impl Run {
 
     /// Feeds a recording through a fresh state; `out` writes a new recording and notes there
     /// (a headless replay), `None` only rebuilds the state (viewing, `slitop report`).
-    pub fn replay(rec: &Recording, out: Option<&Path>) -> anyhow::Result<Run> {
+    /// The recording is consumed: its records are fed as they are, never copied.
+    pub fn replay(rec: Recording, out: Option<&Path>) -> anyhow::Result<Run> {
+        let ended = replay::ended(&rec);
         let h = &rec.header;
         let opts = crate::promql::EvalOptions {
             lookback_ms: h.lookback_ms,
@@ -176,13 +178,13 @@ impl Run {
         let output = out.map(|d| Output::create(d, h)).transpose()?;
         Ok(Run {
             state,
-            header: h.clone(),
+            header: rec.header,
             dir: out.map(Path::to_path_buf).unwrap_or_default(),
             out: output,
             feed: Feed::Recording(RecordingFeed {
-                records: rec.records.clone().into_iter(),
+                records: rec.records.into_iter(),
                 recorded: Vec::new(),
-                ended: replay::ended(rec),
+                ended,
             }),
         })
     }

@@ -40,7 +40,7 @@ pub fn read(file: &Path) -> anyhow::Result<Recording> {
 /// Replays a recording into a state, writing nothing; returns it with the transitions the
 /// recording holds.
 pub fn replay_into(rec: &Recording) -> anyhow::Result<(RunState, Vec<Transition>)> {
-    let mut run = Run::replay(rec, None)?;
+    let mut run = Run::replay(rec.clone(), None)?;
     drain(&mut run)?;
     let recorded = run.recorded_transitions().to_vec();
     Ok((run.state, recorded))
@@ -59,7 +59,7 @@ fn drain(run: &mut Run) -> anyhow::Result<()> {
 /// `slitop report RECORDING`: the report's files next to the recording (or in `out`). The
 /// transitions are not compared: a report can be rebuilt from another version's recording.
 pub async fn report(
-    rec: &Recording,
+    rec: Recording,
     file: &Path,
     out: Option<PathBuf>,
     opts: &ReportSettings,
@@ -78,7 +78,7 @@ pub async fn report(
 /// `slitop replay FILE --headless`: the recording through the lifecycle into a new directory,
 /// JSON lines included; fails when the replayed transitions differ from the recorded ones.
 pub async fn run(
-    rec: &Recording,
+    rec: Recording,
     file: &Path,
     out: Option<PathBuf>,
     opts: &ReportSettings,
@@ -91,6 +91,7 @@ pub async fn run(
             dir.display()
         );
     }
+    let version = rec.header.slitop_version.clone();
     let mut run = Run::replay(rec, Some(&dir))?;
     let mut lines = Lines::create(&dir)?;
     super::headless::print_steps(&mut run, &mut lines).await?;
@@ -106,7 +107,7 @@ pub async fn run(
             "replayed stage transitions differ from the recorded ones ({} replayed, {} recorded): the recording may come from another slitop version ({})",
             replayed.len(),
             recorded.len(),
-            rec.header.slitop_version
+            version
         );
     }
     Ok(outcome)

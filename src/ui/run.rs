@@ -18,6 +18,7 @@ use super::theme::Theme;
 use super::timeline::Timeline;
 use crate::model::{SourceCommand, TimeMs};
 use crate::record::read::Recording;
+use crate::record::Header;
 use crate::run::{clock, End, Run, RunOptions, Step};
 use crate::settings::Config;
 use crate::state::{Notice, RunState};
@@ -234,13 +235,19 @@ fn mouse(app: &mut App, kind: MouseEventKind, tl: &Timeline, now: TimeMs) -> boo
 
 /// Builds the whole timeline of a recording, as a live run would have built it.
 pub fn timeline_of(rec: &Recording) -> anyhow::Result<(RunState, Timeline)> {
+    timeline_of_owned(rec.clone())
+}
+
+/// `timeline_of` consuming the recording (the replay screen needs only its header after).
+fn timeline_of_owned(rec: Recording) -> anyhow::Result<(RunState, Timeline)> {
+    let started = rec.header.started_unix_ms;
     let mut tl = Timeline::default();
     let mut run = Run::replay(rec, None)?;
     loop {
         match futures::executor::block_on(run.next())? {
             Step::Tick { t, .. } => tl.observe(&run.state, t),
             Step::Notice { notice, .. } => {
-                let t = tl.last().unwrap_or(rec.header.started_unix_ms);
+                let t = tl.last().unwrap_or(started);
                 note_notice(&mut tl, &notice, t);
             }
             Step::End(_) => break,
@@ -255,15 +262,16 @@ const PLAY_STEP: Duration = Duration::from_millis(250);
 
 pub async fn run_replay(file: &Path, opts: UiOptions) -> anyhow::Result<()> {
     let rec = Recording::read(file)?;
-    let (state, tl) = timeline_of(&rec)?;
+    let header = rec.header.clone();
+    let (state, tl) = timeline_of_owned(rec)?;
     let (Some(first), Some(last)) = (tl.first(), tl.last()) else {
         anyhow::bail!(
             "{}: the recording holds no refreshes to show",
             file.display()
         );
     };
-    let mut app = replay_app(&rec, first, last, opts.low_bandwidth);
-    let info = replay_info(&rec, file);
+    let mut app = replay_app(&header, first, last, opts.low_bandwidth);
+    let info = replay_info(&header, file);
     let theme = Theme::from_env(opts.ascii);
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
@@ -304,8 +312,8 @@ pub async fn run_replay(file: &Path, opts: UiOptions) -> anyhow::Result<()> {
 }
 
 /// A replay opens on the whole run, held at its end and paused.
-fn replay_app(rec: &Recording, first: TimeMs, last: TimeMs, low_bandwidth: bool) -> App {
-    let mut app = App::new(rec.header.window_ms.max(last - first), false, false);
+fn replay_app(header: &Header, first: TimeMs, last: TimeMs, low_bandwidth: bool) -> App {
+    let mut app = App::new(header.window_ms.max(last - first), false, false);
     app.low_bandwidth = low_bandwidth;
     app.cursor = Cursor::At(last);
     app.playback = Some(Playback {
@@ -316,17 +324,16 @@ fn replay_app(rec: &Recording, first: TimeMs, last: TimeMs, low_bandwidth: bool)
 }
 
 /// A replay records nothing, so the header names the scenario or, without one, the file.
-fn replay_info(rec: &Recording, file: &Path) -> RunInfo {
+fn replay_info(header: &Header, file: &Path) -> RunInfo {
     RunInfo {
-        name: rec
-            .header
+        name: header
             .meta
             .scenario
             .clone()
             .unwrap_or_else(|| file.display().to_string()),
         recording: None,
         replay: true,
-        sources: rec.header.sources.keys().cloned().collect(),
+        sources: header.sources.keys().cloned().collect(),
     }
 }
 
