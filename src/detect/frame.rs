@@ -41,6 +41,10 @@ pub struct Frame {
     /// Latency of each hop of the path (signal name, seconds), and the mean service time.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hops: Vec<(String, f64)>,
+    /// Seconds between fresh samples behind the signals, when longer than a refresh (a
+    /// Prometheus server scraping every 15 s): the detector's windows span a few of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_s: Option<f64>,
 }
 
 /// Sum of a signal's finite values over its label sets; None when it has none.
@@ -61,6 +65,14 @@ impl Frame {
     /// acknowledged entries up to its MAXLEN, so its length is retention, not backlog.
     pub fn backlog(&self) -> Option<f64> {
         self.queue_lag
+    }
+
+    /// Requests in flight: at the service where it says, else the client's VUs. With no
+    /// server in view, k6's VUs are the requests it has open (an arrival-rate executor adds
+    /// VUs as answers slow down), or in a closed loop requests plus think time: either way,
+    /// VUs per completion rising means each request takes longer (Little's law).
+    pub fn concurrency(&self) -> Option<f64> {
+        self.pending.or(self.vus)
     }
 
     pub fn from_engine(engine: &Engine, t: TimeMs) -> Frame {
@@ -121,6 +133,7 @@ impl Frame {
             vus_max: role(Role::VusMax),
             stability,
             hops,
+            sample_s: None,
         }
     }
 }

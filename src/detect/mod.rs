@@ -61,6 +61,13 @@ pub struct Bottleneck {
 const HOP_RISE: f64 = 2.0;
 const HOP_RISE_MIN: f64 = 0.02;
 
+/// Windows span at least this many fresh samples (see `Detector::backlog_window`).
+const BACKLOG_SAMPLES: f64 = 3.0;
+const TREND_SAMPLES: f64 = 4.0;
+
+/// A closed loop's backlog climbs when it grows by at least this much per second.
+const CLOSED_CLIMB: f64 = 0.1;
+
 /// Frames kept in the detector's history (see `Detector::history`).
 pub const MAX_FRAMES: usize = 50_000;
 
@@ -168,6 +175,26 @@ impl Detector {
         median(vals)
     }
 
+    /// Seconds between fresh samples of the data, when the source said (else one refresh).
+    fn sample_s(&self) -> f64 {
+        self.recent.back().and_then(|f| f.sample_s).unwrap_or(0.0)
+    }
+
+    /// The backlog window, fitted to the sample interval: a trend needs a few fresh samples,
+    /// and a 15 s scrape seen through 6 s is a staircase (flat, then a jump), not a trend.
+    fn backlog_window(&self) -> Duration {
+        self.cfg
+            .backlog_window
+            .max(Duration::from_secs_f64(BACKLOG_SAMPLES * self.sample_s()))
+    }
+
+    /// The trend window, fitted to the sample interval likewise.
+    fn trend_window(&self) -> Duration {
+        self.cfg
+            .trend_window
+            .max(Duration::from_secs_f64(TREND_SAMPLES * self.sample_s()))
+    }
+
     fn trend(&self, span: Duration, f: impl Fn(&Frame) -> Option<f64>) -> Option<f64> {
         let pts = self.series(span, f);
         // Wait for most of the window before trusting a trend.
@@ -181,16 +208,11 @@ impl Detector {
     /// Feeds one refresh; returns the stage transitions it caused, in sequence order.
     pub fn step(&mut self, frame: Frame) -> Vec<Transition> {
         let t = frame.t;
-        let keep = self
-            .cfg
-            .trend_window
-            .max(self.cfg.backlog_window)
-            .as_millis() as TimeMs
-            + 1000;
+        self.recent.push_back(frame.clone());
+        let keep = self.trend_window().max(self.backlog_window()).as_millis() as TimeMs + 1000;
         while self.recent.front().is_some_and(|f| f.t < t - keep) {
             self.recent.pop_front();
         }
-        self.recent.push_back(frame.clone());
         self.history.push(frame.clone());
         if self.history.len() > MAX_FRAMES {
             let half = self.history.len() / 2;
@@ -244,7 +266,7 @@ impl Detector {
         if tput < self.cfg.min_rate {
             return None;
         }
-        let slope = self.trend(self.cfg.trend_window, |f| f.throughput)?;
+        let slope = self.trend(self.trend_window(), |f| f.throughput)?;
         (slope > (self.cfg.rise_growth * tput).max(0.05)).then(|| {
             format!(
                 "throughput {} req/s, rising {:.2} req/s per s",
@@ -265,7 +287,7 @@ impl Detector {
     /// Growth of the backlog per second over the backlog window, with its current level.
     fn backlog_growth(&self) -> Option<(f64, f64)> {
         let level = self.level(Frame::backlog)?;
-        let slope = self.trend(self.cfg.backlog_window, Frame::backlog)?;
+        let slope = self.trend(self.backlog_window(), Frame::backlog)?;
         Some((level, slope))
     }
 
@@ -274,6 +296,17 @@ impl Detector {
     fn growth_needed(&self) -> f64 {
         let offered = self.level(|f| f.offered).unwrap_or(0.0);
         ((1.0 - self.cfg.decouple_ratio) * offered).max(self.cfg.min_shortfall)
+    }
+
+    /// Backlog growth (items/s) that counts as climbing. A closed loop's backlog grows no
+    /// faster than VUs are added (each waits for its answer before asking again), so any
+    /// steady growth counts there; an open loop's must show the decoupling shortfall.
+    fn climb_needed(&self) -> f64 {
+        if self.vus_known_as_load() && !self.open_seen {
+            CLOSED_CLIMB
+        } else {
+            self.growth_needed()
+        }
     }
 
     /// The backlog grows by at least the shortfall that counts as decoupling: arrivals minus
@@ -332,7 +365,7 @@ impl Detector {
         };
         p >= self.cfg.min_backlog
             && self
-                .trend(self.cfg.backlog_window, |f| f.pending)
+                .trend(self.backlog_window(), |f| f.pending)
                 .is_some_and(|slope| slope > 0.0)
     }
 
@@ -430,7 +463,7 @@ impl Detector {
     /// poll) does not turn the queue rules off.
     fn queue_visible(&self) -> bool {
         !self
-            .series(self.cfg.backlog_window, Frame::backlog)
+            .series(self.backlog_window(), Frame::backlog)
             .is_empty()
     }
 
@@ -441,14 +474,14 @@ impl Detector {
             return true;
         }
         self.backlog_growth()
-            .is_some_and(|(b, slope)| b >= self.cfg.min_backlog && slope >= self.growth_needed())
+            .is_some_and(|(b, slope)| b >= self.cfg.min_backlog && slope >= self.climb_needed())
     }
 
     fn pending_climbs(&self) -> Option<String> {
-        let w = self.cfg.backlog_window;
+        let w = self.backlog_window();
         // A queue is the direct measure; in-flight residence is the fallback for plain HTTP.
         if self.queue_visible() {
-            let need = self.growth_needed();
+            let need = self.climb_needed();
             let (backlog, slope) = self.backlog_growth()?;
             return (backlog >= self.cfg.min_backlog && slope >= need).then(|| {
                 format!(
@@ -457,18 +490,22 @@ impl Detector {
                 )
             });
         }
-        let pending = self.level(|f| f.pending)?;
+        let pending = self.level(Frame::concurrency)?;
         let tput = self.level(|f| f.throughput)?;
         let best = self.best_residence?;
         let residence = pending / tput;
-        let slope = self.trend(w, |f| f.pending)?;
+        let slope = self.trend(w, Frame::concurrency)?;
+        let what = match self.recent.back().and_then(|f| f.pending) {
+            Some(_) => "in-flight",
+            None => "client VUs",
+        };
         (tput >= self.cfg.min_rate
             && pending >= self.cfg.min_backlog
             && residence >= self.cfg.residence_factor * best
             && slope > 0.0)
             .then(|| {
                 format!(
-                    "in-flight {pending:.0} climbing {slope:.1}/s; residence {} vs best {}",
+                    "{what} {pending:.0} climbing {slope:.1}/s; residence {} vs best {}",
                     fmt_secs(residence),
                     fmt_secs(best)
                 )
@@ -477,9 +514,11 @@ impl Detector {
 
     /// The load that is rising, if any: (name, unit, relative slope, first, last).
     fn rising_load(&self) -> Option<(&'static str, f64, f64, f64)> {
-        let w = self.cfg.trend_window;
+        let w = self.trend_window();
         let mut candidates: Vec<(&'static str, Field)> = Vec::new();
-        if self.open_loop() {
+        // A closed loop's arrivals are its own output (each VU asks again once answered),
+        // not the load: its load is the VUs.
+        if self.open_loop() && (self.open_seen || !self.vus_known_as_load()) {
             candidates.push(("offered", |f| f.offered));
         }
         if self.closed_loop() {
@@ -490,7 +529,7 @@ impl Detector {
             let (Some(level), Some(slope), Some(short)) = (
                 self.level(get),
                 self.trend(w, get),
-                self.trend(self.cfg.backlog_window, get),
+                self.trend(self.backlog_window(), get),
             ) else {
                 continue;
             };
@@ -522,7 +561,7 @@ impl Detector {
         let (name, load_rel, first, last) = self.rising_load()?;
         // Load's trend over the long window (it must really be rising); throughput's over the
         // short one, so a wall shows as soon as the rate window has filled with it.
-        let w = self.cfg.backlog_window;
+        let w = self.backlog_window();
         let tslope = self.trend(w, |f| f.throughput)?;
         let trel = tslope / tput;
         // Arrivals rising against flat completions leave their excess in the queue: with one
@@ -533,6 +572,16 @@ impl Detector {
         if name == "offered"
             && self.stage(StageId::Plateau).state != StageState::Active
             && !self.backlog_climbs()
+        {
+            return None;
+        }
+        // In a closed loop, throughput flat while VUs rise is throughput per VU falling: the
+        // plateau is the stronger form of that decoupling, so it does not come before it.
+        if name == "VUs"
+            && !matches!(
+                self.stage(StageId::Decoupled).state,
+                StageState::Suspected | StageState::Active
+            )
         {
             return None;
         }
@@ -639,7 +688,7 @@ impl Detector {
         let now = self.recent.back()?;
         let ratio = now.error_rate.filter(|r| *r > 0.0);
         // New connection-level failures within the backlog window.
-        let eof = self.series(self.cfg.backlog_window, |f| f.eof_errors);
+        let eof = self.series(self.backlog_window(), |f| f.eof_errors);
         let new_eof = match (eof.first(), eof.last()) {
             (Some(a), Some(b)) if b.1 > a.1 => Some(b.1 - a.1),
             _ => None,
@@ -654,7 +703,7 @@ impl Detector {
         if let Some(n) = new_eof {
             parts.push(format!(
                 "{n:.0} EOF/reset errors (no HTTP status) in {}",
-                humantime::format_duration(self.cfg.backlog_window)
+                humantime::format_duration(self.backlog_window())
             ));
         }
         Some(parts.join("; "))
@@ -669,7 +718,8 @@ impl Detector {
             return;
         }
         let min_rate = self.cfg.min_rate;
-        if let (Some(p), Some(tp)) = (self.level(|f| f.pending), self.level(|f| f.throughput)) {
+        if let (Some(p), Some(tp)) = (self.level(Frame::concurrency), self.level(|f| f.throughput))
+        {
             if tp >= min_rate && p > 0.0 {
                 let r = p / tp;
                 if self.best_residence.is_none_or(|b| r < b) {
@@ -759,7 +809,7 @@ impl Detector {
     /// Why the load generator may be the limit now: k6 dropping iterations (it cannot start
     /// them as planned), its VUs at their maximum, or the client's p95 far above the server's.
     fn generator_limit(&self) -> Option<String> {
-        let dropped = self.series(self.cfg.backlog_window, |f| f.dropped_iterations);
+        let dropped = self.series(self.backlog_window(), |f| f.dropped_iterations);
         if let (Some(a), Some(b)) = (dropped.first(), dropped.last()) {
             if b.1 > a.1 {
                 return Some(format!("k6 dropped {:.0} iterations", b.1 - a.1));

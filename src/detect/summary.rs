@@ -17,22 +17,59 @@ pub struct Scaling {
     pub consumers_now: Option<f64>,
 }
 
+/// Refreshes of a plateau before the first client error that make a capacity of their own.
+const MIN_HELD: usize = 5;
+
 impl Detector {
     /// Throughput held during the plateau (median of its samples), if a plateau was reached.
     pub fn capacity_rps(&self) -> Option<f64> {
         let p = self.stage(StageId::Plateau);
         let from = p.first_onset?;
         // The condition stopped holding `clear_hold` before the stage cleared.
-        let to = p
+        let mut to = p
             .cleared
             .map(|c| c - self.cfg.clear_hold.as_millis() as i64)
             .unwrap_or(i64::MAX);
-        median(
-            self.history
+        // Once clients fail, completions no longer measure the service: their work is
+        // abandoned or skipped (and the completions counted fall). The capacity is what was
+        // held before, when the plateau lasted long enough before the first error.
+        if let Some(err) = self.stage(StageId::ErrorsVisible).first_onset {
+            let before = self
+                .history
                 .iter()
-                .filter(|f| f.t >= from && f.t <= to)
-                .filter_map(|f| f.throughput),
-        )
+                .filter(|f| f.t >= from && f.t < err && f.throughput.is_some())
+                .count();
+            if before >= MIN_HELD {
+                to = to.min(err - 1);
+            }
+        }
+        let held = |from: i64| {
+            median(
+                self.history
+                    .iter()
+                    .filter(|f| f.t >= from && f.t <= to)
+                    .filter_map(|f| f.throughput),
+            )
+        };
+        // A rate over a few sample intervals still holds samples from before the wall for
+        // about two of them after the onset: with slow samples (a 15 s scrape) skip those,
+        // when the plateau lasted long enough to leave some.
+        let i = self.history.partition_point(|f| f.t < from);
+        let sample_s = self.history.get(i).and_then(|f| f.sample_s).unwrap_or(0.0);
+        let lag = (2.0 * sample_s * 1000.0) as i64;
+        if sample_s >= 2.0 && to != i64::MAX && from + 2 * lag > to {
+            return held(from);
+        }
+        held(from + if sample_s >= 2.0 { lag } else { 0 }).or_else(|| held(from))
+    }
+
+    /// A closed loop's knee in VUs: where the healthy line (throughput per VU at its best)
+    /// meets the capacity. The VUs at the confirmation come a rate window late; this is
+    /// where the wall began.
+    pub fn knee_vus_model(&self) -> Option<f64> {
+        let cap = self.capacity_rps()?;
+        let (best, _) = self.best_efficiency?;
+        (best > 0.0 && cap.is_finite()).then(|| cap / best)
     }
 
     pub fn scaling(&self) -> Option<Scaling> {

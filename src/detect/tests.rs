@@ -237,3 +237,42 @@ fn a_closed_loop_whose_arrivals_run_ahead_while_vus_are_added_keeps_its_knee_in_
     // The wall is crossed at 8 VUs (5 req/s each against 40 req/s).
     assert!((7.0..12.0).contains(&knee.load.unwrap()), "{knee:?}");
 }
+
+/// The frames as a Prometheus server scraping every `every` seconds gives them: each reading
+/// changes only when a scrape lands and holds until the next (a staircase).
+fn scraped_every(frames: Vec<Frame>, every: usize, say_interval: bool) -> Vec<Frame> {
+    let mut held = frames[0].clone();
+    frames
+        .into_iter()
+        .enumerate()
+        .map(|(i, f)| {
+            if i % every == 0 {
+                held = f.clone();
+            }
+            Frame {
+                t: f.t,
+                sample_s: say_interval.then_some(every as f64),
+                ..held.clone()
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_fifteen_second_staircase_is_judged_over_a_few_of_its_samples() {
+    // 5 → 80 req/s over 150 s against 40 req/s, seen through 15 s scrapes.
+    let frames = || simulate(180, 40.0, |t| 5.0 + 0.5 * t, None, 0.0);
+    let (d, tr) = run(scraped_every(frames(), 15, true));
+    for id in [StageId::PendingClimbs, StageId::Plateau] {
+        assert_eq!(activations(&tr, id), 1, "{id:?}: {tr:#?}");
+    }
+    // Truth: crossing at 70 s; the data lags by up to a sample, the windows span three.
+    let c = d.stage(StageId::Decoupled).first_confirmed.unwrap();
+    assert!((70_000..=70_000 + 2 * 15_000 + 10_000).contains(&c), "{c}");
+    let cap = d.capacity_rps().unwrap();
+    assert!((cap - 40.0).abs() <= 2.0, "capacity {cap}");
+    // Judged over 6 s as if each refresh were fresh, the stairs are flat between scrapes:
+    // the backlog "stops" climbing on every step and its stage flaps or never holds.
+    let (_, tr) = run(scraped_every(frames(), 15, false));
+    assert_ne!(activations(&tr, StageId::PendingClimbs), 1, "{tr:#?}");
+}

@@ -26,3 +26,8 @@ pub const K6_STATUS: &str = "k6_status";
 /// The scrape source's name: its series are ended by the scrape itself (as Prometheus marks a
 /// vanished target's series stale), not by the run state when the source goes down.
 pub const SCRAPE_SOURCE: &str = "scrape";
+
+/// The spacing of fresh samples behind the remote signals (s), as the Prometheus source
+/// measured it: the detector fits its windows to it (a trend over fewer than a few samples of
+/// a 15 s scrape is a staircase, not a trend). Recorded like any series, so replay agrees.
+pub const SAMPLE_INTERVAL: &str = "slitop_sample_interval_seconds";

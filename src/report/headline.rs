@@ -315,9 +315,13 @@ pub fn knee_at(state: &RunState) -> Option<Knee> {
     let k = state.detector.knee.as_ref()?;
     let f = state.detector.history.iter().find(|f| f.t >= k.unix_ms)?;
     let kind = load_kind(state);
+    let load = match kind {
+        LoadKind::Vus => state.detector.knee_vus_model().or(kind.of(f)),
+        LoadKind::Offered => kind.of(f),
+    };
     Some(Knee {
         unix_ms: k.unix_ms,
-        load: finite(kind.of(f)),
+        load: finite(load),
         load_unit: kind.unit().into(),
         offered_rps: finite(f.offered),
         vus: finite(f.vus),

@@ -175,7 +175,14 @@ pub fn build(i: &Inputs) -> Report {
         profile: headline::profile(state, &plateau_rows),
         summary: headline::summary(state),
         stages: StageId::ALL.iter().map(|&id| stage(d, id)).collect(),
-        knee: d.knee.as_ref().map(knee),
+        knee: d.knee.as_ref().map(|k| {
+            // In VUs, where the healthy line meets the capacity (see `knee_vus_model`).
+            let model = (k.load_unit == "VUs").then(|| d.knee_vus_model()).flatten();
+            Knee {
+                load: finite(model).or(finite(k.load)),
+                ..knee(k)
+            }
+        }),
         knee_at: headline::knee_at(state),
         capacity_rps: finite(d.capacity_rps()),
         scaling: d.scaling().map(scaling),

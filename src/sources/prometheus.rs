@@ -311,6 +311,13 @@ impl Poller for PrometheusPoller {
     async fn poll(&mut self, now: TimeMs) -> anyhow::Result<Vec<SourceEvent>> {
         let mut events = Vec::new();
         self.fit_queries(now).await;
+        if let Some(iv) = self.fit.interval {
+            let labels = crate::model::Labels::named(crate::model::series::SAMPLE_INTERVAL);
+            events.push(SourceEvent::Samples {
+                source: SOURCE.into(),
+                samples: vec![crate::model::Sample::new(labels, now, iv.as_secs_f64())],
+            });
+        }
         let queries = self.to_send();
         let backfill = self.backfill.take();
         let this = &*self;

@@ -11,9 +11,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::detect::{Detector, Frame, Transition};
 use crate::engine::Engine;
-use crate::model::stale_nan;
 use crate::model::LocalSources;
 use crate::model::{now_ms, Health, Labels, SourceEvent, TimeMs};
+use crate::model::{series, stale_nan};
 use crate::promql::EvalOptions;
 use crate::settings::Config;
 use crate::settings::DetectConfig;
@@ -180,7 +180,14 @@ impl RunState {
             (s.def.name.as_str(), v)
         });
         self.history.push(now, values);
-        let tr = self.detector.step(Frame::from_engine(&self.engine, now));
+        let mut frame = Frame::from_engine(&self.engine, now);
+        frame.sample_s = self
+            .store
+            .get(&Labels::named(series::SAMPLE_INTERVAL))
+            .and_then(|s| s.last())
+            .map(|(_, v)| v)
+            .filter(|v| v.is_finite() && *v > 0.0);
+        let tr = self.detector.step(frame);
         self.transitions.extend(tr.iter().cloned());
         tr
     }
