@@ -200,6 +200,12 @@ impl Engine {
             .find(|s| s.def.name == name)
     }
 
+    /// The longest range a signal's query reads, when it reads one.
+    pub fn longest_range(&self, name: &str) -> Option<std::time::Duration> {
+        let s = self.signals.iter().find(|s| s.def.name == name)?;
+        promql::interval::longest_range(&s.def.query)
+    }
+
     /// A signal's fast companion, when it has one.
     pub fn fast_of(&self, name: &str) -> Option<&Signal> {
         // Read every refresh for every role: compared in place, without building the name.

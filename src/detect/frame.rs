@@ -45,6 +45,9 @@ pub struct Frame {
     /// Prometheus server scraping every 15 s): the detector's windows span a few of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_s: Option<f64>,
+    /// The window (s) the throughput is a rate over, where it is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_window_s: Option<f64>,
 }
 
 /// Sum of a signal's finite values over its label sets; None when it has none.
@@ -113,6 +116,11 @@ impl Frame {
             .filter(|s| !s.latest.is_empty())
             .map(|s| (s.def.name.clone(), finite_sum(s).unwrap_or(0.0)))
             .collect();
+        // The rate window behind the throughput: its signal's longest range (the fast view
+        // may shorten it further; the run knows by how much).
+        let rate_window_s = throughput
+            .as_ref()
+            .and_then(|x| Some(engine.longest_range(&x.1)?.as_secs_f64()));
         Frame {
             t,
             offered_from: fallback(&offered, Role::Offered),
@@ -134,6 +142,7 @@ impl Frame {
             stability,
             hops,
             sample_s: None,
+            rate_window_s,
         }
     }
 }

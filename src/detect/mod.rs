@@ -266,7 +266,11 @@ impl Detector {
         if tput < self.cfg.min_rate {
             return None;
         }
-        let slope = self.trend(self.trend_window(), |f| f.throughput)?;
+        // Until the long window has filled (the start of a run), the short one: a rate that
+        // rises from nothing shows within seconds.
+        let slope = self
+            .trend(self.trend_window(), |f| f.throughput)
+            .or_else(|| self.trend(self.backlog_window(), |f| f.throughput))?;
         (slope > (self.cfg.rise_growth * tput).max(0.05)).then(|| {
             format!(
                 "throughput {} req/s, rising {:.2} req/s per s",

@@ -20,6 +20,11 @@ pub struct Scaling {
 /// Refreshes of a plateau before the first client error that make a capacity of their own.
 const MIN_HELD: usize = 5;
 
+/// The healthy line's lag is searched in steps of this many ms, over at least this many
+/// readings.
+const LAG_STEP_MS: usize = 250;
+const MIN_LINE_POINTS: usize = 5;
+
 impl Detector {
     /// Throughput held during the plateau (median of its samples), if a plateau was reached.
     pub fn capacity_rps(&self) -> Option<f64> {
@@ -63,13 +68,56 @@ impl Detector {
         held(from + if sample_s >= 2.0 { lag } else { 0 }).or_else(|| held(from))
     }
 
-    /// A closed loop's knee in VUs: where the healthy line (throughput per VU at its best)
-    /// meets the capacity. The VUs at the confirmation come a rate window late; this is
-    /// where the wall began.
+    /// A closed loop's knee in VUs: where the healthy line (throughput per VU) meets the
+    /// capacity. The VUs at the confirmation come a rate window late; this is where the wall
+    /// began.
+    ///
+    /// A rate over a window is the throughput of some time ago, so on a rising ramp each
+    /// reading is divided by the VUs of that time. How long ago depends on the window and on
+    /// each source's delay, so the lag is found from the data: a closed loop's throughput is
+    /// proportional to its VUs, and only the right lag makes throughput per VU constant
+    /// across the ramp (a wrong one makes it drift with the VUs).
     pub fn knee_vus_model(&self) -> Option<f64> {
         let cap = self.capacity_rps()?;
-        let (best, _) = self.best_efficiency?;
-        (best > 0.0 && cap.is_finite()).then(|| cap / best)
+        let onset = self.stage(StageId::Decoupled).first_onset?;
+        let h = &self.history;
+        let first = h.first()?.t;
+        let healthy: Vec<(i64, f64)> = h
+            .iter()
+            .take_while(|f| f.t < onset)
+            .filter_map(|f| {
+                let window_ms = (f.rate_window_s.unwrap_or(0.0) * 1000.0) as i64;
+                // A window not yet full of data is extrapolated: no reading of the line.
+                let tput = f.throughput.filter(|t| *t >= self.cfg.min_rate)?;
+                (f.t >= first + window_ms).then_some((f.t, tput))
+            })
+            .collect();
+        let vus_at = |t: i64| {
+            h[..h.partition_point(|g| g.t <= t)]
+                .last()?
+                .vus
+                .filter(|v| *v >= self.cfg.min_vus)
+        };
+        let max_lag_ms = h.iter().filter_map(|f| f.rate_window_s).fold(0.0, f64::max) * 1000.0;
+        let mut best: Option<(f64, f64)> = None;
+        for lag in (0..=max_lag_ms as i64).step_by(LAG_STEP_MS) {
+            let ratios: Vec<f64> = healthy
+                .iter()
+                .filter_map(|(t, tput)| Some(tput / vus_at(t - lag)?))
+                .collect();
+            if ratios.len() < MIN_LINE_POINTS {
+                continue;
+            }
+            let Some(m) = median(ratios.iter().copied()) else {
+                continue;
+            };
+            let spread = median(ratios.iter().map(|r| (r - m).abs()))? / m;
+            if best.is_none_or(|(s, _)| spread < s) {
+                best = Some((spread, m));
+            }
+        }
+        let (_, per_vu) = best?;
+        (per_vu > 0.0 && cap.is_finite()).then(|| cap / per_vu)
     }
 
     pub fn scaling(&self) -> Option<Scaling> {

@@ -167,10 +167,16 @@ fn closed_loop_vu_ramp_decouples_before_the_plateau() {
         .into_iter()
         .map(|mut f| {
             f.offered = f.throughput;
+            f.rate_window_s = Some(5.0);
             f
         })
         .collect();
     let (d, tr) = run(frames);
+    // The healthy line (5 req/s per VU, read through 5 s rate windows) meets the capacity
+    // at 8 VUs; the VUs at the confirmation are several more.
+    let knee = d.knee_vus_model().unwrap();
+    assert!((knee - 8.0).abs() <= 0.8, "knee {knee} VUs");
+    assert!(d.knee.clone().unwrap().load.unwrap() > 8.8, "{:?}", d.knee);
     let dec = d
         .stage(StageId::Decoupled)
         .first_onset

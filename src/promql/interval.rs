@@ -88,28 +88,43 @@ pub fn fast_window(interval: Duration) -> Duration {
     (interval * 3).max(Duration::from_secs(10))
 }
 
-/// The series selectors a query reads ranges of (`rate(x{a="b"}[1m])` → `x{a="b"}`), for
-/// measuring how far apart their samples are.
-pub fn range_selectors(text: &str) -> Vec<String> {
-    fn walk(e: &Expr, out: &mut Vec<String>) {
+/// Calls `f` on every range selector of a query that parses.
+fn each_range(text: &str, f: &mut impl FnMut(&promql_parser::parser::MatrixSelector)) {
+    fn walk(e: &Expr, f: &mut impl FnMut(&promql_parser::parser::MatrixSelector)) {
         match e {
-            Expr::MatrixSelector(m) => out.push(m.vs.to_string()),
-            Expr::Aggregate(a) => walk(&a.expr, out),
-            Expr::Unary(u) => walk(&u.expr, out),
+            Expr::MatrixSelector(m) => f(m),
+            Expr::Aggregate(a) => walk(&a.expr, f),
+            Expr::Unary(u) => walk(&u.expr, f),
             Expr::Binary(b) => {
-                walk(&b.lhs, out);
-                walk(&b.rhs, out);
+                walk(&b.lhs, f);
+                walk(&b.rhs, f);
             }
-            Expr::Paren(p) => walk(&p.expr, out),
-            Expr::Call(c) => c.args.args.iter().for_each(|a| walk(a, out)),
+            Expr::Paren(p) => walk(&p.expr, f),
+            Expr::Call(c) => c.args.args.iter().for_each(|a| walk(a, f)),
             _ => {}
         }
     }
-    let mut out = Vec::new();
     if let Ok(e) = promql_parser::parser::parse(text) {
-        walk(&e, &mut out);
+        walk(&e, f);
     }
+}
+
+/// The series selectors a query reads ranges of (`rate(x{a="b"}[1m])` → `x{a="b"}`), for
+/// measuring how far apart their samples are.
+pub fn range_selectors(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    each_range(text, &mut |m| out.push(m.vs.to_string()));
     out
+}
+
+/// The longest range a query reads (`rate(x[1m])` → 1 min): a rate over it is the throughput
+/// of about half of it ago.
+pub fn longest_range(text: &str) -> Option<Duration> {
+    let mut longest = None;
+    each_range(text, &mut |m| {
+        longest = Some(longest.map_or(m.range, |l: Duration| l.max(m.range)))
+    });
+    longest
 }
 
 /// True when the query's outermost function is `histogram_quantile`, so φ can be swapped.

@@ -187,6 +187,13 @@ impl RunState {
             .and_then(|s| s.last())
             .map(|(_, v)| v)
             .filter(|v| v.is_finite() && *v > 0.0);
+        let sample = frame
+            .sample_s
+            .unwrap_or(self.refresh_ms as f64 / 1000.0)
+            .max(0.001);
+        // The fast view cuts a rate's window to a few sample intervals, never lengthens it.
+        let fast = crate::promql::interval::fast_window(std::time::Duration::from_secs_f64(sample));
+        frame.rate_window_s = frame.rate_window_s.map(|w| w.min(fast.as_secs_f64()));
         let tr = self.detector.step(frame);
         self.transitions.extend(tr.iter().cloned());
         tr
