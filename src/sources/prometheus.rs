@@ -281,6 +281,17 @@ impl PrometheusPoller {
         self.fit.interval = Some(interval);
     }
 
+    /// The measured scrape interval as a sample of its own, so the detector (and a replay)
+    /// can fit its windows to it.
+    fn interval_sample(&self, now: TimeMs) -> Option<SourceEvent> {
+        let labels = crate::model::Labels::named(crate::model::series::SAMPLE_INTERVAL);
+        let secs = self.fit.interval?.as_secs_f64();
+        Some(SourceEvent::Samples {
+            source: SOURCE.into(),
+            samples: vec![crate::model::Sample::new(labels, now, secs)],
+        })
+    }
+
     /// The server's scrape interval as measured for the fast queries, once known.
     pub fn measured_interval(&self) -> Option<Duration> {
         self.fit.interval
@@ -311,13 +322,7 @@ impl Poller for PrometheusPoller {
     async fn poll(&mut self, now: TimeMs) -> anyhow::Result<Vec<SourceEvent>> {
         let mut events = Vec::new();
         self.fit_queries(now).await;
-        if let Some(iv) = self.fit.interval {
-            let labels = crate::model::Labels::named(crate::model::series::SAMPLE_INTERVAL);
-            events.push(SourceEvent::Samples {
-                source: SOURCE.into(),
-                samples: vec![crate::model::Sample::new(labels, now, iv.as_secs_f64())],
-            });
-        }
+        events.extend(self.interval_sample(now));
         let queries = self.to_send();
         let backfill = self.backfill.take();
         let this = &*self;
