@@ -27,27 +27,39 @@ const MIN_LINE_POINTS: usize = 5;
 
 impl Detector {
     /// Throughput held during the plateau (median of its samples), if a plateau was reached.
+    ///
+    /// Once clients fail, completions no longer measure the service: their work is abandoned
+    /// or skipped, and the completions counted fall. So the capacity is what the plateau held
+    /// before the first error when it lasted long enough; when the plateau was confirmed only
+    /// after clients failed (a burst fills the queue within seconds), it is the highest
+    /// throughput held while work piled up until the error reached the rate window.
     pub fn capacity_rps(&self) -> Option<f64> {
         let p = self.stage(StageId::Plateau);
         let from = p.first_onset?;
         // The condition stopped holding `clear_hold` before the stage cleared.
-        let mut to = p
+        let to = p
             .cleared
             .map(|c| c - self.cfg.clear_hold.as_millis() as i64)
             .unwrap_or(i64::MAX);
-        // Once clients fail, completions no longer measure the service: their work is
-        // abandoned or skipped (and the completions counted fall). The capacity is what was
-        // held before, when the plateau lasted long enough before the first error.
-        if let Some(err) = self.stage(StageId::ErrorsVisible).first_onset {
-            let before = self
-                .history
-                .iter()
-                .filter(|f| f.t >= from && f.t < err && f.throughput.is_some())
-                .count();
-            if before >= MIN_HELD {
-                to = to.min(err - 1);
-            }
+        let Some(err) = self.stage(StageId::ErrorsVisible).first_onset else {
+            return self.plateau_median(from, to);
+        };
+        let before = self
+            .history
+            .iter()
+            .filter(|f| f.t >= from && f.t < err && f.throughput.is_some())
+            .count();
+        if before >= MIN_HELD {
+            return self.plateau_median(from, to.min(err - 1));
         }
+        self.peak_before(err)
+            .or_else(|| self.plateau_median(from, to))
+    }
+
+    /// Median throughput over a plateau's span. A rate over a few sample intervals still
+    /// holds samples from before the wall for about two of them after the onset: with slow
+    /// samples (a 15 s scrape) those are skipped, when the plateau lasted long enough.
+    fn plateau_median(&self, from: i64, to: i64) -> Option<f64> {
         let held = |from: i64| {
             median(
                 self.history
@@ -56,9 +68,6 @@ impl Detector {
                     .filter_map(|f| f.throughput),
             )
         };
-        // A rate over a few sample intervals still holds samples from before the wall for
-        // about two of them after the onset: with slow samples (a 15 s scrape) skip those,
-        // when the plateau lasted long enough to leave some.
         let i = self.history.partition_point(|f| f.t < from);
         let sample_s = self.history.get(i).and_then(|f| f.sample_s).unwrap_or(0.0);
         let lag = (2.0 * sample_s * 1000.0) as i64;
@@ -68,18 +77,46 @@ impl Detector {
         held(from + if sample_s >= 2.0 { lag } else { 0 }).or_else(|| held(from))
     }
 
-    /// A closed loop's knee in VUs: where the healthy line (throughput per VU) meets the
-    /// capacity. The VUs at the confirmation come a rate window late; this is where the wall
-    /// began.
+    /// The highest throughput (median of three refreshes) from the first sign of work piling
+    /// up until half a rate window after the first client error (a rate still averages the
+    /// time before the error that long).
+    fn peak_before(&self, err: i64) -> Option<f64> {
+        let start = [StageId::Decoupled, StageId::PendingClimbs]
+            .iter()
+            .filter_map(|&id| self.stage(id).first_onset)
+            .min()?;
+        let h = &self.history;
+        let i = h.partition_point(|f| f.t < err);
+        let half_window = h
+            .get(i)
+            .and_then(|f| f.rate_window_s)
+            .map_or(0, |w| (w * 500.0) as i64);
+        let span: Vec<f64> = h
+            .iter()
+            .filter(|f| f.t >= start && f.t <= err + half_window)
+            .filter_map(|f| f.throughput)
+            .collect();
+        span.windows(3)
+            .filter_map(|w| median(w.iter().copied()))
+            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
+    }
+
+    /// The knee where the healthy line meets the capacity: in VUs for a closed loop
+    /// (throughput per VU), in req/s for an open one (completions per arrival). The load at
+    /// the confirmation comes a rate window late, and a step or a burst jumps past the wall
+    /// between two refreshes; this is where the wall began.
     ///
-    /// A rate over a window is the throughput of some time ago, so on a rising ramp each
-    /// reading is divided by the VUs of that time. How long ago depends on the window and on
-    /// each source's delay, so the lag is found from the data: a closed loop's throughput is
-    /// proportional to its VUs, and only the right lag makes throughput per VU constant
-    /// across the ramp (a wrong one makes it drift with the VUs).
-    pub fn knee_vus_model(&self) -> Option<f64> {
+    /// A rate over a window is the throughput of some time ago, and two sources have
+    /// different delays, so each throughput reading is divided by the load of another time.
+    /// The lag is found from the data: while healthy, throughput is proportional to the load,
+    /// and only the right lag makes their ratio constant across a ramp (a wrong one makes it
+    /// drift with the load).
+    pub fn knee_model(&self, vus: bool) -> Option<f64> {
         let cap = self.capacity_rps()?;
-        let onset = self.stage(StageId::Decoupled).first_onset?;
+        let onset = [StageId::Decoupled, StageId::PendingClimbs]
+            .iter()
+            .filter_map(|&id| self.stage(id).first_onset)
+            .min()?;
         let h = &self.history;
         let first = h.first()?.t;
         let healthy: Vec<(i64, f64)> = h
@@ -92,18 +129,22 @@ impl Detector {
                 (f.t >= first + window_ms).then_some((f.t, tput))
             })
             .collect();
-        let vus_at = |t: i64| {
-            h[..h.partition_point(|g| g.t <= t)]
-                .last()?
-                .vus
-                .filter(|v| *v >= self.cfg.min_vus)
+        let floor = if vus {
+            self.cfg.min_vus
+        } else {
+            self.cfg.min_rate
+        };
+        let load_at = |t: i64| {
+            let f = h[..h.partition_point(|g| g.t <= t)].last()?;
+            if vus { f.vus } else { f.offered }.filter(|v| *v >= floor)
         };
         let max_lag_ms = h.iter().filter_map(|f| f.rate_window_s).fold(0.0, f64::max) * 1000.0;
+        let max_lag_ms = max_lag_ms as i64;
         let mut best: Option<(f64, f64)> = None;
-        for lag in (0..=max_lag_ms as i64).step_by(LAG_STEP_MS) {
+        for lag in (-max_lag_ms..=max_lag_ms).step_by(LAG_STEP_MS) {
             let ratios: Vec<f64> = healthy
                 .iter()
-                .filter_map(|(t, tput)| Some(tput / vus_at(t - lag)?))
+                .filter_map(|(t, tput)| Some(tput / load_at(t - lag)?))
                 .collect();
             if ratios.len() < MIN_LINE_POINTS {
                 continue;
@@ -116,8 +157,8 @@ impl Detector {
                 best = Some((spread, m));
             }
         }
-        let (_, per_vu) = best?;
-        (per_vu > 0.0 && cap.is_finite()).then(|| cap / per_vu)
+        let (_, per_unit) = best?;
+        (per_unit > 0.0 && cap.is_finite()).then(|| cap / per_unit)
     }
 
     pub fn scaling(&self) -> Option<Scaling> {

@@ -174,7 +174,7 @@ fn closed_loop_vu_ramp_decouples_before_the_plateau() {
     let (d, tr) = run(frames);
     // The healthy line (5 req/s per VU, read through 5 s rate windows) meets the capacity
     // at 8 VUs; the VUs at the confirmation are several more.
-    let knee = d.knee_vus_model().unwrap();
+    let knee = d.knee_model(true).unwrap();
     assert!((knee - 8.0).abs() <= 0.8, "knee {knee} VUs");
     assert!(d.knee.clone().unwrap().load.unwrap() > 8.8, "{:?}", d.knee);
     let dec = d
@@ -281,4 +281,27 @@ fn a_fifteen_second_staircase_is_judged_over_a_few_of_its_samples() {
     // the backlog "stops" climbing on every step and its stage flaps or never holds.
     let (_, tr) = run(scraped_every(frames(), 15, false));
     assert_ne!(activations(&tr, StageId::PendingClimbs), 1, "{tr:#?}");
+}
+
+#[test]
+fn steps_past_the_wall_put_the_knee_at_the_capacity_not_at_a_step() {
+    // 10 req/s more every 12 s (10 … 70) against 40 req/s: the offered rate jumps past the
+    // wall between two refreshes, so the rate at the onset says little about the knee.
+    let offered = |t: f64| 10.0 + 10.0 * (t / 12.0).floor();
+    let frames: Vec<Frame> = simulate(84, 40.0, offered, None, 0.0)
+        .into_iter()
+        .map(|f| Frame {
+            rate_window_s: Some(5.0),
+            ..f
+        })
+        .collect();
+    let (d, tr) = run(frames);
+    let cap = d.capacity_rps().unwrap_or_else(|| panic!("{tr:#?}"));
+    assert!((cap - 40.0).abs() <= 2.0, "capacity {cap}");
+    let at_onset = d.knee.clone().unwrap().load.unwrap();
+    let knee = d.knee_model(false).unwrap();
+    assert!(
+        (knee - 40.0).abs() <= 4.0,
+        "knee {knee} (onset reading {at_onset})"
+    );
 }

@@ -315,10 +315,8 @@ pub fn knee_at(state: &RunState) -> Option<Knee> {
     let k = state.detector.knee.as_ref()?;
     let f = state.detector.history.iter().find(|f| f.t >= k.unix_ms)?;
     let kind = load_kind(state);
-    let load = match kind {
-        LoadKind::Vus => state.detector.knee_vus_model().or(kind.of(f)),
-        LoadKind::Offered => kind.of(f),
-    };
+    let model = state.detector.knee_model(kind == LoadKind::Vus);
+    let load = model.or(kind.of(f));
     Some(Knee {
         unix_ms: k.unix_ms,
         load: finite(load),

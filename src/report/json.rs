@@ -176,8 +176,8 @@ pub fn build(i: &Inputs) -> Report {
         summary: headline::summary(state),
         stages: StageId::ALL.iter().map(|&id| stage(d, id)).collect(),
         knee: d.knee.as_ref().map(|k| {
-            // In VUs, where the healthy line meets the capacity (see `knee_vus_model`).
-            let model = (k.load_unit == "VUs").then(|| d.knee_vus_model()).flatten();
+            // Where the healthy line meets the capacity (see `Detector::knee_model`).
+            let model = d.knee_model(k.load_unit == "VUs");
             Knee {
                 load: finite(model).or(finite(k.load)),
                 ..knee(k)
