@@ -275,6 +275,9 @@ fn judge(watcher: &str, sample_s: i64, bound_s: i64) {
             .map(|c| c.1)
             .unwrap_or_else(|| panic!("{watcher}: {id} never confirmed: {s:?}"))
     };
+    for id in STAGES {
+        at(id);
+    }
     for (a, b) in [
         ("rate_rises", "decoupled"),
         ("decoupled", "plateau"),
