@@ -194,12 +194,12 @@ fn cleared_stages_keep_their_times_and_all_six_chips_fit_80_columns() {
     let wide = screen_text(View::Dashboard, 160, 48, 55, false);
     let strip = wide.lines().nth(1).unwrap();
     assert!(
-        strip.contains("◌ 1 rate 0:12–0:52  ● 2 decoupled 0:31"),
+        strip.contains("◌ 1 rate 0:04–0:52  ● 2 decoupled 0:31"),
         "{strip}"
     );
     let narrow = screen_text(View::Dashboard, 80, 24, 55, false);
     let strip = narrow.lines().nth(1).unwrap();
-    assert!(strip.contains("◌ 1 0:12–0:52"), "{strip}");
+    assert!(strip.contains("◌ 1 0:04–0:52"), "{strip}");
     assert!(strip.contains("● 6 0:48"), "{strip}");
 }
 
