@@ -244,3 +244,41 @@ async fn one_bad_line_is_skipped_counted_and_warned_and_the_target_stays_up() {
     assert_eq!(value_of(&s, "reqs_total"), Some(7.0));
     assert!(warnings(&third).is_empty(), "{third:?}");
 }
+
+#[tokio::test]
+async fn a_redirect_to_another_host_is_refused_and_gets_no_headers() {
+    // The other host: reached as `localhost`, which is not the host the scrape was given.
+    let other = FakeHttp::start(|_| Reply::ok("text/plain; version=0.0.4", "stolen 1\n"));
+    let to = format!("http://localhost:{}/metrics", other.port);
+    let srv = FakeHttp::start(move |_| Reply::Redirect(to.clone()));
+    let mut c = cfg(vec![srv.url("/metrics")]);
+    c.auth
+        .headers
+        .insert("X-Api-Key".into(), "key-for-the-scrape-host".into());
+    let mut p = ScrapePoller::new(c, Duration::from_secs(2)).unwrap();
+    let err = p.poll(now_ms()).await.unwrap_err();
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("redirect to http://localhost") && text.contains("refused"),
+        "{text}"
+    );
+    assert!(
+        other.requests.lock().unwrap().is_empty(),
+        "followed: {text}"
+    );
+    assert_eq!(srv.requests.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_redirect_on_the_same_host_is_followed() {
+    let srv = FakeHttp::start(|req| {
+        if req.starts_with("GET /old") {
+            Reply::Redirect("/metrics".into())
+        } else {
+            Reply::ok("text/plain; version=0.0.4", "moved 1\n")
+        }
+    });
+    let mut p = ScrapePoller::new(cfg(vec![srv.url("/old")]), Duration::from_secs(2)).unwrap();
+    let s = samples(&p.poll(now_ms()).await.unwrap());
+    assert!(s.iter().any(|x| x.labels.name() == Some("moved")), "{s:?}");
+}

@@ -19,6 +19,7 @@ use crate::settings::{ExportConfig, ReportSettings};
 /// One HTTP client for every push, with the export's timeout on connect and on each request.
 fn client(cfg: &ExportConfig) -> Result<reqwest::Client, String> {
     reqwest::Client::builder()
+        .redirect(crate::secret::redirect_policy())
         .timeout(cfg.timeout)
         .connect_timeout(cfg.timeout)
         .build()
@@ -87,6 +88,11 @@ pub async fn push_all(report: &Report, cfg: &ExportConfig) -> Vec<ExportResult> 
     }
     if let Some(url) = &cfg.grafana {
         out.push(grafana::post_all(&client, url, report, cfg).await);
+    }
+    // What is kept of a push (report.json, report.md, the message on stderr) shows no secret.
+    for r in &mut out {
+        r.url = crate::text::redact_url(&r.url);
+        r.error = r.error.as_deref().map(crate::text::redact_text);
     }
     out
 }

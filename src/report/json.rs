@@ -142,14 +142,17 @@ fn detect_settings(d: &detect::Detector) -> DetectSettings {
 pub fn build(i: &Inputs) -> Report {
     let (state, ended) = (i.state, i.ended);
     let d = &state.detector;
-    let warnings: Vec<Warning> = d
-        .warnings
-        .iter()
-        .map(|w| Warning {
+    let security = i.header.security.iter().map(|text| Warning {
+        id: "security".into(),
+        unix_ms: i.header.started_unix_ms,
+        text: text.clone(),
+    });
+    let warnings: Vec<Warning> = security
+        .chain(d.warnings.iter().map(|w| Warning {
             id: w.id.clone(),
             unix_ms: w.unix_ms,
             text: w.text.clone(),
-        })
+        }))
         .collect();
     let annotations = state
         .annotations

@@ -23,6 +23,7 @@ pub fn header(cfg: &Config, meta: &RunMeta, gates: &GatesConfig, started: TimeMs
         detect: cfg.detect.clone(),
         meta: meta.clone(),
         gates: gates.clone(),
+        security: crate::sources::security::warnings(cfg, &|v| std::env::var(v).ok()),
     }
 }
 

@@ -102,6 +102,9 @@ struct Live {
     deadline: Option<tokio::time::Instant>,
     signals: [(Signal, &'static str); 3],
     replies: (mpsc::Sender<String>, mpsc::Receiver<String>),
+    /// The configuration's security warnings, told as the run's first notice (the screen
+    /// would hide anything printed before it).
+    opening: Vec<String>,
 }
 
 struct RecordingFeed {
@@ -143,6 +146,7 @@ impl Run {
                 (signal(SignalKind::hangup())?, "SIGHUP"),
             ],
             replies: mpsc::channel(4),
+            opening: header.security.clone(),
             cfg,
             sources,
             cancel,
@@ -274,6 +278,14 @@ async fn next_live(
     state: &mut RunState,
     mut out: Option<&mut Output>,
 ) -> anyhow::Result<Step> {
+    if !live.opening.is_empty() {
+        let notice = Notice::Warnings {
+            source: "slitop".into(),
+            signal: "security".into(),
+            warnings: std::mem::take(&mut live.opening),
+        };
+        return Ok(Step::Notice { notice, t: clock() });
+    }
     loop {
         let [(a, an), (b, bn), (c, cn)] = &mut live.signals;
         tokio::select! {

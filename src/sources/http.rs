@@ -74,6 +74,7 @@ impl HttpEndpoint {
             (None, None, None) => Credentials::None,
         };
         let mut b = reqwest::Client::builder()
+            .redirect(crate::secret::redirect_policy())
             .default_headers(headers)
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
@@ -95,9 +96,7 @@ impl HttpEndpoint {
             }
         }
         if auth.insecure_skip_verify {
-            eprintln!(
-                "warning: {what}: TLS certificate verification is OFF (insecure_skip_verify)"
-            );
+            // Said by the run (sources::security), where the report records it.
             b = b.danger_accept_invalid_certs(true);
         }
         let client = b
@@ -123,8 +122,13 @@ impl HttpEndpoint {
     }
 }
 
-/// Describes a reqwest error with its likely cause, for health reasons and `slitop check`.
+/// Describes a reqwest error with its likely cause, for health reasons and `slitop check`;
+/// URLs in it (reqwest's own text carries the request URL) are redacted.
 pub fn describe_error(e: &reqwest::Error, url: &str) -> String {
+    crate::text::redact_text(&describe_raw(e, url))
+}
+
+fn describe_raw(e: &reqwest::Error, url: &str) -> String {
     let cause = {
         let mut s = String::new();
         let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);

@@ -18,6 +18,7 @@ pub const SOURCE: &str = "k6";
 fn client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
     install_crypto_provider();
     Ok(reqwest::Client::builder()
+        .redirect(crate::secret::redirect_policy())
         .timeout(timeout)
         .connect_timeout(timeout)
         .user_agent(concat!("slitop/", env!("CARGO_PKG_VERSION")))

@@ -173,7 +173,7 @@ fn target_labels(url: &str, job: &str) -> Labels {
                 None => host,
             }
         })
-        .unwrap_or_else(|| url.to_string());
+        .unwrap_or_else(|| crate::text::redact_url(url));
     Labels::from([("job", job), ("instance", instance.as_str())])
 }
 
