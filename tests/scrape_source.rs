@@ -282,3 +282,35 @@ async fn a_redirect_on_the_same_host_is_followed() {
     let s = samples(&p.poll(now_ms()).await.unwrap());
     assert!(s.iter().any(|x| x.labels.name() == Some("moved")), "{s:?}");
 }
+
+#[tokio::test]
+async fn a_timestamp_far_in_the_future_is_left_out_and_does_not_block_its_series() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c2 = calls.clone();
+    let srv = FakeHttp::start(move |_| {
+        let body = match c2.fetch_add(1, Ordering::Relaxed) {
+            // Year 2286: a clock gone wrong, or a hostile target.
+            0 => "jobs_total 1 9999999999999\n".to_string(),
+            _ => "jobs_total 2\n".to_string(),
+        };
+        Reply::ok("text/plain; version=0.0.4", body)
+    });
+    let mut p = ScrapePoller::new(cfg(vec![srv.url("/metrics")]), Duration::from_secs(2)).unwrap();
+    let mut store = slitop::store::Store::new(Default::default());
+    let first = p.poll(now_ms()).await.unwrap();
+    store.push_samples(&samples(&first));
+    assert_eq!(value_of(&samples(&first), "jobs_total"), None);
+    let w = warnings(&first);
+    assert!(
+        w.iter()
+            .any(|(_, _, t)| t[0].contains("ahead of this machine's clock")),
+        "{w:?}"
+    );
+    let now = now_ms();
+    store.push_samples(&samples(&p.poll(now).await.unwrap()));
+    let (_, series) = store
+        .family("jobs_total")
+        .next()
+        .expect("the series is there");
+    assert_eq!(series.last(), Some((now, 2.0)));
+}

@@ -40,15 +40,32 @@ pub struct Scraped {
     pub bytes: usize,
     /// Lines of the body that did not parse and were left out.
     pub skipped: exposition::Skipped,
+    /// Samples left out for a timestamp too far ahead of this machine's clock: kept, one
+    /// would hold its series until that time (a series takes only newer samples).
+    pub future: usize,
 }
+
+/// How far ahead of the clock an exposition timestamp may be (clocks differ a little).
+pub const FUTURE_SLACK_MS: TimeMs = 10 * 60_000;
 
 impl Scraped {
     /// How many lines were skipped and the first one's error, when any were.
     pub fn warning(&self) -> Option<String> {
-        let first = self.skipped.first.as_ref()?;
-        let n = self.skipped.lines;
-        let lines = if n == 1 { "line" } else { "lines" };
-        Some(format!("{n} {lines} skipped; first: {first}"))
+        let future = (self.future > 0).then(|| {
+            format!(
+                "{} sample(s) stamped more than 10 minutes ahead of this machine's clock left out",
+                self.future
+            )
+        });
+        let skipped = self.skipped.first.as_ref().map(|first| {
+            let n = self.skipped.lines;
+            let lines = if n == 1 { "line" } else { "lines" };
+            format!("{n} {lines} skipped; first: {first}")
+        });
+        match (skipped, future) {
+            (Some(s), Some(f)) => Some(format!("{s}; {f}")),
+            (s, f) => s.or(f),
+        }
     }
 }
 
@@ -123,7 +140,15 @@ impl ScrapePoller {
         })?;
         let target = target_labels(url, &self.cfg.job);
         let mut samples = Vec::with_capacity(parsed.samples.len());
+        let mut future = 0;
         for s in parsed.samples {
+            let t = match s.timestamp_ms {
+                Some(t) if t > now.saturating_add(FUTURE_SLACK_MS) => {
+                    future += 1;
+                    continue;
+                }
+                t => t.unwrap_or(now),
+            };
             let mut labels = s.labels;
             // Prometheus keeps target labels and renames clashing ones to exported_*.
             for (k, v) in target.iter() {
@@ -132,12 +157,13 @@ impl ScrapePoller {
                 }
                 labels.set(k, v);
             }
-            samples.push(Sample::new(labels, s.timestamp_ms.unwrap_or(now), s.value));
+            samples.push(Sample::new(labels, t, s.value));
         }
         Ok(Scraped {
             samples,
             bytes: body.len(),
             skipped: parsed.skipped,
+            future,
         })
     }
 
