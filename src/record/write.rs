@@ -34,9 +34,27 @@ fn query_names(header: &Header) -> HashSet<String> {
         .collect()
 }
 
+/// Creates `path` for writing, refusing one that exists (a recording, headless lines): an
+/// earlier run's files are never replaced.
+pub fn create_new(path: &Path) -> anyhow::Result<File> {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Ok(f) => Ok(f),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => anyhow::bail!(
+            "{} already exists: a run never overwrites an earlier one's files; give --out a new directory",
+            path.display()
+        ),
+        Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
+    }
+}
+
 impl Recorder {
+    /// Starts a recording at `path`, which must not exist: a run never overwrites one.
     pub fn create(path: &Path, header: &Header) -> anyhow::Result<Self> {
-        let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        let f = create_new(path)?;
         let mut r = Self {
             path: path.to_path_buf(),
             out: BufWriter::new(f),
@@ -128,8 +146,14 @@ impl Recorder {
         self.flush()
     }
 
+    /// The end line, flushed and synced to the disk: a finished recording survives a crash
+    /// of the machine.
     pub fn end(&mut self, t: TimeMs) -> anyhow::Result<()> {
         self.line(&json!({"k": "end", "t": t}))?;
-        self.flush()
+        self.flush()?;
+        self.out
+            .get_ref()
+            .sync_all()
+            .with_context(|| format!("cannot write {}", self.path.display()))
     }
 }

@@ -129,7 +129,10 @@ impl Run {
         let srcs = crate::sources::local_sources(&cfg);
         let state = RunState::new(&cfg, srcs)?;
         let started = clock();
-        let dir = opts.out.clone().unwrap_or_else(|| default_out_dir(started));
+        let dir = match &opts.out {
+            Some(d) => d.clone(),
+            None => header::unique_dir(&default_out_dir(started))?,
+        };
         let header = header(&cfg, &opts.meta, &opts.report.gates, started);
         let out = Output::create(&dir, &header)?;
         let cancel = CancellationToken::new();
@@ -286,6 +289,9 @@ async fn next_live(
         };
         return Ok(Step::Notice { notice, t: clock() });
     }
+    if let Some(step) = out.as_deref_mut().and_then(failure) {
+        return Ok(step);
+    }
     loop {
         let [(a, an), (b, bn), (c, cn)] = &mut live.signals;
         tokio::select! {
@@ -315,6 +321,17 @@ async fn next_live(
     }
 }
 
+/// The recording's failure as a notice, once (the screen shows it, headless prints it).
+fn failure(out: &mut Output) -> Option<Step> {
+    let why = out.take_failure()?;
+    let notice = Notice::Warnings {
+        source: "slitop".into(),
+        signal: "recording".into(),
+        warnings: vec![why],
+    };
+    Some(Step::Notice { notice, t: clock() })
+}
+
 /// Never resolves without a deadline.
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
@@ -328,6 +345,9 @@ fn next_recorded(
     state: &mut RunState,
     mut out: Option<&mut Output>,
 ) -> anyhow::Result<Step> {
+    if let Some(step) = out.as_deref_mut().and_then(failure) {
+        return Ok(step);
+    }
     for r in feed.records.by_ref() {
         match r {
             Record::Event(ev) => {

@@ -139,26 +139,7 @@ impl ScrapePoller {
             anyhow!("{url}: {e}{hint}")
         })?;
         let target = target_labels(url, &self.cfg.job);
-        let mut samples = Vec::with_capacity(parsed.samples.len());
-        let mut future = 0;
-        for s in parsed.samples {
-            let t = match s.timestamp_ms {
-                Some(t) if t > now.saturating_add(FUTURE_SLACK_MS) => {
-                    future += 1;
-                    continue;
-                }
-                t => t.unwrap_or(now),
-            };
-            let mut labels = s.labels;
-            // Prometheus keeps target labels and renames clashing ones to exported_*.
-            for (k, v) in target.iter() {
-                if let Some(old) = labels.remove(k) {
-                    labels.set(&format!("exported_{k}"), &old);
-                }
-                labels.set(k, v);
-            }
-            samples.push(Sample::new(labels, t, s.value));
-        }
+        let (samples, future) = with_target(parsed.samples, &target, now);
         Ok(Scraped {
             samples,
             bytes: body.len(),
@@ -186,6 +167,36 @@ fn human_bytes(b: u64) -> String {
     } else {
         format!("{b} bytes")
     }
+}
+
+/// Parsed samples with the target's labels, stamped `now` unless they carry a time; those
+/// stamped too far ahead of `now` are left out and counted.
+fn with_target(
+    parsed: Vec<exposition::ExpSample>,
+    target: &Labels,
+    now: TimeMs,
+) -> (Vec<Sample>, usize) {
+    let mut samples = Vec::with_capacity(parsed.len());
+    let mut future = 0;
+    for s in parsed {
+        let t = match s.timestamp_ms {
+            Some(t) if t > now.saturating_add(FUTURE_SLACK_MS) => {
+                future += 1;
+                continue;
+            }
+            t => t.unwrap_or(now),
+        };
+        let mut labels = s.labels;
+        // Prometheus keeps target labels and renames clashing ones to exported_*.
+        for (k, v) in target.iter() {
+            if let Some(old) = labels.remove(k) {
+                labels.set(&format!("exported_{k}"), &old);
+            }
+            labels.set(k, v);
+        }
+        samples.push(Sample::new(labels, t, s.value));
+    }
+    (samples, future)
 }
 
 /// `job` and `instance` (host:port) as Prometheus would attach them.
