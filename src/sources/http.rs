@@ -122,6 +122,30 @@ impl HttpEndpoint {
     }
 }
 
+/// A body read to its end, unless it passes `cap` bytes: then `Ok(Err(bytes read so far))`,
+/// and the rest is never read (a Content-Length over the cap is refused before reading).
+pub async fn read_capped(
+    mut resp: reqwest::Response,
+    cap: u64,
+    url: &str,
+) -> anyhow::Result<Result<Vec<u8>, u64>> {
+    if let Some(len) = resp.content_length().filter(|l| *l > cap) {
+        return Ok(Err(len));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| anyhow::anyhow!(describe_error(&e, url)))?
+    {
+        body.extend_from_slice(&chunk);
+        if body.len() as u64 > cap {
+            return Ok(Err(body.len() as u64));
+        }
+    }
+    Ok(Ok(body))
+}
+
 /// Describes a reqwest error with its likely cause, for health reasons and `slitop check`;
 /// URLs in it (reqwest's own text carries the request URL) are redacted.
 pub fn describe_error(e: &reqwest::Error, url: &str) -> String {
