@@ -18,20 +18,8 @@ pub struct Recorder {
     out: BufWriter<File>,
     series: HashMap<Labels, u64>,
     /// Metric names some signal's query mentions (only those series can change a signal) and
-    /// the queue view's: only those are recorded (a scrape carries many more).
-    wanted: HashSet<String>,
-}
-
-/// Identifiers in the signals' PromQL (metric names among them), and the series the screen
-/// reads directly (the queue view's, k6's run state).
-fn query_names(header: &Header) -> HashSet<String> {
-    header
-        .signals
-        .iter()
-        .flat_map(|s| crate::settings::query_identifiers(&s.query).map(str::to_string))
-        .chain(crate::model::series::QUEUE_SERIES.map(str::to_string))
-        .chain(std::iter::once(crate::model::series::K6_STATUS.to_string()))
-        .collect()
+    /// the queue view's: only those are recorded (a scrape carries many more); `None`: all.
+    wanted: Option<HashSet<String>>,
 }
 
 /// Creates `path` for writing, refusing one that exists (a recording, headless lines): an
@@ -59,7 +47,7 @@ impl Recorder {
             path: path.to_path_buf(),
             out: BufWriter::new(f),
             series: HashMap::new(),
-            wanted: query_names(header),
+            wanted: crate::settings::wanted_series(&header.signals),
         };
         r.line(&serde_json::to_value(header)?)?;
         r.flush()?;
@@ -92,7 +80,10 @@ impl Recorder {
             SourceEvent::Samples { source, samples } => {
                 let mut rows = Vec::with_capacity(samples.len());
                 let wanted = |s: &&crate::model::Sample| {
-                    s.labels.name().is_some_and(|n| self.wanted.contains(n))
+                    let name = s.labels.name();
+                    self.wanted
+                        .as_ref()
+                        .is_none_or(|w| name.is_some_and(|n| w.contains(n)))
                 };
                 let keep: Vec<&crate::model::Sample> = samples.iter().filter(wanted).collect();
                 for s in keep {

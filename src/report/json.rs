@@ -147,12 +147,19 @@ pub fn build(i: &Inputs) -> Report {
         unix_ms: i.header.started_unix_ms,
         text: text.clone(),
     });
+    let store = &state.store;
+    let refused = store.refused_by_source.iter().map(|(source, n)| Warning {
+        id: "series_refused".into(),
+        unix_ms: ended,
+        text: crate::state::refusal_text(source, *n, store.limits()),
+    });
     let warnings: Vec<Warning> = security
         .chain(d.warnings.iter().map(|w| Warning {
             id: w.id.clone(),
             unix_ms: w.unix_ms,
             text: w.text.clone(),
         }))
+        .chain(refused)
         .collect();
     let annotations = state
         .annotations
