@@ -353,3 +353,38 @@ fn slitop(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
 fn stderr(o: &std::process::Output) -> String {
     common::stderr_of(o)
 }
+
+#[test]
+fn a_refused_annotation_is_not_sent_again() {
+    let (dir, rec) = common::fixture_run_dir("ramp");
+    let srv = FakeHttp::start(|_| Reply::Http {
+        status: 400,
+        content_type: "application/json",
+        body: br#"{"message":"bad request"}"#.to_vec(),
+    });
+    let o = slitop(
+        &[
+            "report",
+            rec.to_str().unwrap(),
+            "--grafana",
+            &srv.url("/"),
+            "--grafana-token-env",
+            "SLITOP_TEST_GRAFANA_TOKEN",
+        ],
+        &[("SLITOP_TEST_GRAFANA_TOKEN", "t")],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    let g = &report["exports"][0];
+    let bodies = g["failed"].as_u64().unwrap();
+    assert!(bodies > 0, "{g}");
+    assert_eq!(
+        g["attempts"].as_u64(),
+        Some(bodies),
+        "one try per body: {g}"
+    );
+    assert_eq!(srv.requests.lock().unwrap().len() as u64, bodies);
+    assert!(g["error"].as_str().unwrap().contains("HTTP 400"), "{g}");
+}
