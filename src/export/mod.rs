@@ -162,8 +162,25 @@ pub fn join(base: &str, path: &str) -> String {
 /// The end of a run: every local file first, then the exports (retried, never fatal), whose
 /// results are added to report.json and report.md.
 pub async fn finish(dir: &Path, i: &Inputs<'_>, opts: &ReportSettings) -> anyhow::Result<Outcome> {
+    finish_unless(dir, i, opts, std::future::pending()).await
+}
+
+/// `finish`, whose exports are abandoned when `stop` resolves first (a second Ctrl-C): the
+/// local files are written before any export starts, so nothing of the run is lost.
+pub async fn finish_unless(
+    dir: &Path,
+    i: &Inputs<'_>,
+    opts: &ReportSettings,
+    stop: impl Future<Output = &'static str>,
+) -> anyhow::Result<Outcome> {
     let mut report = write_local(dir, i, opts)?;
-    let results = push_all(&report, &opts.export).await;
+    let results = tokio::select! {
+        r = push_all(&report, &opts.export) => r,
+        why = stop => {
+            eprintln!("slitop: {why}: exports abandoned; the local files are written");
+            Vec::new()
+        }
+    };
     if !results.is_empty() {
         for r in results.iter().filter(|r| !r.ok) {
             eprintln!(

@@ -272,7 +272,23 @@ impl Run {
             ended,
             cfg: &opts.report,
         };
-        crate::export::finish(dir, &inputs, opts).await
+        // The run's own signal handlers keep SIGINT/SIGTERM from killing the process while
+        // the exports run: the next one abandons them instead.
+        let feed = &mut self.feed;
+        let stop = async move {
+            match feed {
+                Feed::Live(live) => {
+                    let [(a, an), (b, bn), (c, cn)] = &mut live.signals;
+                    tokio::select! {
+                        _ = a.recv() => *an,
+                        _ = b.recv() => *bn,
+                        _ = c.recv() => *cn,
+                    }
+                }
+                Feed::Recording(_) => std::future::pending().await,
+            }
+        };
+        crate::export::finish_unless(dir, &inputs, opts, stop).await
     }
 }
 
