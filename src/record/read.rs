@@ -258,8 +258,16 @@ fn parse_header(line: &[u8]) -> Result<Header, String> {
     let mut v: Json =
         serde_json::from_slice(line).map_err(|e| format!("not a slitop recording header ({e})"))?;
     clean_strings(&mut v);
-    let header: Header =
+    let mut header: Header =
         serde_json::from_value(v).map_err(|e| format!("not a slitop recording header ({e})"))?;
+    // A recording from an earlier version (or elsewhere) may hold URLs with their secrets:
+    // what is shown or copied into a report from it is redacted here.
+    for endpoint in header.sources.values_mut() {
+        *endpoint = crate::text::redact_text(endpoint);
+    }
+    for a in &mut header.meta.args {
+        *a = crate::text::redact_text(a);
+    }
     if header.kind != "slitop-recording" {
         return Err(format!(
             "kind {:?}; expected \"slitop-recording\"",
@@ -333,6 +341,26 @@ mod tests {
             Record::Annotation { text, .. } => assert_eq!(text, "\u{FFFD}]0;pwned\u{FFFD} note"),
             r => panic!("{r:?}"),
         }
+    }
+
+    #[test]
+    fn secrets_in_an_older_recordings_header_are_redacted_as_it_is_read() {
+        let head = HEAD
+            .replace(
+                r#""http://h/metrics""#,
+                r#""http://u:pw-old@h/metrics?token=t-old""#,
+            )
+            .replace(
+                r#""signals":[]"#,
+                r#""signals":[],"meta":{"args":["--valkey=redis://:vk-old@h:6379"]}"#,
+            );
+        let rec = Recording::parse(&format!("{head}\n"), "r").unwrap();
+        let shown = format!("{:?} {:?}", rec.header.sources, rec.header.meta.args);
+        assert!(!shown.contains("-old"), "{shown}");
+        assert!(
+            shown.contains("u:REDACTED@h") && shown.contains(":REDACTED@h:6379"),
+            "{shown}"
+        );
     }
 
     #[test]
