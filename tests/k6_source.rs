@@ -469,3 +469,15 @@ fn headless_lines_and_the_recording_say_finished_when_k6_ends() {
         String::from_utf8_lossy(&replay.stderr)
     );
 }
+
+#[tokio::test]
+async fn a_rest_reply_over_the_size_cap_is_refused_with_the_reason() {
+    let big = format!(
+        r#"{{"data":{{"attributes":{{"status":7,"vus":1,"vus-max":1,"running":true,"pad":"{}"}}}}}}"#,
+        "x".repeat(5 << 20)
+    );
+    let srv = common::FakeHttp::start(move |_| common::Reply::ok("application/json", big.clone()));
+    let mut p = K6RestPoller::new(vec![srv.url("")], Duration::from_secs(5)).unwrap();
+    let e = format!("{:#}", p.poll(now_ms()).await.unwrap_err());
+    assert!(e.contains("reply refused") && e.contains("4 MiB"), "{e}");
+}

@@ -383,3 +383,32 @@ async fn bearer_token_comes_from_a_file_and_is_sent() {
     assert!(seen.contains("POST /api/v1/query "), "{seen}");
     assert!(seen.contains("query=up"), "{seen}");
 }
+
+#[tokio::test]
+async fn a_reply_over_the_size_cap_is_the_signals_error_and_the_source_stays_up() {
+    // A valid reply, padded past the cap with a warning no Prometheus would send.
+    let pad = "x".repeat(slitop::sources::prometheus::REPLY_CAP as usize + 1);
+    let body = format!(
+        r#"{{"status":"success","data":{{"resultType":"vector","result":[]}},"warnings":["{pad}"]}}"#
+    );
+    let srv = FakeHttp::start(move |_| Reply::ok("application/json", body.clone()));
+    let mut p = PrometheusPoller::new(
+        &cfg(srv.url("")),
+        vec![q("big", "up")],
+        Duration::from_secs(5),
+        None,
+    )
+    .unwrap();
+    let evs = p.poll(now_ms()).await.expect("the source is not down");
+    let errors: Vec<&str> = evs
+        .iter()
+        .filter_map(|e| match e {
+            SourceEvent::QueryError { signal, error, .. } if signal == "big" => {
+                Some(error.as_str())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(errors.len(), 1, "{evs:?}");
+    assert!(errors[0].contains("16 MiB"), "{}", errors[0]);
+}

@@ -244,3 +244,73 @@ async fn one_bad_line_is_skipped_counted_and_warned_and_the_target_stays_up() {
     assert_eq!(value_of(&s, "reqs_total"), Some(7.0));
     assert!(warnings(&third).is_empty(), "{third:?}");
 }
+
+#[tokio::test]
+async fn a_redirect_to_another_host_is_refused_and_gets_no_headers() {
+    // The other host: reached as `localhost`, which is not the host the scrape was given.
+    let other = FakeHttp::start(|_| Reply::ok("text/plain; version=0.0.4", "stolen 1\n"));
+    let to = format!("http://localhost:{}/metrics", other.port);
+    let srv = FakeHttp::start(move |_| Reply::Redirect(to.clone()));
+    let mut c = cfg(vec![srv.url("/metrics")]);
+    c.auth
+        .headers
+        .insert("X-Api-Key".into(), "key-for-the-scrape-host".into());
+    let mut p = ScrapePoller::new(c, Duration::from_secs(2)).unwrap();
+    let err = p.poll(now_ms()).await.unwrap_err();
+    let text = format!("{err:#}");
+    assert!(
+        text.contains("redirect to http://localhost") && text.contains("refused"),
+        "{text}"
+    );
+    assert!(
+        other.requests.lock().unwrap().is_empty(),
+        "followed: {text}"
+    );
+    assert_eq!(srv.requests.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_redirect_on_the_same_host_is_followed() {
+    let srv = FakeHttp::start(|req| {
+        if req.starts_with("GET /old") {
+            Reply::Redirect("/metrics".into())
+        } else {
+            Reply::ok("text/plain; version=0.0.4", "moved 1\n")
+        }
+    });
+    let mut p = ScrapePoller::new(cfg(vec![srv.url("/old")]), Duration::from_secs(2)).unwrap();
+    let s = samples(&p.poll(now_ms()).await.unwrap());
+    assert!(s.iter().any(|x| x.labels.name() == Some("moved")), "{s:?}");
+}
+
+#[tokio::test]
+async fn a_timestamp_far_in_the_future_is_left_out_and_does_not_block_its_series() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let c2 = calls.clone();
+    let srv = FakeHttp::start(move |_| {
+        let body = match c2.fetch_add(1, Ordering::Relaxed) {
+            // Year 2286: a clock gone wrong, or a hostile target.
+            0 => "jobs_total 1 9999999999999\n".to_string(),
+            _ => "jobs_total 2\n".to_string(),
+        };
+        Reply::ok("text/plain; version=0.0.4", body)
+    });
+    let mut p = ScrapePoller::new(cfg(vec![srv.url("/metrics")]), Duration::from_secs(2)).unwrap();
+    let mut store = slitop::store::Store::new(Default::default());
+    let first = p.poll(now_ms()).await.unwrap();
+    store.push_samples(&samples(&first));
+    assert_eq!(value_of(&samples(&first), "jobs_total"), None);
+    let w = warnings(&first);
+    assert!(
+        w.iter()
+            .any(|(_, _, t)| t[0].contains("ahead of this machine's clock")),
+        "{w:?}"
+    );
+    let now = now_ms();
+    store.push_samples(&samples(&p.poll(now).await.unwrap()));
+    let (_, series) = store
+        .family("jobs_total")
+        .next()
+        .expect("the series is there");
+    assert_eq!(series.last(), Some((now, 2.0)));
+}

@@ -632,3 +632,72 @@ async fn cluster_mode_reads_each_stream_from_its_owner() {
         .collect();
     assert_eq!(nodes_seen.len(), 3, "{nodes_seen:?}");
 }
+
+/// A TCP proxy to `upstream` that holds every chunk of the server's replies `delay` before
+/// passing it on, as a distant server would. Stops with the test process.
+fn slow_proxy(upstream: u16, delay: Duration) -> u16 {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                continue;
+            };
+            let (mut c_in, mut s_out) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 65536];
+                while let Ok(n) = c_in.read(&mut buf) {
+                    if n == 0 || s_out.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+            let (mut s_in, mut c_out) = (server, client);
+            std::thread::spawn(move || {
+                let mut buf = [0u8; 65536];
+                while let Ok(n) = s_in.read(&mut buf) {
+                    std::thread::sleep(delay);
+                    if n == 0 || c_out.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+/// Sixty groups behind 25 ms of latency: one command at a time this was about 125 round
+/// trips (3 s, past the 2 s timeout, so the source went down); pipelined it is a few.
+#[tokio::test]
+async fn many_groups_on_a_distant_server_are_read_within_one_timeout() {
+    let v = Valkey::start();
+    let mut c = conn(&v.url());
+    let groups: Vec<String> = (0..60).map(|i| format!("g{i}")).collect();
+    for g in &groups {
+        cmd(&mut c, &["XGROUP", "CREATE", "jobs", g, "0", "MKSTREAM"]);
+    }
+    cmd(&mut c, &["XADD", "jobs", "*", "n", "1"]);
+    let port = slow_proxy(v.port, Duration::from_millis(25));
+    let url = format!("redis://127.0.0.1:{port}");
+    let mut p = ValkeyPoller::new(cfg(url, &["jobs"], &[]), Duration::from_secs(2)).unwrap();
+    // The first poll also connects; the second is the steady state.
+    for _ in 0..2 {
+        let started = Instant::now();
+        let polled = tokio::time::timeout(Duration::from_secs(2), p.poll(now_ms())).await;
+        let evs = polled
+            .unwrap_or_else(|_| panic!("poll took {:?}", started.elapsed()))
+            .unwrap();
+        let lags = evs
+            .iter()
+            .flat_map(|e| match e {
+                SourceEvent::Samples { samples, .. } => samples.clone(),
+                _ => vec![],
+            })
+            .filter(|s| s.labels.name() == Some("valkey_group_lag"))
+            .count();
+        assert_eq!(lags, 60);
+    }
+}

@@ -98,7 +98,12 @@ impl Gateway {
             .and_then(|v| v.to_str().ok())
             .filter(|v| !v.is_empty() && v.len() <= 128 && v.chars().all(|c| c.is_ascii_graphic()))
             .map(str::to_string)
-            .unwrap_or_else(|| format!("{}-{}", self.id, self.seq.fetch_add(1, Ordering::Relaxed)))
+            .unwrap_or_else(|| self.fresh_id())
+    }
+
+    /// An id of this gateway's own, never given before.
+    fn fresh_id(&self) -> String {
+        format!("{}-{}", self.id, self.seq.fetch_add(1, Ordering::Relaxed))
     }
 
     /// XADD the job; Err is the reason Valkey could not take it.
@@ -223,10 +228,18 @@ async fn hold_for_reply(g: &Gateway, headers: &HeaderMap, body: &Bytes, t0: Inst
     if let Some(r) = reject_malformed(body) {
         return Held::Answered(r);
     }
-    let corr = g.corr_id(headers);
+    let mut corr = g.corr_id(headers);
     let (tx, rx) = oneshot::channel();
-    // Register before enqueueing so a fast reply is never missed.
-    g.waiters.lock().unwrap().insert(corr.clone(), tx);
+    // Register before enqueueing so a fast reply is never missed. An id another request in
+    // flight holds is replaced by a fresh one (the answer names it): a client's chosen id
+    // cannot take over someone else's reply.
+    {
+        let mut waiters = g.waiters.lock().unwrap();
+        if waiters.contains_key(&corr) {
+            corr = g.fresh_id();
+        }
+        waiters.insert(corr.clone(), tx);
+    }
     if let Err(e) = g.enqueue(&corr, &g.id, body).await {
         g.waiters.lock().unwrap().remove(&corr);
         return Held::Answered(error(
@@ -317,9 +330,19 @@ pub fn router(g: Arc<Gateway>, handle: PrometheusHandle, max_body: usize) -> Rou
 }
 
 /// Serves HTTP/1.1 with keep-alive; each connection can be dropped by its own handler.
+/// A failed accept (EMFILE when held requests outnumber the file limit) is counted and
+/// waited out: the server keeps serving the connections it has and accepts again.
 pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> anyhow::Result<()> {
     loop {
-        let (stream, _) = listener.accept().await?;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                // The counter says how often; the held connections free descriptors soon.
+                metrics::counter!(m::ACCEPT_ERRORS).increment(1);
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                continue;
+            }
+        };
         let _ = stream.set_nodelay(true);
         let kill = Arc::new(Notify::new());
         let k = ConnKill(kill.clone());

@@ -19,6 +19,8 @@ pub const QUEUE_DEPTH: &str = "pipeline_queue_depth";
 pub const WORKER_RESTARTS: &str = "worker_restarts_total";
 pub const VALKEY_ERRORS: &str = "gateway_valkey_errors_total";
 pub const HOLD_TIMEOUTS: &str = "gateway_hold_timeouts_total";
+/// Connections the gateway could not accept (EMFILE under overload); it keeps serving.
+pub const ACCEPT_ERRORS: &str = "gateway_accept_errors_total";
 
 /// Latency buckets (seconds): fine below 100 ms for the enqueue path, and edges at 0.5, 2 and
 /// the 3 s default hold timeout for the judgements that matter.
@@ -49,6 +51,7 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
         WORKER_RESTARTS,
         VALKEY_ERRORS,
         HOLD_TIMEOUTS,
+        ACCEPT_ERRORS,
         JOBS,
     ] {
         metrics::counter!(c).absolute(0);

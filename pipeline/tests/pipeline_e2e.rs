@@ -583,3 +583,77 @@ fn the_access_log_records_answers_with_their_status() {
             .to_vec()
     );
 }
+
+/// POST with an `x-corr-id` header; the status line.
+fn post_with_corr(port: u16, corr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(
+        s,
+        "POST /pexec HTTP/1.0\r\nContent-Type: application/json\r\nx-corr-id: {corr}\r\nContent-Length: 2\r\n\r\n{{}}"
+    )
+    .unwrap();
+    let mut r = Vec::new();
+    let _ = s.read_to_end(&mut r);
+    String::from_utf8_lossy(&r)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
+#[test]
+fn a_client_chosen_corr_id_cannot_take_over_another_requests_reply() {
+    let _serial = serial();
+    let v = Valkey::start();
+    let port = free_port();
+    let _p = pipeline(
+        &v.url(),
+        port,
+        &["--consumers", "2", "--service-time", "300ms"],
+    );
+    let a = std::thread::spawn(move || post_with_corr(port, "same-id"));
+    std::thread::sleep(Duration::from_millis(50));
+    let b = std::thread::spawn(move || post_with_corr(port, "same-id"));
+    let (a, b) = (a.join().unwrap(), b.join().unwrap());
+    assert!(a.contains(" 200"), "first: {a}");
+    assert!(b.contains(" 200"), "second: {b}");
+}
+
+#[test]
+fn the_gateway_outlives_running_out_of_file_descriptors() {
+    let _serial = serial();
+    let v = Valkey::start();
+    let port = free_port();
+    // A file limit the held connections pass, as 3 s holds at a high rate do.
+    let _p = ChildGuard::spawn(
+        "slitop-pipeline",
+        Command::new("prlimit")
+            .arg("--nofile=64")
+            .arg(env!("CARGO_BIN_EXE_slitop-pipeline"))
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--valkey",
+                &v.url(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    assert!(
+        wait_until(Duration::from_secs(15), || common::port_open(port)),
+        "pipeline did not start"
+    );
+    let held: Vec<std::net::TcpStream> = (0..100)
+        .filter_map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).ok())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    drop(held);
+    assert!(
+        wait_until(Duration::from_secs(5), || post(port, "/hop", b"{}")
+            .0
+            .contains(" 202")),
+        "the gateway stopped serving after accept() failed"
+    );
+}

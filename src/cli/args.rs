@@ -153,20 +153,11 @@ impl MetaArgs {
             scenario: self.scenario.clone(),
             service_version: self.service_version.clone(),
             tags: self.tags.iter().cloned().collect(),
-            args: std::env::args().skip(1).map(|a| redact_arg(&a)).collect(),
+            args: std::env::args()
+                .skip(1)
+                .map(|a| crate::text::redact_text(&a))
+                .collect(),
         }
-    }
-}
-
-/// A command-line argument with any URL password replaced (flags never carry secrets, but a
-/// URL may embed one).
-fn redact_arg(a: &str) -> String {
-    match reqwest::Url::parse(a) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("REDACTED"));
-            u.to_string()
-        }
-        _ => a.to_string(),
     }
 }
 

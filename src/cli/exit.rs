@@ -62,7 +62,7 @@ pub fn exit(result: Result<(), Failure>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(f) => {
             if !matches!(f, Failure::CheckFailed) {
-                eprintln!("{f}");
+                eprintln!("{}", crate::text::redact_text(&f.to_string()));
             }
             ExitCode::from(f.code())
         }

@@ -1,7 +1,8 @@
 //! Annotations and stage onsets posted to Grafana's annotations API, so the team's dashboard
 //! shows the same marks: `POST /api/annotations` with `Authorization: Bearer <token>` and
 //! `{"time": ms, "tags": ["slitop", <stage id or "annotation">], "text": ...}` (plus
-//! `dashboardUID` when configured). Each request is retried on its own.
+//! `dashboardUID` when configured). Each request is retried on its own, but never after a
+//! 4xx, nor after a timeout (the mark may have been stored: a retry would show it twice).
 
 use serde::Serialize;
 
@@ -80,7 +81,7 @@ pub async fn post_all(
                 .json(&b)
                 .send()
                 .await
-                .map_err(|e| format!("{e}"))?;
+                .map_err(|e| super::Failed::request(&e, false))?;
             check_status(resp).await
         })
         .await;

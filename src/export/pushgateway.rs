@@ -231,7 +231,7 @@ pub async fn push(
             .body(text.clone())
             .send()
             .await
-            .map_err(|e| format!("{e}"))?;
+            .map_err(|e| super::Failed::request(&e, true))?;
         check_status(resp).await
     })
     .await;

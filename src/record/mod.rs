@@ -38,6 +38,10 @@ pub struct Header {
     /// The gates the run was judged by; `slitop report` applies them again unless overridden.
     #[serde(default, skip_serializing_if = "GatesConfig::is_empty")]
     pub gates: GatesConfig,
+    /// What the configuration risked (credentials in clear, TLS unchecked, a proxy), as the
+    /// run said it at its start; the report lists them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security: Vec<String>,
 }
 
 /// A number as JSON: finite values as numbers; NaN, ±Inf and Prometheus's stale marker as

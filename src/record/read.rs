@@ -2,6 +2,7 @@
 //! other bad line is an error naming the file, the line and what was wrong.
 
 use std::collections::{BTreeMap, HashMap};
+use std::io::BufRead;
 use std::path::Path;
 
 use serde_json::Value as Json;
@@ -183,54 +184,65 @@ impl Recording {
         }
     }
 
+    /// Reads a recording line by line (the file is never held whole). A last line cut
+    /// anywhere, even inside a multi-byte character, is dropped as torn.
     pub fn read(path: &Path) -> Result<Recording, RecordError> {
-        let text = std::fs::read_to_string(path).map_err(|source| RecordError::Io {
-            file: path.display().to_string(),
+        let name = path.display().to_string();
+        let f = std::fs::File::open(path).map_err(|source| RecordError::Io {
+            file: name.clone(),
             source,
         })?;
-        Self::parse(&text, &path.display().to_string())
+        Self::from_reader(std::io::BufReader::new(f), &name)
     }
 
     pub fn parse(text: &str, name: &str) -> Result<Recording, RecordError> {
+        Self::from_reader(text.as_bytes(), name)
+    }
+
+    /// Reads records from `input`; `name` names it in errors.
+    pub fn from_reader(mut input: impl BufRead, name: &str) -> Result<Recording, RecordError> {
         let at = |line: usize, message: String| RecordError::At {
             file: name.to_string(),
             line,
             message,
         };
-        let lines: Vec<&str> = text.lines().collect();
-        let first = lines.first().ok_or_else(|| RecordError::Empty {
+        let io = |source| RecordError::Io {
             file: name.to_string(),
-        })?;
-        let header: Header = serde_json::from_str(first)
-            .map_err(|e| at(1, format!("not a slitop recording header ({e})")))?;
-        if header.kind != "slitop-recording" {
-            let m = format!("kind {:?}; expected \"slitop-recording\"", header.kind);
-            return Err(at(1, m));
+            source,
+        };
+        let mut buf = Vec::new();
+        if input.read_until(b'\n', &mut buf).map_err(io)? == 0 {
+            return Err(RecordError::Empty {
+                file: name.to_string(),
+            });
         }
-        if header.format > FORMAT_VERSION {
-            return Err(at(1, format!(
-                "recording format {} is newer than this slitop reads ({FORMAT_VERSION}); upgrade slitop",
-                header.format
-            )));
-        }
+        let header = parse_header(&buf).map_err(|m| at(1, m))?;
         let mut series = HashMap::new();
         let mut records = Vec::new();
         let mut torn_tail = false;
-        // A file cut mid-line ends without a newline.
-        let complete = text.ends_with('\n');
-        for (i, line) in lines.iter().enumerate().skip(1) {
-            if line.trim().is_empty() {
+        let mut n = 1;
+        loop {
+            buf.clear();
+            if input.read_until(b'\n', &mut buf).map_err(io)? == 0 {
+                break;
+            }
+            n += 1;
+            // A file cut mid-line ends without a newline: that line can only be the last.
+            let complete = buf.ends_with(b"\n");
+            if buf.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
-            let last = i == lines.len() - 1;
-            let parsed = serde_json::from_str::<Json>(line)
+            let parsed = serde_json::from_slice::<Json>(&buf)
                 .map_err(|e| e.to_string())
-                .and_then(|v| parse_record(&v, &mut series));
+                .and_then(|mut v| {
+                    clean_strings(&mut v);
+                    parse_record(&v, &mut series)
+                });
             match parsed {
                 Ok(Some(r)) => records.push(r),
                 Ok(None) => {}
-                Err(_) if last && !complete => torn_tail = true,
-                Err(e) => return Err(at(i + 1, e)),
+                Err(_) if !complete => torn_tail = true,
+                Err(e) => return Err(at(n, e)),
             }
         }
         Ok(Recording {
@@ -238,5 +250,127 @@ impl Recording {
             records,
             torn_tail,
         })
+    }
+}
+
+/// The first line as the header, its text cleaned like every other line's.
+fn parse_header(line: &[u8]) -> Result<Header, String> {
+    let mut v: Json =
+        serde_json::from_slice(line).map_err(|e| format!("not a slitop recording header ({e})"))?;
+    clean_strings(&mut v);
+    let mut header: Header =
+        serde_json::from_value(v).map_err(|e| format!("not a slitop recording header ({e})"))?;
+    // A recording from an earlier version (or elsewhere) may hold URLs with their secrets:
+    // what is shown or copied into a report from it is redacted here.
+    for endpoint in header.sources.values_mut() {
+        *endpoint = crate::text::redact_text(endpoint);
+    }
+    for a in &mut header.meta.args {
+        *a = crate::text::redact_text(a);
+    }
+    if header.kind != "slitop-recording" {
+        return Err(format!(
+            "kind {:?}; expected \"slitop-recording\"",
+            header.kind
+        ));
+    }
+    if header.format > FORMAT_VERSION {
+        return Err(format!(
+            "recording format {} is newer than this slitop reads ({FORMAT_VERSION}); upgrade slitop",
+            header.format
+        ));
+    }
+    Ok(header)
+}
+
+/// A recording may come from anywhere: every string in it (keys too) loses its control
+/// characters here, where it enters, so no name, note or reason from it can drive the
+/// terminal that shows it or break the lines of a file it is copied into. The same text
+/// cleans the same way everywhere, so names still match between the header and the lines.
+fn clean_strings(v: &mut Json) {
+    let dirty = |s: &str| s.chars().any(char::is_control);
+    match v {
+        Json::String(s) if dirty(s) => *s = crate::text::clean(s),
+        Json::Array(a) => a.iter_mut().for_each(clean_strings),
+        Json::Object(m) => {
+            if m.keys().any(|k| dirty(k)) {
+                let old = std::mem::take(m);
+                m.extend(old.into_iter().map(|(k, v)| (crate::text::clean(&k), v)));
+            }
+            m.values_mut().for_each(clean_strings);
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = r#"{"kind":"slitop-recording","format":1,"slitop_version":"0.1.0","started_unix_ms":1000,"refresh_ms":1000,"lookback_ms":300000,"window_ms":60000,"sources":{"scrape\u001b[2J":"http://h/metrics"},"local_sources":{"prometheus":false,"scrape":true,"valkey":false,"k6":false},"signals":[],"detect":{}}"#;
+
+    #[test]
+    fn a_last_line_torn_at_any_byte_is_dropped_and_the_rest_read() {
+        let body = format!(
+            "{HEAD}\n{{\"k\":\"tick\",\"t\":2000}}\n{{\"k\":\"annotation\",\"t\":2500,\"text\":\"d\u{e9}j\u{e0} vu \u{4e2d}\u{6587} \u{1F600}\"}}\n"
+        );
+        let whole = body.as_bytes();
+        let last_starts = body[..body.len() - 1].rfind('\n').unwrap() + 1;
+        for cut in last_starts + 1..whole.len() - 1 {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("recording.jsonl");
+            std::fs::write(&path, &whole[..cut]).unwrap();
+            let rec = Recording::read(&path).unwrap_or_else(|e| panic!("cut at {cut}: {e}"));
+            assert!(rec.torn_tail, "cut at {cut}");
+            assert_eq!(rec.records.len(), 1, "cut at {cut}");
+        }
+        let rec = Recording::parse(&body, "r").unwrap();
+        assert!(!rec.torn_tail);
+        assert_eq!(rec.records.len(), 2);
+    }
+
+    #[test]
+    fn every_string_of_a_recording_is_cleaned_where_it_enters() {
+        let body = format!(
+            "{HEAD}\n{{\"k\":\"annotation\",\"t\":2500,\"text\":\"\\u001b]0;pwned\\u0007 note\"}}\n"
+        );
+        let rec = Recording::parse(&body, "r").unwrap();
+        let source = rec.header.sources.keys().next().unwrap();
+        assert_eq!(source, "scrape\u{FFFD}[2J");
+        match &rec.records[0] {
+            Record::Annotation { text, .. } => assert_eq!(text, "\u{FFFD}]0;pwned\u{FFFD} note"),
+            r => panic!("{r:?}"),
+        }
+    }
+
+    #[test]
+    fn secrets_in_an_older_recordings_header_are_redacted_as_it_is_read() {
+        let head = HEAD
+            .replace(
+                r#""http://h/metrics""#,
+                r#""http://u:pw-old@h/metrics?token=t-old""#,
+            )
+            .replace(
+                r#""signals":[]"#,
+                r#""signals":[],"meta":{"args":["--valkey=redis://:vk-old@h:6379"]}"#,
+            );
+        let rec = Recording::parse(&format!("{head}\n"), "r").unwrap();
+        let shown = format!("{:?} {:?}", rec.header.sources, rec.header.meta.args);
+        assert!(!shown.contains("-old"), "{shown}");
+        assert!(
+            shown.contains("u:REDACTED@h") && shown.contains(":REDACTED@h:6379"),
+            "{shown}"
+        );
+    }
+
+    #[test]
+    fn a_bad_line_that_is_not_the_last_is_an_error_with_its_number() {
+        let body = format!(
+            "{HEAD}\n{{\"k\":\"tick\",\"t\":2000}}\n{{bad\n{{\"k\":\"tick\",\"t\":3000}}\n"
+        );
+        let e = Recording::parse(&body, "r").err().unwrap().to_string();
+        assert!(e.starts_with("r:3: "), "{e}");
+        let e = Recording::parse("", "r").err().unwrap().to_string();
+        assert!(e.contains("empty file"), "{e}");
     }
 }

@@ -18,30 +18,36 @@ pub struct Recorder {
     out: BufWriter<File>,
     series: HashMap<Labels, u64>,
     /// Metric names some signal's query mentions (only those series can change a signal) and
-    /// the queue view's: only those are recorded (a scrape carries many more).
-    wanted: HashSet<String>,
+    /// the queue view's: only those are recorded (a scrape carries many more); `None`: all.
+    wanted: Option<HashSet<String>>,
 }
 
-/// Identifiers in the signals' PromQL (metric names among them), and the series the screen
-/// reads directly (the queue view's, k6's run state).
-fn query_names(header: &Header) -> HashSet<String> {
-    header
-        .signals
-        .iter()
-        .flat_map(|s| crate::settings::query_identifiers(&s.query).map(str::to_string))
-        .chain(crate::model::series::QUEUE_SERIES.map(str::to_string))
-        .chain(std::iter::once(crate::model::series::K6_STATUS.to_string()))
-        .collect()
+/// Creates `path` for writing, refusing one that exists (a recording, headless lines): an
+/// earlier run's files are never replaced.
+pub fn create_new(path: &Path) -> anyhow::Result<File> {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Ok(f) => Ok(f),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => anyhow::bail!(
+            "{} already exists: a run never overwrites an earlier one's files; give --out a new directory",
+            path.display()
+        ),
+        Err(e) => Err(e).with_context(|| format!("cannot create {}", path.display())),
+    }
 }
 
 impl Recorder {
+    /// Starts a recording at `path`, which must not exist: a run never overwrites one.
     pub fn create(path: &Path, header: &Header) -> anyhow::Result<Self> {
-        let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        let f = create_new(path)?;
         let mut r = Self {
             path: path.to_path_buf(),
             out: BufWriter::new(f),
             series: HashMap::new(),
-            wanted: query_names(header),
+            wanted: crate::settings::wanted_series(&header.signals),
         };
         r.line(&serde_json::to_value(header)?)?;
         r.flush()?;
@@ -74,7 +80,10 @@ impl Recorder {
             SourceEvent::Samples { source, samples } => {
                 let mut rows = Vec::with_capacity(samples.len());
                 let wanted = |s: &&crate::model::Sample| {
-                    s.labels.name().is_some_and(|n| self.wanted.contains(n))
+                    let name = s.labels.name();
+                    self.wanted
+                        .as_ref()
+                        .is_none_or(|w| name.is_some_and(|n| w.contains(n)))
                 };
                 let keep: Vec<&crate::model::Sample> = samples.iter().filter(wanted).collect();
                 for s in keep {
@@ -128,8 +137,14 @@ impl Recorder {
         self.flush()
     }
 
+    /// The end line, flushed and synced to the disk: a finished recording survives a crash
+    /// of the machine.
     pub fn end(&mut self, t: TimeMs) -> anyhow::Result<()> {
         self.line(&json!({"k": "end", "t": t}))?;
-        self.flush()
+        self.flush()?;
+        self.out
+            .get_ref()
+            .sync_all()
+            .with_context(|| format!("cannot write {}", self.path.display()))
     }
 }

@@ -71,7 +71,34 @@ pub fn in_unit(v: Option<f64>, unit: Unit) -> String {
     }
 }
 
-/// Text for a Markdown table cell: no pipes or line breaks.
+/// Outside text (notes, scenario, tags, error texts, names from a recording) for report.md,
+/// in a table cell or a line: control characters (terminal escapes among them) become U+FFFD
+/// and line breaks spaces, so `cat report.md` runs nothing and no row is broken; the
+/// characters Markdown or HTML would act on (`| < > & [ ] \` and backticks) are escaped, so
+/// nobody's text becomes a link, an image, a tag or a code span.
 pub fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+    let clean = crate::text::clean(s);
+    let mut out = String::with_capacity(clean.len());
+    for c in clean.chars() {
+        if matches!(c, '\\' | '|' | '<' | '>' | '&' | '[' | ']' | '`') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Outside text as a Markdown code span: cleaned like `cell`, fenced with more backticks than
+/// it holds in a row, so no backtick in it can end the span early.
+pub fn code(s: &str) -> String {
+    // GitHub's tables split on a bare pipe even inside a code span; `\|` is read as one.
+    let clean = crate::text::clean(s).replace('|', "\\|");
+    let mut longest = 0;
+    let mut run = 0;
+    for c in clean.chars() {
+        run = if c == '`' { run + 1 } else { 0 };
+        longest = longest.max(run);
+    }
+    let fence = "`".repeat(longest + 1);
+    format!("{fence} {clean} {fence}")
 }

@@ -142,14 +142,24 @@ fn detect_settings(d: &detect::Detector) -> DetectSettings {
 pub fn build(i: &Inputs) -> Report {
     let (state, ended) = (i.state, i.ended);
     let d = &state.detector;
-    let warnings: Vec<Warning> = d
-        .warnings
-        .iter()
-        .map(|w| Warning {
+    let security = i.header.security.iter().map(|text| Warning {
+        id: "security".into(),
+        unix_ms: i.header.started_unix_ms,
+        text: text.clone(),
+    });
+    let store = &state.store;
+    let refused = store.refused_by_source.iter().map(|(source, n)| Warning {
+        id: "series_refused".into(),
+        unix_ms: ended,
+        text: crate::state::refusal_text(source, *n, store.limits()),
+    });
+    let warnings: Vec<Warning> = security
+        .chain(d.warnings.iter().map(|w| Warning {
             id: w.id.clone(),
             unix_ms: w.unix_ms,
             text: w.text.clone(),
-        })
+        }))
+        .chain(refused)
         .collect();
     let annotations = state
         .annotations

@@ -4,7 +4,7 @@
 use std::fmt::Write;
 
 use super::data::{AsReport, Drift, Evidence, Knee, Plateau, Report, Stage, Summary};
-use super::format::{cell, clock, count, in_unit, offset, pct, rate, secs};
+use super::format::{cell, clock, code, count, in_unit, offset, pct, rate, secs};
 
 /// Section headings, in order; tests check every one is present.
 pub const SECTIONS: [&str; 10] = [
@@ -73,8 +73,11 @@ fn run(o: &mut String, r: &Report, start: i64) {
         let t: Vec<String> = m.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
         row(o, "tags", t.join(", "));
     }
-    let flags = (!m.args.is_empty()).then(|| format!("`{}`", m.args.join(" ")));
-    row(o, "flags", flags.unwrap_or_else(|| "–".into()));
+    let flags = match m.args.is_empty() {
+        true => "–".into(),
+        false => code(&m.args.join(" ")),
+    };
+    let _ = writeln!(o, "| flags | {flags} |");
     o.push('\n');
 }
 
@@ -496,6 +499,42 @@ mod tests {
         let md = render(&json!({"summary": {"note": "no load was seen: nothing to summarise"}}));
         assert!(md.contains("no load was seen"), "{md}");
         assert!(md.contains("Knee: not reached"), "{md}");
+    }
+
+    #[test]
+    fn outside_text_runs_no_escape_and_makes_no_markup() {
+        let evil =
+            "\u{1b}]0;pwned\u{7}\u{1b}[2J<img src=x onerror=alert(1)> [click](http://x) `code` a|b";
+        let r = json!({
+            "meta": {"scenario": evil, "tags": {"team": evil}, "args": ["--tag", evil]},
+            "annotations": [{"unix_ms": 5, "text": evil}],
+            "warnings": [{"id": "w", "unix_ms": 5, "text": evil}],
+            "started_unix_ms": 0
+        });
+        let md = render(&r);
+        assert!(!md.contains('\u{1b}') && !md.contains('\u{7}'), "{md:?}");
+        // Outside a code span every `<` is escaped; inside one it is only text.
+        let prose: String = md.lines().filter(|l| !l.starts_with("| flags")).collect();
+        assert_eq!(
+            prose.matches("<img").count(),
+            prose.matches("\\<img").count(),
+            "{md}"
+        );
+        assert!(
+            !prose.contains(" [click](") && prose.contains("\\[click\\](http://x)"),
+            "{md}"
+        );
+        assert!(!prose.contains(" `code` "), "{md}");
+        let flags = md.lines().find(|l| l.starts_with("| flags |")).unwrap();
+        assert!(flags.starts_with("| flags | `` --tag"), "{flags}");
+        // Every table row keeps its two cells.
+        for l in md.lines().filter(|l| {
+            l.starts_with("| scenario") || l.starts_with("| tags") || l.starts_with("| flags")
+        }) {
+            let bars = l.chars().filter(|c| *c == '|').count();
+            let escaped = l.matches("\\|").count();
+            assert_eq!(bars - escaped, 3, "{l}");
+        }
     }
 
     #[test]

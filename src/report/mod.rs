@@ -95,14 +95,39 @@ pub fn load_baseline(path: &Path) -> anyhow::Result<Report> {
     })
 }
 
-fn write(path: &Path, text: &str) -> anyhow::Result<()> {
-    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+/// Writes `path` whole or not at all: the text goes to a temporary file beside it, which is
+/// synced and renamed over `path`, then the directory is synced. A kill or a full disk leaves
+/// the previous file (or none), never a truncated one.
+pub fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().map(|n| n.to_string_lossy().to_string());
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.unwrap_or_default(),
+        std::process::id()
+    ));
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        std::io::Write::write_all(&mut f, text.as_bytes())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written.with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// Writes report.json and report.md from the report.
+/// Writes report.json and report.md from the report: both are tried, so a report.json that
+/// does not fit still leaves the smaller report.md.
 pub fn write_report_files(dir: &Path, report: &Report) -> anyhow::Result<()> {
-    write(&dir.join(JSON_FILE), &report.to_json()?)?;
-    write(&dir.join(MARKDOWN_FILE), &markdown::render(report))
+    let json = write(&dir.join(JSON_FILE), &report.to_json()?);
+    let md = write(&dir.join(MARKDOWN_FILE), &markdown::render(report));
+    json.and(md)
 }
 
 /// Builds the report and writes every local file: plots, plateau tables, report.json and
@@ -123,10 +148,17 @@ pub fn write_local(dir: &Path, i: &Inputs, opts: &ReportSettings) -> anyhow::Res
     let plot_data = plots::data(i.state, &report, slo);
     write_plots(dir, &mut report, plot_data)?;
     if !report.plateaus.is_empty() {
-        write(&dir.join(tables::CSV_FILE), &tables::csv(&report.plateaus))?;
-        write(&dir.join(tables::JSON_FILE), &tables::json(&report)?)?;
-        report.files.plateaus_csv = Some(tables::CSV_FILE.into());
-        report.files.plateaus_json = Some(tables::JSON_FILE.into());
+        // The tables repeat report.json's plateaus: one that cannot be written is left out
+        // (and said), and report.json still is.
+        let csv = write(&dir.join(tables::CSV_FILE), &tables::csv(&report.plateaus));
+        let json = write(&dir.join(tables::JSON_FILE), &tables::json(&report)?);
+        match csv.and(json) {
+            Ok(()) => {
+                report.files.plateaus_csv = Some(tables::CSV_FILE.into());
+                report.files.plateaus_json = Some(tables::JSON_FILE.into());
+            }
+            Err(e) => eprintln!("slitop: {e:#}; the plateaus are in report.json"),
+        }
     }
     write_report_files(dir, &report)?;
     Ok(report)
@@ -164,8 +196,10 @@ fn write_plots(dir: &Path, report: &mut Report, data: plots::PlotData) -> anyhow
         (&mut report.files.queue_svg, plots::QUEUE_FILE, queue),
     ] {
         if let Some(svg) = svg {
-            write(&dir.join(file), &svg)?;
-            *slot = Some(file.into());
+            match write(&dir.join(file), &svg) {
+                Ok(()) => *slot = Some(file.into()),
+                Err(e) => report.plot_error = Some(format!("{e:#}")),
+            }
         }
     }
     Ok(())

@@ -99,7 +99,9 @@ pub fn find(points: &[(TimeMs, Option<f64>)], tol: f64, min_ms: TimeMs) -> Vec<S
     let mut out = Vec::new();
     let mut i = 0;
     while i < points.len() {
-        let Some(v0) = points[i].1.filter(|v| *v >= MIN_LOAD) else {
+        // A non-finite load is no load, and a value that would make the sum infinite ends
+        // the run: an infinite level would take in every value after it.
+        let Some(v0) = points[i].1.filter(|v| v.is_finite() && *v >= MIN_LOAD) else {
             i += 1;
             continue;
         };
@@ -109,7 +111,7 @@ pub fn find(points: &[(TimeMs, Option<f64>)], tol: f64, min_ms: TimeMs) -> Vec<S
             let mean = sum / n as f64;
             let band = (tol * mean).max(ABS_FLOOR);
             match points[j].1 {
-                Some(v) if (v - mean).abs() <= band => {
+                Some(v) if (sum + v).is_finite() && (v - mean).abs() <= band => {
                     sum += v;
                     n += 1;
                     last = j;
@@ -282,5 +284,21 @@ mod tests {
         assert_eq!(p.len(), 1);
         assert_eq!((p[0].first, p[0].last), (0, 29));
         assert!(find(&series(&[(10.0, 8), (20.0, 8)]), 0.05, 10_000).is_empty());
+    }
+
+    #[test]
+    fn infinite_or_huge_loads_make_no_infinite_plateau() {
+        let mut s = series(&[(40.0, 30)]);
+        s[3].1 = Some(f64::INFINITY);
+        s[4].1 = Some(f64::NAN);
+        let p = find(&s, 0.05, 10_000);
+        assert!(p.iter().all(|x| x.level.is_finite()), "{p:?}");
+        let huge: Vec<(TimeMs, Option<f64>)> =
+            (0..30).map(|i| (i * 1000, Some(f64::MAX / 1.5))).collect();
+        let p = find(&huge, 0.05, 10_000);
+        assert!(p.iter().all(|x| x.level.is_finite()), "{p:?}");
+        let inf: Vec<(TimeMs, Option<f64>)> =
+            (0..30).map(|i| (i * 1000, Some(f64::INFINITY))).collect();
+        assert!(find(&inf, 0.05, 10_000).is_empty());
     }
 }

@@ -58,14 +58,23 @@ fn cells(p: &Plateau, hists: &[&str]) -> Vec<Json> {
 fn field(v: &Json) -> String {
     match v {
         Json::Null => String::new(),
-        Json::String(s) => {
-            if s.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", s.replace('"', "\"\""))
-            } else {
-                s.clone()
-            }
-        }
+        Json::String(s) => text_field(s),
         other => other.to_string(),
+    }
+}
+
+/// Text (a unit, a signal's name from a recording) as one CSV field: control characters
+/// cleaned; a leading `= + - @` that a spreadsheet would run as a formula is quoted with
+/// `'` (OWASP's advice for CSV injection); quoted when it holds a comma or a quote.
+fn text_field(s: &str) -> String {
+    let mut s = crate::text::clean(s);
+    if s.starts_with(['=', '+', '-', '@']) {
+        s.insert(0, '\'');
+    }
+    if s.contains([',', '"']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
     }
 }
 
@@ -75,7 +84,8 @@ pub fn csv(rows: &[Plateau]) -> String {
         .first()
         .map(|r| r.histograms.keys().map(String::as_str).collect())
         .unwrap_or_default();
-    let mut out = header(&hists).join(",");
+    let names: Vec<String> = header(&hists).iter().map(|h| text_field(h)).collect();
+    let mut out = names.join(",");
     out.push_str("\r\n");
     for r in rows {
         let line: Vec<String> = cells(r, &hists).iter().map(field).collect();
@@ -103,4 +113,25 @@ pub fn json(report: &Report) -> serde_json::Result<String> {
     };
     // Through a Value, as report.json, so the keys are sorted the same way.
     Ok(serde_json::to_string_pretty(&serde_json::to_value(doc)?)? + "\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outside_names_cannot_run_in_a_spreadsheet_or_a_terminal() {
+        let mut p = Plateau::default();
+        p.histograms.insert(
+            "=HYPERLINK(\"http://x\",\"a\")".into(),
+            Quantiles::default(),
+        );
+        p.load_unit = "vus".into();
+        let text = csv(&[p]);
+        let head = text.lines().next().unwrap();
+        assert!(head.contains("\"'=HYPERLINK(\"\"http://x\"\""), "{head}");
+        assert_eq!(text_field("@SUM(A1)\u{1b}[2J"), "'@SUM(A1)\u{fffd}[2J");
+        assert_eq!(text_field("-1"), "'-1");
+        assert_eq!(text_field("req/s"), "req/s");
+    }
 }

@@ -30,6 +30,9 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<Outcome> {
         "slitop: recording to {}",
         dir.join("recording.jsonl").display()
     );
+    for w in &run.header.security {
+        eprintln!("slitop: warning: {w}");
+    }
     print_steps(&mut run, &mut lines).await?;
     let outcome = run.finish(&dir, &opts.report).await?;
     eprintln!(

@@ -5,7 +5,6 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::Context;
 use serde_json::{json, Value as Json};
 
 use crate::detect::Transition;
@@ -68,16 +67,16 @@ pub fn transition_line(tr: &Transition) -> Json {
 
 /// Stdout plus its copy in `DIR/headless.jsonl`.
 pub struct Lines {
-    copy: std::io::BufWriter<std::fs::File>,
+    /// Gone after a write failed (a full disk): stdout goes on, and the run with it.
+    copy: Option<std::io::BufWriter<std::fs::File>>,
 }
 
 impl Lines {
     pub fn create(dir: &Path) -> anyhow::Result<Self> {
         let p = dir.join("headless.jsonl");
-        let f =
-            std::fs::File::create(&p).with_context(|| format!("cannot create {}", p.display()))?;
+        let f = crate::record::write::create_new(&p)?;
         Ok(Self {
-            copy: std::io::BufWriter::new(f),
+            copy: Some(std::io::BufWriter::new(f)),
         })
     }
 
@@ -85,7 +84,19 @@ impl Lines {
         let s = v.to_string();
         // A closed stdout (a pipe whose reader went away) must not stop the recording.
         let _ = writeln!(std::io::stdout().lock(), "{s}");
-        writeln!(self.copy, "{s}").context("cannot write headless.jsonl")
+        if let Some(copy) = &mut self.copy {
+            let written = writeln!(copy, "{s}");
+            self.check(written);
+        }
+        Ok(())
+    }
+
+    /// A failed write of the copy ends the copy, said once; the run goes on.
+    fn check(&mut self, r: std::io::Result<()>) {
+        if let Err(e) = r {
+            eprintln!("slitop: cannot write headless.jsonl ({e}); the lines still go to stdout");
+            self.copy = None;
+        }
     }
 
     pub fn notice(&mut self, n: &Notice, t: TimeMs) -> anyhow::Result<()> {
@@ -109,6 +120,10 @@ impl Lines {
 
     pub fn flush(&mut self) -> anyhow::Result<()> {
         let _ = std::io::stdout().lock().flush();
-        self.copy.flush().context("cannot write headless.jsonl")
+        if let Some(copy) = &mut self.copy {
+            let flushed = copy.flush();
+            self.check(flushed);
+        }
+        Ok(())
     }
 }

@@ -102,6 +102,9 @@ struct Live {
     deadline: Option<tokio::time::Instant>,
     signals: [(Signal, &'static str); 3],
     replies: (mpsc::Sender<String>, mpsc::Receiver<String>),
+    /// The configuration's security warnings, told as the run's first notice (the screen
+    /// would hide anything printed before it).
+    opening: Vec<String>,
 }
 
 struct RecordingFeed {
@@ -126,7 +129,10 @@ impl Run {
         let srcs = crate::sources::local_sources(&cfg);
         let state = RunState::new(&cfg, srcs)?;
         let started = clock();
-        let dir = opts.out.clone().unwrap_or_else(|| default_out_dir(started));
+        let dir = match &opts.out {
+            Some(d) => d.clone(),
+            None => header::unique_dir(&default_out_dir(started))?,
+        };
         let header = header(&cfg, &opts.meta, &opts.report.gates, started);
         let out = Output::create(&dir, &header)?;
         let cancel = CancellationToken::new();
@@ -143,6 +149,7 @@ impl Run {
                 (signal(SignalKind::hangup())?, "SIGHUP"),
             ],
             replies: mpsc::channel(4),
+            opening: header.security.clone(),
             cfg,
             sources,
             cancel,
@@ -265,7 +272,23 @@ impl Run {
             ended,
             cfg: &opts.report,
         };
-        crate::export::finish(dir, &inputs, opts).await
+        // The run's own signal handlers keep SIGINT/SIGTERM from killing the process while
+        // the exports run: the next one abandons them instead.
+        let feed = &mut self.feed;
+        let stop = async move {
+            match feed {
+                Feed::Live(live) => {
+                    let [(a, an), (b, bn), (c, cn)] = &mut live.signals;
+                    tokio::select! {
+                        _ = a.recv() => *an,
+                        _ = b.recv() => *bn,
+                        _ = c.recv() => *cn,
+                    }
+                }
+                Feed::Recording(_) => std::future::pending().await,
+            }
+        };
+        crate::export::finish_unless(dir, &inputs, opts, stop).await
     }
 }
 
@@ -274,6 +297,17 @@ async fn next_live(
     state: &mut RunState,
     mut out: Option<&mut Output>,
 ) -> anyhow::Result<Step> {
+    if !live.opening.is_empty() {
+        let notice = Notice::Warnings {
+            source: "slitop".into(),
+            signal: "security".into(),
+            warnings: std::mem::take(&mut live.opening),
+        };
+        return Ok(Step::Notice { notice, t: clock() });
+    }
+    if let Some(step) = out.as_deref_mut().and_then(failure) {
+        return Ok(step);
+    }
     loop {
         let [(a, an), (b, bn), (c, cn)] = &mut live.signals;
         tokio::select! {
@@ -303,6 +337,17 @@ async fn next_live(
     }
 }
 
+/// The recording's failure as a notice, once (the screen shows it, headless prints it).
+fn failure(out: &mut Output) -> Option<Step> {
+    let why = out.take_failure()?;
+    let notice = Notice::Warnings {
+        source: "slitop".into(),
+        signal: "recording".into(),
+        warnings: vec![why],
+    };
+    Some(Step::Notice { notice, t: clock() })
+}
+
 /// Never resolves without a deadline.
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
@@ -316,6 +361,9 @@ fn next_recorded(
     state: &mut RunState,
     mut out: Option<&mut Output>,
 ) -> anyhow::Result<Step> {
+    if let Some(step) = out.as_deref_mut().and_then(failure) {
+        return Ok(step);
+    }
     for r in feed.records.by_ref() {
         match r {
             Record::Event(ev) => {

@@ -1,5 +1,10 @@
 //! What a run writes as it goes: the recording (every source event, tick, transition and note,
 //! in order) and the notes file. Live runs and headless replays write through the same sink.
+//!
+//! A recording write that fails (a full disk) does not end the run: the recording stops there
+//! (what it holds stays readable: a torn last line is dropped by the reader), the run says so
+//! once, notes still go to annotations.jsonl, and the report is written at the end if the disk
+//! allows by then.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,6 +22,10 @@ pub struct Output {
     dir: PathBuf,
     recorder: Recorder,
     annotations: Option<std::fs::File>,
+    /// Why the recording stopped, once a write to it failed.
+    broken: Option<String>,
+    /// The failure still to be told to the mode.
+    untold: Option<String>,
 }
 
 impl Output {
@@ -27,7 +36,28 @@ impl Output {
             dir: dir.to_path_buf(),
             recorder: Recorder::create(&dir.join("recording.jsonl"), header)?,
             annotations: None,
+            broken: None,
+            untold: None,
         })
+    }
+
+    /// Runs a write to the recording unless it has stopped; a failure stops it.
+    fn record(&mut self, write: impl FnOnce(&mut Recorder) -> anyhow::Result<()>) {
+        if self.broken.is_some() {
+            return;
+        }
+        if let Err(e) = write(&mut self.recorder) {
+            let why = format!("{e:#}");
+            self.untold = Some(format!(
+                "the recording stopped: {why}; the run goes on, notes still go to annotations.jsonl, and the report is written at the end if the disk allows"
+            ));
+            self.broken = Some(why);
+        }
+    }
+
+    /// The recording's failure, once, for the mode to show.
+    pub fn take_failure(&mut self) -> Option<String> {
+        self.untold.take()
     }
 
     pub fn dir(&self) -> &Path {
@@ -40,18 +70,20 @@ impl Output {
         state: &mut RunState,
         ev: SourceEvent,
     ) -> anyhow::Result<Option<Notice>> {
-        self.recorder.event(&ev)?;
+        self.record(|r| r.event(&ev));
         Ok(state.apply(ev))
     }
 
     /// One refresh: the tick, the detector's step and its transitions, all flushed.
     pub fn tick(&mut self, state: &mut RunState, t: TimeMs) -> anyhow::Result<Vec<Transition>> {
-        self.recorder.tick(t)?;
+        self.record(|r| r.tick(t));
         let transitions = state.tick(t);
-        for tr in &transitions {
-            self.recorder.transition(tr)?;
-        }
-        self.recorder.flush()?;
+        self.record(|r| {
+            for tr in &transitions {
+                r.transition(tr)?;
+            }
+            r.flush()
+        });
         Ok(transitions)
     }
 
@@ -80,15 +112,15 @@ impl Output {
                 .and_then(|_| f.sync_data())
                 .with_context(|| format!("cannot write {}", p.display()))?;
         }
-        self.recorder.annotation(t, &text)?;
-        self.recorder.flush()?;
+        // Saved once in annotations.jsonl: a recording that stopped does not unsave it.
+        self.record(|r| r.annotation(t, &text));
         state.annotations.push((t, text.clone()));
         Ok(text)
     }
 
     /// Closes the recording with its end line.
     pub fn end(&mut self, ended: TimeMs) -> anyhow::Result<()> {
-        self.recorder.end(ended)?;
-        self.recorder.flush()
+        self.record(|r| r.end(ended));
+        Ok(())
     }
 }

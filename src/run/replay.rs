@@ -75,6 +75,15 @@ pub async fn report(
     run.finish(&dir, opts).await
 }
 
+/// The two paths name one file (by device and inode, so a symlink or `./` does not hide it).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
+    }
+}
+
 /// `slitop replay FILE --headless`: the recording through the lifecycle into a new directory,
 /// JSON lines included; fails when the replayed transitions differ from the recorded ones.
 pub async fn run(
@@ -85,7 +94,7 @@ pub async fn run(
 ) -> anyhow::Result<Outcome> {
     let dir = out
         .unwrap_or_else(|| PathBuf::from(format!("{}-replay", file.with_extension("").display())));
-    if dir.join("recording.jsonl") == file {
+    if same_file(&dir.join("recording.jsonl"), file) {
         bail!(
             "--out {} would overwrite the recording being replayed; choose another directory",
             dir.display()

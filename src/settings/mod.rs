@@ -17,7 +17,8 @@ pub use flags::{build_config, report_settings, ExportFlags, ReportSettings, RunM
 pub use gates::{parse_fraction, GatesConfig};
 pub use report::ReportConfig;
 pub use signal::{
-    parse_adhoc, query_identifiers, Band, Direction, Group, QuerySource, Role, SignalDef, Unit,
+    parse_adhoc, query_identifiers, wanted_series, Band, Direction, Group, QuerySource, Role,
+    SignalDef, Unit,
 };
 pub use sources::{HttpAuth, K6Config, PrometheusConfig, ScrapeConfig, ValkeyConfig};
 

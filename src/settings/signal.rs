@@ -235,6 +235,22 @@ pub fn parse_adhoc(spec: &str) -> Result<SignalDef, ConfigError> {
 
 /// The identifiers in a PromQL expression (metric names among them, with label names and
 /// function names): enough to tell which series families a query can read.
+/// The metric names a run needs kept: those the signals' queries name and those the screen
+/// reads directly (the queue view's, k6's run state). `None` when a query picks series by
+/// `__name__`, whose names no list can foresee: then every series is kept.
+pub fn wanted_series(signals: &[SignalDef]) -> Option<std::collections::HashSet<String>> {
+    let mut names: std::collections::HashSet<String> = signals
+        .iter()
+        .flat_map(|s| query_identifiers(&s.query).map(str::to_string))
+        .collect();
+    if names.contains("__name__") {
+        return None;
+    }
+    names.extend(crate::model::series::QUEUE_SERIES.map(str::to_string));
+    names.insert(crate::model::series::K6_STATUS.to_string());
+    Some(names)
+}
+
 pub fn query_identifiers(query: &str) -> impl Iterator<Item = &str> {
     query
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))

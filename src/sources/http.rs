@@ -74,6 +74,7 @@ impl HttpEndpoint {
             (None, None, None) => Credentials::None,
         };
         let mut b = reqwest::Client::builder()
+            .redirect(crate::secret::redirect_policy())
             .default_headers(headers)
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
@@ -95,9 +96,7 @@ impl HttpEndpoint {
             }
         }
         if auth.insecure_skip_verify {
-            eprintln!(
-                "warning: {what}: TLS certificate verification is OFF (insecure_skip_verify)"
-            );
+            // Said by the run (sources::security), where the report records it.
             b = b.danger_accept_invalid_certs(true);
         }
         let client = b
@@ -123,8 +122,37 @@ impl HttpEndpoint {
     }
 }
 
-/// Describes a reqwest error with its likely cause, for health reasons and `slitop check`.
+/// A body read to its end, unless it passes `cap` bytes: then `Ok(Err(bytes read so far))`,
+/// and the rest is never read (a Content-Length over the cap is refused before reading).
+pub async fn read_capped(
+    mut resp: reqwest::Response,
+    cap: u64,
+    url: &str,
+) -> anyhow::Result<Result<Vec<u8>, u64>> {
+    if let Some(len) = resp.content_length().filter(|l| *l > cap) {
+        return Ok(Err(len));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp
+        .chunk()
+        .await
+        .map_err(|e| anyhow::anyhow!(describe_error(&e, url)))?
+    {
+        body.extend_from_slice(&chunk);
+        if body.len() as u64 > cap {
+            return Ok(Err(body.len() as u64));
+        }
+    }
+    Ok(Ok(body))
+}
+
+/// Describes a reqwest error with its likely cause, for health reasons and `slitop check`;
+/// URLs in it (reqwest's own text carries the request URL) are redacted.
 pub fn describe_error(e: &reqwest::Error, url: &str) -> String {
+    crate::text::redact_text(&describe_raw(e, url))
+}
+
+fn describe_raw(e: &reqwest::Error, url: &str) -> String {
     let cause = {
         let mut s = String::new();
         let mut src: Option<&dyn std::error::Error> = std::error::Error::source(e);

@@ -14,10 +14,13 @@ use crate::sources::{Poller, SourceError};
 use crate::text::clean_short;
 
 pub const SOURCE: &str = "k6";
+/// The most bytes one reply of k6's REST API may hold (its status and metrics are a few KiB).
+const REPLY_CAP: u64 = 4 << 20;
 
 fn client(timeout: Duration) -> anyhow::Result<reqwest::Client> {
     install_crypto_provider();
     Ok(reqwest::Client::builder()
+        .redirect(crate::secret::redirect_policy())
         .timeout(timeout)
         .connect_timeout(timeout)
         .user_agent(concat!("slitop/", env!("CARGO_PKG_VERSION")))
@@ -169,9 +172,24 @@ impl K6RestPoller {
                 text: describe_error(&e, url),
             })
         };
-        let r = self.client.get(url).send().await.map_err(unreachable)?;
+        let mut r = self.client.get(url).send().await.map_err(unreachable)?;
         let status = r.status();
-        let body = r.bytes().await.map_err(unreachable)?;
+        let too_big = || {
+            anyhow!(
+                "{url}: reply refused: larger than the {} MiB k6's API answers in",
+                REPLY_CAP >> 20
+            )
+        };
+        if r.content_length().is_some_and(|l| l > REPLY_CAP) {
+            return Err(too_big());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = r.chunk().await.map_err(unreachable)? {
+            body.extend_from_slice(&chunk);
+            if body.len() as u64 > REPLY_CAP {
+                return Err(too_big());
+            }
+        }
         if !status.is_success() {
             return Err(anyhow!(
                 "{url}: HTTP {status}: {:?}",

@@ -19,6 +19,9 @@ const READ_CAP: u64 = 16 * 1024 * 1024;
 const LINE_CAP: usize = 1024 * 1024;
 /// Distinct (error_code, error) label pairs kept; the rest are counted as "other".
 const ERROR_KINDS_CAP: usize = 100;
+/// A point stamped further ahead of the clock than this is a bad line: kept, it would sit in
+/// the window for ever (a window ends at the clock), and with it every point after it.
+const FUTURE_SLACK_MS: TimeMs = 60_000;
 
 struct Tail {
     path: PathBuf,
@@ -84,8 +87,8 @@ impl K6JsonPoller {
         }
     }
 
-    /// Reads what was appended to every file since the last poll.
-    fn read_new(&mut self) -> anyhow::Result<()> {
+    /// Reads what was appended to every file since the last poll; `now` is the clock.
+    fn read_new(&mut self, now: TimeMs) -> anyhow::Result<()> {
         let mut lines: Vec<Vec<u8>> = Vec::new();
         for t in &mut self.files {
             let mut f = match std::fs::File::open(&t.path) {
@@ -131,12 +134,12 @@ impl K6JsonPoller {
             }
         }
         for l in lines {
-            self.take_line(&l);
+            self.take_line(&l, now);
         }
         Ok(())
     }
 
-    fn take_line(&mut self, raw: &[u8]) {
+    fn take_line(&mut self, raw: &[u8], now: TimeMs) {
         if raw.iter().all(|b| b.is_ascii_whitespace()) {
             return;
         }
@@ -157,8 +160,10 @@ impl K6JsonPoller {
         };
         match head.metric.as_str() {
             "http_req_duration" => match parse_time(&p.time) {
-                Some(t) => self.durations.push_back((t, p.value)),
-                None => self.bad_lines += 1.0,
+                Some(t) if t <= now.saturating_add(FUTURE_SLACK_MS) && p.value.is_finite() => {
+                    self.durations.push_back((t, p.value))
+                }
+                _ => self.bad_lines += 1.0,
             },
             "http_req_failed" if p.value != 0.0 => self.failed += 1.0,
             "http_reqs" => {
@@ -184,10 +189,10 @@ impl K6JsonPoller {
     }
 
     fn samples(&mut self, now: TimeMs) -> Vec<Sample> {
-        let from = now - self.window_ms;
-        while self.durations.front().is_some_and(|d| d.0 <= from) {
-            self.durations.pop_front();
-        }
+        let from = now.saturating_sub(self.window_ms);
+        // Points arrive out of order (several files, k6's own buffering): every one that
+        // left the window goes, not only those in front.
+        self.durations.retain(|d| d.0 > from);
         let mut window: Vec<f64> = self
             .durations
             .iter()
@@ -265,9 +270,14 @@ pub fn parse_time(s: &str) -> Option<TimeMs> {
     }
     match rest {
         "Z" | "z" => Some(ms),
-        off if off.len() == 6 && (off.starts_with('+') || off.starts_with('-')) => {
-            let h: TimeMs = off[1..3].parse().ok()?;
-            let m: TimeMs = off[4..6].parse().ok()?;
+        // Bytes are checked before slicing: `+0é00` is six bytes too.
+        off if off.len() == 6
+            && off.is_ascii()
+            && (off.starts_with('+') || off.starts_with('-'))
+            && off.as_bytes()[3] == b':' =>
+        {
+            let h: TimeMs = off[1..3].parse().ok().filter(|h| *h <= 23)?;
+            let m: TimeMs = off[4..6].parse().ok().filter(|m| *m <= 59)?;
             let d = (h * 60 + m) * 60_000;
             Some(if off.starts_with('+') { ms - d } else { ms + d })
         }
@@ -278,7 +288,7 @@ pub fn parse_time(s: &str) -> Option<TimeMs> {
 impl Poller for K6JsonPoller {
     async fn poll(&mut self, now: TimeMs) -> anyhow::Result<Vec<SourceEvent>> {
         // File reads are local and bounded per poll; block_in_place keeps the runtime responsive.
-        tokio::task::block_in_place(|| self.read_new())?;
+        tokio::task::block_in_place(|| self.read_new(now_ms().max(now)))?;
         let now = now.max(now_ms().min(now + 1_000));
         Ok(vec![SourceEvent::Samples {
             source: SOURCE.into(),
@@ -348,6 +358,11 @@ mod tests {
         );
         assert_eq!(parse_time("2026-11-22T15:09:39Z"), Some(1_795_360_179_000));
         assert_eq!(parse_time("garbage"), None);
+        // Multi-byte characters where the offset's digits go: no panic, no time.
+        assert_eq!(parse_time("2026-11-22T15:09:39+0\u{e9}00"), None);
+        assert_eq!(parse_time("2026-11-22T15:09:39.5+\u{e9}:00"), None);
+        assert_eq!(parse_time("2026-11-22T15:09:39+01\u{e9}0"), None);
+        assert_eq!(parse_time("2026-11-22T15:09:39+99:00"), None);
         let v = [1.0, 2.0, 3.0, 4.0, 5.0];
         assert_eq!(crate::stats::percentile(&v, 0.5), 3.0);
         assert!((crate::stats::percentile(&v, 0.95) - 4.8).abs() < 1e-12);
@@ -401,5 +416,52 @@ mod tests {
             .unwrap()
             .value;
         assert!((p50 - 0.1).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_far_future_point_neither_stays_nor_stops_the_window() {
+        let mut p = K6JsonPoller::new(Vec::new(), Duration::from_secs(30));
+        let now = 1_795_360_179_000;
+        let at = |ms: TimeMs| {
+            humantime::format_rfc3339_millis(
+                std::time::UNIX_EPOCH + Duration::from_millis(ms as u64),
+            )
+            .to_string()
+        };
+        p.take_line(
+            point("http_req_duration", &at(now - 5_000), 10.0, "").as_bytes(),
+            now,
+        );
+        p.take_line(
+            point("http_req_duration", "2999-01-01T00:00:00Z", 1e9, "").as_bytes(),
+            now,
+        );
+        p.take_line(
+            point("http_req_duration", &at(now - 1_000), 30.0, "").as_bytes(),
+            now,
+        );
+        assert_eq!(p.bad_lines, 1.0, "the far-future point is a bad line");
+        assert_eq!(p.durations.len(), 2);
+        // An out-of-order old point behind a newer one is pruned all the same.
+        p.take_line(
+            point("http_req_duration", &at(now - 2_000), 20.0, "").as_bytes(),
+            now,
+        );
+        let later = now + 28_500;
+        p.samples(later);
+        let kept: Vec<f64> = p.durations.iter().map(|d| d.1).collect();
+        assert_eq!(kept, vec![30.0]);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_line_panics_the_parser(line in proptest::collection::vec(proptest::num::u8::ANY, 0..200),
+                                     time in "\\PC{0,40}") {
+            let mut p = K6JsonPoller::new(Vec::new(), Duration::from_secs(30));
+            p.take_line(&line, 1_795_360_179_000);
+            let _ = parse_time(&time);
+            let wrapped = point("http_req_duration", &time, 1.0, "");
+            p.take_line(wrapped.as_bytes(), 1_795_360_179_000);
+        }
     }
 }

@@ -9,6 +9,7 @@ mod kind;
 pub mod probe;
 pub mod prometheus;
 pub mod scrape;
+pub mod security;
 pub mod valkey;
 
 pub use kind::{all_flags, endpoints, joined, Probe, SourceKind, StartArgs, KINDS};
@@ -19,10 +20,12 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use futures::future::BoxFuture;
 use tokio::task::JoinHandle;
 
 use crate::model::{now_ms, Health, LocalSources, RemoteQuery, SourceCommand, SourceEvent, TimeMs};
 use crate::settings::Config;
+use crate::text::redact_text;
 
 /// What a source's own requests and replies can go wrong with, in words for the screen: the
 /// poll loop turns it into the source's "down" reason, a command into its answer.
@@ -106,13 +109,86 @@ pub fn start_all(
         };
         let task = (kind.start)(args)?;
         names.push(kind.name.to_string());
-        handles.push(tokio::spawn(task));
+        let again = Restart {
+            cfg: cfg.clone(),
+            remote: remote.to_vec(),
+            tx: tx.clone(),
+            cancel: cancel.clone(),
+        };
+        handles.push(tokio::spawn(supervise(kind, task, again)));
     }
     Ok(RunningSources { rx, handles, names })
 }
 
-/// Carries out a command; the answer is a line for the screen's status bar.
+/// What a source's task is started again with.
+pub struct Restart {
+    pub cfg: Config,
+    pub remote: Vec<RemoteQuery>,
+    pub tx: mpsc::Sender<SourceEvent>,
+    pub cancel: CancellationToken,
+}
+
+/// Runs a source's task and, when it dies of a panic (a bug, or input no parser foresaw),
+/// tells it as the source's "down" reason and starts it again after a backoff, so one bad
+/// reply neither stops the source for the rest of the run nor leaves it showing "ok".
+/// Returns when the task ends on its own (the run is ending).
+pub async fn supervise(kind: &'static SourceKind, first: BoxFuture<'static, ()>, again: Restart) {
+    let mut backoff = crate::backoff::Backoff::new(again.cfg.refresh, again.cfg.backoff_max);
+    let mut task = first;
+    loop {
+        let died = match tokio::spawn(task).await {
+            Err(e) if e.is_panic() => panic_text(e.into_panic()),
+            _ => return,
+        };
+        let reason = format!("stopped on an internal error ({died}); restarting it");
+        if down(kind.name, &again.tx, &reason).await.is_err() {
+            return;
+        }
+        tokio::select! {
+            _ = again.cancel.cancelled() => return,
+            _ = tokio::time::sleep(backoff.next_delay()) => {}
+        }
+        let args = StartArgs {
+            cfg: &again.cfg,
+            remote: &again.remote,
+            tx: again.tx.clone(),
+            cancel: again.cancel.clone(),
+        };
+        task = match (kind.start)(args) {
+            Ok(t) => t,
+            Err(e) => {
+                let _ = down(kind.name, &again.tx, &format!("cannot restart: {e:#}")).await;
+                return;
+            }
+        };
+    }
+}
+
+async fn down(name: &str, tx: &mpsc::Sender<SourceEvent>, reason: &str) -> Result<(), Closed> {
+    let ev = SourceEvent::Health {
+        source: name.to_string(),
+        t: now_ms(),
+        health: Health::Down {
+            reason: redact_text(&crate::text::clean_short(reason, 300)),
+        },
+    };
+    tx.send(ev).await.map_err(|_| Closed)
+}
+
+/// A panic's message, when it has one in words.
+fn panic_text(p: Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic".into())
+}
+
+/// Carries out a command; the answer is a line for the screen's status bar (redacted).
 pub async fn command(cfg: &Config, cmd: SourceCommand) -> String {
+    crate::text::redact_text(&command_answer(cfg, cmd).await)
+}
+
+async fn command_answer(cfg: &Config, cmd: SourceCommand) -> String {
     match cmd {
         SourceCommand::StopK6 => {
             let Some(url) = cfg.k6.as_ref().and_then(|k| k.urls.first()) else {
@@ -161,7 +237,12 @@ impl Reporter {
         let ev = SourceEvent::Health {
             source: self.name.clone(),
             t: now_ms(),
-            health: h,
+            health: match h {
+                Health::Down { reason } => Health::Down {
+                    reason: redact_text(&reason),
+                },
+                h => h,
+            },
         };
         self.tx.send(ev).await.map_err(|_| Closed)
     }
@@ -177,9 +258,35 @@ impl Reporter {
 
     async fn send(&mut self, events: Vec<SourceEvent>) -> Result<(), Closed> {
         for ev in events {
-            self.tx.send(ev).await.map_err(|_| Closed)?;
+            self.tx.send(redacted(ev)).await.map_err(|_| Closed)?;
         }
         Ok(())
+    }
+}
+
+/// An event with the URLs in its words redacted: error texts of every source leave it here,
+/// on their way to the screen, the recording, the JSON lines and the report.
+fn redacted(ev: SourceEvent) -> SourceEvent {
+    match ev {
+        SourceEvent::QueryError {
+            source,
+            signal,
+            error,
+        } => SourceEvent::QueryError {
+            source,
+            signal: redact_text(&signal),
+            error: redact_text(&error),
+        },
+        SourceEvent::QueryWarnings {
+            source,
+            signal,
+            warnings,
+        } => SourceEvent::QueryWarnings {
+            source,
+            signal: redact_text(&signal),
+            warnings: warnings.iter().map(|w| redact_text(w)).collect(),
+        },
+        ev => ev,
     }
 }
 
@@ -263,4 +370,97 @@ async fn poll_once<P: Poller>(
             humantime::format_duration(settings.timeout)
         )),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    static STARTS: AtomicUsize = AtomicUsize::new(0);
+
+    /// Panics in its first life, answers in its second.
+    struct Flaky {
+        life: usize,
+    }
+
+    impl Poller for Flaky {
+        async fn poll(&mut self, _now: TimeMs) -> anyhow::Result<Vec<SourceEvent>> {
+            if self.life == 1 {
+                // The kind of slip a parser makes on hostile input.
+                let bytes = std::hint::black_box("+0\u{e9}00");
+                let _ = &bytes[1..3];
+            }
+            Ok(Vec::new())
+        }
+    }
+
+    const FLAKY: SourceKind = SourceKind {
+        name: "flaky",
+        flags: "",
+        endpoints: |_| Some("here".into()),
+        start: |a| {
+            let life = STARTS.fetch_add(1, Ordering::SeqCst) + 1;
+            let settings = PollSettings::of(a.cfg, "flaky");
+            Ok(Box::pin(run_poller(
+                Flaky { life },
+                settings,
+                a.tx,
+                a.cancel,
+            )))
+        },
+        probe: |_, _, _| Box::pin(async { Probe::default() }),
+    };
+
+    #[tokio::test]
+    async fn a_task_that_panics_is_down_with_the_reason_then_restarted() {
+        let cfg = Config {
+            refresh: Duration::from_millis(50),
+            backoff_max: Duration::from_millis(100),
+            ..Config::default()
+        };
+        let (tx, mut rx) = mpsc::channel(16);
+        let cancel = CancellationToken::new();
+        let args = StartArgs {
+            cfg: &cfg,
+            remote: &[],
+            tx: tx.clone(),
+            cancel: cancel.clone(),
+        };
+        let first = (FLAKY.start)(args).unwrap();
+        let again = Restart {
+            cfg: cfg.clone(),
+            remote: Vec::new(),
+            tx,
+            cancel: cancel.clone(),
+        };
+        const KIND: &SourceKind = &FLAKY;
+        let handle = tokio::spawn(supervise(KIND, first, again));
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while !matches!(seen.last(), Some(Health::Ok)) {
+            let ev = tokio::time::timeout_at(deadline, rx.recv())
+                .await
+                .expect("a health change within 5 s")
+                .expect("the channel stays open");
+            if let SourceEvent::Health { health, .. } = ev {
+                seen.push(health);
+            }
+        }
+        let down = seen
+            .iter()
+            .find_map(|h| match h {
+                Health::Down { reason } => Some(reason.clone()),
+                _ => None,
+            })
+            .expect("down before ok");
+        assert!(down.contains("internal error"), "{down}");
+        assert!(down.contains("byte index"), "{down}");
+        assert_eq!(STARTS.load(Ordering::SeqCst), 2);
+        cancel.cancel();
+        tokio::time::timeout(Duration::from_secs(2), handle)
+            .await
+            .expect("ends when cancelled")
+            .unwrap();
+    }
 }

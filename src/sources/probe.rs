@@ -1,4 +1,7 @@
-//! Results of `slitop check`: one line per probed item.
+//! Results of `slitop check`: one line per probed item. What an item says is redacted when
+//! it is made (the URLs in it lose their secrets), whoever made it.
+
+use crate::text::redact_text;
 
 use std::time::Duration;
 
@@ -13,19 +16,19 @@ pub struct ProbeItem {
 impl ProbeItem {
     pub fn ok(what: impl Into<String>, latency: Duration, detail: impl Into<String>) -> Self {
         Self {
-            what: what.into(),
+            what: redact_text(&what.into()),
             ok: true,
             latency: Some(latency),
-            detail: detail.into(),
+            detail: redact_text(&detail.into()),
         }
     }
 
     pub fn fail(what: impl Into<String>, detail: impl Into<String>) -> Self {
         Self {
-            what: what.into(),
+            what: redact_text(&what.into()),
             ok: false,
             latency: None,
-            detail: detail.into(),
+            detail: redact_text(&detail.into()),
         }
     }
 }

@@ -9,7 +9,13 @@ use serde::Deserialize;
 
 use crate::model::{Labels, RemoteQuery, SignalPoint, SourceEvent, TimeMs};
 use crate::settings::PrometheusConfig;
-use crate::sources::http::{describe_error, HttpEndpoint};
+use crate::sources::http::{describe_error, read_capped, HttpEndpoint};
+
+/// The most bytes one answer may hold: a signal is a handful of series, and a query without
+/// `sum()` against a big Prometheus would otherwise cost tens of MB every refresh.
+pub const REPLY_CAP: u64 = 16 << 20;
+/// The most series one answer may hold; past it the answer is the signal's error.
+pub const SERIES_CAP: usize = 500;
 use crate::sources::{Poller, SourceError};
 use crate::text::clean_short;
 
@@ -111,10 +117,15 @@ impl PrometheusPoller {
             .await
             .map_err(|e| anyhow!(describe_error(&e, &url)))?;
         let status = resp.status();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| anyhow!(describe_error(&e, &url)))?;
+        let body = match read_capped(resp, REPLY_CAP, &url).await? {
+            Ok(body) => body,
+            Err(got) => {
+                return Ok(Answer::QueryError(format!(
+                    "reply refused: larger than the {} MiB a signal's answer may be ({got} bytes so far); aggregate the query, e.g. sum by (...)",
+                    REPLY_CAP >> 20
+                )))
+            }
+        };
         parse_envelope(&body, status.as_u16()).map_err(|e| anyhow!("{url}: {e}"))
     }
 }
@@ -155,6 +166,16 @@ fn parse_envelope(body: &[u8], http_status: u16) -> Result<Answer, SourceError> 
     let data = env
         .data
         .ok_or_else(|| format!("HTTP {http_status}: success reply without `data`"))?;
+    let series = match &data {
+        Data::Vector(items) => items.len(),
+        Data::Matrix(items) => items.len(),
+        _ => 1,
+    };
+    if series > SERIES_CAP {
+        return Ok(Answer::QueryError(format!(
+            "answer refused: {series} series, more than the {SERIES_CAP} a signal may have; aggregate the query, e.g. sum by (...)"
+        )));
+    }
     let pts = match data {
         Data::Vector(items) => items
             .into_iter()
@@ -569,5 +590,25 @@ mod tests {
             .unwrap()
             .to_string()
             .contains("not a number"));
+    }
+
+    #[test]
+    fn an_answer_with_too_many_series_is_the_signals_error() {
+        let item = |i: usize| format!(r#"{{"metric":{{"pod":"p{i}"}},"value":[1700000000,"1"]}}"#);
+        let reply = |n: usize| {
+            let items: Vec<String> = (0..n).map(item).collect();
+            format!(
+                r#"{{"status":"success","data":{{"resultType":"vector","result":[{}]}}}}"#,
+                items.join(",")
+            )
+        };
+        assert_eq!(
+            pts(parse_envelope(reply(SERIES_CAP).as_bytes(), 200).unwrap()).len(),
+            SERIES_CAP
+        );
+        match parse_envelope(reply(SERIES_CAP + 1).as_bytes(), 200).unwrap() {
+            Answer::QueryError(e) => assert!(e.contains("501 series"), "{e}"),
+            Answer::Points(p, _) => panic!("{} points taken", p.len()),
+        }
     }
 }

@@ -40,15 +40,32 @@ pub struct Scraped {
     pub bytes: usize,
     /// Lines of the body that did not parse and were left out.
     pub skipped: exposition::Skipped,
+    /// Samples left out for a timestamp too far ahead of this machine's clock: kept, one
+    /// would hold its series until that time (a series takes only newer samples).
+    pub future: usize,
 }
+
+/// How far ahead of the clock an exposition timestamp may be (clocks differ a little).
+pub const FUTURE_SLACK_MS: TimeMs = 10 * 60_000;
 
 impl Scraped {
     /// How many lines were skipped and the first one's error, when any were.
     pub fn warning(&self) -> Option<String> {
-        let first = self.skipped.first.as_ref()?;
-        let n = self.skipped.lines;
-        let lines = if n == 1 { "line" } else { "lines" };
-        Some(format!("{n} {lines} skipped; first: {first}"))
+        let future = (self.future > 0).then(|| {
+            format!(
+                "{} sample(s) stamped more than 10 minutes ahead of this machine's clock left out",
+                self.future
+            )
+        });
+        let skipped = self.skipped.first.as_ref().map(|first| {
+            let n = self.skipped.lines;
+            let lines = if n == 1 { "line" } else { "lines" };
+            format!("{n} {lines} skipped; first: {first}")
+        });
+        match (skipped, future) {
+            (Some(s), Some(f)) => Some(format!("{s}; {f}")),
+            (s, f) => s.or(f),
+        }
     }
 }
 
@@ -122,22 +139,12 @@ impl ScrapePoller {
             anyhow!("{url}: {e}{hint}")
         })?;
         let target = target_labels(url, &self.cfg.job);
-        let mut samples = Vec::with_capacity(parsed.samples.len());
-        for s in parsed.samples {
-            let mut labels = s.labels;
-            // Prometheus keeps target labels and renames clashing ones to exported_*.
-            for (k, v) in target.iter() {
-                if let Some(old) = labels.remove(k) {
-                    labels.set(&format!("exported_{k}"), &old);
-                }
-                labels.set(k, v);
-            }
-            samples.push(Sample::new(labels, s.timestamp_ms.unwrap_or(now), s.value));
-        }
+        let (samples, future) = with_target(parsed.samples, &target, now);
         Ok(Scraped {
             samples,
             bytes: body.len(),
             skipped: parsed.skipped,
+            future,
         })
     }
 
@@ -162,6 +169,36 @@ fn human_bytes(b: u64) -> String {
     }
 }
 
+/// Parsed samples with the target's labels, stamped `now` unless they carry a time; those
+/// stamped too far ahead of `now` are left out and counted.
+fn with_target(
+    parsed: Vec<exposition::ExpSample>,
+    target: &Labels,
+    now: TimeMs,
+) -> (Vec<Sample>, usize) {
+    let mut samples = Vec::with_capacity(parsed.len());
+    let mut future = 0;
+    for s in parsed {
+        let t = match s.timestamp_ms {
+            Some(t) if t > now.saturating_add(FUTURE_SLACK_MS) => {
+                future += 1;
+                continue;
+            }
+            t => t.unwrap_or(now),
+        };
+        let mut labels = s.labels;
+        // Prometheus keeps target labels and renames clashing ones to exported_*.
+        for (k, v) in target.iter() {
+            if let Some(old) = labels.remove(k) {
+                labels.set(&format!("exported_{k}"), &old);
+            }
+            labels.set(k, v);
+        }
+        samples.push(Sample::new(labels, t, s.value));
+    }
+    (samples, future)
+}
+
 /// `job` and `instance` (host:port) as Prometheus would attach them.
 fn target_labels(url: &str, job: &str) -> Labels {
     let instance = reqwest::Url::parse(url)
@@ -173,7 +210,7 @@ fn target_labels(url: &str, job: &str) -> Labels {
                 None => host,
             }
         })
-        .unwrap_or_else(|| url.to_string());
+        .unwrap_or_else(|| crate::text::redact_url(url));
     Labels::from([("job", job), ("instance", instance.as_str())])
 }
 

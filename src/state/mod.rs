@@ -65,6 +65,10 @@ pub struct RunState {
     pub last_tick: Option<TimeMs>,
     /// Each signal's value at every refresh, bounded (see `history`).
     pub history: History,
+    /// Metric names the signals and the screen read; other series are not kept (`None`: all).
+    wanted: Option<HashSet<String>>,
+    /// Sources already told that the store refused some of their series.
+    refusals_told: HashSet<String>,
 }
 
 impl RunState {
@@ -102,19 +106,30 @@ impl RunState {
             started: None,
             last_tick: None,
             history: History::default(),
+            wanted: crate::settings::wanted_series(signals),
+            refusals_told: HashSet::new(),
         })
     }
 
     /// Applies one source event; returns what changed that is worth telling.
     pub fn apply(&mut self, ev: SourceEvent) -> Option<Notice> {
         match ev {
-            SourceEvent::Samples { source, samples } => {
-                self.store.push_samples(&samples);
+            SourceEvent::Samples {
+                source,
+                mut samples,
+            } => {
+                // Only what a signal or the screen reads is kept: a /metrics of thousands of
+                // series costs the store only the few the signals need.
+                if let Some(w) = &self.wanted {
+                    samples.retain(|s| s.labels.name().is_some_and(|n| w.contains(n)));
+                }
+                self.store.push_samples_from(&source, &samples);
+                let refused = self.refusal(&source);
                 if source != crate::model::series::SCRAPE_SOURCE {
                     let seen = self.source_series.entry(source).or_default();
                     seen.extend(samples.into_iter().map(|s| s.labels));
                 }
-                None
+                refused
             }
             SourceEvent::SignalValues {
                 source,
@@ -167,6 +182,19 @@ impl RunState {
         }
     }
 
+    /// Said once per source, when the store first refuses one of its new series.
+    fn refusal(&mut self, source: &str) -> Option<Notice> {
+        let n = *self.store.refused_by_source.get(source)?;
+        if !self.refusals_told.insert(source.to_string()) {
+            return None;
+        }
+        Some(Notice::Warnings {
+            source: source.to_string(),
+            signal: "store".into(),
+            warnings: vec![refusal_text(source, n, self.store.limits())],
+        })
+    }
+
     /// One refresh: evaluate local signals, expire remote values whose source went quiet,
     /// and run the detector on the result. Returns the stage transitions it caused.
     pub fn tick(&mut self, now: TimeMs) -> Vec<Transition> {
@@ -200,7 +228,83 @@ impl RunState {
     }
 }
 
+/// Why a source's series were refused, for the screen, the JSON lines and the report.
+pub fn refusal_text(source: &str, n: u64, lim: &crate::store::StoreLimits) -> String {
+    format!(
+        "{n} new series of {source} refused: the store holds at most {} series, {} per source; signals over them miss data",
+        lim.max_series, lim.max_series_per_source
+    )
+}
+
 /// Current wall-clock ms; in one place so replay can substitute its own clock later.
 pub fn clock() -> TimeMs {
     now_ms()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Labels, Sample};
+
+    fn state() -> RunState {
+        let cfg = Config {
+            signals: vec![crate::settings::parse_adhoc("depth=sum(queue_depth)").unwrap()],
+            ..Config::default()
+        };
+        let srcs = LocalSources {
+            scrape: true,
+            valkey: true,
+            ..LocalSources::default()
+        };
+        RunState::new(&cfg, srcs).unwrap()
+    }
+
+    fn samples(name: &str, n: usize) -> SourceEvent {
+        let samples = (0..n)
+            .map(|i| Sample::new(Labels::named(name).with("i", &i.to_string()), 1_000, 1.0))
+            .collect();
+        SourceEvent::Samples {
+            source: "scrape".into(),
+            samples,
+        }
+    }
+
+    #[test]
+    fn only_series_a_signal_or_the_screen_reads_are_kept() {
+        let mut s = state();
+        s.apply(samples("go_gc_duration_seconds", 5_000));
+        s.apply(samples("queue_depth", 3));
+        assert_eq!(s.store.series_count(), 3);
+    }
+
+    #[test]
+    fn a_big_scrape_leaves_room_for_valkey_and_its_refusals_are_said_once() {
+        let mut s = state();
+        let first = s.apply(samples("queue_depth", 12_000));
+        match first {
+            Some(Notice::Warnings {
+                source, warnings, ..
+            }) => {
+                assert_eq!(source, "scrape");
+                assert!(
+                    warnings[0].starts_with("2000 new series of scrape refused"),
+                    "{warnings:?}"
+                );
+            }
+            n => panic!("{n:?}"),
+        }
+        assert!(
+            s.apply(samples("queue_depth", 12_001)).is_none(),
+            "said once"
+        );
+        let lag = Sample::new(Labels::named("valkey_group_lag"), 1_000, 5.0);
+        s.apply(SourceEvent::Samples {
+            source: "valkey".into(),
+            samples: vec![lag.clone()],
+        });
+        assert!(
+            s.store.get(&lag.labels).is_some(),
+            "valkey's series found room"
+        );
+    }
 }

@@ -56,20 +56,22 @@ impl TimeAxis {
         }
     }
 
+    // Times can come from a recording made anywhere: the arithmetic saturates, so a
+    // far-future or negative time is off the axis instead of wrapping onto it.
     pub fn column(&self, t: TimeMs) -> Option<usize> {
         let b = t.div_euclid(self.bucket_ms);
-        let back = self.end_bucket - b;
+        let back = self.end_bucket.saturating_sub(b);
         (0..self.cols as TimeMs)
             .contains(&back)
             .then(|| self.cols - 1 - back as usize)
     }
 
     pub fn start(&self) -> TimeMs {
-        (self.end_bucket - self.cols as TimeMs + 1) * self.bucket_ms
+        (self.end_bucket.saturating_sub(self.cols as TimeMs - 1)).saturating_mul(self.bucket_ms)
     }
 
     pub fn end(&self) -> TimeMs {
-        (self.end_bucket + 1) * self.bucket_ms
+        (self.end_bucket.saturating_add(1)).saturating_mul(self.bucket_ms)
     }
 
     /// The last value in each column.
@@ -354,6 +356,21 @@ mod tests {
         assert_eq!(a.column(a.start() - 1), None);
         // Half a second later the axis has not moved: nothing on screen shifts.
         assert_eq!(TimeAxis::new(61_999, 60_000, 30, 1000), a);
+    }
+
+    #[test]
+    fn times_at_the_ends_of_the_clock_stay_off_the_axis() {
+        for view in [i64::MAX, i64::MIN, 0] {
+            let a = TimeAxis::new(view, 60_000, 30, 1000);
+            assert!(a.start() <= a.end(), "{view}: {} > {}", a.start(), a.end());
+            for t in [i64::MIN, i64::MAX, view] {
+                let c = a.column(t);
+                assert!(c.is_none_or(|c| c < 30), "{view} {t}: {c:?}");
+            }
+        }
+        let a = TimeAxis::new(61_500, 60_000, 30, 1000);
+        assert_eq!(a.column(i64::MIN), None);
+        assert_eq!(a.column(i64::MAX), None);
     }
 
     #[test]

@@ -253,6 +253,8 @@ pub enum Reply {
     Hang,
     /// Close the connection without a response.
     Close,
+    /// `302 Found` to this location.
+    Redirect(String),
 }
 
 impl Reply {
@@ -345,6 +347,12 @@ impl FakeHttp {
                             }
                         }
                         Reply::Close => {}
+                        Reply::Redirect(to) => {
+                            let _ = write!(
+                                s,
+                                "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            );
+                        }
                     }
                 });
             }

@@ -18,12 +18,50 @@ pub(super) enum Conn {
     Cluster(redis::cluster_async::ClusterConnection),
 }
 
+/// Replies fetched ahead in one pipeline, by the command's bytes: the reading below asks
+/// for them one by one and gets them without a round trip each.
+pub(super) type Fetched = std::collections::HashMap<Vec<u8>, redis::RedisResult<Value>>;
+
 impl Conn {
     async fn run(&mut self, cmd: &redis::Cmd) -> redis::RedisResult<Value> {
         match self {
             Conn::Single(c) => cmd.query_async(c).await,
             Conn::Cluster(c) => cmd.query_async(c).await,
         }
+    }
+
+    /// Sends `cmds` as one pipeline (one round trip under one timeout, however many streams
+    /// and groups) and keeps each reply, a server's error about one command included. A
+    /// cluster's keys live on several nodes: there each command goes on its own.
+    async fn fetch(&mut self, cmds: Vec<redis::Cmd>, into: &mut Fetched) -> redis::RedisResult<()> {
+        if cmds.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Conn::Single(c) => {
+                let mut pipe = redis::pipe();
+                for cmd in &cmds {
+                    pipe.add_command(cmd.clone());
+                }
+                let replies: Vec<redis::RedisResult<Value>> =
+                    pipe.ignore_errors().query_async(c).await?;
+                for (cmd, r) in cmds.iter().zip(replies) {
+                    into.insert(cmd.get_packed_command(), r);
+                }
+            }
+            Conn::Cluster(_) => {
+                for cmd in cmds {
+                    let r = self.run(&cmd).await;
+                    if let Err(e) = &r {
+                        if !is_server_error(e) {
+                            return Err(r.unwrap_err());
+                        }
+                    }
+                    into.insert(cmd.get_packed_command(), r);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A node-level command (INFO, SLOWLOG LEN) on every primary: (node, reply).
@@ -51,6 +89,77 @@ impl Conn {
             }
         }
     }
+}
+
+/// The connection with the replies fetched ahead for this poll.
+pub(super) struct Link<'a> {
+    pub conn: &'a mut Conn,
+    fetched: Fetched,
+}
+
+impl<'a> Link<'a> {
+    /// Fetches, in two pipelined rounds, every command reading `streams` will send: each
+    /// stream's XINFO STREAM, XLEN and XINFO GROUPS, then each watched group's XRANGE,
+    /// XPENDING and XINFO CONSUMERS (which depend on what XINFO GROUPS said). Sent one by one
+    /// they were 3 + 3 per group round trips under one timeout: many groups took the source
+    /// down on a distant server.
+    pub async fn prefetch(
+        conn: &'a mut Conn,
+        node: &str,
+        streams: &[String],
+        wanted: &[String],
+    ) -> anyhow::Result<Link<'a>> {
+        let fatal = |e: redis::RedisError| anyhow!(describe(&e, node));
+        let mut fetched = Fetched::new();
+        let mut first = Vec::new();
+        for s in streams {
+            first.push(redis::cmd("XINFO").arg("STREAM").arg(s).clone());
+            first.push(redis::cmd("XLEN").arg(s).clone());
+            first.push(redis::cmd("XINFO").arg("GROUPS").arg(s).clone());
+        }
+        conn.fetch(first, &mut fetched).await.map_err(fatal)?;
+        let mut second = Vec::new();
+        for s in streams {
+            let key = redis::cmd("XINFO")
+                .arg("GROUPS")
+                .arg(s)
+                .get_packed_command();
+            let Some(Ok(v)) = fetched.get(&key) else {
+                continue;
+            };
+            let Ok(groups) = reply::groups(v) else {
+                continue;
+            };
+            for g in samples::watched(&groups, wanted) {
+                if let (Some(n), Some(last)) = (samples::range_count(g), &g.last_delivered_id) {
+                    second.push(xrange(s, last, n));
+                }
+                if g.pending != Some(0) {
+                    second.push(redis::cmd("XPENDING").arg(s).arg(&g.name).clone());
+                }
+                second.push(
+                    redis::cmd("XINFO")
+                        .arg("CONSUMERS")
+                        .arg(s)
+                        .arg(&g.name)
+                        .clone(),
+                );
+            }
+        }
+        conn.fetch(second, &mut fetched).await.map_err(fatal)?;
+        Ok(Link { conn, fetched })
+    }
+}
+
+/// The entries after `last` (exclusive: `(`, Redis 6.2+), at most `n`.
+fn xrange(stream: &str, last: &str, n: i64) -> redis::Cmd {
+    let mut cmd = redis::cmd("XRANGE");
+    cmd.arg(stream)
+        .arg(format!("({last}"))
+        .arg("+")
+        .arg("COUNT")
+        .arg(n);
+    cmd
 }
 
 /// What one poll has read so far.
@@ -103,7 +212,7 @@ pub(super) async fn read_nodes(
 /// XINFO STREAM and XLEN, then each watched group. A missing stream or group is a problem,
 /// not a failure: the other streams are still read.
 pub(super) async fn read_stream(
-    conn: &mut Conn,
+    conn: &mut Link<'_>,
     node: &str,
     stream: &str,
     wanted: &[String],
@@ -163,7 +272,7 @@ pub(super) async fn read_stream(
 /// (for the oldest pending entry). Each is skipped when XINFO GROUPS already says it would
 /// come back empty.
 async fn read_backlog(
-    conn: &mut Conn,
+    conn: &mut Link<'_>,
     node: &str,
     stream: &str,
     g: &GroupInfo,
@@ -174,13 +283,7 @@ async fn read_backlog(
         (None, _) => Some(RangeHead::default()),
         (Some(_), None) => None,
         (Some(n), Some(last)) => {
-            // `(` makes the start exclusive (Redis 6.2+).
-            let mut cmd = redis::cmd("XRANGE");
-            cmd.arg(stream)
-                .arg(format!("({last}"))
-                .arg("+")
-                .arg("COUNT")
-                .arg(n);
+            let cmd = xrange(stream, last, n);
             let what = format!("XRANGE {stream} ({last} + COUNT {n}");
             match ask(conn, &cmd, node).await? {
                 Ok(v) => reply::range_head(&v)
@@ -216,7 +319,7 @@ async fn read_backlog(
 /// XINFO CONSUMERS, judged stuck against the group's observed service time, which this poll
 /// then updates.
 async fn read_consumers(
-    conn: &mut Conn,
+    conn: &mut Link<'_>,
     node: &str,
     stream: &str,
     g: &GroupInfo,
@@ -259,11 +362,15 @@ fn failed(what: &str, e: &redis::RedisError) -> String {
 /// caller to report against its stream or group; any other failure means the connection is
 /// unusable and fails the poll.
 async fn ask(
-    conn: &mut Conn,
+    conn: &mut Link<'_>,
     cmd: &redis::Cmd,
     node: &str,
 ) -> anyhow::Result<Result<Value, redis::RedisError>> {
-    match conn.run(cmd).await {
+    let reply = match conn.fetched.remove(&cmd.get_packed_command()) {
+        Some(r) => r,
+        None => conn.conn.run(cmd).await,
+    };
+    match reply {
         Ok(v) => Ok(Ok(v)),
         Err(e) if is_server_error(&e) => Ok(Err(e)),
         Err(e) => Err(anyhow!(describe(&e, node))),

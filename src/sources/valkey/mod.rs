@@ -57,9 +57,7 @@ impl ValkeyPoller {
             if !url.starts_with("rediss://") {
                 anyhow::bail!("valkey: insecure_skip_verify needs a rediss:// URL");
             }
-            eprintln!(
-                "warning: valkey: TLS certificate verification is OFF (insecure_skip_verify)"
-            );
+            // Said by the run (sources::security), where the report records it.
             if !url.contains('#') {
                 url.push_str("#insecure");
             }
@@ -171,9 +169,12 @@ impl ValkeyPoller {
         let conn = self.conn.as_mut().expect("connected");
         let mut got = Gathered::default();
         commands::read_nodes(conn, &self.node, now, &mut got).await?;
-        for stream in &self.cfg.streams {
-            let (groups, times) = (&self.cfg.groups, &mut self.service_times);
-            commands::read_stream(conn, &self.node, stream, groups, times, now, &mut got).await?;
+        let (streams, groups) = (&self.cfg.streams, &self.cfg.groups);
+        let mut link = commands::Link::prefetch(conn, &self.node, streams, groups).await?;
+        for stream in streams {
+            let times = &mut self.service_times;
+            commands::read_stream(&mut link, &self.node, stream, groups, times, now, &mut got)
+                .await?;
         }
         Ok((got.samples, got.problems))
     }

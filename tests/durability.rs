@@ -1,0 +1,186 @@
+//! Runs lose nothing: a second run never overwrites the first one's recording (nor does a
+//! replay the recording it reads), report files are replaced whole or not at all, and a disk
+//! that fills up mid-run stops the recording, not the run, whose report is still written.
+//! The full disk is a file-size limit (`prlimit --fsize`) with SIGXFSZ ignored, so writes
+//! past it fail with EFBIG as they would with ENOSPC.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use common::{fixture_run_dir, run_slitop, slitop_bin, stderr_of, FakeHttp, Reply};
+
+/// A scrape target with `n` series of `queue_depth`.
+fn target(n: usize) -> FakeHttp {
+    FakeHttp::start(move |_| {
+        let body: String = (0..n)
+            .map(|i| format!("queue_depth{{shard=\"{i}\"}} {i}\n"))
+            .collect();
+        Reply::ok("text/plain; version=0.0.4", body)
+    })
+}
+
+fn headless(url: &str, out: &Path, duration: &str) -> Vec<String> {
+    [
+        "--scrape",
+        url,
+        "--refresh",
+        "100ms",
+        "--signal",
+        "depth=sum(queue_depth)",
+        "--headless",
+        "--duration",
+        duration,
+        "--out",
+        out.to_str().unwrap(),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// slitop under a file-size limit of `bytes`, SIGXFSZ ignored.
+fn limited(bytes: u64, args: &[String]) -> std::process::Output {
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "trap '' XFSZ; exec prlimit --fsize={bytes} \"$0\" \"$@\""
+        ))
+        .arg(slitop_bin())
+        .args(args)
+        .env_remove("XDG_CONFIG_HOME")
+        .env("HOME", std::env::temp_dir())
+        .stdin(Stdio::null())
+        .output()
+        .expect("run slitop under prlimit")
+}
+
+#[test]
+fn a_second_run_into_the_same_directory_leaves_the_first_one_whole() {
+    let srv = target(3);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let args = headless(&srv.url("/metrics"), &out, "1s");
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let first = run_slitop(&args, &[]);
+    assert!(first.status.success(), "{}", stderr_of(&first));
+    let recording = std::fs::read(out.join("recording.jsonl")).unwrap();
+    let lines = std::fs::read(out.join("headless.jsonl")).unwrap();
+
+    let second = run_slitop(&args, &[]);
+    assert!(!second.status.success());
+    let said = stderr_of(&second);
+    assert!(said.contains("already exists"), "{said}");
+    assert_eq!(
+        std::fs::read(out.join("recording.jsonl")).unwrap(),
+        recording
+    );
+    assert_eq!(std::fs::read(out.join("headless.jsonl")).unwrap(), lines);
+
+    // A replay into the recording's own directory, named through a symlink, is refused too.
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&out, &link).unwrap();
+    let rec = out.join("recording.jsonl");
+    let replay = run_slitop(
+        &[
+            "replay",
+            rec.to_str().unwrap(),
+            "--headless",
+            "--out",
+            link.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(!replay.status.success());
+    let said = stderr_of(&replay);
+    assert!(said.contains("would overwrite the recording"), "{said}");
+    assert_eq!(std::fs::read(&rec).unwrap(), recording);
+}
+
+#[test]
+fn runs_without_out_started_together_get_a_directory_each() {
+    let srv = target(1);
+    let cwd = tempfile::tempdir().unwrap();
+    let spawn = || {
+        Command::new(slitop_bin())
+            .args([
+                "--scrape",
+                &srv.url("/metrics"),
+                "--signal",
+                "d=queue_depth",
+            ])
+            .args(["--headless", "--duration", "1s"])
+            .current_dir(cwd.path())
+            .env_remove("XDG_CONFIG_HOME")
+            .env("HOME", std::env::temp_dir())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn(), spawn());
+    for c in [a, b] {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", stderr_of(&o));
+    }
+    let runs: Vec<_> = std::fs::read_dir(cwd.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("recording.jsonl").is_file())
+        .collect();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+}
+
+#[test]
+fn a_full_disk_stops_the_recording_not_the_run_and_the_report_is_written() {
+    // 300 series every 100 ms: the recording passes 64 KiB within a second or two.
+    let srv = target(300);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let o = limited(64 * 1024, &headless(&srv.url("/metrics"), &out, "3s"));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    assert!(stdout.contains("the recording stopped"), "{stdout}");
+    // The run went on to its end: refreshes after the failure are still printed.
+    let after = stdout.split("the recording stopped").nth(1).unwrap();
+    assert!(
+        after.matches("\"signal\":\"depth\"").count() >= 5,
+        "{after}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert!(report["duration_s"].as_f64().unwrap() >= 2.5, "{report}");
+    assert!(out.join("report.md").is_file());
+    // What the recording holds stays readable.
+    let rec = slitop::record::read::Recording::read(&out.join("recording.jsonl")).unwrap();
+    assert!(!rec.records.is_empty());
+}
+
+#[test]
+fn a_report_that_cannot_be_written_leaves_the_previous_one_whole() {
+    let (dir, rec) = fixture_run_dir("ramp");
+    let args = ["report".to_string(), rec.to_str().unwrap().to_string()];
+    let first = run_slitop(&[&args[0], &args[1]], &[]);
+    assert!(first.status.success(), "{}", stderr_of(&first));
+    let json = std::fs::read_to_string(dir.path().join("report.json")).unwrap();
+    assert!(json.len() > 4096, "{} bytes", json.len());
+
+    let second = limited(4096, &args);
+    assert!(!second.status.success());
+    assert!(
+        stderr_of(&second).contains("report.json"),
+        "{}",
+        stderr_of(&second)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("report.json")).unwrap(),
+        json
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
