@@ -248,6 +248,8 @@ pub fn wanted_series(signals: &[SignalDef]) -> Option<std::collections::HashSet<
     }
     names.extend(crate::model::series::QUEUE_SERIES.map(str::to_string));
     names.insert(crate::model::series::K6_STATUS.to_string());
+    // The detector fits its windows to it.
+    names.insert(crate::model::series::SAMPLE_INTERVAL.to_string());
     Some(names)
 }
 

@@ -278,6 +278,19 @@ mod tests {
     }
 
     #[test]
+    fn the_sample_interval_a_prometheus_source_measured_reaches_the_detector() {
+        let mut s = state();
+        let iv = Sample::new(Labels::named(series::SAMPLE_INTERVAL), 1_000, 15.0);
+        s.apply(SourceEvent::Samples {
+            source: "prometheus".into(),
+            samples: vec![iv],
+        });
+        s.tick(1_500);
+        let frame = s.detector.history.last().unwrap();
+        assert_eq!(frame.sample_s, Some(15.0));
+    }
+
+    #[test]
     fn a_big_scrape_leaves_room_for_valkey_and_its_refusals_are_said_once() {
         let mut s = state();
         let first = s.apply(samples("queue_depth", 12_000));
