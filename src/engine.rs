@@ -27,6 +27,8 @@ pub struct Signal {
     pub updated: Option<TimeMs>,
     /// Last query error, cleared by the next good answer.
     pub error: Option<String>,
+    /// The longest range its query reads, parsed once (the detector reads it every refresh).
+    pub range: Option<std::time::Duration>,
 }
 
 impl Signal {
@@ -119,6 +121,7 @@ fn fast_companion(s: &Signal, interval: std::time::Duration) -> Option<Signal> {
         latest: Vec::new(),
         updated: None,
         error: None,
+        range: s.range,
     })
 }
 
@@ -161,6 +164,7 @@ impl Engine {
                 latest: Vec::new(),
                 updated: None,
                 error: None,
+                range: promql::interval::longest_range(&def.query),
             });
         }
         let fast = signals
@@ -202,8 +206,7 @@ impl Engine {
 
     /// The longest range a signal's query reads, when it reads one.
     pub fn longest_range(&self, name: &str) -> Option<std::time::Duration> {
-        let s = self.signals.iter().find(|s| s.def.name == name)?;
-        promql::interval::longest_range(&s.def.query)
+        self.signals.iter().find(|s| s.def.name == name)?.range
     }
 
     /// A signal's fast companion, when it has one.

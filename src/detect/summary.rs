@@ -77,14 +77,20 @@ impl Detector {
         held(from + if sample_s >= 2.0 { lag } else { 0 }).or_else(|| held(from))
     }
 
+    /// The first sign of work piling up: the earliest onset of `decoupled` or
+    /// `pending_climbs`.
+    fn piling_onset(&self) -> Option<i64> {
+        [StageId::Decoupled, StageId::PendingClimbs]
+            .iter()
+            .filter_map(|&id| self.stage(id).first_onset)
+            .min()
+    }
+
     /// The highest throughput (median of three refreshes) from the first sign of work piling
     /// up until half a rate window after the first client error (a rate still averages the
     /// time before the error that long).
     fn peak_before(&self, err: i64) -> Option<f64> {
-        let start = [StageId::Decoupled, StageId::PendingClimbs]
-            .iter()
-            .filter_map(|&id| self.stage(id).first_onset)
-            .min()?;
+        let start = self.piling_onset()?;
         let h = &self.history;
         let i = h.partition_point(|f| f.t < err);
         let half_window = h
@@ -98,7 +104,7 @@ impl Detector {
             .collect();
         span.windows(3)
             .filter_map(|w| median(w.iter().copied()))
-            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))
+            .reduce(f64::max)
     }
 
     /// The knee where the healthy line meets the capacity: in VUs for a closed loop
@@ -113,10 +119,7 @@ impl Detector {
     /// drift with the load).
     pub fn knee_model(&self, vus: bool) -> Option<f64> {
         let cap = self.capacity_rps()?;
-        let onset = [StageId::Decoupled, StageId::PendingClimbs]
-            .iter()
-            .filter_map(|&id| self.stage(id).first_onset)
-            .min()?;
+        let onset = self.piling_onset()?;
         let h = &self.history;
         let first = h.first()?.t;
         let healthy: Vec<(i64, f64)> = h
