@@ -19,6 +19,7 @@ mod secret;
 pub mod settings;
 mod stats;
 mod text;
+pub mod tls;
 
 // Data in: parsers, the store, the sources.
 pub mod exposition;

@@ -13,6 +13,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("stats", &[]),
     ("backoff", &[]),
     ("secret", &[]),
+    ("tls", &[]),
     ("settings", &["model"]),
     ("exposition", &["model", "text"]),
     ("store", &["model"]),
@@ -24,6 +25,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "settings",
             "text",
             "secret",
+            "tls",
             "stats",
             "backoff",
             "exposition",
@@ -46,7 +48,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     (
         "export",
-        &["model", "settings", "text", "secret", "backoff", "report"],
+        &[
+            "model", "settings", "text", "secret", "tls", "backoff", "report",
+        ],
     ),
     (
         "run",

@@ -61,6 +61,7 @@ fn exposition(n: u64) -> String {
 }
 
 async fn prom_query(url: &str, q: &str, t: TimeMs) -> serde_json::Value {
+    slitop::tls::install_crypto_provider();
     let client = reqwest::Client::new();
     let time = format!("{:.3}", t as f64 / 1000.0);
     let r: serde_json::Value = client

@@ -18,6 +18,7 @@ use crate::settings::{ExportConfig, ReportSettings};
 
 /// One HTTP client for every push, with the export's timeout on connect and on each request.
 fn client(cfg: &ExportConfig) -> Result<reqwest::Client, String> {
+    crate::tls::install_crypto_provider();
     reqwest::Client::builder()
         .redirect(crate::secret::redirect_policy())
         .timeout(cfg.timeout)

@@ -9,10 +9,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use crate::secret::read_secret;
 use crate::settings::HttpAuth;
 
-/// Installs the process-wide rustls crypto provider once (reqwest and redis both use rustls).
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-}
+pub use crate::tls::install_crypto_provider;
 
 /// Credentials resolved at start; applied per request by reqwest, which marks them sensitive.
 #[derive(Clone)]
