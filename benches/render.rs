@@ -6,6 +6,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 
 use slitop::record::read::Recording;
+use slitop::run::baseline::Baseline;
 use slitop::ui::app::App;
 use slitop::ui::keys::View;
 use slitop::ui::render::{render, RunInfo, Screen};
@@ -24,9 +25,19 @@ fn bench(c: &mut Criterion) {
         replay: false,
         sources: vec!["k6".into(), "scrape".into(), "valkey".into()],
     };
+    // The same run drawn over a whole other run (`--baseline`): every chart gets its faint twin.
+    let steps = include_str!("../tests/fixtures/detector/steps.jsonl");
+    let base = Baseline::from_recording(
+        "steps".into(),
+        &Recording::parse(steps, "steps.jsonl").unwrap(),
+    )
+    .unwrap();
     let area = Rect::new(0, 0, 200, 60);
     let mut group = c.benchmark_group("render");
-    for view in View::ALL {
+    for (view, baseline) in View::ALL.into_iter().map(|v| (v, None)).chain([
+        (View::Dashboard, Some(&base)),
+        (View::Envelope, Some(&base)),
+    ]) {
         let mut app = App::new(60_000, true, true);
         app.view = view;
         let s = Screen {
@@ -39,8 +50,10 @@ fn bench(c: &mut Criterion) {
                 ascii: false,
             },
             now: tl.last().unwrap(),
+            baseline,
         };
-        group.bench_function(format!("{}_200x60", view.name()), |b| {
+        let suffix = if baseline.is_some() { "_baseline" } else { "" };
+        group.bench_function(format!("{}_200x60{suffix}", view.name()), |b| {
             b.iter(|| {
                 let mut buf = Buffer::empty(area);
                 render(area, &mut buf, &s);

@@ -441,3 +441,59 @@ fn keys_answer_within_50_ms_while_a_source_hangs() {
         t.screen()
     );
 }
+
+/// Two recordings side by side: a replay with `--baseline` draws the other run under this one
+/// (ghost onsets on the strip, its series faint in every chart, its curve and knee in the
+/// envelope), and `q` leaves the terminal as it was.
+#[test]
+fn a_replay_over_a_baseline_shows_both_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/detector");
+    let base = dir.path().join("steps-run");
+    std::fs::create_dir(&base).unwrap();
+    std::fs::copy(fixtures.join("steps.jsonl"), base.join("recording.jsonl")).unwrap();
+    let cmd = format!(
+        "{} replay {} --baseline {}",
+        shell_quote(env!("CARGO_BIN_EXE_slitop")),
+        shell_quote(&fixtures.join("ramp.jsonl").display().to_string()),
+        shell_quote(&base.display().to_string()),
+    );
+    let t = Tmux::start(&cmd, 160, 48);
+    assert!(
+        t.wait_for("base steps-run", Duration::from_secs(20)),
+        "{}",
+        t.screen()
+    );
+    let screen = t.screen();
+    let strip = screen.lines().nth(1).unwrap_or_default();
+    assert!(strip.contains(" base 0:"), "{screen}");
+    // The replay opens at the end of the run, where no load is left to compare at.
+    assert!(screen.contains("┈ base steps-run"), "{screen}");
+    // The envelope view carries the baseline's curve and knee.
+    t.keys(&["3"]);
+    assert!(
+        t.wait_for("base p95", Duration::from_secs(5)),
+        "{}",
+        t.screen()
+    );
+    t.keys(&["q"]);
+    assert!(
+        t.wait_for("EXITED 0", Duration::from_secs(10)),
+        "{}",
+        t.screen()
+    );
+    // A baseline that is not there stops the replay before it takes the terminal.
+    let bad = format!(
+        "{} replay {} --baseline {}",
+        shell_quote(env!("CARGO_BIN_EXE_slitop")),
+        shell_quote(&fixtures.join("ramp.jsonl").display().to_string()),
+        shell_quote(&dir.path().join("gone").display().to_string()),
+    );
+    let t = Tmux::start(&bad, 120, 20);
+    assert!(
+        t.wait_for("EXITED 2", Duration::from_secs(10)),
+        "{}",
+        t.screen()
+    );
+    assert!(t.screen().contains("no such file"), "{}", t.screen());
+}

@@ -6,6 +6,7 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 
 use slitop::record::read::Recording;
+use slitop::run::baseline::Baseline;
 use slitop::ui::app::App;
 use slitop::ui::keys::View;
 use slitop::ui::render::{render, RunInfo, Screen};
@@ -61,6 +62,17 @@ fn buffer(
     h: u16,
     color: bool,
 ) -> ratatui::buffer::Buffer {
+    buffer_with(state, tl, view, (w, h), color, None)
+}
+
+fn buffer_with(
+    state: &slitop::state::RunState,
+    tl: &slitop::ui::timeline::Timeline,
+    view: View,
+    (w, h): (u16, u16),
+    color: bool,
+    baseline: Option<&Baseline>,
+) -> ratatui::buffer::Buffer {
     let mut app = App::new(60_000, true, true);
     app.view = view;
     let info = RunInfo {
@@ -84,6 +96,7 @@ fn buffer(
             ascii: false,
         },
         now: tl.last().unwrap(),
+        baseline,
     };
     let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
     term.draw(|f| render(f.area(), f.buffer_mut(), &s)).unwrap();
@@ -206,6 +219,7 @@ fn cleared_stages_keep_their_times_and_all_six_chips_fit_80_columns() {
 #[test]
 fn any_size_down_to_one_cell_renders_without_panicking() {
     let (state, tl) = live_at(55);
+    let base = baseline_of(STEPS, "steps");
     let info = RunInfo::default();
     for view in View::ALL {
         let mut app = App::new(60_000, true, true);
@@ -219,6 +233,7 @@ fn any_size_down_to_one_cell_renders_without_panicking() {
                     info: &info,
                     theme: Theme::from_env(w % 2 == 0),
                     now: tl.last().unwrap(),
+                    baseline: (h % 2 == 0).then_some(&base),
                 };
                 let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
                 term.draw(|f| render(f.area(), f.buffer_mut(), &s)).unwrap();
@@ -230,6 +245,7 @@ fn any_size_down_to_one_cell_renders_without_panicking() {
 #[test]
 fn ascii_mode_draws_no_braille_or_box_glyphs() {
     let (state, tl) = live_at(55);
+    let base = baseline_of(STEPS, "steps");
     let app = App::new(60_000, true, true);
     let info = RunInfo::default();
     let s = Screen {
@@ -242,6 +258,7 @@ fn ascii_mode_draws_no_braille_or_box_glyphs() {
             ascii: true,
         },
         now: tl.last().unwrap(),
+        baseline: Some(&base),
     };
     let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
     term.draw(|f| render(f.area(), f.buffer_mut(), &s)).unwrap();
@@ -291,6 +308,7 @@ fn escape_sequences_from_outside_never_reach_the_screen() {
             info: &info,
             theme: Theme::from_env(false),
             now: t,
+            baseline: None,
         };
         let mut term = Terminal::new(TestBackend::new(160, 48)).unwrap();
         term.draw(|f| render(f.area(), f.buffer_mut(), &s)).unwrap();
@@ -307,4 +325,136 @@ fn escape_sequences_from_outside_never_reach_the_screen() {
         );
         assert!(text.contains("jobs\u{FFFD}[2J"), "{view:?}: {text}");
     }
+}
+
+const STEPS: &str = include_str!("fixtures/detector/steps.jsonl");
+
+/// A whole recording as a baseline, replayed as `--baseline` replays it.
+fn baseline_of(text: &str, name: &str) -> Baseline {
+    let rec = Recording::parse(text, name).unwrap();
+    Baseline::from_recording(name.into(), &rec).unwrap()
+}
+
+fn text_of(buf: &ratatui::buffer::Buffer) -> String {
+    let area = buf.area;
+    let mut out = String::new();
+    for y in 0..area.height {
+        for x in 0..area.width {
+            out.push_str(buf[(x, y)].symbol());
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// The run compared with itself: the ghost marks sit at the live onsets, and the throughput at
+/// the same load differs by nothing.
+#[test]
+fn a_run_over_itself_as_baseline_marks_the_same_onsets_and_no_difference() {
+    let (state, tl) = live_at(55);
+    let base = baseline_of(RAMP, "ramp");
+    let buf = buffer_with(&state, &tl, View::Dashboard, (160, 48), false, Some(&base));
+    let text = text_of(&buf);
+    insta::assert_snapshot!("dashboard_160x48_saturated_baseline_itself_nocolor", text);
+    let strip = text.lines().nth(1).unwrap();
+    assert!(strip.contains("● 2 dec 0:31 base 0:31"), "{strip}");
+    assert!(text.contains("vs base, same load"), "{text}");
+    assert!(text.contains("+0.0/s (+0%)"), "{text}");
+    assert!(text.contains("┈ base ramp"), "{text}");
+}
+
+/// Another run underneath: its series are drawn faint (dim) under the live ones, its stage
+/// onsets are ghost marks, and the envelope carries its curve and knee.
+#[test]
+fn another_run_as_baseline_is_drawn_faint_with_its_onsets_and_knee() {
+    let (state, tl) = live_at(55);
+    let base = baseline_of(STEPS, "steps");
+    assert!(!base.onsets.is_empty());
+    let buf = buffer_with(&state, &tl, View::Dashboard, (160, 48), true, Some(&base));
+    let dim = buf
+        .content()
+        .iter()
+        .filter(|c| c.modifier.contains(ratatui::style::Modifier::DIM))
+        .filter(|c| {
+            c.symbol()
+                .chars()
+                .all(|ch| (0x2800..=0x28FF).contains(&(ch as u32)))
+        })
+        .count();
+    assert!(dim > 20, "only {dim} faint chart cells");
+    let env = buffer_with(&state, &tl, View::Envelope, (160, 48), false, Some(&base));
+    let env = text_of(&env);
+    insta::assert_snapshot!("envelope_160x48_saturated_baseline_steps_nocolor", env);
+    let k = base.knee.as_ref().expect("the steps run has a knee");
+    let legend = format!("base p95, knee {:.1} req/s", k.load);
+    assert!(env.contains(&legend), "{legend} not in\n{env}");
+    // Narrow: the ghost marks give way before any chip's time.
+    let narrow = text_of(&buffer_with(
+        &state,
+        &tl,
+        View::Dashboard,
+        (80, 24),
+        false,
+        Some(&base),
+    ));
+    let strip = narrow.lines().nth(1).unwrap();
+    assert!(!strip.contains("base"), "{strip}");
+    assert!(strip.contains("● 6 0:48"), "{strip}");
+}
+
+/// A report.json alone has no series: the onsets and knee still show, no chart gets a faint line.
+#[test]
+fn a_report_as_baseline_gives_onsets_without_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec_path = dir.path().join("recording.jsonl");
+    std::fs::write(&rec_path, STEPS).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_slitop"))
+        .arg("report")
+        .arg(&rec_path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let from_report = Baseline::load(&dir.path().join("report.json")).unwrap();
+    let from_dir = Baseline::load(dir.path()).unwrap();
+    assert!(from_report.state.is_none());
+    assert!(from_dir.state.is_some());
+    // Both readings agree on when each stage began (the report rounds nothing away).
+    assert_eq!(
+        from_report.onsets.keys().collect::<Vec<_>>(),
+        from_dir.onsets.keys().collect::<Vec<_>>()
+    );
+    let (state, tl) = live_at(55);
+    let buf = buffer_with(
+        &state,
+        &tl,
+        View::Dashboard,
+        (160, 48),
+        true,
+        Some(&from_report),
+    );
+    assert!(!buf
+        .content()
+        .iter()
+        .any(|c| c.modifier.contains(ratatui::style::Modifier::DIM)));
+    let text = text_of(&buf);
+    assert!(text.lines().nth(1).unwrap().contains(" base "), "{text}");
+    assert!(!text.contains("vs base"), "{text}");
+}
+
+#[test]
+fn a_baseline_that_cannot_be_read_names_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("recording.jsonl");
+    std::fs::write(&bad, "not json\n").unwrap();
+    let e = format!("{:#}", Baseline::load(&bad).err().unwrap());
+    assert!(e.contains("recording.jsonl"), "{e}");
+    let e = format!(
+        "{:#}",
+        Baseline::load(&dir.path().join("gone")).err().unwrap()
+    );
+    assert!(e.contains("no such file"), "{e}");
 }

@@ -75,7 +75,8 @@ pub struct GateArgs {
     /// Gate: p95 of the last quarter above the first quarter's by more than this share (soaks), e.g. 20%.
     #[arg(long, value_parser = parse_share, global = true, help_heading = "Gates (exit 3 when one fails)")]
     pub gate_soak_drift: Option<f64>,
-    /// The report.json of an earlier run to compare against (for --gate-regression).
+    /// An earlier run (its directory, recording.jsonl or report.json): drawn faint under this
+    /// run's charts, live and in replay, and compared against by --gate-regression.
     #[arg(long, global = true, help_heading = "Gates (exit 3 when one fails)")]
     pub baseline: Option<PathBuf>,
 }

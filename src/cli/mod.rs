@@ -53,8 +53,12 @@ async fn dispatch(cli: &Cli) -> Result<(), Failure> {
         Some(Command::Demo(args)) => {
             let what = "slitop demo";
             let report = settings_for_report(&Config::default(), None, cli, what)?;
+            let ui = match screen(cli) {
+                true => Some(ui_options(cli, report.gates.baseline.as_deref(), what)?),
+                false => None,
+            };
             let opts = run_options(cli, report);
-            let outcome = crate::demo::run(args, opts, screen(cli).then(|| ui_options(cli)))
+            let outcome = crate::demo::run(args, opts, ui)
                 .await
                 .map_err(|e| Failure::run(what, e))?;
             exit::gates(what, &outcome)
@@ -79,12 +83,23 @@ fn screen(cli: &Cli) -> bool {
     !cli.headless && std::io::stdout().is_terminal()
 }
 
-fn ui_options(cli: &Cli) -> UiOptions {
-    UiOptions {
+/// The screen's options; the baseline (`--baseline` or `[gates] baseline`) is read here, so
+/// one that cannot be read fails before anything starts.
+fn ui_options(
+    cli: &Cli,
+    baseline: Option<&Path>,
+    what: &'static str,
+) -> Result<UiOptions, Failure> {
+    let baseline = baseline
+        .map(crate::run::baseline::Baseline::load)
+        .transpose()
+        .map_err(|e| Failure::usage(what, e))?;
+    Ok(UiOptions {
         ascii: cli.ascii,
         low_bandwidth: cli.low_bandwidth,
         mouse: !cli.no_mouse,
-    }
+        baseline,
+    })
 }
 
 fn run_options(cli: &Cli, report: ReportSettings) -> RunOptions {
@@ -131,7 +146,8 @@ async fn watch(cli: &Cli) -> Result<(), Failure> {
     let cfg = config(cli, what)?;
     let opts = run_options(cli, settings_for_report(&cfg, None, cli, what)?);
     let outcome = if screen(cli) {
-        crate::ui::run::run_live(cfg, opts, ui_options(cli)).await
+        let ui = ui_options(cli, opts.report.gates.baseline.as_deref(), what)?;
+        crate::ui::run::run_live(cfg, opts, ui).await
     } else {
         crate::run::headless::run(cfg, opts).await
     }
@@ -148,7 +164,8 @@ async fn view_replay(cli: &Cli, file: &Path) -> Result<(), Failure> {
         );
         return Err(Failure::usage(what, e));
     }
-    crate::ui::run::run_replay(file, ui_options(cli))
+    let ui = ui_options(cli, cli.gates.baseline.as_deref(), what)?;
+    crate::ui::run::run_replay(file, ui)
         .await
         .map_err(|e| Failure::usage(what, e))
 }

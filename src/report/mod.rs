@@ -66,8 +66,38 @@ pub fn check_baseline(settings: &ReportSettings) -> anyhow::Result<()> {
     }
 }
 
-/// Reads a baseline report.json; errors name the file (and the key that did not fit).
+/// The report.json a baseline path stands for: a run directory's, a recording's (beside it),
+/// or the file itself.
+fn baseline_report_path(path: &Path) -> anyhow::Result<std::path::PathBuf> {
+    let is_json = path.extension().is_some_and(|e| e == "json");
+    if !path.is_dir() && is_json {
+        return Ok(path.to_path_buf());
+    }
+    let dir = if path.is_dir() {
+        path
+    } else {
+        path.parent().unwrap_or(Path::new("."))
+    };
+    let rep = dir.join("report.json");
+    if rep.is_file() {
+        return Ok(rep);
+    }
+    anyhow::bail!(
+        "baseline {}: no report.json in {} (build one with `slitop report RECORDING`)",
+        path.display(),
+        if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        }
+        .display()
+    )
+}
+
+/// Reads a baseline's report.json (a run directory, its recording or the file itself); errors
+/// name the file (and the key that did not fit).
 pub fn load_baseline(path: &Path) -> anyhow::Result<Report> {
+    let path = &baseline_report_path(path)?;
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read baseline report {}", path.display()))?;
     let v: Json = serde_json::from_str(&text).map_err(|e| {

@@ -11,6 +11,7 @@
 //!   finish() ─▶ report files ─▶ exports ─▶ Outcome (gates → exit code)
 //! ```
 
+pub mod baseline;
 pub mod header;
 pub mod headless;
 pub mod lines;

@@ -111,6 +111,21 @@ impl RunState {
         })
     }
 
+    /// The first signal bound to `role` that has data, else the first bound to it: the one
+    /// the screen shows for that role.
+    pub fn role(&self, role: crate::settings::Role) -> Option<&crate::settings::SignalDef> {
+        let defs = || {
+            self.engine
+                .signals
+                .iter()
+                .map(|s| &s.def)
+                .filter(move |d| d.role == Some(role))
+        };
+        defs()
+            .find(|d| self.history.has_data(&d.name))
+            .or_else(|| defs().next())
+    }
+
     /// Applies one source event; returns what changed that is worth telling.
     pub fn apply(&mut self, ev: SourceEvent) -> Option<Notice> {
         match ev {

@@ -14,6 +14,8 @@ pub struct Series {
     pub points: Vec<(usize, f64)>,
     pub style: Style,
     pub dashed: bool,
+    /// A baseline's series, drawn under the live ones: `.` in ASCII instead of its own mark.
+    pub faint: bool,
 }
 
 pub struct HLine {
@@ -122,7 +124,11 @@ impl Chart {
         for &(col, style) in &self.vlines {
             grid.vline(col, style);
         }
-        for (i, s) in self.series.iter().enumerate() {
+        // Faint (baseline) series first, so the live ones are drawn over them.
+        for s in self.series.iter().filter(|s| s.faint) {
+            grid.series(s, '.');
+        }
+        for (i, s) in self.series.iter().filter(|s| !s.faint).enumerate() {
             grid.series(s, ASCII_MARKS[i % ASCII_MARKS.len()]);
         }
         grid.draw(plot, buf);
@@ -388,6 +394,7 @@ mod tests {
                 points: vec![(0, 1.0), (1, 2.0)],
                 style: Style::default(),
                 dashed: false,
+                faint: false,
             }],
             hlines: vec![],
             vlines: vec![(5, Style::default())],
@@ -412,11 +419,13 @@ mod tests {
                     points: vec![(0, 1.0), (1, 2.0), (2, 4.0), (3, 6.0), (6, 8.0), (7, 9.0)],
                     style: Style::default(),
                     dashed: false,
+                    faint: false,
                 },
                 Series {
                     points: (0..13).map(|c| (c, 3.0)).collect(),
                     style: Style::default(),
                     dashed: true,
+                    faint: false,
                 },
             ],
             hlines: vec![HLine {

@@ -19,6 +19,7 @@ use super::timeline::Timeline;
 use crate::model::{SourceCommand, TimeMs};
 use crate::record::read::Recording;
 use crate::record::Header;
+use crate::run::baseline::Baseline;
 use crate::run::{clock, End, Run, RunOptions, Step};
 use crate::settings::Config;
 use crate::state::{Notice, RunState};
@@ -27,6 +28,8 @@ pub struct UiOptions {
     pub ascii: bool,
     pub low_bandwidth: bool,
     pub mouse: bool,
+    /// An earlier run drawn faint under this one.
+    pub baseline: Option<Baseline>,
 }
 
 fn note_notice(tl: &mut Timeline, n: &Notice, t: TimeMs) {
@@ -75,6 +78,7 @@ struct LiveScreen {
     tl: Timeline,
     info: RunInfo,
     theme: Theme,
+    baseline: Option<Baseline>,
 }
 
 impl LiveScreen {
@@ -117,6 +121,7 @@ impl LiveScreen {
             info: &self.info,
             theme: self.theme,
             now: clock(),
+            baseline: self.baseline.as_ref(),
         };
         draw(guard, &screen)
     }
@@ -170,6 +175,7 @@ pub async fn run_live(
         tl: Timeline::default(),
         info,
         theme: Theme::from_env(ui.ascii),
+        baseline: ui.baseline,
     };
     let mut guard = Guard::enter(ui.mouse)?;
     let mut events = EventStream::new();
@@ -289,6 +295,7 @@ pub async fn run_replay(file: &Path, opts: UiOptions) -> anyhow::Result<()> {
                 theme,
                 // The moment shown is the replay's clock: staleness is judged as it stood then.
                 now: app.view_time(last),
+                baseline: opts.baseline.as_ref(),
             };
             if draw(&mut guard, &screen).is_err() {
                 break;

@@ -94,6 +94,11 @@ impl Theme {
         self.fg(C[i % C.len()])
     }
 
+    /// A baseline's series: the live series' colour, faint.
+    pub fn baseline(&self, i: usize) -> Style {
+        self.series(i).add_modifier(Modifier::DIM)
+    }
+
     pub fn threshold(&self, b: Band) -> Style {
         self.band(b).remove_modifier(Modifier::BOLD)
     }

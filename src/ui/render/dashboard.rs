@@ -9,6 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget};
 
 use super::Screen;
+use crate::model::TimeMs;
 use crate::settings::{Band, Group, Role, SignalDef, Unit};
 use crate::ui::chart::{nice_max, Chart, HLine, Series, TimeAxis};
 use crate::ui::format;
@@ -120,24 +121,7 @@ impl TimeChart {
             return;
         }
         // Legend on the first row, the chart below.
-        let legend: Vec<Span> = self
-            .series
-            .iter()
-            .enumerate()
-            .flat_map(|(i, (_, label, dashed))| {
-                let mark = if s.theme.ascii {
-                    ["*", "o", "+", "#"][i % 4]
-                } else if *dashed {
-                    "┄"
-                } else {
-                    "━"
-                };
-                [
-                    Span::styled(format!("{mark} "), s.theme.series(i)),
-                    Span::raw(format!("{label}  ")),
-                ]
-            })
-            .collect();
+        let legend = self.legend(s);
         let [l, c] = Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(area);
         Paragraph::new(Line::from(legend)).render(l, buf);
         let cols = Chart::plot_cols(c);
@@ -146,8 +130,12 @@ impl TimeChart {
         }
         let t = s.t();
         let axis = TimeAxis::new(t, s.app.window_ms, cols, s.state.refresh_ms);
-        let mut y_max: f64 = 0.0;
-        let mut series = Vec::new();
+        let mut series = self.baseline_series(s, &axis);
+        let mut y_max: f64 = series
+            .iter()
+            .flat_map(|b| &b.points)
+            .map(|p| p.1)
+            .fold(0.0, f64::max);
         for (i, (name, _, dashed)) in self.series.iter().enumerate() {
             let pts = axis.bucket(&s.state.history.range(name, axis.start(), t));
             y_max = pts.iter().map(|p| p.1).fold(y_max, f64::max);
@@ -155,6 +143,7 @@ impl TimeChart {
                 points: pts,
                 style: s.theme.series(i),
                 dashed: *dashed,
+                faint: false,
             });
         }
         let hlines: Vec<HLine> = self
@@ -189,6 +178,64 @@ impl TimeChart {
     }
 }
 
+impl TimeChart {
+    /// Each series' mark and label, and the baseline's when one is drawn.
+    fn legend(&self, s: &Screen) -> Vec<Span<'static>> {
+        let mut legend: Vec<Span> = self
+            .series
+            .iter()
+            .enumerate()
+            .flat_map(|(i, (_, label, dashed))| {
+                let mark = if s.theme.ascii {
+                    ["*", "o", "+", "#"][i % 4]
+                } else if *dashed {
+                    "┄"
+                } else {
+                    "━"
+                };
+                [
+                    Span::styled(format!("{mark} "), s.theme.series(i)),
+                    Span::raw(format!("{label}  ")),
+                ]
+            })
+            .collect();
+        if let Some(b) = s.baseline.filter(|b| b.state.is_some()) {
+            let mark = if s.theme.ascii { ". " } else { "┈ " };
+            legend.push(Span::styled(mark, s.theme.baseline(0)));
+            legend.push(Span::styled(format!("base {}", b.name), s.theme.dim()));
+        }
+        legend
+    }
+
+    /// The baseline's values of the same signals, at the same elapsed times, faint. A
+    /// baseline configured differently is matched by signal name.
+    fn baseline_series(&self, s: &Screen, axis: &TimeAxis) -> Vec<Series> {
+        let Some(b) = s.baseline else {
+            return Vec::new();
+        };
+        let started = s.started();
+        let (from, to) = (axis.start() - started, s.t() - started);
+        self.series
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _, dashed))| {
+                let pts: Vec<(TimeMs, f64)> = b
+                    .range(name, from, to)
+                    .into_iter()
+                    .map(|(e, v)| (started + e, v))
+                    .collect();
+                Series {
+                    points: axis.bucket(&pts),
+                    style: s.theme.baseline(i),
+                    dashed: *dashed,
+                    faint: true,
+                }
+            })
+            .filter(|b| !b.points.is_empty())
+            .collect()
+    }
+}
+
 /// Annotation and knee columns on a time axis.
 fn markers(s: &Screen, axis: &TimeAxis) -> Vec<(usize, Style)> {
     let mut v: Vec<(usize, Style)> =
@@ -205,6 +252,45 @@ fn markers(s: &Screen, axis: &TimeAxis) -> Vec<(usize, Style)> {
         }
     }
     v
+}
+
+/// Live throughput minus the baseline's at the same load (offered rate, else VUs): worse by
+/// more than the noise band is a warning.
+fn versus_baseline(s: &Screen, width: u16) -> Option<Line<'static>> {
+    let b = s.baseline.filter(|b| b.state.is_some())?;
+    let load = [Role::Offered, Role::Vus]
+        .into_iter()
+        .find(|r| s.role_value(*r).is_some_and(|v| v > 0.0))?;
+    let (now, at) = (s.role_value(Role::Throughput)?, s.role_value(load)?);
+    let name = "vs base, same load";
+    let Some(base) = b.at_load(load, Role::Throughput, at) else {
+        return Some(value_line(
+            s,
+            name,
+            "not run at it".into(),
+            Band::NoData,
+            width,
+        ));
+    };
+    // Rounded to what is printed, so a run over itself reads +0.0, never -0.0.
+    let delta = ((now - base) * 10.0).round() / 10.0 + 0.0;
+    let band = if delta < -crate::run::baseline::NOISE * base {
+        Band::Warn
+    } else {
+        Band::Ok
+    };
+    let pct = if base > 0.0 {
+        format!(" ({:+.0}%)", (100.0 * delta / base).round() + 0.0)
+    } else {
+        String::new()
+    };
+    Some(value_line(
+        s,
+        name,
+        format!("{delta:+.1}/s{pct}"),
+        band,
+        width,
+    ))
 }
 
 fn role_name(s: &Screen, r: Role) -> Option<String> {
@@ -313,6 +399,7 @@ fn throughput(area: Rect, buf: &mut Buffer, s: &Screen) {
         Unit::PerSecond,
         w,
     ));
+    lines.extend(versus_baseline(s, w));
     if let Some(sc) = d.scaling() {
         let needed = sc.workers_needed as f64;
         let band = match s.role_value(Role::Consumers) {

@@ -15,7 +15,9 @@ use std::ops::Range;
 use super::Screen;
 use crate::model::TimeMs;
 use crate::report::envelope::{self, Phases};
+use crate::run::baseline::Baseline;
 use crate::settings::{Band, ReportConfig, Role, SignalDef};
+use crate::state::RunState;
 use crate::ui::chart::{nice_max, Chart, HLine, Series};
 use crate::ui::format;
 
@@ -73,38 +75,47 @@ struct Envelope<'a> {
     knee: Option<f64>,
     /// Refreshes after the load's peak (the drain) with a latency, left out of the curve.
     drain: usize,
+    /// The baseline's curve, when it has one in the same load unit.
+    base: Option<BaseCurve>,
+}
+
+/// A baseline's curve on the same axes: its p95 over its rise, and its knee.
+struct BaseCurve {
+    p95_pts: Vec<(f64, f64)>,
+    knee: Option<f64>,
 }
 
 impl<'a> Envelope<'a> {
     /// The signals and points to plot, or what is missing to plot anything.
     fn at(s: &'a Screen) -> Result<Self, &'static str> {
+        let state = s.state;
         // The offered rate when there is one, else VUs.
-        let (load, unit) = match (s.role(Role::Offered), s.role(Role::Vus)) {
-            (Some(o), _) => (o, "req/s"),
-            (None, Some(v)) => (v, "VUs"),
-            _ => return Err("no load signal (offered rate or VUs) configured"),
-        };
-        let p95 = s.role(Role::LatencyP95).or_else(|| s.role(Role::ClientP95));
+        let (load, unit) =
+            load_of(state).ok_or("no load signal (offered rate or VUs) configured")?;
+        let p95 = state
+            .role(Role::LatencyP95)
+            .or_else(|| state.role(Role::ClientP95));
         let Some(p95) = p95 else {
             return Err("no p95 latency signal configured");
         };
-        let p99 = s.role(Role::LatencyP99);
+        let p99 = state.role(Role::LatencyP99);
         let t = s.t();
-        let phases = phases(s, &load.name, t);
+        let phases = phases(state, &load.name, t);
         Ok(Self {
             load,
             unit,
             p95,
             p99,
-            p95_pts: pairs(s, &load.name, &p95.name, phases.rise.clone()),
+            p95_pts: pairs(state, &load.name, &p95.name, phases.rise.clone()),
             p99_pts: p99
-                .map(|d| pairs(s, &load.name, &d.name, phases.rise.clone()))
+                .map(|d| pairs(state, &load.name, &d.name, phases.rise.clone()))
                 .unwrap_or_default(),
-            knee: knee_load(s, t, unit),
-            drain: pairs(s, &load.name, &p95.name, phases.drain)
+            knee: knee_load(state, t, unit),
+            drain: pairs(state, &load.name, &p95.name, phases.drain)
                 .iter()
-                .filter(|p| p.0 >= s.state.detector.cfg.min_rate && p.1.is_finite())
+                .filter(|p| p.0 >= state.detector.cfg.min_rate && p.1.is_finite())
                 .count(),
+            base: s.baseline.and_then(|b| base_curve(b, unit)),
         })
     }
 
@@ -113,11 +124,19 @@ impl<'a> Envelope<'a> {
         self.p95.warn
     }
 
+    /// The baseline's points (none without a baseline curve).
+    fn base_pts(&self) -> &[(f64, f64)] {
+        self.base.as_ref().map_or(&[], |b| b.p95_pts.as_slice())
+    }
+
     fn x_max(&self) -> f64 {
+        let base_knee = self.base.as_ref().and_then(|b| b.knee);
         nice_max(
             self.p95_pts
                 .iter()
+                .chain(self.base_pts())
                 .map(|p| p.0)
+                .chain(base_knee)
                 .filter(|x| x.is_finite())
                 .fold(0.0, f64::max),
         )
@@ -129,6 +148,7 @@ impl<'a> Envelope<'a> {
             .p95_pts
             .iter()
             .chain(&self.p99_pts)
+            .chain(self.base_pts())
             .map(|p| p.1)
             .filter(|y| y.is_finite())
             .fold(0.0, f64::max);
@@ -163,6 +183,15 @@ impl<'a> Envelope<'a> {
             )),
             None => spans.push(Span::styled("no knee yet", s.theme.dim())),
         }
+        if let Some(b) = &self.base {
+            let mark = if s.theme.ascii { "  . " } else { "  ┈ " };
+            spans.push(Span::styled(mark, s.theme.baseline(0)));
+            let knee = b
+                .knee
+                .map(|k| format!(", knee {} {}", format::num(k), self.unit))
+                .unwrap_or_default();
+            spans.push(Span::styled(format!("base p95{knee}"), s.theme.dim()));
+        }
         if self.drain > 0 {
             spans.push(Span::styled("  drain not plotted", s.theme.dim()));
         }
@@ -176,21 +205,31 @@ impl<'a> Envelope<'a> {
             points: binned(&self.p95_pts, x_max, cols),
             style: s.theme.series(0),
             dashed: false,
+            faint: false,
         }];
         if !self.p99_pts.is_empty() {
             series.push(Series {
                 points: binned(&self.p99_pts, x_max, cols),
                 style: s.theme.series(1),
                 dashed: true,
+                faint: false,
             });
         }
-        let vlines = self
-            .knee
-            .map(|k| {
-                let c = ((k / x_max) * (cols as f64 - 1.0)).round() as usize;
-                vec![(c, s.theme.band(Band::Warn))]
-            })
-            .unwrap_or_default();
+        let column = |k: f64| ((k / x_max) * (cols as f64 - 1.0)).round() as usize;
+        let mut vlines = Vec::new();
+        if let Some(b) = &self.base {
+            series.insert(
+                0,
+                Series {
+                    points: binned(&b.p95_pts, x_max, cols),
+                    style: s.theme.baseline(0),
+                    dashed: false,
+                    faint: true,
+                },
+            );
+            vlines.extend(b.knee.map(|k| (column(k), s.theme.dim())));
+        }
+        vlines.extend(self.knee.map(|k| (column(k), s.theme.band(Band::Warn))));
         let hlines = self
             .slo()
             .map(|v| {
@@ -215,11 +254,38 @@ impl<'a> Envelope<'a> {
     }
 }
 
+/// The load axis: the offered rate when there is one, else VUs, with its unit.
+fn load_of(state: &RunState) -> Option<(&SignalDef, &'static str)> {
+    match (state.role(Role::Offered), state.role(Role::Vus)) {
+        (Some(o), _) => Some((o, "req/s")),
+        (None, Some(v)) => Some((v, "VUs")),
+        _ => None,
+    }
+}
+
+/// The baseline's whole rise and its knee, when its load is measured in `unit`.
+fn base_curve(b: &Baseline, unit: &str) -> Option<BaseCurve> {
+    let state = b.state.as_ref()?;
+    let (load, base_unit) = load_of(state)?;
+    if base_unit != unit {
+        return None;
+    }
+    let p95 = state
+        .role(Role::LatencyP95)
+        .or_else(|| state.role(Role::ClientP95))?;
+    let end = *state.history.ticks().last()?;
+    let phases = phases(state, &load.name, end);
+    Some(BaseCurve {
+        p95_pts: pairs(state, &load.name, &p95.name, phases.rise),
+        knee: b.knee.as_ref().filter(|k| k.unit == unit).map(|k| k.load),
+    })
+}
+
 /// The refreshes up to the one shown (a held cursor must not see later points), split as the
 /// report splits them: the rise, and the drain after the load's peak. The screen has no report
 /// settings, so the peak's band is the default plateau tolerance.
-fn phases(s: &Screen, load: &str, t: TimeMs) -> Phases {
-    let history = &s.state.history;
+fn phases(state: &RunState, load: &str, t: TimeMs) -> Phases {
+    let history = &state.history;
     let Some(x) = history.column(load) else {
         return Phases::default();
     };
@@ -231,15 +297,15 @@ fn phases(s: &Screen, load: &str, t: TimeMs) -> Phases {
         .take(n)
         .map(|(t, v)| (*t, Some(*v).filter(|v| v.is_finite())))
         .collect();
-    let d = &s.state.detector;
+    let d = &state.detector;
     let ended = d.load_ended.filter(|e| *e <= t);
     let tol = ReportConfig::default().plateau_tolerance;
     envelope::phases(&pts, tol, d.cfg.min_rate, ended)
 }
 
 /// (load, latency) from the history at the refreshes in `at`.
-fn pairs(s: &Screen, load: &str, latency: &str, at: Range<usize>) -> Vec<(f64, f64)> {
-    let history = &s.state.history;
+fn pairs(state: &RunState, load: &str, latency: &str, at: Range<usize>) -> Vec<(f64, f64)> {
+    let history = &state.history;
     let (Some(x), Some(y)) = (history.column(load), history.column(latency)) else {
         return Vec::new();
     };
@@ -253,8 +319,8 @@ fn pairs(s: &Screen, load: &str, latency: &str, at: Range<usize>) -> Vec<(f64, f
 }
 
 /// The detector's knee, once it is found by `t` and measured in this view's load unit.
-fn knee_load(s: &Screen, t: TimeMs, unit: &str) -> Option<f64> {
-    s.state
+fn knee_load(state: &RunState, t: TimeMs, unit: &str) -> Option<f64> {
+    state
         .detector
         .knee
         .as_ref()

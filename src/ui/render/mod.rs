@@ -34,6 +34,7 @@ use super::keys::View;
 use super::theme::Theme;
 use super::timeline::Timeline;
 use crate::model::{Health, TimeMs};
+use crate::run::baseline::Baseline;
 use crate::settings::{Role, SignalDef};
 use crate::state::RunState;
 
@@ -56,6 +57,8 @@ pub struct Screen<'a> {
     pub theme: Theme,
     /// Wall-clock time of this frame (staleness is judged against it).
     pub now: TimeMs,
+    /// An earlier run drawn faint under this one (`--baseline`).
+    pub baseline: Option<&'a Baseline>,
 }
 
 impl Screen<'_> {
@@ -70,17 +73,7 @@ impl Screen<'_> {
 
     /// The first signal bound to `role` that has data, else the first bound to it.
     pub fn role(&self, role: Role) -> Option<&SignalDef> {
-        let defs = || {
-            self.state
-                .engine
-                .signals
-                .iter()
-                .map(|s| &s.def)
-                .filter(move |d| d.role == Some(role))
-        };
-        defs()
-            .find(|d| self.state.history.has_data(&d.name))
-            .or_else(|| defs().next())
+        self.state.role(role)
     }
 
     pub fn value(&self, def: &SignalDef) -> Option<f64> {

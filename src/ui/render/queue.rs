@@ -403,6 +403,7 @@ mod tests {
                 ascii: false,
             },
             now: T0 + 10_000,
+            baseline: None,
         };
         let area = Rect::new(0, 0, width, 6);
         let mut buf = Buffer::empty(area);

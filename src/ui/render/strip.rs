@@ -60,29 +60,55 @@ fn chip(s: &Screen, st: &StageAt, name: fn(StageId) -> &'static str) -> String {
     text
 }
 
+/// The baseline's onset of the stage, as a ghost mark after the chip (`2 dec 1:12 base 1:31`,
+/// dim), short enough that six chips with their marks fit 160 columns.
+fn ghost(s: &Screen, id: StageId) -> Option<String> {
+    let at = *s.baseline?.onsets.get(&id)?;
+    Some(format!(" base {}", crate::ui::format::elapsed(at)))
+}
+
 pub fn chips(area: Rect, buf: &mut Buffer, s: &Screen) {
     let stages = s.tl.stages_at(s.t());
-    let width = |texts: &[String]| {
+    let width = |texts: &[(String, Option<String>)]| {
         texts
             .iter()
-            .map(|t| Span::raw(t.as_str()).width())
+            .map(|(t, g)| {
+                Span::raw(t.as_str()).width() + g.as_ref().map_or(0, |g| g.chars().count())
+            })
             .sum::<usize>()
             + GAP.len() * (texts.len().max(1) - 1)
     };
+    // Shorter names first, then the baseline's marks give way, then the names.
+    let tries = [
+        (NAMES[0], true),
+        (NAMES[1], true),
+        (NAMES[0], false),
+        (NAMES[1], false),
+        (NAMES[2], false),
+    ];
     let mut texts = Vec::new();
-    for name in NAMES {
-        texts = stages.iter().map(|st| chip(s, st, name)).collect();
+    for (name, with_ghosts) in tries {
+        texts = stages
+            .iter()
+            .map(|st| {
+                let g = with_ghosts.then(|| ghost(s, st.id)).flatten();
+                (chip(s, st, name), g)
+            })
+            .collect();
         if width(&texts) <= area.width as usize {
             break;
         }
     }
     let mut spans = Vec::new();
-    for (i, (st, text)) in stages.iter().zip(texts).enumerate() {
+    for (i, (st, (text, g))) in stages.iter().zip(texts).enumerate() {
         let mut style = s.theme.stage(st.state);
         if s.app.focus == Some(i) {
             style = style.patch(s.theme.focus());
         }
         spans.push(Span::styled(text, style));
+        if let Some(g) = g {
+            spans.push(Span::styled(g, s.theme.dim()));
+        }
         spans.push(Span::raw(GAP));
     }
     Paragraph::new(Line::from(spans)).render(area, buf);
