@@ -27,6 +27,13 @@ pub struct Cli {
     /// Stop after this long (e.g. 10m). Default: run until interrupted.
     #[arg(long, value_parser = humantime::parse_duration, global = true)]
     pub duration: Option<Duration>,
+    /// Stop k6 (through its REST API) once this stage is confirmed and has held --stop-after:
+    /// rate_rises, decoupled, pending_climbs, plateau, p95_high, errors_visible.
+    #[arg(long, global = true, value_name = "STAGE")]
+    pub stop_at: Option<String>,
+    /// How long the --stop-at stage must hold before k6 is stopped, e.g. 30s (default 0s).
+    #[arg(long, value_parser = humantime::parse_duration, global = true)]
+    pub stop_after: Option<Duration>,
     /// Directory for the run's output files.
     #[arg(long, global = true)]
     pub out: Option<PathBuf>,
