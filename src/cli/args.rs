@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::settings::{ExportFlags, GatesConfig, RunMeta, SourceFlags};
+use crate::settings::{ExportFlags, GatesConfig, RunMeta, Slo, SourceFlags, Warmup};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -85,6 +85,14 @@ pub struct GateArgs {
     /// The report.json of an earlier run to compare against (for --gate-regression).
     #[arg(long, global = true, help_heading = "Gates (exit 3 when one fails)")]
     pub baseline: Option<PathBuf>,
+    /// Gate: SLO over the seconds of the loaded run, SIGNAL<THRESHOLD@SHARE, e.g.
+    /// 'client_p95<500ms@99%' (repeatable; <, <=, >, >=; units ms, s, %).
+    #[arg(long, value_parser = Slo::parse, global = true, help_heading = "Gates (exit 3 when one fails)")]
+    pub slo: Vec<Slo>,
+    /// Left out of the SLO gates: this long from the start of the loaded run (30s), or
+    /// "plateau" (up to the first load plateau).
+    #[arg(long, value_parser = Warmup::parse, global = true, help_heading = "Gates (exit 3 when one fails)")]
+    pub warmup: Option<Warmup>,
 }
 
 impl GateArgs {
@@ -97,6 +105,8 @@ impl GateArgs {
             regression: self.gate_regression,
             soak_drift: self.gate_soak_drift,
             baseline: self.baseline.clone(),
+            slo: self.slo.clone(),
+            warmup: self.warmup,
         }
     }
 }
