@@ -108,6 +108,8 @@ fn summary_is_pushed_to_a_real_pushgateway_and_read_back() {
             "ci/nightly",
             "--gate-p95",
             "500ms",
+            "--slo",
+            "client_p95<500ms@99%",
         ],
         &[],
     );
@@ -150,6 +152,27 @@ fn summary_is_pushed_to_a_real_pushgateway_and_read_back() {
     assert_eq!(
         sample(&m, "slitop_run_gate_passed", &with(("gate", "p95"))),
         Some(0.0)
+    );
+    // An SLO gate is told apart by its objective, with its good and failed seconds.
+    let slo = r["gates"][1]["slo"].clone();
+    let objective = ("slo", "client_p95<500ms@99%");
+    let slo_labels = [with(("gate", "slo")), vec![objective]].concat();
+    assert_eq!(
+        sample(&m, "slitop_run_gate_passed", &slo_labels),
+        Some(if r["gates"][1]["passed"] == true {
+            1.0
+        } else {
+            0.0
+        })
+    );
+    assert_eq!(
+        sample(&m, "slitop_run_slo_good_seconds", &slo_labels),
+        slo["good_s"].as_f64()
+    );
+    let failed = slo["judged_s"].as_f64().unwrap() - slo["good_s"].as_f64().unwrap();
+    assert_eq!(
+        sample(&m, "slitop_run_slo_failed_seconds", &slo_labels),
+        Some(failed)
     );
     let onset = sample(
         &m,

@@ -181,6 +181,12 @@ fn a_report_with_gates_a_baseline_and_exports_matches_the_schema() {
         "30s",
         "--gate-soak-drift",
         "20%",
+        "--slo",
+        "client_p95<500ms@99%",
+        "--slo",
+        "no_such_signal<1s@90%",
+        "--warmup",
+        "5s",
         "--pushgateway",
         &pushgateway,
         "--grafana",
@@ -190,7 +196,13 @@ fn a_report_with_gates_a_baseline_and_exports_matches_the_schema() {
     ]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     let r = schema.check_dir(dir.path(), "gates, baseline and exports");
-    assert_eq!(r["gates"].as_array().unwrap().len(), 7);
+    assert_eq!(r["gates"].as_array().unwrap().len(), 9);
+    // Both shapes of an SLO gate: judged, with failed seconds; not judged, with a note only.
+    assert!(!r["gates"][7]["slo"]["failed"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert!(r["gates"][8].get("slo").is_none() && r["gates"][8]["note"].is_string());
     assert_eq!(r["baseline"]["path"], base.to_str().unwrap());
     let targets: Vec<(&str, bool)> = r["exports"]
         .as_array()

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::settings::{ExportFlags, GatesConfig, RunMeta, SourceFlags};
+use crate::settings::{ExportFlags, GatesConfig, RunMeta, Slo, SourceFlags, Warmup};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -27,6 +27,13 @@ pub struct Cli {
     /// Stop after this long (e.g. 10m). Default: run until interrupted.
     #[arg(long, value_parser = humantime::parse_duration, global = true)]
     pub duration: Option<Duration>,
+    /// Stop k6 (through its REST API) once this stage is confirmed and has held --stop-after:
+    /// rate_rises, decoupled, pending_climbs, plateau, p95_high, errors_visible.
+    #[arg(long, global = true, value_name = "STAGE")]
+    pub stop_at: Option<String>,
+    /// How long the --stop-at stage must hold before k6 is stopped, e.g. 30s (default 0s).
+    #[arg(long, value_parser = humantime::parse_duration, global = true)]
+    pub stop_after: Option<Duration>,
     /// Directory for the run's output files.
     #[arg(long, global = true)]
     pub out: Option<PathBuf>,
@@ -79,6 +86,14 @@ pub struct GateArgs {
     /// run's charts, live and in replay, and compared against by --gate-regression.
     #[arg(long, global = true, help_heading = "Gates (exit 3 when one fails)")]
     pub baseline: Option<PathBuf>,
+    /// Gate: SLO over the seconds of the loaded run, SIGNAL<THRESHOLD@SHARE, e.g.
+    /// 'client_p95<500ms@99%' (repeatable; <, <=, >, >=; units ms, s, %).
+    #[arg(long, value_parser = Slo::parse, global = true, help_heading = "Gates (exit 3 when one fails)")]
+    pub slo: Vec<Slo>,
+    /// Left out of the SLO gates: this long from the start of the loaded run (30s), or
+    /// "plateau" (up to the first load plateau).
+    #[arg(long, value_parser = Warmup::parse, global = true, help_heading = "Gates (exit 3 when one fails)")]
+    pub warmup: Option<Warmup>,
 }
 
 impl GateArgs {
@@ -91,6 +106,8 @@ impl GateArgs {
             regression: self.gate_regression,
             soak_drift: self.gate_soak_drift,
             baseline: self.baseline.clone(),
+            slo: self.slo.clone(),
+            warmup: self.warmup,
         }
     }
 }

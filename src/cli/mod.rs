@@ -14,6 +14,7 @@ use clap::CommandFactory;
 pub use args::{Cli, Command, ConnArgs, ExportArgs, GateArgs, MetaArgs};
 pub use exit::{Failure, EXIT_GATE_FAILED};
 
+use crate::run::stop::StopAt;
 use crate::run::RunOptions;
 use crate::settings::{build_config, report_settings, Config, GatesConfig, ReportSettings};
 use crate::ui::run::UiOptions;
@@ -57,7 +58,8 @@ async fn dispatch(cli: &Cli) -> Result<(), Failure> {
                 true => Some(ui_options(cli, report.gates.baseline.as_deref(), what)?),
                 false => None,
             };
-            let opts = run_options(cli, report);
+            // The demo always watches its own k6.
+            let opts = run_options(cli, report, None, what)?;
             let outcome = crate::demo::run(args, opts, ui)
                 .await
                 .map_err(|e| Failure::run(what, e))?;
@@ -102,13 +104,25 @@ fn ui_options(
     })
 }
 
-fn run_options(cli: &Cli, report: ReportSettings) -> RunOptions {
-    RunOptions {
+/// What a live run is started with; `cfg`, when given, must be able to carry out a stop.
+fn run_options(
+    cli: &Cli,
+    report: ReportSettings,
+    cfg: Option<&Config>,
+    what: &'static str,
+) -> Result<RunOptions, Failure> {
+    let bad = |e: String| Failure::usage(what, anyhow::anyhow!(e));
+    let stop_at = StopAt::from_flags(cli.stop_at.as_deref(), cli.stop_after).map_err(bad)?;
+    if let (Some(rule), Some(cfg)) = (&stop_at, cfg) {
+        rule.check(cfg).map_err(bad)?;
+    }
+    Ok(RunOptions {
         duration: cli.duration,
         out: cli.out.clone(),
         meta: cli.meta.to_meta(),
         report,
-    }
+        stop_at,
+    })
 }
 
 /// The configuration from the files and the flags.
@@ -144,7 +158,12 @@ fn settings_for_report(
 async fn watch(cli: &Cli) -> Result<(), Failure> {
     let what = "slitop";
     let cfg = config(cli, what)?;
-    let opts = run_options(cli, settings_for_report(&cfg, None, cli, what)?);
+    let opts = run_options(
+        cli,
+        settings_for_report(&cfg, None, cli, what)?,
+        Some(&cfg),
+        what,
+    )?;
     let outcome = if screen(cli) {
         let ui = ui_options(cli, opts.report.gates.baseline.as_deref(), what)?;
         crate::ui::run::run_live(cfg, opts, ui).await

@@ -7,7 +7,7 @@
 use std::fmt::Write;
 
 use super::{check_status, join, with_retries};
-use crate::report::data::{AsReport, ExportResult, Report};
+use crate::report::data::{AsReport, ExportResult, GateResult, Report, SloSeconds};
 use crate::report::format::clock;
 use crate::settings::ExportConfig;
 
@@ -176,11 +176,14 @@ fn outcome_families(r: &Report) -> Vec<Family> {
     let gates = r
         .gates
         .iter()
-        .map(|g| {
-            let label = format!("{{gate=\"{}\"}}", esc(&g.name));
-            (label, if g.passed { 1.0 } else { 0.0 })
-        })
+        .map(|g| (gate_label(g), if g.passed { 1.0 } else { 0.0 }))
         .collect();
+    let slo = |f: fn(&SloSeconds) -> f64| -> Vec<(String, f64)> {
+        r.gates
+            .iter()
+            .filter_map(|g| Some((gate_label(g), f(g.slo.as_ref()?))))
+            .collect()
+    };
     vec![
         one(
             "slitop_run_capacity_rps",
@@ -212,7 +215,29 @@ fn outcome_families(r: &Report) -> Vec<Family> {
             help: "1 when the gate passed, 0 when it failed.",
             samples: gates,
         },
+        Family {
+            name: "slitop_run_slo_good_seconds",
+            help: "Seconds of the judged run that met the SLO.",
+            samples: slo(|s| s.good_s as f64),
+        },
+        Family {
+            name: "slitop_run_slo_failed_seconds",
+            help: "Seconds of the judged run that did not meet the SLO.",
+            samples: slo(|s| (s.judged_s - s.good_s) as f64),
+        },
     ]
+}
+
+/// A gate's labels: its name, and an SLO gate's objective (several SLO gates share a name).
+fn gate_label(g: &GateResult) -> String {
+    match &g.slo {
+        Some(s) => format!(
+            "{{gate=\"{}\",slo=\"{}\"}}",
+            esc(&g.name),
+            esc(&s.objective)
+        ),
+        None => format!("{{gate=\"{}\"}}", esc(&g.name)),
+    }
 }
 
 /// PUTs the summary; retried with backoff; the result for report.json.
@@ -257,6 +282,38 @@ mod tests {
         assert_eq!(base64url(b"foo"), "Zm9v");
         assert_eq!(base64url(b"/var/tmp"), "L3Zhci90bXA=");
         assert_eq!(base64url(&[0xfb, 0xff]), "-_8=");
+    }
+
+    #[test]
+    fn slo_gates_carry_their_objective_and_seconds() {
+        let slo = |objective: &str, good_s, judged_s| GateResult {
+            name: "slo".into(),
+            passed: good_s == judged_s,
+            slo: Some(SloSeconds {
+                objective: objective.into(),
+                judged_s,
+                good_s,
+                ..SloSeconds::default()
+            }),
+            ..GateResult::default()
+        };
+        let r = Report {
+            gates: vec![
+                slo("client_p95<500ms@99%", 60, 60),
+                slo("hop_p95<1s@90%", 40, 60),
+            ],
+            ..Report::default()
+        };
+        let b = body(&r);
+        for line in [
+            "slitop_run_gate_passed{gate=\"slo\",slo=\"client_p95<500ms@99%\"} 1",
+            "slitop_run_gate_passed{gate=\"slo\",slo=\"hop_p95<1s@90%\"} 0",
+            "slitop_run_slo_good_seconds{gate=\"slo\",slo=\"hop_p95<1s@90%\"} 40",
+            "slitop_run_slo_failed_seconds{gate=\"slo\",slo=\"hop_p95<1s@90%\"} 20",
+            "slitop_run_slo_failed_seconds{gate=\"slo\",slo=\"client_p95<500ms@99%\"} 0",
+        ] {
+            assert!(b.lines().any(|l| l == line), "{line} not in\n{b}");
+        }
     }
 
     #[test]

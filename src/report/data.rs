@@ -483,6 +483,34 @@ pub struct GateResult {
     pub unit: Unit,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// An SLO gate's seconds: how many were judged, how many were good, which failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slo: Option<SloSeconds>,
+}
+
+/// The seconds an SLO gate judged; times are offsets from the start of the run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SloSeconds {
+    /// The objective as written, e.g. "client_p95<500ms@99%".
+    pub objective: String,
+    pub signal: String,
+    /// The judged part of the loaded run (after the warm-up).
+    pub from_s: f64,
+    pub to_s: f64,
+    /// Seconds that had a value, and those of them that met the objective.
+    pub judged_s: u64,
+    pub good_s: u64,
+    /// The seconds that did not, merged into ranges.
+    pub failed: Vec<SecondsRange>,
+}
+
+/// A stretch of seconds, as offsets from the start of the run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SecondsRange {
+    pub from_s: f64,
+    pub to_s: f64,
 }
 
 /// The files written next to report.json, by what they hold.

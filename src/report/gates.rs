@@ -19,6 +19,7 @@ fn at_most(name: &str, value: Option<f64>, limit: f64, unit: Unit, missing: &str
         limit,
         unit,
         note: value.is_none().then(|| missing.to_string()),
+        slo: None,
     }
 }
 
@@ -94,6 +95,7 @@ fn soak_drift(report: &Report, limit: f64) -> GateResult {
             limit,
             unit: Unit::Ratio,
             note: Some(format!("not measured: {note}")),
+            slo: None,
         },
         Some(Drift::Measured(f)) => at_most("soak_drift", f.drift, limit, Unit::Ratio, missing),
         None => at_most(
@@ -139,6 +141,7 @@ fn knee_regression(report: &Report, baseline: Option<&Report>, limit: f64) -> Ga
         limit,
         unit: Unit::Ratio,
         note: None,
+        slo: None,
     };
     match (base.and_then(|k| k.load), cur.and_then(|k| k.load)) {
         _ if baseline.is_none() => {
@@ -179,6 +182,7 @@ fn p95_regression(report: &Report, baseline: Option<&Report>, limit: f64) -> Gat
         note: value
             .is_none()
             .then(|| "no p95 in this run or the baseline".to_string()),
+        slo: None,
     }
 }
 
@@ -213,6 +217,7 @@ mod tests {
             regression: Some(0.2),
             soak_drift: Some(0.2),
             baseline: Some("b.json".into()),
+            ..GatesConfig::default()
         };
         let r = evaluate(&cfg, &report, Some(&base));
         let verdict: Vec<(&str, bool)> = r.iter().map(|g| (g.name.as_str(), g.passed)).collect();

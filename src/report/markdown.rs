@@ -155,6 +155,21 @@ fn gates(o: &mut String, r: &Report) {
             cell(g.note.as_deref().unwrap_or("")),
         );
     }
+    for s in r.gates.iter().filter_map(|g| g.slo.as_ref()) {
+        let failed = match s.failed.as_slice() {
+            [] => "none".to_string(),
+            f => super::slo::ranges_text(f),
+        };
+        let _ = writeln!(
+            o,
+            "\nSLO {}: {} of {} s good from {} to {}; seconds that failed: {failed}.",
+            code(&s.objective),
+            s.good_s,
+            s.judged_s,
+            super::slo::mmss(s.from_s),
+            super::slo::mmss(s.to_s),
+        );
+    }
     if let Some(b) = &r.baseline {
         let _ = match &b.error {
             Some(e) => writeln!(

@@ -12,6 +12,7 @@ pub mod json;
 pub mod markdown;
 pub mod plateaus;
 pub mod plots;
+pub mod slo;
 pub mod tables;
 pub mod triage;
 pub mod window;
@@ -168,6 +169,8 @@ pub fn write_local(dir: &Path, i: &Inputs, opts: &ReportSettings) -> anyhow::Res
     let mut report = build(i);
     let baseline = read_baseline(&mut report, opts);
     report.gates = gates::evaluate(&opts.gates, &report, baseline.as_ref());
+    let slo = slo::evaluate(&opts.gates, i.state, &report);
+    report.gates.extend(slo);
     report.files.markdown = MARKDOWN_FILE.into();
     // The p95 gate when one is set, else the detector's warning level.
     let slo = opts

@@ -15,6 +15,10 @@ pub async fn print_steps(run: &mut Run, lines: &mut Lines) -> anyhow::Result<()>
             Step::Tick { t, transitions } => lines.tick(&run.state, t, &transitions)?,
             Step::Annotation { t, text } => lines.annotation(t, &text)?,
             Step::Reply(_) => {}
+            Step::End(super::End::Stopped(note)) => {
+                eprintln!("slitop: {note}");
+                return lines.flush();
+            }
             Step::End(_) => return lines.flush(),
         }
     }

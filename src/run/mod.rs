@@ -17,6 +17,7 @@ pub mod headless;
 pub mod lines;
 pub mod output;
 pub mod replay;
+pub mod stop;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -51,6 +52,8 @@ pub struct RunOptions {
     pub meta: RunMeta,
     /// Gates, plateau rules and exports for the end-of-run report.
     pub report: ReportSettings,
+    /// Stop k6 once this stage has held this long (`--stop-at`, `--stop-after`).
+    pub stop_at: Option<stop::StopAt>,
 }
 
 /// Why a run ended.
@@ -64,6 +67,8 @@ pub enum End {
     RecordingEnd,
     /// The terminal went away (the mode noticed).
     TerminalGone(String),
+    /// `--stop-at` stopped k6; the note says when and why.
+    Stopped(String),
 }
 
 /// One thing that happened, for the mode to act on.
@@ -106,6 +111,11 @@ struct Live {
     /// The configuration's security warnings, told as the run's first notice (the screen
     /// would hide anything printed before it).
     opening: Vec<String>,
+    stop_at: Option<stop::StopAt>,
+    /// Set once `stop_at` has stopped k6: the note, told next, and when it was asked.
+    stopping: Option<(stop::Stopping, String)>,
+    /// A step to hand out before waiting for the next one.
+    queued: Option<Step>,
 }
 
 struct RecordingFeed {
@@ -151,6 +161,9 @@ impl Run {
             ],
             replies: mpsc::channel(4),
             opening: header.security.clone(),
+            stop_at: opts.stop_at,
+            stopping: None,
+            queued: None,
             cfg,
             sources,
             cancel,
@@ -231,10 +244,7 @@ impl Run {
     /// Sends a command to the sources; the answer arrives later as `Step::Reply`.
     pub fn command(&self, cmd: SourceCommand) {
         if let Feed::Live(live) = &self.feed {
-            let (cfg, tx) = (live.cfg.clone(), live.replies.0.clone());
-            tokio::spawn(async move {
-                let _ = tx.send(crate::sources::command(&cfg, cmd).await).await;
-            });
+            spawn_command(live, cmd);
         }
     }
 
@@ -309,6 +319,14 @@ async fn next_live(
     if let Some(step) = out.as_deref_mut().and_then(failure) {
         return Ok(step);
     }
+    if let Some(step) = live.queued.take() {
+        return Ok(step);
+    }
+    if let Some((s, note)) = &live.stopping {
+        if s.over(state) {
+            return Ok(Step::End(End::Stopped(note.clone())));
+        }
+    }
     loop {
         let [(a, an), (b, bn), (c, cn)] = &mut live.signals;
         tokio::select! {
@@ -327,6 +345,7 @@ async fn next_live(
                     Some(o) => o.tick(state, t)?,
                     None => state.tick(t),
                 };
+                live.queued = stop_if_due(live, state, out.as_deref_mut(), t)?;
                 return Ok(Step::Tick { t, transitions });
             }
             Some(reply) = live.replies.1.recv() => return Ok(Step::Reply(reply)),
@@ -336,6 +355,43 @@ async fn next_live(
             _ = c.recv() => return Ok(Step::End(End::Signal(cn))),
         }
     }
+}
+
+/// Carries out a command in the background; its answer comes back as `Step::Reply`.
+fn spawn_command(live: &Live, cmd: SourceCommand) {
+    let (cfg, tx) = (live.cfg.clone(), live.replies.0.clone());
+    tokio::spawn(async move {
+        let _ = tx.send(crate::sources::command(&cfg, cmd).await).await;
+    });
+}
+
+/// Stops k6 when `--stop-at`'s stage has held long enough (once): the request goes out at
+/// once, its answer comes back as a reply; the note is saved as a user's note is and told as
+/// the next step.
+fn stop_if_due(
+    live: &mut Live,
+    state: &mut RunState,
+    out: Option<&mut Output>,
+    t: TimeMs,
+) -> anyhow::Result<Option<Step>> {
+    let Some(rule) = live
+        .stop_at
+        .filter(|r| live.stopping.is_none() && r.due(state, t))
+    else {
+        return Ok(None);
+    };
+    spawn_command(live, SourceCommand::StopK6);
+    let note = rule.note(state, t);
+    let text = match out {
+        Some(o) => o.annotate(state, t, &note)?,
+        None => {
+            state.annotations.push((t, note.clone()));
+            note
+        }
+    };
+    let since = tokio::time::Instant::now();
+    live.stopping = Some((stop::Stopping { since }, text.clone()));
+    Ok(Some(Step::Annotation { t, text }))
 }
 
 /// The recording's failure as a notice, once (the screen shows it, headless prints it).

@@ -1,5 +1,6 @@
 //! `[gates]`: pass/fail limits of a run, from the config (per preset) or flags.
 
+use super::slo::{Slo, Warmup};
 use super::ConfigError;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -38,6 +39,12 @@ pub struct GatesConfig {
     /// The report.json to compare against for `regression`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline: Option<PathBuf>,
+    /// SLO gates over the seconds of the loaded run, e.g. "client_p95<500ms@99%".
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub slo: Vec<Slo>,
+    /// Left out of the SLO gates: "30s" from the start of the loaded run, or "plateau".
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<Warmup>,
 }
 
 /// A share as a number (0.1) or a percentage string ("10%").
@@ -130,8 +137,12 @@ impl GatesConfig {
             drain,
             regression,
             soak_drift,
-            baseline
+            baseline,
+            warmup
         );
+        if !over.slo.is_empty() {
+            self.slo = over.slo.clone();
+        }
     }
 }
 

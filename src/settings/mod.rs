@@ -9,6 +9,7 @@ mod flags;
 mod gates;
 mod report;
 mod signal;
+mod slo;
 mod sources;
 
 pub use detect::{DetectConfig, LoadModel};
@@ -20,6 +21,7 @@ pub use signal::{
     parse_adhoc, query_identifiers, wanted_series, Band, Direction, Group, QuerySource, Role,
     SignalDef, Unit,
 };
+pub use slo::{Cmp, Slo, ThresholdKind, Warmup};
 pub use sources::{HttpAuth, K6Config, PrometheusConfig, ScrapeConfig, ValkeyConfig};
 
 use std::collections::BTreeMap;

@@ -194,7 +194,10 @@ pub async fn run_live(
                     screen.app.set_status(msg, clock());
                     true
                 }
-                Step::Annotation { .. } => true,
+                Step::Annotation { .. } => {
+                    screen.tl.annotation_saved(&run.state);
+                    true
+                }
                 Step::End(e) => break e,
             },
             ev = events.next() => match input(&mut screen, &mut run, ev) {
@@ -215,6 +218,7 @@ pub async fn run_live(
     match end {
         End::Signal(s) => eprintln!("slitop: {s}: run saved"),
         End::TerminalGone(e) => eprintln!("slitop: terminal closed ({e}): run saved"),
+        End::Stopped(note) => eprintln!("slitop: {note}"),
         End::Quit | End::Duration | End::RecordingEnd => {}
     }
     eprintln!(
