@@ -34,7 +34,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("engine", &["model", "settings", "promql", "store"]),
-    ("detect", &["model", "settings", "engine"]),
+    ("detect", &["model", "settings", "engine", "usl"]),
     (
         "state",
         &["model", "settings", "store", "promql", "engine", "detect"],

@@ -510,3 +510,70 @@ fn slitop(args: &[&str]) -> std::process::Output {
 fn stderr(o: &std::process::Output) -> String {
     common::stderr_of(o)
 }
+
+/// Little's law on a real recording of the demo: while healthy, requests in flight ≈
+/// throughput × latency, so no warning. The same recording with the in-flight gauge scaled
+/// tenfold (a gauge of something else) is flagged, with the signals named.
+#[test]
+fn littles_law_holds_on_the_demo_and_a_wrong_gauge_is_flagged() {
+    let text = std::fs::read_to_string(fixture("ramp")).unwrap();
+    let rec = Recording::parse(&text, "ramp.jsonl").unwrap();
+    let (state, _) = slitop::run::replay::replay_into(&rec).unwrap();
+    let (r, n, _) = slitop::report::littles_law::ratio(&state).unwrap();
+    assert!(n >= 10 && (0.5..=2.0).contains(&r), "ratio {r} over {n}");
+    assert!(slitop::report::littles_law::check(&state, 0).is_none());
+
+    // The gauge's series id, from the recording itself.
+    let id = text
+        .lines()
+        .map(|l| serde_json::from_str::<Json>(l).unwrap())
+        .find(|v| v["k"] == "series" && v["labels"]["__name__"] == "axum_http_requests_pending")
+        .and_then(|v| v["id"].as_i64())
+        .unwrap();
+    let scaled: String = text
+        .lines()
+        .map(|l| {
+            let mut v: Json = serde_json::from_str(l).unwrap();
+            if v["k"] == "samples" {
+                for s in v["s"].as_array_mut().unwrap() {
+                    if s[0].as_i64() == Some(id) {
+                        s[2] = Json::from(s[2].as_f64().unwrap() * 10.0);
+                    }
+                }
+            }
+            v.to_string() + "\n"
+        })
+        .collect();
+    let rec = Recording::parse(&scaled, "scaled.jsonl").unwrap();
+    let (state, _) = slitop::run::replay::replay_into(&rec).unwrap();
+    let w = slitop::report::littles_law::check(&state, 0).expect("a warning");
+    assert!(w.text.contains("in_flight vs"), "{}", w.text);
+}
+
+/// A closed loop (the demo's VU ramp, 4 workers at 100 ms: 40 req/s) gets a concurrency
+/// model in report.json and report.md: the fitted limit within 5% of the real one; an open
+/// loop (the arrival-rate ramp) gets none.
+#[test]
+fn a_vu_ramp_is_modelled_and_an_arrival_ramp_is_not() {
+    let (_d, rec) = run_dir("vu-ramp");
+    assert!(slitop(&["report", rec.to_str().unwrap()]).status.success());
+    let (j, md) = report(rec.parent().unwrap());
+    let m = &j["concurrency_model"];
+    assert_eq!(m["trusted"], true, "{m}");
+    let max = f(&m["max_throughput_rps"]).unwrap();
+    assert!((max - 40.0).abs() / 40.0 < 0.05, "{m}");
+    let (lo, hi) = (
+        f(&m["max_throughput_range"][0]).unwrap(),
+        f(&m["max_throughput_range"][1]).unwrap(),
+    );
+    assert!(lo <= max && max <= hi, "{m}");
+    assert!(md.contains("Concurrency model: at most"), "{md}");
+    let (_d, rec) = run_dir("ramp");
+    assert!(slitop(&["report", rec.to_str().unwrap()]).status.success());
+    let (j, _) = report(rec.parent().unwrap());
+    assert!(
+        j.get("concurrency_model").is_none(),
+        "{}",
+        j["concurrency_model"]
+    );
+}

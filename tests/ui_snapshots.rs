@@ -458,3 +458,24 @@ fn a_baseline_that_cannot_be_read_names_the_file() {
     );
     assert!(e.contains("no such file"), "{e}");
 }
+
+/// A closed loop's envelope view carries the live concurrency model: early on it says what the
+/// fit still needs; by the end it names the limit (the demo's 40 req/s). An open loop has none.
+#[test]
+fn a_vu_ramp_envelope_shows_the_concurrency_model() {
+    let text = include_str!("fixtures/detector/vu-ramp.jsonl");
+    let at = |secs: i64| {
+        let mut rec = Recording::parse(text, "vu-ramp.jsonl").unwrap();
+        rec.cut_after(secs * 1000);
+        let (state, tl) = timeline_of(&rec).unwrap();
+        render_text(&state, &tl, View::Envelope, 160, 48, false)
+    };
+    let end = at(600);
+    insta::assert_snapshot!("envelope_160x48_vu_ramp_model_nocolor", end);
+    assert!(end.contains("model: at most 4"), "{end}");
+    assert!(end.contains("VUs"), "{end}");
+    let early = at(12);
+    assert!(!early.contains("model: at most"), "{early}");
+    let open = screen_text(View::Envelope, 160, 48, 55, false);
+    assert!(!open.contains("model:"), "{open}");
+}

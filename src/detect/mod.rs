@@ -3,6 +3,7 @@
 //! the drain time, scaling guidance and warnings. Deterministic: the same frames give the same
 //! transitions, which is what makes replay exact.
 
+pub mod concurrency;
 pub mod frame;
 pub mod robust;
 pub mod stage;
@@ -108,6 +109,9 @@ pub struct Detector {
     hop_rose: std::collections::BTreeMap<String, TimeMs>,
     /// The hop that rose first and most once p95 was high.
     pub bottleneck: Option<Bottleneck>,
+    /// A closed loop's throughput against its VUs, fitted (refit every `REFIT_MS`).
+    pub concurrency: Option<concurrency::ConcurrencyModel>,
+    concurrency_fitted: Option<TimeMs>,
 }
 
 fn fmt_rate(v: f64) -> String {
@@ -148,6 +152,8 @@ impl Detector {
             hop_best: Default::default(),
             hop_rose: Default::default(),
             bottleneck: None,
+            concurrency: None,
+            concurrency_fitted: None,
         }
     }
 
@@ -257,6 +263,13 @@ impl Detector {
         }
         self.learn_baselines();
         self.track_knee();
+        if self
+            .concurrency_fitted
+            .is_none_or(|at| t - at >= concurrency::REFIT_MS)
+        {
+            self.concurrency = self.fit_concurrency();
+            self.concurrency_fitted = Some(t);
+        }
         self.check_warnings(&frame);
         out
     }

@@ -41,6 +41,9 @@ pub struct Report {
     /// The load at the knee's time in the run's own load unit.
     pub knee_at: Option<Knee>,
     pub capacity_rps: Option<f64>,
+    /// A closed loop's throughput against its VUs, fitted with the USL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub concurrency_model: Option<crate::detect::concurrency::ConcurrencyModel>,
     pub scaling: Option<Scaling>,
     pub drain_s: Option<f64>,
     pub backlog: Backlog,

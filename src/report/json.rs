@@ -160,6 +160,7 @@ pub fn build(i: &Inputs) -> Report {
             text: w.text.clone(),
         }))
         .chain(refused)
+        .chain(super::littles_law::check(state, ended))
         .collect();
     let annotations = state
         .annotations
@@ -195,6 +196,8 @@ pub fn build(i: &Inputs) -> Report {
         }),
         knee_at: headline::knee_at(state),
         capacity_rps: finite(d.capacity_rps()),
+        // Fitted anew on the whole run (the live one is refitted only every few seconds).
+        concurrency_model: d.fit_concurrency(),
         scaling: d.scaling().map(scaling),
         drain_s: finite(d.drain_s()),
         backlog: headline::backlog(state),

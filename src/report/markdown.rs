@@ -243,11 +243,43 @@ fn knee(o: &mut String, r: &Report, start: i64) {
             "- Scaling: no service-time signal (role `service_time`), so no worker count."
         ),
     };
+    if let Some(m) = &r.concurrency_model {
+        let _ = writeln!(o, "- {}", concurrency_line(m));
+    }
     let _ = writeln!(o, "- Drain: {}.", drain(r));
     if let Some(d) = &r.drift {
         let _ = writeln!(o, "- p95 drift{}.", drift(r, d, start));
     }
     o.push('\n');
+}
+
+/// The closed loop's fitted limit: the throughput it predicts at most and where, with the
+/// range over resamples; or why the fit is not to be trusted yet.
+pub fn concurrency_line(m: &crate::detect::concurrency::ConcurrencyModel) -> String {
+    let fit = format!(
+        "USL fit of throughput against {} (λ {:.3}, σ {:.4}, κ {:.6}, R² {:.3}, {} levels)",
+        m.unit, m.lambda, m.sigma, m.kappa, m.r2, m.levels
+    );
+    if let Some(why) = &m.why_not {
+        return format!("Concurrency model: not trusted: {}. {fit}.", cell(why));
+    }
+    let range = |r: Option<(f64, f64)>| {
+        r.map(|(a, b)| format!(" ({}–{})", rate(Some(a)), rate(Some(b))))
+            .unwrap_or_default()
+    };
+    let at = match m.peak_concurrency {
+        Some(n) => format!(
+            " at {n:.0} {}{}, where the fitted curve peaks",
+            m.unit,
+            range(m.peak_concurrency_range)
+        ),
+        None => " as concurrency grows (no peak: it levels off)".into(),
+    };
+    format!(
+        "Concurrency model: at most **{} req/s**{}{at}. {fit}.",
+        rate(m.max_throughput_rps),
+        range(m.max_throughput_range)
+    )
 }
 
 /// The drift line after "p95 drift": over which level, and how much; or why it was not measured.

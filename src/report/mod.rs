@@ -9,6 +9,7 @@ pub mod format;
 pub mod gates;
 pub mod headline;
 pub mod json;
+pub mod littles_law;
 pub mod markdown;
 pub mod plateaus;
 pub mod plots;

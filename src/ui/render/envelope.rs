@@ -55,11 +55,46 @@ pub fn render(area: Rect, buf: &mut Buffer, s: &Screen) {
             return;
         }
     };
-    let [legend, chart_area] =
-        Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(inner);
+    let model = model_line(s);
+    let [legend, model_row, chart_area] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(model.is_some() as u16),
+        Constraint::Min(0),
+    ])
+    .areas(inner);
     Paragraph::new(env.legend(s)).render(legend, buf);
+    if let Some(m) = model {
+        Paragraph::new(m).render(model_row, buf);
+    }
     let cols = Chart::plot_cols(chart_area).max(1);
     env.chart(s, cols).render(chart_area, buf);
+}
+
+/// A closed loop's fitted limit (throughput against VUs), or why it is not trusted yet.
+fn model_line(s: &Screen) -> Option<Line<'static>> {
+    let m = s.state.detector.concurrency.as_ref()?;
+    let range = |r: Option<(f64, f64)>| {
+        r.map(|(a, b)| format!(" ({}–{})", format::num(a), format::num(b)))
+            .unwrap_or_default()
+    };
+    let text = match (&m.why_not, m.max_throughput_rps) {
+        (None, Some(x)) => {
+            let at = m
+                .peak_concurrency
+                .map(|n| format!(" at {n:.0} {}{}", m.unit, range(m.peak_concurrency_range)))
+                .unwrap_or_else(|| " (levels off)".into());
+            format!(
+                "model: at most {} req/s{}{at} · USL R² {:.2}",
+                format::num(x),
+                range(m.max_throughput_range),
+                m.r2
+            )
+        }
+        (Some(why), _) => format!("model: not yet: {why}"),
+        (None, None) => return None,
+    };
+    let style = if m.trusted { s.theme.band(Band::Ok) } else { s.theme.dim() };
+    Some(Line::from(Span::styled(text, style)))
 }
 
 /// Latency against load as it stood at the moment shown.
