@@ -3,7 +3,7 @@
 #   1. median render time of a full 200×60 dashboard frame (criterion; goal ≤ 1 ms);
 #   2. bytes written to the terminal per second in steady state, measured through tmux
 #      pipe-pane while `slitop demo` drives the pipeline past its wall (goal ≤ 3 KB/s with every
-#      chart live, and ≤ htop's with --low-bandwidth);
+#      chart live, with a --baseline drawn under it too, and ≤ htop's with --low-bandwidth);
 #   3. CPU time per minute of each process over the same minute (goal: below btop's).
 # Needs tmux, btop and htop (installed with apt when missing) and what scripts/demo.sh installs.
 set -euo pipefail
@@ -75,3 +75,10 @@ start slitop-low-bandwidth "target/release/slitop demo --low-bandwidth --ramp ${
 start htop "htop -d 10"
 sleep "$WARM"
 measure slitop-low-bandwidth htop
+$T kill-session -t slitop-low-bandwidth; $T kill-session -t htop
+sleep 3
+# The same demo drawn over the first run (--baseline): every chart carries a second, faint line.
+start slitop-baseline "target/release/slitop demo --baseline $WORK/run-full --ramp ${LEN}s --duration ${LEN}s --out $WORK/run-base"
+start htop "htop -d 10"
+sleep "$WARM"
+measure slitop-baseline htop
