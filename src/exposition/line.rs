@@ -98,6 +98,22 @@ fn found(text: &str, at: usize) -> String {
     }
 }
 
+/// The metric name a sample line starts with (after any blanks); empty when it starts with
+/// anything else. Cheap: it reads only the name.
+pub fn leading_name(text: &str) -> &str {
+    let b = text.as_bytes();
+    let start = b.iter().take_while(|c| **c == b' ' || **c == b'\t').count();
+    let is_first = |c: u8| c.is_ascii_alphabetic() || c == b'_' || c == b':';
+    if !b.get(start).is_some_and(|c| is_first(*c)) {
+        return "";
+    }
+    let len = b[start..]
+        .iter()
+        .take_while(|c| c.is_ascii_alphanumeric() || **c == b'_' || **c == b':')
+        .count();
+    &text[start..start + len]
+}
+
 // One piece: a single forward scan over the line's bytes (the hot path of every scrape);
 // splitting it would pass the cursor and the error column through every helper.
 /// Parses `name{labels} value [timestamp] [# exemplar]`. Errors carry the byte column.

@@ -75,6 +75,9 @@ pub struct Scrape {
     pub samples: Vec<ExpSample>,
     /// Lines `parse_lenient` left out; always empty from `parse`.
     pub skipped: Skipped,
+    /// Sample lines `parse_only` passed over for a name nobody reads (not parsed, so not
+    /// checked either).
+    pub filtered: usize,
 }
 
 /// The lines of an exposition that did not parse.
@@ -138,12 +141,43 @@ pub fn parse_lenient(input: &str, format: Format) -> Result<Scrape, ParseError> 
     Ok(out)
 }
 
+/// `parse_lenient` keeping only the samples whose name `keep` accepts. The others are passed
+/// over once their name is read, before any label is: a scrape of thousands of series costs
+/// little more than reading it when the signals read a few.
+pub fn parse_only(
+    input: &str,
+    format: Format,
+    keep: &dyn Fn(&str) -> bool,
+) -> Result<Scrape, ParseError> {
+    let mut out = parse_lines_with(input, format, true, Some(keep))?;
+    if out.samples.is_empty() {
+        if let Some(mut first) = out.skipped.first.take() {
+            first.message += &format!(
+                "; no line parsed as a sample ({} skipped)",
+                out.skipped.lines
+            );
+            return Err(first);
+        }
+    }
+    Ok(out)
+}
+
 fn parse_lines(input: &str, format: Format, lenient: bool) -> Result<Scrape, ParseError> {
+    parse_lines_with(input, format, lenient, None)
+}
+
+fn parse_lines_with(
+    input: &str,
+    format: Format,
+    lenient: bool,
+    keep: Option<&dyn Fn(&str) -> bool>,
+) -> Result<Scrape, ParseError> {
     let mut p = Parser {
         out: Scrape::default(),
         by_name: HashMap::new(),
         format,
         saw_eof: false,
+        keep,
     };
     let mut lineno = 0usize;
     for raw in input.split('\n') {
@@ -173,14 +207,16 @@ fn parse_lines(input: &str, format: Format, lenient: bool) -> Result<Scrape, Par
     Ok(p.out)
 }
 
-struct Parser {
+struct Parser<'k> {
     out: Scrape,
     by_name: HashMap<String, usize>,
     format: Format,
     saw_eof: bool,
+    /// Which sample names to keep (None: all).
+    keep: Option<&'k dyn Fn(&str) -> bool>,
 }
 
-impl Parser {
+impl Parser<'_> {
     /// Takes in one line; an error carries the byte column and the message. A line that fails
     /// leaves the output as it was.
     fn line(&mut self, text: &str) -> Result<(), (usize, String)> {
@@ -204,6 +240,13 @@ impl Parser {
                 line::Comment::Other => {}
             }
             return Ok(());
+        }
+        if let Some(keep) = self.keep {
+            let name = line::leading_name(text);
+            if !name.is_empty() && !keep(name) {
+                self.out.filtered += 1;
+                return Ok(());
+            }
         }
         let s = line::sample(text, self.format)?;
         let family = family_of(&self.out.families, &self.by_name, s.name);

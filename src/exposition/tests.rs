@@ -112,3 +112,22 @@ fn lenient_parse_still_rejects_what_is_not_an_exposition() {
     assert_eq!((s.samples.len(), s.skipped.lines), (1, 1));
     assert_eq!(s.skipped.first.unwrap().message, "content after `# EOF`");
 }
+
+/// Keeping a few names gives exactly the full parse's samples of those names, and counts the
+/// lines passed over; a body that is not an exposition is still refused.
+#[test]
+fn parse_only_keeps_the_named_samples_as_the_full_parse_gives_them() {
+    let text = "# TYPE a counter\na_total{x=\"1,}\"} 1\nb{y=\"2\"} 2\n  a_total{x=\"2\"} 3 1700000000000\nc 4\n";
+    let full = parse(text, Format::Text004).unwrap();
+    let only = parse_only(text, Format::Text004, &|n| n == "a_total").unwrap();
+    let want: Vec<_> = full
+        .samples
+        .iter()
+        .filter(|s| s.labels.name() == Some("a_total"))
+        .cloned()
+        .collect();
+    assert_eq!(only.samples, want);
+    assert_eq!(only.samples.len(), 2);
+    assert_eq!(only.filtered, 2);
+    assert!(parse_only("<html>\n<body>oops</body>\n", Format::Text004, &|_| false).is_err());
+}

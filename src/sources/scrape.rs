@@ -32,6 +32,9 @@ pub struct ScrapePoller {
     /// The skipped-lines warning last reported per target: a standing one is not repeated
     /// every scrape.
     warned: HashMap<String, String>,
+    /// Metric names the signals and the screen read; other samples are passed over unparsed
+    /// (None: keep all, as a probe does to list what a target exposes).
+    keep: Option<HashSet<String>>,
 }
 
 /// One target's scrape result.
@@ -76,7 +79,14 @@ impl ScrapePoller {
             cfg,
             last_seen: HashMap::new(),
             warned: HashMap::new(),
+            keep: None,
         })
+    }
+
+    /// Keeps only samples named in `names` (None: all).
+    pub fn keeping(mut self, names: Option<HashSet<String>>) -> Self {
+        self.keep = names;
+        self
     }
 
     /// Fetches and parses one target; `Err` carries the URL and what went wrong.
@@ -130,7 +140,11 @@ impl ScrapePoller {
             )
         })?;
         let format = exposition::format_from_content_type(content_type.as_deref());
-        let parsed = exposition::parse_lenient(text, format).map_err(|e| {
+        let parsed = match &self.keep {
+            Some(k) => exposition::parse_only(text, format, &|n| k.contains(n)),
+            None => exposition::parse_lenient(text, format),
+        };
+        let parsed = parsed.map_err(|e| {
             let hint = if text.trim_start().starts_with('<') {
                 " — the server sent HTML, not metrics: is this the /metrics path?"
             } else {
@@ -295,7 +309,8 @@ pub const KIND: crate::sources::SourceKind = crate::sources::SourceKind {
     },
     start: |a| {
         let s = a.cfg.scrape.clone().expect("started only when configured");
-        let poller = ScrapePoller::new(s, a.cfg.timeout())?;
+        let poller = ScrapePoller::new(s, a.cfg.timeout())?
+            .keeping(crate::settings::wanted_series(&a.cfg.signals));
         let settings = crate::sources::PollSettings::of(a.cfg, SOURCE);
         Ok(Box::pin(crate::sources::run_poller(
             poller, settings, a.tx, a.cancel,

@@ -93,7 +93,11 @@ fn model_line(s: &Screen) -> Option<Line<'static>> {
         (Some(why), _) => format!("model: not yet: {why}"),
         (None, None) => return None,
     };
-    let style = if m.trusted { s.theme.band(Band::Ok) } else { s.theme.dim() };
+    let style = if m.trusted {
+        s.theme.band(Band::Ok)
+    } else {
+        s.theme.dim()
+    };
     Some(Line::from(Span::styled(text, style)))
 }
 
