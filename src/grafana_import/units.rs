@@ -121,8 +121,11 @@ pub fn bands(panel: &Value, divide_by: f64) -> Result<Option<Bands>, String> {
     if steps.is_empty() {
         return Ok(None);
     }
+    // Good at the top after something that is not: lower values are the bad ones (a `bool`
+    // panel's red 0 below a green 1).
     let last = steps[steps.len() - 1].1;
-    if base != Mood::Good && last == Mood::Good {
+    let any_not_good = base != Mood::Good || steps.iter().any(|s| s.1 != Mood::Good);
+    if last == Mood::Good && any_not_good {
         let moods: Vec<Mood> = std::iter::once(base)
             .chain(steps.iter().map(|s| s.1))
             .collect();
@@ -193,14 +196,28 @@ fn graph_steps(list: &[Value]) -> (Mood, Vec<(f64, Mood)>) {
     (base, steps)
 }
 
+/// The largest number below `x` (`f64::next_down`, newer than the crate's Rust version).
+fn next_down(x: f64) -> f64 {
+    if !x.is_finite() {
+        x
+    } else if x == 0.0 {
+        -f64::from_bits(1)
+    } else if x > 0.0 {
+        f64::from_bits(x.to_bits() - 1)
+    } else {
+        f64::from_bits(x.to_bits() + 1)
+    }
+}
+
 /// Bad below: `moods[0]` holds below the first step, `moods[i + 1]` from step i up.
 fn lower_is_worse(steps: &[(f64, Mood)], moods: &[Mood], divide_by: f64) -> Option<Bands> {
-    // The band of values below step i is `moods[i]`; slitop warns at value ≤ warn.
+    // Values below step i are in band `moods[i]`. Grafana's bands are `value < step`, and
+    // slitop's `value <= limit`: the limit is the number just below the step.
     let below = |want: fn(Mood) -> bool| {
         (0..steps.len())
             .rev()
             .find(|&i| want(moods[i]))
-            .map(|i| steps[i].0 / divide_by)
+            .map(|i| next_down(steps[i].0 / divide_by))
     };
     let crit = below(|m| m == Mood::Bad);
     let warn = below(|m| m != Mood::Good).filter(|w| Some(*w) != crit);
@@ -250,8 +267,21 @@ mod tests {
         let b = steps(json!([{"color": "red", "value": null}, {"color": "yellow", "value": 10}, {"color": "green", "value": 50}])).unwrap();
         assert_eq!(
             (b.warn, b.crit, b.direction),
-            (Some(50.0), Some(10.0), Direction::LowerIsWorse)
+            (
+                Some(next_down(50.0)),
+                Some(next_down(10.0)),
+                Direction::LowerIsWorse
+            )
         );
+        assert!(b.crit.unwrap() < 10.0 && b.crit.unwrap() > 9.999_999);
+        // A `bool` panel: red at 0, green from 1.
+        let b = steps(json!([{"color": "green"}, {"color": "dark-red", "value": 0}, {"color": "green", "value": 1}])).unwrap();
+        assert_eq!(
+            (b.warn, b.crit, b.direction),
+            (None, Some(next_down(1.0)), Direction::LowerIsWorse)
+        );
+        assert_eq!(next_down(0.0), -f64::from_bits(1));
+        assert_eq!(next_down(-1.0), -1.0000000000000002);
     }
 
     #[test]
