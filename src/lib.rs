@@ -38,6 +38,9 @@ pub mod export;
 pub mod record;
 pub mod report;
 
+// A tool beside runs: a Grafana dashboard's Prometheus panels as signals.
+pub mod grafana_import;
+
 // Running: the lifecycle, its modes, and the command line on top.
 mod check;
 pub mod cli;

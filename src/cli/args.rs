@@ -248,6 +248,23 @@ pub enum Command {
         /// A recording.jsonl written by an earlier run.
         recording: PathBuf,
     },
+    /// Turn a Grafana dashboard's Prometheus panels into signals: a configuration file written
+    /// to --out (or printed), with the panels it skipped and why on stderr.
+    #[command(name = "import-grafana")]
+    ImportGrafana(ImportGrafanaArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ImportGrafanaArgs {
+    /// The dashboard's JSON (Grafana's "Export" or the API's `{"dashboard": ...}`).
+    pub dashboard: PathBuf,
+    /// A template variable's value, e.g. --var job=api --var __rate_interval=30s (repeatable);
+    /// otherwise the dashboard's current value, "All" as `.*`, intervals 1m.
+    #[arg(long = "var", value_name = "NAME=VALUE", value_parser = crate::grafana_import::parse_var)]
+    pub vars: Vec<(String, String)>,
+    /// A TOML file of `[[panel]]` rules (title or title_contains → group, role, name, skip).
+    #[arg(long)]
+    pub mapping: Option<PathBuf>,
 }
 
 impl ConnArgs {

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::CommandFactory;
 
-pub use args::{Cli, Command, ConnArgs, ExportArgs, GateArgs, MetaArgs};
+pub use args::{Cli, Command, ConnArgs, ExportArgs, GateArgs, ImportGrafanaArgs, MetaArgs};
 pub use exit::{Failure, EXIT_GATE_FAILED};
 
 use crate::run::stop::StopAt;
@@ -68,6 +68,7 @@ async fn dispatch(cli: &Cli) -> Result<(), Failure> {
         Some(Command::Replay { file }) if !cli.headless => view_replay(cli, file).await,
         Some(Command::Replay { file }) => rebuild(cli, file, false).await,
         Some(Command::Report { recording }) => rebuild(cli, recording, true).await,
+        Some(Command::ImportGrafana(args)) => import_grafana(cli, args),
         Some(Command::Check) => {
             let cfg = config(cli, "slitop")?;
             let (items, ok) = crate::check::run_checks(&cfg)
@@ -78,6 +79,46 @@ async fn dispatch(cli: &Cli) -> Result<(), Failure> {
         }
         None => watch(cli).await,
     }
+}
+
+/// `slitop import-grafana`: the configuration to --out (atomically) or stdout, the skipped
+/// panels to stderr. Bad input is a usage error (exit 2).
+fn import_grafana(cli: &Cli, args: &ImportGrafanaArgs) -> Result<(), Failure> {
+    const WHAT: &str = "slitop import-grafana";
+    let read = |p: &Path| {
+        std::fs::read_to_string(p)
+            .map_err(|e| Failure::usage(WHAT, anyhow::anyhow!("cannot read {}: {e}", p.display())))
+    };
+    let mapping = match &args.mapping {
+        Some(p) => crate::grafana_import::Mapping::parse(&read(p)?, &p.display().to_string())
+            .map_err(|e| Failure::usage(WHAT, anyhow::anyhow!(e)))?,
+        None => Default::default(),
+    };
+    let opts = crate::grafana_import::ImportOptions {
+        vars: args.vars.iter().cloned().collect(),
+        mapping,
+        prometheus: cli.conn.prometheus.clone(),
+    };
+    let file = args.dashboard.display().to_string();
+    let got = crate::grafana_import::import(&read(&args.dashboard)?, &file, &opts)
+        .map_err(|e| Failure::usage(WHAT, e))?;
+    for s in &got.skipped {
+        eprintln!("skipped {:?}: {}", s.panel, s.reason);
+    }
+    match &cli.out {
+        Some(out) => {
+            crate::report::write(out, &got.toml).map_err(|e| Failure::run(WHAT, e))?;
+            eprintln!(
+                "{} signals from {:?} written to {} ({} skipped)",
+                got.signals.len(),
+                got.title,
+                out.display(),
+                got.skipped.len()
+            );
+        }
+        None => print!("{}", got.toml),
+    }
+    Ok(())
 }
 
 /// The dashboard needs a terminal; piped output gets the JSON lines instead.

@@ -102,6 +102,21 @@ pub enum Node {
 }
 
 impl Node {
+    /// Whether the node's result drops the metric name (and so may collide labelsets).
+    pub fn drops_name(&self) -> bool {
+        match self {
+            Node::Range { .. }
+            | Node::Neg(_)
+            | Node::Abs(_)
+            | Node::ClampMin(..)
+            | Node::HistogramQuantile(..) => true,
+            Node::Binary {
+                op, return_bool, ..
+            } => !op.is_comparison() || *return_bool,
+            _ => false,
+        }
+    }
+
     pub fn metric_names(&self, out: &mut Vec<String>) {
         let sel = |s: &Selector, out: &mut Vec<String>| {
             if let Some(n) = &s.name {

@@ -73,7 +73,22 @@ impl Evaluator<'_> {
         out
     }
 
+    /// Evaluates `n`. Like Prometheus, a result whose metric names were dropped may not hold
+    /// two series with the same labels (`-{__name__=~"a|b"}`, `rate` over two names).
     pub fn eval(&self, n: &Node) -> Result<Value, PromqlError> {
+        let v = self.eval_node(n)?;
+        if let (Value::Vector(items), true) = (&v, n.drops_name()) {
+            let mut seen = std::collections::HashSet::with_capacity(items.len());
+            if !items.iter().all(|(l, _)| seen.insert(l)) {
+                return Err(PromqlError::Eval(
+                    "vector cannot contain metrics with the same labelset".into(),
+                ));
+            }
+        }
+        Ok(v)
+    }
+
+    fn eval_node(&self, n: &Node) -> Result<Value, PromqlError> {
         Ok(match n {
             Node::Number(v) => Value::Scalar(*v),
             Node::Select(sel) => Value::Vector(self.instant(sel)),
@@ -163,7 +178,9 @@ fn histogram_quantile(q: f64, v: Vector) -> Vector {
         let Some(le) = l.get("le").and_then(|s| s.trim().parse::<f64>().ok()) else {
             continue;
         };
-        let mut key = l.without_name();
+        // Grouped with the name, dropped after: two histograms that differ only by name
+        // are two results with one labelset (an error), not one merged histogram.
+        let mut key = l.clone();
         key.remove("le");
         groups
             .entry(key.clone())
@@ -177,7 +194,7 @@ fn histogram_quantile(q: f64, v: Vector) -> Vector {
         .into_iter()
         .map(|k| {
             let b = groups.remove(&k).unwrap_or_default();
-            (k, quantile::bucket_quantile(q, b))
+            (k.without_name(), quantile::bucket_quantile(q, b))
         })
         .collect()
 }
@@ -190,41 +207,104 @@ fn group_key(l: &Labels, g: &Grouping) -> Labels {
     }
 }
 
+/// Prometheus's compensated addition (Kahan with Neumaier's swap): the running sum and the
+/// correction term after adding `inc`.
+fn kahan_inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
+    let t = sum + inc;
+    let c = if t.is_infinite() {
+        0.0
+    } else if sum.abs() >= inc.abs() {
+        c + ((sum - t) + inc)
+    } else {
+        c + ((inc - t) + sum)
+    };
+    (t, c)
+}
+
+/// One group's running aggregate as Prometheus keeps it: a compensated sum; `avg` divides it
+/// at the end unless the sum would overflow, from when on it keeps an incremental mean.
+struct Acc {
+    key: Labels,
+    sum: f64,
+    c: f64,
+    n: f64,
+    min: f64,
+    max: f64,
+    mean: f64,
+    incremental: bool,
+}
+
+impl Acc {
+    fn new(key: Labels, x: f64) -> Self {
+        Acc {
+            key,
+            sum: x,
+            c: 0.0,
+            n: 1.0,
+            min: x,
+            max: x,
+            mean: x,
+            incremental: false,
+        }
+    }
+
+    fn add(&mut self, op: AggOp, x: f64) {
+        self.n += 1.0;
+        // Prometheus replaces a NaN min/max by any number that follows.
+        if x < self.min || self.min.is_nan() {
+            self.min = x;
+        }
+        if x > self.max || self.max.is_nan() {
+            self.max = x;
+        }
+        if op != AggOp::Avg {
+            (self.sum, self.c) = kahan_inc(x, self.sum, self.c);
+            return;
+        }
+        if !self.incremental {
+            let (sum, c) = kahan_inc(x, self.sum, self.c);
+            if !sum.is_infinite() {
+                (self.sum, self.c) = (sum, c);
+                return;
+            }
+            self.incremental = true;
+            self.mean = self.sum / (self.n - 1.0);
+            self.c /= self.n - 1.0;
+        }
+        let q = (self.n - 1.0) / self.n;
+        (self.mean, self.c) = kahan_inc(x / self.n, q * self.mean, q * self.c);
+    }
+
+    fn value(&self, op: AggOp) -> f64 {
+        match op {
+            AggOp::Sum => self.sum + self.c,
+            AggOp::Avg if self.incremental => self.mean + self.c,
+            AggOp::Avg => self.sum / self.n + self.c / self.n,
+            AggOp::Min => self.min,
+            AggOp::Max => self.max,
+            AggOp::Count => self.n,
+        }
+    }
+}
+
 fn aggregate(op: AggOp, g: &Grouping, v: Vector) -> Vector {
-    // (sum, count, min, max) per group, in first-seen order.
-    let mut acc: Vec<(Labels, f64, f64, f64, f64)> = Vec::new();
+    // Groups in first-seen order.
+    let mut acc: Vec<Acc> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
     for (l, x) in v {
         let k = group_key(&l, g);
         match index.get(&k) {
-            Some(&i) => {
-                let a = &mut acc[i];
-                a.1 += x;
-                a.2 += 1.0;
-                // Prometheus replaces a NaN min/max by any number that follows.
-                if x < a.3 || a.3.is_nan() {
-                    a.3 = x;
-                }
-                if x > a.4 || a.4.is_nan() {
-                    a.4 = x;
-                }
-            }
+            Some(&i) => acc[i].add(op, x),
             None => {
                 index.insert(k.clone(), acc.len());
-                acc.push((k, x, 1.0, x, x));
+                acc.push(Acc::new(k, x));
             }
         }
     }
     acc.into_iter()
-        .map(|(k, sum, n, min, max)| {
-            let v = match op {
-                AggOp::Sum => sum,
-                AggOp::Avg => sum / n,
-                AggOp::Min => min,
-                AggOp::Max => max,
-                AggOp::Count => n,
-            };
-            (k, v)
+        .map(|a| {
+            let v = a.value(op);
+            (a.key, v)
         })
         .collect()
 }
@@ -289,42 +369,65 @@ fn binary(
             Value::Vector(vector_scalar(op, return_bool, v, s, true, finish))
         }
         (Value::Vector(l), Value::Vector(r)) => {
-            let mut right: HashMap<Labels, f64> = HashMap::with_capacity(r.len());
-            for (lab, x) in r {
-                if right.insert(signature(&lab, m), x).is_some() {
-                    return Err(PromqlError::Eval(format!(
-                        "many-to-many matching not allowed: the right side has several series for {}",
-                        signature(&lab, m)
-                    )));
-                }
-            }
-            let mut out = Vec::new();
-            for (lab, x) in l {
-                let Some(&y) = right.get(&signature(&lab, m)) else {
-                    continue;
-                };
-                let (mut v, keep) = elem(op, x, y);
-                if return_bool {
-                    v = if keep { 1.0 } else { 0.0 };
-                } else if !keep {
-                    continue;
-                }
-                let res = match m {
-                    Matching::On(_) => signature(&lab, m),
-                    Matching::Ignoring(names) => {
-                        let mut k = lab.clone();
-                        for n in names {
-                            k.remove(n);
-                        }
-                        k
-                    }
-                    Matching::All => lab,
-                };
-                out.push((finish(res), v));
-            }
-            Value::Vector(out)
+            Value::Vector(vector_vector(op, return_bool, m, l, r, finish)?)
         }
     })
+}
+
+/// One-to-one matching of two vectors: each side may hold a signature once (a left series
+/// counts as matched whether or not a comparison keeps it), as Prometheus checks.
+fn vector_vector(
+    op: BinOp,
+    return_bool: bool,
+    m: &Matching,
+    l: Vector,
+    r: Vector,
+    finish: impl Fn(Labels) -> Labels,
+) -> Result<Vector, PromqlError> {
+    if l.is_empty() || r.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut right: HashMap<Labels, f64> = HashMap::with_capacity(r.len());
+    for (lab, x) in r {
+        if right.insert(signature(&lab, m), x).is_some() {
+            return Err(PromqlError::Eval(format!(
+                "many-to-many matching not allowed: the right side has several series for {}",
+                signature(&lab, m)
+            )));
+        }
+    }
+    let mut out = Vec::new();
+    let mut matched = std::collections::HashSet::new();
+    for (lab, x) in l {
+        let sig = signature(&lab, m);
+        let Some(&y) = right.get(&sig) else {
+            continue;
+        };
+        if !matched.insert(sig) {
+            return Err(PromqlError::Eval(
+                "multiple matches for labels: many-to-one matching must be explicit (group_left/group_right), which is not supported".into(),
+            ));
+        }
+        let (mut v, keep) = elem(op, x, y);
+        if return_bool {
+            v = if keep { 1.0 } else { 0.0 };
+        } else if !keep {
+            continue;
+        }
+        let res = match m {
+            Matching::On(_) => signature(&lab, m),
+            Matching::Ignoring(names) => {
+                let mut k = lab.clone();
+                for n in names {
+                    k.remove(n);
+                }
+                k
+            }
+            Matching::All => lab,
+        };
+        out.push((finish(res), v));
+    }
+    Ok(out)
 }
 
 fn vector_scalar(
