@@ -294,13 +294,21 @@ fn parse_labels(text: &str, mut i: usize, labels: &mut Labels) -> LineResult<usi
                     i += 2;
                     run = i;
                 }
-                _ => i += 1,
+                // Straight to the next quote or backslash: values are mostly plain text.
+                _ => i += memchr::memchr2(b'"', b'\\', &b[i..]).unwrap_or(b.len() - i),
             }
         }
-        if labels.get(lname).is_some() || lname == crate::model::METRIC_NAME {
+        if lname == crate::model::METRIC_NAME {
             return Err((ns, format!("label `{lname}` appears twice")));
         }
-        labels.set(lname, &value);
+        match labels.0.entry(lname.to_string()) {
+            std::collections::btree_map::Entry::Occupied(_) => {
+                return Err((ns, format!("label `{lname}` appears twice")));
+            }
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(std::mem::take(&mut value));
+            }
+        }
         skip_ws(&mut i);
         match b.get(i) {
             Some(b',') => i += 1,
