@@ -44,6 +44,21 @@ pub struct K6JsonPoller {
 }
 
 /// Every line has a type; only `Point` lines carry a sample in `data`.
+/// The metrics whose points are read.
+const READ_METRICS: [&[u8]; 3] = [b"http_req_duration", b"http_req_failed", b"http_reqs"];
+
+/// The value of a line's `"metric":"NAME"` key, when it comes before the line's `"data"` (as
+/// k6 writes points: a tag named `metric` inside the data is not it) and is a plain name.
+fn metric_of(raw: &[u8]) -> Option<&[u8]> {
+    const KEY: &[u8] = b"\"metric\":\"";
+    let at = memchr::memmem::find(raw, KEY)? + KEY.len();
+    if memchr::memmem::find(raw, b"\"data\"").is_some_and(|d| d < at) {
+        return None;
+    }
+    let len = memchr::memchr2(b'"', b'\\', &raw[at..])?;
+    (raw[at + len] == b'"').then(|| &raw[at..at + len])
+}
+
 #[derive(Deserialize)]
 struct Head {
     #[serde(rename = "type")]
@@ -145,6 +160,11 @@ impl K6JsonPoller {
         }
         if raw.len() > LINE_CAP {
             self.bad_lines += 1.0;
+            return;
+        }
+        // k6 writes a dozen points per request and three are read: a point of another metric
+        // is passed over once its name is seen, before any JSON is parsed.
+        if metric_of(raw).is_some_and(|m| !READ_METRICS.contains(&m)) {
             return;
         }
         let Ok(head) = serde_json::from_slice::<Head>(raw) else {
@@ -339,6 +359,17 @@ pub const KIND: crate::sources::SourceKind = crate::sources::SourceKind {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_points_metric_is_read_without_parsing_and_only_before_its_data() {
+        let point =
+            br#"{"metric":"http_req_blocked","type":"Point","data":{"time":"t","value":1}}"#;
+        assert_eq!(super::metric_of(point), Some(&b"http_req_blocked"[..]));
+        let late = br#"{"type":"Point","data":{"tags":{"metric":"x"}},"metric":"http_reqs"}"#;
+        assert_eq!(super::metric_of(late), None);
+        assert_eq!(super::metric_of(br#"{"metric":"a\"b"}"#), None);
+        assert_eq!(super::metric_of(b"not json"), None);
+    }
+
     use super::*;
     use std::io::Write;
 
