@@ -276,7 +276,8 @@ impl Engine {
     pub fn expire_remote(&mut self, now: TimeMs, max_age_ms: TimeMs) {
         for s in self.signals.iter_mut().chain(self.fast.iter_mut()) {
             if matches!(s.eval, Evaluator::Remote)
-                && s.updated.is_some_and(|u| now - u > max_age_ms)
+                && s.updated
+                    .is_some_and(|u| now.saturating_sub(u) > max_age_ms)
             {
                 s.latest.clear();
             }

@@ -40,10 +40,12 @@ impl Evaluator<'_> {
 
     /// Start of a window ending at `t`, as the exclusive bound `Series::range` takes.
     fn window_start(&self, len_ms: i64) -> TimeMs {
+        // Saturating: a window reaching past the start of time starts there, never wraps.
+        let start = self.t.saturating_sub(len_ms);
         if self.opts.closed_range_start {
-            self.t - len_ms - 1
+            start.saturating_sub(1)
         } else {
-            self.t - len_ms
+            start
         }
     }
 

@@ -13,9 +13,33 @@ pub fn apply(
     prom2: bool,
 ) -> Option<f64> {
     match f {
-        RangeFn::Rate => extrapolated(pts, t - range_ms, t, range_ms, true, true, prom2),
-        RangeFn::Increase => extrapolated(pts, t - range_ms, t, range_ms, true, false, prom2),
-        RangeFn::Delta => extrapolated(pts, t - range_ms, t, range_ms, false, false, prom2),
+        RangeFn::Rate => extrapolated(
+            pts,
+            t.saturating_sub(range_ms),
+            t,
+            range_ms,
+            true,
+            true,
+            prom2,
+        ),
+        RangeFn::Increase => extrapolated(
+            pts,
+            t.saturating_sub(range_ms),
+            t,
+            range_ms,
+            true,
+            false,
+            prom2,
+        ),
+        RangeFn::Delta => extrapolated(
+            pts,
+            t.saturating_sub(range_ms),
+            t,
+            range_ms,
+            false,
+            false,
+            prom2,
+        ),
         RangeFn::Irate => irate(pts),
         RangeFn::Deriv => deriv(pts),
     }
