@@ -32,3 +32,18 @@ $T send-keys -t demo q
 sleep 0.5
 $T send-keys -t demo y
 sleep 3
+# The same demo with twice the workers, drawn over the first run (--baseline): faint lines,
+# ghost onsets on the strip, throughput against the baseline at the same load.
+$T new-session -d -s base -x 160 -y 48 "TERM=xterm-256color target/release/slitop demo --consumers 8 --baseline $WORK/run --out $WORK/run8"
+sleep "$AT"
+for v in 1:baseline 3:baseline-envelope; do
+  $T send-keys -t base "${v%%:*}"
+  sleep 1.5
+  $T capture-pane -e -p -t base > "$WORK/${v#*:}.ans"
+  python3 scripts/ansi2png.py "$WORK/${v#*:}.ans" "screenshots/${v#*:}.png" 160 48
+  echo "screenshots/${v#*:}.png"
+done
+$T send-keys -t base q
+sleep 0.5
+$T send-keys -t base y
+sleep 3
