@@ -20,6 +20,7 @@ pub mod settings;
 mod stats;
 mod text;
 pub mod tls;
+pub mod usl;
 
 // Data in: parsers, the store, the sources.
 pub mod exposition;

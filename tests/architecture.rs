@@ -14,6 +14,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("backoff", &[]),
     ("secret", &[]),
     ("tls", &[]),
+    ("usl", &[]),
     ("settings", &["model"]),
     ("exposition", &["model", "text"]),
     ("store", &["model"]),
