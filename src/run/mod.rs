@@ -14,6 +14,7 @@
 pub mod header;
 pub mod headless;
 pub mod lines;
+pub mod load;
 pub mod output;
 pub mod replay;
 
