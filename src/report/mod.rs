@@ -3,6 +3,8 @@
 //! the run's state (live, or a recording replayed) → `Report` → local files; the remote
 //! exports (`crate::export`) read the finished report and never the other way round.
 
+pub mod compare;
+pub mod cross_plots;
 pub mod data;
 pub mod envelope;
 pub mod format;
@@ -12,6 +14,7 @@ pub mod json;
 pub mod markdown;
 pub mod plateaus;
 pub mod plots;
+pub mod scale;
 pub mod tables;
 pub mod triage;
 pub mod window;
@@ -137,6 +140,10 @@ pub fn write_local(dir: &Path, i: &Inputs, opts: &ReportSettings) -> anyhow::Res
         .with_context(|| format!("cannot create output directory {}", dir.display()))?;
     let mut report = build(i);
     let baseline = read_baseline(&mut report, opts);
+    if let (Some(b), Some(r)) = (&baseline, &report.baseline) {
+        let names = (r.path.as_str(), "this run");
+        report.comparison = Some(compare::compare(b, &report, names, compare::DEFAULT_NOISE));
+    }
     report.gates = gates::evaluate(&opts.gates, &report, baseline.as_ref());
     report.files.markdown = MARKDOWN_FILE.into();
     // The p95 gate when one is set, else the detector's warning level.
