@@ -231,9 +231,10 @@ pub enum Command {
         /// Run directories, recordings or report.json files; the first is the baseline.
         #[arg(required = true, num_args = 2..)]
         runs: Vec<PathBuf>,
-        /// Changes within this share are noise (widened to the runs' own spread), e.g. 5%.
-        #[arg(long, value_parser = parse_share, default_value = "5%")]
-        noise: f64,
+        /// Changes within this share are noise (widened to the runs' own spread), e.g. 5%;
+        /// default: `[report] compare_noise` (5%).
+        #[arg(long, value_parser = parse_share)]
+        noise: Option<f64>,
     },
     /// Capacity against workers across runs tagged with their worker count (--tag workers=N,
     /// the demo's consumers, or Valkey's consumers): a Universal Scalability Law fit, its peak,

@@ -63,7 +63,13 @@ async fn dispatch(cli: &Cli) -> Result<(), Failure> {
         Some(Command::Replay { file }) if !cli.headless => view_replay(cli, file).await,
         Some(Command::Replay { file }) => rebuild(cli, file, false).await,
         Some(Command::Report { recording }) => rebuild(cli, recording, true).await,
-        Some(Command::Compare { runs, noise }) => runs::compare_cmd(cli, runs, *noise),
+        Some(Command::Compare { runs, noise }) => {
+            let noise = match noise {
+                Some(n) => *n,
+                None => config(cli, "slitop compare")?.report.compare_noise,
+            };
+            runs::compare_cmd(cli, runs, noise)
+        }
         Some(Command::Scale { runs, rate }) => runs::scale_cmd(cli, runs, *rate),
         Some(Command::Check) => {
             let cfg = config(cli, "slitop")?;

@@ -142,7 +142,12 @@ pub fn write_local(dir: &Path, i: &Inputs, opts: &ReportSettings) -> anyhow::Res
     let baseline = read_baseline(&mut report, opts);
     if let (Some(b), Some(r)) = (&baseline, &report.baseline) {
         let names = (r.path.as_str(), "this run");
-        report.comparison = Some(compare::compare(b, &report, names, compare::DEFAULT_NOISE));
+        report.comparison = Some(compare::compare(
+            b,
+            &report,
+            names,
+            opts.report.compare_noise,
+        ));
     }
     report.gates = gates::evaluate(&opts.gates, &report, baseline.as_ref());
     report.files.markdown = MARKDOWN_FILE.into();
