@@ -114,7 +114,9 @@ fn eight_workers_against_four_is_better_and_a_run_against_itself_within_noise() 
         cap["baseline"].as_f64().unwrap(),
         cap["run"].as_f64().unwrap(),
     );
-    assert!((1.6..2.4).contains(&(r / b)), "capacity {b} → {r}");
+    // ×≈2: with exponential service times and 20 s steps each capacity is measured within
+    // about ±12% (runs here gave ×1.88 to ×2.25).
+    assert!((1.5..2.6).contains(&(r / b)), "capacity {b} → {r}");
     assert_eq!(cap["verdict"], "better", "{cap}");
     let shared: Vec<&Json> = rows(&c)
         .iter()
