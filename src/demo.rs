@@ -36,6 +36,10 @@ pub struct DemoArgs {
     pub consumers: usize,
     #[arg(long, value_parser = humantime::parse_duration, default_value = "100ms")]
     pub service_time: Duration,
+    /// How service times spread around their mean: fixed, uniform or exponential (queueing
+    /// shows in latency before capacity only when they vary).
+    #[arg(long, default_value = "fixed", value_parser = ["fixed", "uniform", "exponential"])]
+    pub distribution: String,
     /// Highest offered rate of the ramp (req/s).
     #[arg(long, default_value_t = 80)]
     pub max_rate: u32,
@@ -48,9 +52,15 @@ pub struct DemoArgs {
     /// How long the gateway holds a request before dropping the connection (clients see EOF).
     #[arg(long, value_parser = humantime::parse_duration, default_value = "3s")]
     pub hold_timeout: Duration,
-    /// k6 scenario to run: capacity-ramp, baseline, burst, vu-ramp, stress, smoke, soak, steps.
+    /// k6 scenario to run: capacity-ramp, baseline, burst, vu-ramp, stress, smoke, soak, steps,
+    /// or worker-sweep (the capacity ramp at 1, 2, 4 and 8 workers).
     #[arg(long, default_value = "capacity-ramp")]
     pub script: String,
+    /// Worker sweep: one run per worker count (e.g. 1,2,4,8), each ramped from half to 1.5×
+    /// its own capacity and tagged workers=N, then the scaling curve across them (scale.md).
+    /// `--script worker-sweep` is 1,2,4,8 with the capacity ramp.
+    #[arg(long, value_delimiter = ',')]
+    pub workers: Vec<usize>,
     /// Extra k6 environment KEY=VALUE for the scenario (repeatable), e.g. RATE=16.
     #[arg(long = "k6-env")]
     pub k6_env: Vec<String>,
@@ -211,6 +221,7 @@ fn start_pipeline(
             "--service-time",
             &humantime::format_duration(args.service_time).to_string(),
         ])
+        .args(["--distribution", &args.distribution])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log_file(out, "pipeline.log")?)
@@ -283,6 +294,16 @@ fn start_k6(
     Ok((g, api, json))
 }
 
+/// The ramp's first rate: START_RATE when given to k6 (the last one wins), else the script's 5.
+fn start_rate(args: &DemoArgs) -> String {
+    args.k6_env
+        .iter()
+        .rev()
+        .find_map(|kv| kv.strip_prefix("START_RATE="))
+        .unwrap_or("5")
+        .to_string()
+}
+
 /// How long a headless demo runs.
 fn run_length(args: &DemoArgs) -> Duration {
     // The ramp, the drain, and a little slack; other scenarios run 3 minutes unless told.
@@ -298,6 +319,68 @@ fn run_length(args: &DemoArgs) -> Duration {
 /// flags: the demo drives the pipeline past capacity on purpose, so the preset's gates do not
 /// apply.
 pub async fn run(
+    args: &DemoArgs,
+    opts: RunOptions,
+    ui: Option<UiOptions>,
+) -> anyhow::Result<crate::report::Outcome> {
+    let mut args = args.clone();
+    if args.script == "worker-sweep" {
+        args.script = "capacity-ramp".into();
+        if args.workers.is_empty() {
+            args.workers = vec![1, 2, 4, 8];
+        }
+    }
+    if args.workers.is_empty() {
+        run_one(&args, opts, ui).await
+    } else {
+        sweep(&args, opts).await
+    }
+}
+
+/// One headless run per worker count, each in `OUT/workers-N` with its ramp from half to 1.5×
+/// its capacity, then the scaling curve across them in OUT.
+async fn sweep(args: &DemoArgs, opts: RunOptions) -> anyhow::Result<crate::report::Outcome> {
+    if let Some(&w) = args.workers.iter().find(|w| **w == 0) {
+        bail!("--workers {w}: each worker count must be at least 1");
+    }
+    let base = match &opts.out {
+        Some(d) => d.clone(),
+        None => crate::run::header::unique_dir(Path::new("slitop-demo"))?,
+    };
+    let mut runs = Vec::new();
+    let mut last = None;
+    for &n in &args.workers {
+        let mut one = args.clone();
+        one.consumers = n;
+        one.workers.clear();
+        // From half to 1.5× this count's capacity, so every run crosses it halfway up.
+        let capacity = n as f64 / args.service_time.as_secs_f64();
+        one.max_rate = (1.5 * capacity).ceil() as u32;
+        let start = format!("START_RATE={}", (0.5 * capacity).ceil().max(1.0));
+        one.k6_env.insert(0, start);
+        let mut o = opts.clone();
+        o.out = Some(base.join(format!("workers-{n}")));
+        o.meta.tags.insert("workers".into(), n.to_string());
+        let outcome = run_one(&one, o, None).await?;
+        runs.push((format!("workers-{n}"), outcome.report.clone()));
+        last = Some(outcome);
+    }
+    let curve = crate::report::scale::curve(&runs, None).map_err(|e| anyhow!(e))?;
+    let md = crate::report::scale::write_files(&base, &curve)?;
+    eprintln!("{md}");
+    eprintln!(
+        "slitop demo: scaling curve in {}",
+        base.join(crate::report::scale::MARKDOWN_FILE).display()
+    );
+    let last = last.ok_or_else(|| anyhow!("--workers: no worker count given"))?;
+    Ok(crate::report::Outcome {
+        dir: base,
+        report: last.report,
+    })
+}
+
+/// One demo run: the pipeline at `args.consumers` workers driven by the chosen scenario.
+async fn run_one(
     args: &DemoArgs,
     mut opts: RunOptions,
     ui: Option<UiOptions>,
@@ -319,9 +402,10 @@ pub async fn run(
     let cfg = crate::settings::build_config(&flags).map_err(|e| anyhow!("{e}"))?;
     let capacity = args.consumers as f64 / args.service_time.as_secs_f64();
     eprintln!(
-        "slitop demo: pipeline capacity {capacity:.0} req/s ({} consumers × {} service time); k6 ramps 5 → {} req/s over {}; output in {}",
+        "slitop demo: pipeline capacity {capacity:.0} req/s ({} consumers × {} service time); k6 ramps {} → {} req/s over {}; output in {}",
         args.consumers,
         humantime::format_duration(args.service_time),
+        start_rate(args),
         args.max_rate,
         humantime::format_duration(args.ramp),
         out.display()

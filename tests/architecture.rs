@@ -44,7 +44,7 @@ const LAYERS: &[(&str, &[&str])] = &[
         "report",
         &[
             "model", "settings", "text", "stats", "store", "promql", "engine", "detect", "state",
-            "record",
+            "record", "usl",
         ],
     ),
     (

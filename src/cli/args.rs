@@ -242,6 +242,29 @@ pub enum Command {
         /// A recording.jsonl written by an earlier run.
         file: PathBuf,
     },
+    /// Compare runs: a delta table of each against the first (knee, capacity, p50/p95/p99
+    /// overall and per plateau, error rate, drain, workers needed) with a verdict per row, and
+    /// their envelopes; --gate-regression judges the knee and p95 rows (exit 3).
+    Compare {
+        /// Run directories, recordings or report.json files; the first is the baseline.
+        #[arg(required = true, num_args = 2..)]
+        runs: Vec<PathBuf>,
+        /// Changes within this share are noise (widened to the runs' own spread), e.g. 5%;
+        /// default: `[report] compare_noise` (5%).
+        #[arg(long, value_parser = parse_share)]
+        noise: Option<f64>,
+    },
+    /// Capacity against workers across runs tagged with their worker count (--tag workers=N,
+    /// the demo's consumers, or Valkey's consumers): a Universal Scalability Law fit, its peak,
+    /// and the workers a rate needs by the fit and by the linear rule.
+    Scale {
+        /// Run directories, recordings or report.json files, one per worker count.
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        /// The rate (req/s) to size for; default: the highest load a run was asked to carry.
+        #[arg(long)]
+        rate: Option<f64>,
+    },
     /// Rebuild a run's report (report.md, report.json, SVG plots, plateau CSV/JSON) from its
     /// recording, next to it or in --out; exits 3 when a gate fails.
     Report {

@@ -4,6 +4,7 @@
 
 mod args;
 mod exit;
+mod runs;
 
 use std::io::IsTerminal;
 use std::path::Path;
@@ -69,6 +70,14 @@ async fn dispatch(cli: &Cli) -> Result<(), Failure> {
         Some(Command::Replay { file }) => rebuild(cli, file, false).await,
         Some(Command::Report { recording }) => rebuild(cli, recording, true).await,
         Some(Command::ImportGrafana(args)) => import_grafana(cli, args),
+        Some(Command::Compare { runs, noise }) => {
+            let noise = match noise {
+                Some(n) => *n,
+                None => config(cli, "slitop compare")?.report.compare_noise,
+            };
+            runs::compare_cmd(cli, runs, noise)
+        }
+        Some(Command::Scale { runs, rate }) => runs::scale_cmd(cli, runs, *rate),
         Some(Command::Check) => {
             let cfg = config(cli, "slitop")?;
             let (items, ok) = crate::check::run_checks(&cfg)

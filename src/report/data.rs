@@ -59,6 +59,9 @@ pub struct Report {
     pub plateau_rule: PlateauRule,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub baseline: Option<BaselineRef>,
+    /// This run against the baseline, row by row, when the baseline could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
     pub gates: Vec<GateResult>,
     pub files: Files,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -549,6 +552,81 @@ pub struct ExportResult {
 /// A number for the report: NaN and infinities are "no value", as JSON has none of them.
 pub fn finite(v: Option<f64>) -> Option<f64> {
     v.filter(|x| x.is_finite())
+}
+
+/// The delta table of a run against a baseline (`compare::compare`): in report.json when
+/// the run had a baseline, and in `slitop compare`'s compare.json.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    Better,
+    Worse,
+    WithinNoise,
+    /// One of the runs has no figure, or they are in different units.
+    NotCompared,
+}
+
+impl Verdict {
+    pub fn text(self) -> &'static str {
+        match self {
+            Verdict::Better => "better",
+            Verdict::Worse => "worse",
+            Verdict::WithinNoise => "within noise",
+            Verdict::NotCompared => "not compared",
+        }
+    }
+}
+
+/// One row of the delta table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DeltaRow {
+    /// `knee`, `capacity`, `p50`/`p95`/`p99` (over the loaded run, or at `level`),
+    /// `error_rate`, `drain`, `workers_needed`.
+    pub metric: String,
+    /// The plateau's load level (baseline's) for a per-plateau row.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<f64>,
+    /// Unit of the values: `req/s`, `VUs`, `s`, `ratio`, `workers`.
+    pub unit: String,
+    pub baseline: Option<f64>,
+    pub run: Option<f64>,
+    /// (run − baseline) ÷ baseline; for the error rate the difference itself.
+    pub change: Option<f64>,
+    pub higher_is_better: bool,
+    pub verdict: Verdict,
+}
+
+impl DeltaRow {
+    /// The change signed so that positive is worse (as the regression gates read it).
+    pub fn worse_by(&self) -> Option<f64> {
+        self.change
+            .map(|c| if self.higher_is_better { -c } else { c })
+    }
+}
+
+/// The delta table of `run` against `baseline`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub baseline: String,
+    pub run: String,
+    /// The noise band given.
+    pub noise_setting: f64,
+    /// The runs' own variation (median |p95 drift| over their plateaus), when measured.
+    pub spread: Option<f64>,
+    /// The band used: the larger of the two.
+    pub noise: f64,
+    pub rows: Vec<DeltaRow>,
+    /// Over knee, capacity, workers needed and the per-plateau rows: worse when any is worse,
+    /// better when any is better and none worse, else within noise.
+    pub verdict: Verdict,
+}
+
+impl Comparison {
+    pub fn row(&self, metric: &str, level: Option<f64>) -> Option<&DeltaRow> {
+        self.rows
+            .iter()
+            .find(|r| r.metric == metric && r.level == level)
+    }
 }
 
 #[cfg(test)]

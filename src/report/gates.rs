@@ -2,6 +2,7 @@
 //! is judged from the report's own numbers, so a rebuilt report judges the same way; any
 //! failure makes `--headless` and `slitop report` exit with 3 (`cli::EXIT_GATE_FAILED`).
 
+use super::compare::{compare, DEFAULT_NOISE};
 use super::data::{AsReport, Drift, Report};
 use crate::settings::{GatesConfig, Unit};
 
@@ -74,8 +75,18 @@ pub fn evaluate<R: AsReport + ?Sized>(
         out.push(drain(report, limit.as_secs_f64()));
     }
     if let Some(limit) = cfg.regression {
-        out.push(knee_regression(report, baseline.as_deref(), limit));
-        out.push(p95_regression(report, baseline.as_deref(), limit));
+        // Judged from the same delta table a comparison shows.
+        let table = baseline
+            .as_deref()
+            .map(|b| compare(b, report, ("baseline", "run"), DEFAULT_NOISE));
+        let worse = |m: &str| table.as_ref()?.row(m, None)?.worse_by();
+        out.push(knee_regression(
+            report,
+            baseline.as_deref(),
+            worse("knee"),
+            limit,
+        ));
+        out.push(p95_regression(worse("p95"), limit));
     }
     if let Some(limit) = cfg.soak_drift {
         out.push(soak_drift(report, limit));
@@ -131,7 +142,12 @@ fn drain(report: &Report, limit: f64) -> GateResult {
 }
 
 /// Knee: the load where decoupling began; lower is worse.
-fn knee_regression(report: &Report, baseline: Option<&Report>, limit: f64) -> GateResult {
+fn knee_regression(
+    report: &Report,
+    baseline: Option<&Report>,
+    worse_by: Option<f64>,
+    limit: f64,
+) -> GateResult {
     let (base, cur) = (baseline.and_then(|b| b.knee.as_ref()), report.knee.as_ref());
     let unit_match = base.map(|k| &k.load_unit) == cur.map(|k| &k.load_unit);
     let mut g = GateResult {
@@ -148,8 +164,8 @@ fn knee_regression(report: &Report, baseline: Option<&Report>, limit: f64) -> Ga
             g.passed = false;
             g.note = Some("no baseline report".into());
         }
-        (Some(b), Some(c)) if unit_match => {
-            g.value = regression(b, c, true);
+        (Some(_), Some(_)) if unit_match => {
+            g.value = worse_by;
             g.passed = g.value.is_some_and(|v| v <= limit);
         }
         (Some(_), Some(_)) => {
@@ -167,12 +183,7 @@ fn knee_regression(report: &Report, baseline: Option<&Report>, limit: f64) -> Ga
     g
 }
 
-fn p95_regression(report: &Report, baseline: Option<&Report>, limit: f64) -> GateResult {
-    let p95 = |r: &Report| r.summary.loaded().and_then(|s| s.p95_s);
-    let value = baseline
-        .and_then(p95)
-        .zip(p95(report))
-        .and_then(|(b, c)| regression(b, c, false));
+fn p95_regression(value: Option<f64>, limit: f64) -> GateResult {
     GateResult {
         name: "p95_regression".into(),
         passed: value.is_some_and(|v| v <= limit),

@@ -29,6 +29,13 @@ pub fn render(report: &impl AsReport) -> String {
     run(&mut o, r, start);
     result(&mut o, r, start);
     gates(&mut o, r);
+    if let Some(c) = &r.comparison {
+        let _ = writeln!(
+            o,
+            "## Against the baseline\n\n{}",
+            super::compare::markdown(c)
+        );
+    }
     stages(&mut o, r, start);
     knee(&mut o, r, start);
     plots(&mut o, r);

@@ -3,6 +3,8 @@
 //! the run's state (live, or a recording replayed) → `Report` → local files; the remote
 //! exports (`crate::export`) read the finished report and never the other way round.
 
+pub mod compare;
+pub mod cross_plots;
 pub mod data;
 pub mod envelope;
 pub mod format;
@@ -13,6 +15,7 @@ pub mod littles_law;
 pub mod markdown;
 pub mod plateaus;
 pub mod plots;
+pub mod scale;
 pub mod slo;
 pub mod tables;
 pub mod triage;
@@ -169,6 +172,15 @@ pub fn write_local(dir: &Path, i: &Inputs, opts: &ReportSettings) -> anyhow::Res
         .with_context(|| format!("cannot create output directory {}", dir.display()))?;
     let mut report = build(i);
     let baseline = read_baseline(&mut report, opts);
+    if let (Some(b), Some(r)) = (&baseline, &report.baseline) {
+        let names = (r.path.as_str(), "this run");
+        report.comparison = Some(compare::compare(
+            b,
+            &report,
+            names,
+            opts.report.compare_noise,
+        ));
+    }
     report.gates = gates::evaluate(&opts.gates, &report, baseline.as_ref());
     let slo = slo::evaluate(&opts.gates, i.state, &report);
     report.gates.extend(slo);

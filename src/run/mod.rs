@@ -15,6 +15,7 @@ pub mod baseline;
 pub mod header;
 pub mod headless;
 pub mod lines;
+pub mod load;
 pub mod output;
 pub mod replay;
 pub mod stop;

@@ -1,4 +1,4 @@
-//! `[report]`: how the end-of-run report finds load plateaus.
+//! `[report]`: how the end-of-run report finds load plateaus and judges a baseline's changes.
 
 use super::ConfigError;
 use std::time::Duration;
@@ -14,6 +14,8 @@ pub struct ReportConfig {
     /// ...for at least this long.
     #[serde(with = "humantime_serde")]
     pub plateau_min: Duration,
+    /// A change against a baseline within this share is noise (widened to the runs' own).
+    pub compare_noise: f64,
 }
 
 impl Default for ReportConfig {
@@ -21,6 +23,7 @@ impl Default for ReportConfig {
         Self {
             plateau_tolerance: 0.05,
             plateau_min: Duration::from_secs(10),
+            compare_noise: 0.05,
         }
     }
 }
@@ -31,6 +34,12 @@ impl ReportConfig {
             return Err(ConfigError::Other(format!(
                 "report.plateau_tolerance = {}: expected a share in (0, 1), e.g. 0.05",
                 self.plateau_tolerance
+            )));
+        }
+        if !(self.compare_noise >= 0.0 && self.compare_noise < 1.0) {
+            return Err(ConfigError::Other(format!(
+                "report.compare_noise = {}: expected a share in [0, 1), e.g. 0.05",
+                self.compare_noise
             )));
         }
         if self.plateau_min < Duration::from_secs(2) {
