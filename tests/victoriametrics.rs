@@ -11,6 +11,7 @@
 //!
 //! Where MetricsQL differs on purpose, the case is listed in `DIFFERENCES` with the reason and
 //! the test checks that the two answers really do differ (so the list in the README stays true).
+//! Lookback (staleness) is checked to agree on this regular grid.
 
 mod common;
 
@@ -132,12 +133,13 @@ const AGREE: &[(&str, &str)] = &[
     ),
 ];
 
-/// Where MetricsQL answers differently by design: (signal, query, step offset in seconds from
-/// a sample instant, reason).
-const DIFFERENCES: &[(&str, &str, i64, &str)] = &[
+/// Where MetricsQL answers differently by design: (signal, query, step, offset in seconds from
+/// that step's sample instant, reason).
+const DIFFERENCES: &[(&str, &str, i64, i64, &str)] = &[
     (
         "increase_unaligned",
         "increase(c_total{path=\"/b\"}[1m])",
+        43,
         7,
         "Prometheus extrapolates increase/rate to the window's edges; MetricsQL takes the exact \
          difference from the last sample before the window",
@@ -145,9 +147,17 @@ const DIFFERENCES: &[(&str, &str, i64, &str)] = &[
     (
         "rate_one_sample",
         "rate(sparse_total[1m])",
+        43,
         0,
         "a window holding one sample: Prometheus has no rate; MetricsQL uses the sample before \
          the window",
+    ),
+    (
+        "quantile_of_empty_histogram",
+        "histogram_quantile(0.95, sum by (le) (rate(e_bucket[1m])))",
+        43,
+        0,
+        "buckets that saw nothing: Prometheus answers NaN; MetricsQL drops the series",
     ),
 ];
 
@@ -241,8 +251,27 @@ async fn victoriametrics_gives_the_signals_prometheus_gives_on_the_same_samples(
     }
     assert!(compared >= 3 * AGREE.len());
 
-    for (signal, query, off, reason) in DIFFERENCES {
-        let t = at(43, *off);
+    // Lookback on this 15 s grid: both hold a gauge's last sample for 4 minutes after the data
+    // ends, and neither past Prometheus' 5 minutes.
+    let gauge = [("gauge_max", "max(g)")];
+    for (off, kept) in [(240, true), (330, false)] {
+        let t = at(STEPS - 1, off);
+        let p = evaluate(&prom.url(), &gauge, t).await;
+        let v = evaluate(&vm.url(), &gauge, t).await;
+        let (a, b) = (&p["gauge_max"], &v["gauge_max"]);
+        assert_eq!(
+            !a.is_empty(),
+            kept,
+            "Prometheus {off} s after the end: {a:?}"
+        );
+        assert!(
+            same(a, b),
+            "{off} s after the end: Prometheus {a:?} vs VictoriaMetrics {b:?}"
+        );
+    }
+
+    for (signal, query, step, off, reason) in DIFFERENCES {
+        let t = at(*step, *off);
         let p = evaluate(&prom.url(), &[(signal, query)], t).await;
         let v = evaluate(&vm.url(), &[(signal, query)], t).await;
         let (a, b) = (&p[*signal], &v[*signal]);
