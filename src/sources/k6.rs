@@ -37,7 +37,7 @@ pub struct K6RestPoller {
 /// k6's execution status: the run has started (setup, running, teardown follow).
 const STATUS_STARTED: i64 = 5;
 /// k6's execution status: the run ended by itself, or was stopped or aborted.
-const STATUS_ENDED: i64 = 9;
+pub const STATUS_ENDED: i64 = 9;
 const STATUS_INTERRUPTED: i64 = 10;
 
 /// How a request to k6's API failed, as far as telling the end of a run goes.

@@ -226,6 +226,82 @@ impl Prometheus {
     }
 }
 
+impl Prometheus {
+    /// Starts Prometheus on a TSDB back-filled from OpenMetrics text (`promtool tsdb
+    /// create-blocks-from openmetrics`): it then holds exactly the samples given, nothing scraped.
+    pub fn start_from_openmetrics(openmetrics: &str) -> Prometheus {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let input = dir.path().join("samples.om");
+        std::fs::write(&input, openmetrics).unwrap();
+        let out = Command::new(promtool_bin())
+            .args(["tsdb", "create-blocks-from", "openmetrics"])
+            .arg(&input)
+            .arg(dir.path().join("data"))
+            .output()
+            .expect("run promtool");
+        assert!(
+            out.status.success(),
+            "promtool back-fill failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let cfg = dir.path().join("prometheus.yml");
+        std::fs::write(&cfg, "global:\n  scrape_interval: 15s\n").unwrap();
+        let guard = Self::spawn(port, dir.path(), &cfg);
+        Prometheus { port, guard, dir }
+    }
+}
+
+pub fn promtool_bin() -> PathBuf {
+    std::env::var_os("SLITOP_PROMTOOL")
+        .map(PathBuf::from)
+        .or_else(|| which("promtool"))
+        .expect("promtool not found: run scripts/test.sh (apt-get install prometheus)")
+}
+
+pub fn victoria_metrics_bin() -> PathBuf {
+    std::env::var_os("SLITOP_VICTORIA_METRICS")
+        .map(PathBuf::from)
+        .or_else(|| which("victoria-metrics"))
+        .expect(
+            "victoria-metrics not found: run scripts/test.sh (apt-get install victoria-metrics)",
+        )
+}
+
+/// A single-node VictoriaMetrics with a private data dir, killed on drop.
+pub struct VictoriaMetrics {
+    pub port: u16,
+    pub guard: ChildGuard,
+    pub dir: tempfile::TempDir,
+}
+
+impl VictoriaMetrics {
+    /// Starts it empty and waits for /health; samples come by import.
+    pub fn start() -> VictoriaMetrics {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let port = free_port();
+        let mut cmd = Command::new(victoria_metrics_bin());
+        cmd.arg("-storageDataPath")
+            .arg(dir.path().join("data"))
+            .arg("-httpListenAddr")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("-loggerLevel=ERROR")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let guard = ChildGuard::spawn("victoria-metrics", &mut cmd);
+        assert!(
+            wait_until(Duration::from_secs(30), || http_get_status(port, "/health")
+                == Some(200)),
+            "victoria-metrics did not become ready"
+        );
+        VictoriaMetrics { port, guard, dir }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
 /// Minimal blocking HTTP GET returning the status code (for readiness probes).
 pub fn http_get_status(port: u16, path: &str) -> Option<u16> {
     use std::io::{Read, Write};
