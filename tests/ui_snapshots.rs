@@ -478,4 +478,15 @@ fn a_vu_ramp_envelope_shows_the_concurrency_model() {
     assert!(!early.contains("model: at most"), "{early}");
     let open = screen_text(View::Envelope, 160, 48, 55, false);
     assert!(!open.contains("model:"), "{open}");
+    // A healthy arrival-rate run: its idle VUs outnumber the requests in flight, as a closed
+    // loop's do, but they are not its load.
+    let healthy = Recording::parse(
+        include_str!("fixtures/detector/baseline.jsonl"),
+        "baseline.jsonl",
+    )
+    .unwrap();
+    let (state, tl) = timeline_of(&healthy).unwrap();
+    assert!(state.detector.concurrency.is_none());
+    let text = render_text(&state, &tl, View::Envelope, 160, 48, false);
+    assert!(!text.contains("model:"), "{text}");
 }

@@ -180,10 +180,13 @@ impl Detector {
             .collect()
     }
 
-    /// The model for a closed-loop run (None for an open loop, or before any fit).
+    /// The model for a run known to be a closed loop: its knee was found in VUs, or it was
+    /// declared closed (None otherwise, or before any fit). A healthy arrival-rate run looks
+    /// the same as a healthy VU ramp (its VUs also outnumber the requests in flight), and its
+    /// VUs say nothing of its load: it gets no model.
     pub fn fit_concurrency(&self) -> Option<ConcurrencyModel> {
         let closed = self.knee.as_ref().is_some_and(|k| k.load_unit == "VUs")
-            || (!self.open_seen && self.vus_known_as_load());
+            || self.cfg.load_model == crate::settings::LoadModel::Closed;
         if !closed {
             return None;
         }
