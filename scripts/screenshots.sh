@@ -21,13 +21,17 @@ sleep 0.5
 $T send-keys -t demo -l "raised workers' prefetch to 4"
 $T send-keys -t demo Enter
 sleep $((AT - 40))
-for v in 1:dashboard 2:queue 3:envelope 4:events; do
-  $T send-keys -t demo "${v%%:*}"
-  sleep 1.5
-  $T capture-pane -e -p -t demo > "$WORK/${v#*:}.ans"
-  python3 scripts/ansi2png.py "$WORK/${v#*:}.ans" "screenshots/${v#*:}.png" 160 48
-  echo "screenshots/${v#*:}.png"
-done
+shoot() { # session key:name... : each view's screen as screenshots/NAME.png
+  local session=$1; shift
+  for v in "$@"; do
+    $T send-keys -t "$session" "${v%%:*}"
+    sleep 1.5
+    $T capture-pane -e -p -t "$session" > "$WORK/${v#*:}.ans"
+    python3 scripts/ansi2png.py "$WORK/${v#*:}.ans" "screenshots/${v#*:}.png" 160 48
+    echo "screenshots/${v#*:}.png"
+  done
+}
+shoot demo 1:dashboard 2:queue 3:envelope 4:events
 $T send-keys -t demo q
 sleep 0.5
 $T send-keys -t demo y
@@ -36,13 +40,7 @@ sleep 3
 # ghost onsets on the strip, throughput against the baseline at the same load.
 $T new-session -d -s base -x 160 -y 48 "TERM=xterm-256color target/release/slitop demo --consumers 8 --baseline $WORK/run --out $WORK/run8"
 sleep "$AT"
-for v in 1:baseline 3:baseline-envelope; do
-  $T send-keys -t base "${v%%:*}"
-  sleep 1.5
-  $T capture-pane -e -p -t base > "$WORK/${v#*:}.ans"
-  python3 scripts/ansi2png.py "$WORK/${v#*:}.ans" "screenshots/${v#*:}.png" 160 48
-  echo "screenshots/${v#*:}.png"
-done
+shoot base 1:baseline 3:baseline-envelope
 $T send-keys -t base q
 sleep 0.5
 $T send-keys -t base y

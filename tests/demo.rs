@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 use serde_json::Value as Json;
 
@@ -19,29 +19,7 @@ fn stage_lines(stdout: &str) -> Vec<Json> {
 fn a_short_demo_shows_the_sequence_and_its_replay_matches() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo");
-    // Make valkey-server findable the way a user's machine has it.
-    let vs = common::valkey_server_bin();
-    let path = format!(
-        "{}:{}",
-        vs.parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let run = Command::new(common::slitop_bin())
-        .args([
-            "demo",
-            "--ramp",
-            "25s",
-            "--max-rate",
-            "70",
-            "--duration",
-            "40s",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .env("PATH", &path)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let run = common::short_demo(&out).output().unwrap();
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(
         run.status.success(),

@@ -6,7 +6,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use serde_json::Value as Json;
 
@@ -36,22 +35,7 @@ const MISSED: &str = "client_p95<200ms@90%";
 fn a_real_run_meets_one_slo_and_misses_another_with_its_failed_seconds() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let vs = common::valkey_server_bin();
-    let path = format!(
-        "{}:{}",
-        vs.parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let run = Command::new(common::slitop_bin())
-        .args([
-            "demo",
-            "--ramp",
-            "25s",
-            "--max-rate",
-            "70",
-            "--duration",
-            "40s",
-        ])
+    let run = common::short_demo(&out)
         .args([
             "--headless",
             "--slo",
@@ -60,11 +44,7 @@ fn a_real_run_meets_one_slo_and_misses_another_with_its_failed_seconds() {
             MISSED,
             "--warmup",
             "5s",
-            "--out",
         ])
-        .arg(&out)
-        .env("PATH", &path)
-        .stdin(Stdio::null())
         .output()
         .unwrap();
     let stderr = common::stderr_of(&run);
@@ -123,13 +103,7 @@ fn a_real_run_meets_one_slo_and_misses_another_with_its_failed_seconds() {
 
     // Rebuilt from the recording (whose header keeps the gates): the same verdict, exit 3.
     let rebuilt = dir.path().join("rebuilt");
-    let rep = Command::new(common::slitop_bin())
-        .arg("report")
-        .arg(out.join("recording.jsonl"))
-        .arg("--out")
-        .arg(&rebuilt)
-        .output()
-        .unwrap();
+    let rep = common::rebuild_report(&out.join("recording.jsonl"), &rebuilt);
     assert_eq!(rep.status.code(), Some(3), "{}", common::stderr_of(&rep));
     assert_eq!(report_json(&rebuilt)["gates"], r["gates"]);
 }

@@ -16,15 +16,6 @@ fn lines(path: &std::path::Path) -> Vec<Json> {
         .collect()
 }
 
-fn valkey_path() -> String {
-    let vs = common::valkey_server_bin();
-    format!(
-        "{}:{}",
-        vs.parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
-}
-
 #[test]
 fn stop_at_errors_visible_stops_k6_within_two_refreshes_of_the_deadline() {
     let dir = tempfile::tempdir().unwrap();
@@ -42,7 +33,7 @@ fn stop_at_errors_visible_stops_k6_within_two_refreshes_of_the_deadline() {
             "--out",
         ])
         .arg(&out)
-        .env("PATH", valkey_path())
+        .env("PATH", common::path_with_valkey())
         .stdin(Stdio::null())
         .output()
         .unwrap();
@@ -91,13 +82,7 @@ fn stop_at_errors_visible_stops_k6_within_two_refreshes_of_the_deadline() {
 
     // Rebuilt from the recording, the report says so too.
     let rebuilt = dir.path().join("rebuilt");
-    let rep = Command::new(common::slitop_bin())
-        .arg("report")
-        .arg(out.join("recording.jsonl"))
-        .arg("--out")
-        .arg(&rebuilt)
-        .output()
-        .unwrap();
+    let rep = common::rebuild_report(&out.join("recording.jsonl"), &rebuilt);
     assert!(rep.status.success(), "{}", common::stderr_of(&rep));
     let md = std::fs::read_to_string(rebuilt.join("report.md")).unwrap();
     assert!(md.contains(text), "{md}");

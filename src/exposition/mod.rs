@@ -128,7 +128,11 @@ pub fn parse(input: &str, format: Format) -> Result<Scrape, ParseError> {
 /// Still an error: an OpenMetrics body without `# EOF` (likely truncated), and a body where lines
 /// were skipped and none was a sample (not an exposition at all, e.g. an HTML error page).
 pub fn parse_lenient(input: &str, format: Format) -> Result<Scrape, ParseError> {
-    let mut out = parse_lines(input, format, true)?;
+    refuse_if_nothing_parsed(parse_lines(input, format, true)?)
+}
+
+/// A lenient parse where lines were skipped and none was a sample is not an exposition.
+fn refuse_if_nothing_parsed(mut out: Scrape) -> Result<Scrape, ParseError> {
     if out.samples.is_empty() {
         if let Some(mut first) = out.skipped.first.take() {
             first.message += &format!(
@@ -149,17 +153,7 @@ pub fn parse_only(
     format: Format,
     keep: &dyn Fn(&str) -> bool,
 ) -> Result<Scrape, ParseError> {
-    let mut out = parse_lines_with(input, format, true, Some(keep))?;
-    if out.samples.is_empty() {
-        if let Some(mut first) = out.skipped.first.take() {
-            first.message += &format!(
-                "; no line parsed as a sample ({} skipped)",
-                out.skipped.lines
-            );
-            return Err(first);
-        }
-    }
-    Ok(out)
+    refuse_if_nothing_parsed(parse_lines_with(input, format, true, Some(keep))?)
 }
 
 fn parse_lines(input: &str, format: Format, lenient: bool) -> Result<Scrape, ParseError> {

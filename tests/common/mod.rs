@@ -471,6 +471,48 @@ pub fn run_slitop(args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
         .expect("run slitop")
 }
 
+/// PATH with the test Valkey's directory first, so `slitop demo` finds `valkey-server` the way
+/// a user's machine has it.
+pub fn path_with_valkey() -> String {
+    let vs = valkey_server_bin();
+    format!(
+        "{}:{}",
+        vs.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+/// A short `slitop demo` (25 s ramp to 70 req/s, 40 s) writing into `out`, with valkey-server
+/// on PATH and no input; more flags go on with `.args`.
+pub fn short_demo(out: &std::path::Path) -> Command {
+    let mut c = Command::new(slitop_bin());
+    c.args([
+        "demo",
+        "--ramp",
+        "25s",
+        "--max-rate",
+        "70",
+        "--duration",
+        "40s",
+    ])
+    .arg("--out")
+    .arg(out)
+    .env("PATH", path_with_valkey())
+    .stdin(Stdio::null());
+    c
+}
+
+/// `slitop report RECORDING --out DIR`: a report rebuilt from a recording.
+pub fn rebuild_report(recording: &std::path::Path, out: &std::path::Path) -> std::process::Output {
+    Command::new(slitop_bin())
+        .arg("report")
+        .arg(recording)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
 pub fn stderr_of(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
