@@ -136,7 +136,15 @@ fn eight_workers_against_four_is_better_and_a_run_against_itself_within_noise() 
         at36["run"].as_f64().unwrap(),
     );
     assert!(r < b, "p95 at 36 req/s: {b} → {r}");
-    assert_eq!(at36["verdict"], "better", "{at36}");
+    // Lower is "better" beyond the noise band. The band widens to the runs' own p95 drift
+    // within their plateaus (4 workers at 90% with exponential service times drift a lot on a
+    // busy machine), and a quantile of too few requests is not judged: either way a lower p95
+    // is then "within noise", never "worse".
+    let noise = &c["comparisons"][0]["noise"];
+    assert!(
+        at36["verdict"] == "better" || at36["verdict"] == "within_noise",
+        "{at36} (noise band {noise})"
+    );
     assert_eq!(c["comparisons"][0]["verdict"], "better", "{c}");
     assert!(cmp.join("compare.svg").is_file() && cmp.join("compare.md").is_file());
 
