@@ -83,9 +83,10 @@ pub fn fitted(text: &str, range: Duration) -> Result<Option<String>, PromqlError
 
 /// The window the detector differentiates over for samples `interval` apart: three sample
 /// intervals (so a window always holds two or three samples, as Grafana's rate interval does),
-/// never under 10 s (shorter windows at 1 s scrapes only add noise).
+/// never under 10 s (shorter windows at 1 s scrapes only add noise). Whole seconds: a measured
+/// interval jitters by milliseconds, and the query sent should not (`[12s]`, not `[12s9ms]`).
 pub fn fast_window(interval: Duration) -> Duration {
-    (interval * 3).max(Duration::from_secs(10))
+    Duration::from_secs((interval * 3).as_secs_f64().round() as u64).max(Duration::from_secs(10))
 }
 
 /// Calls `f` on every range selector of a query that parses.
@@ -196,6 +197,10 @@ mod tests {
             vec!["a_total{m=\"POST\"}".to_string(), "b_total".to_string()]
         );
         assert_eq!(fast_window(Duration::from_secs(1)), Duration::from_secs(10));
+        assert_eq!(
+            fast_window(Duration::from_millis(4003)),
+            Duration::from_secs(12)
+        );
         assert_eq!(
             fast_window(Duration::from_secs(15)),
             Duration::from_secs(45)
