@@ -366,7 +366,7 @@ async fn sweep(args: &DemoArgs, opts: RunOptions) -> anyhow::Result<crate::repor
         last = Some(outcome);
     }
     let curve = crate::report::scale::curve(&runs, None).map_err(|e| anyhow!(e))?;
-    let md = crate::report::scale::write_files(&base, &curve)?;
+    let md = crate::report::write_scale_files(&base, &curve)?;
     eprintln!("{md}");
     eprintln!(
         "slitop demo: scaling curve in {}",

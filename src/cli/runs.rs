@@ -116,7 +116,7 @@ pub fn scale_cmd(cli: &Cli, paths: &[PathBuf], rate: Option<f64>) -> Result<(), 
         runs.into_iter().map(|r| (r.name, r.report)).collect();
     let curve = scale::curve(&named, rate).map_err(|e| Failure::usage(what, anyhow::anyhow!(e)))?;
     let dir = out_dir(cli, "slitop-scale").map_err(|e| Failure::usage(what, e))?;
-    let md = scale::write_files(&dir, &curve).map_err(|e| Failure::run(what, e))?;
+    let md = crate::report::write_scale_files(&dir, &curve).map_err(|e| Failure::run(what, e))?;
     println!("{md}");
     eprintln!("{what}: written to {}", dir.display());
     Ok(())

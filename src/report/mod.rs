@@ -250,3 +250,25 @@ fn write_plots(dir: &Path, report: &mut Report, data: plots::PlotData) -> anyhow
     }
     Ok(())
 }
+
+/// The scaling curve's files: scale.md, scale.json and scale.svg in `dir` (written here, above
+/// both the curve and its plot); returns the Markdown.
+pub fn write_scale_files(dir: &Path, c: &scale::ScaleCurve) -> anyhow::Result<String> {
+    let mut md = scale::markdown(c);
+    match cross_plots::scale_svg(c) {
+        Ok(svg) => {
+            write(&dir.join(cross_plots::SCALE_FILE), &svg)?;
+            md += &format!(
+                "\n![capacity against workers]({})\n",
+                cross_plots::SCALE_FILE
+            );
+        }
+        Err(e) => md += &format!("\nThe plot could not be drawn: {e}\n"),
+    }
+    write(
+        &dir.join(scale::JSON_FILE),
+        &(serde_json::to_string_pretty(c)? + "\n"),
+    )?;
+    write(&dir.join(scale::MARKDOWN_FILE), &md)?;
+    Ok(md)
+}

@@ -226,26 +226,5 @@ pub fn markdown(c: &ScaleCurve) -> String {
     s
 }
 
-/// Writes scale.md, scale.json and scale.svg into `dir`; returns the Markdown.
-pub fn write_files(dir: &std::path::Path, c: &ScaleCurve) -> anyhow::Result<String> {
-    let mut md = markdown(c);
-    match super::cross_plots::scale_svg(c) {
-        Ok(svg) => {
-            super::write(&dir.join(super::cross_plots::SCALE_FILE), &svg)?;
-            md += &format!(
-                "\n![capacity against workers]({})\n",
-                super::cross_plots::SCALE_FILE
-            );
-        }
-        Err(e) => md += &format!("\nThe plot could not be drawn: {e}\n"),
-    }
-    super::write(
-        &dir.join(JSON_FILE),
-        &(serde_json::to_string_pretty(c)? + "\n"),
-    )?;
-    super::write(&dir.join(MARKDOWN_FILE), &md)?;
-    Ok(md)
-}
-
 pub const JSON_FILE: &str = "scale.json";
 pub const MARKDOWN_FILE: &str = "scale.md";
