@@ -41,6 +41,10 @@ pub struct Knee {
     /// Why the load generator, not the service, may have been the limit at the knee.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generator_bound: Option<String>,
+    /// Where the healthy line meets the capacity (`knee_model`), once a capacity is known:
+    /// the wall itself, where `load` is the load a confirmation later. Refit every few seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<f64>,
 }
 
 /// The hop of the request's path whose latency rose first and most when p95 rose.
@@ -269,6 +273,13 @@ impl Detector {
         {
             self.concurrency = self.fit_concurrency();
             self.concurrency_fitted = Some(t);
+            let model = self
+                .knee
+                .as_ref()
+                .and_then(|k| self.knee_model(k.load_unit == "VUs"));
+            if let Some(k) = self.knee.as_mut() {
+                k.model = model.filter(|m| m.is_finite());
+            }
         }
         self.check_warnings(&frame);
         out
@@ -417,7 +428,10 @@ impl Detector {
 
     /// Closed-loop decoupling: more VUs buy less throughput each.
     fn closed_decoupled(&self) -> Option<String> {
-        if !self.closed_loop() {
+        // In Auto, VUs that never thought between requests are an arrival-rate test's
+        // pool: their throughput each falls with latency long before any wall.
+        let vus_are_pool = self.cfg.load_model == LoadModel::Auto && !self.vus_drive_load();
+        if !self.closed_loop() || vus_are_pool {
             return None;
         }
         let tput = self.level(|f| f.throughput)?;
@@ -467,6 +481,18 @@ impl Detector {
     /// requests in flight (they think between requests: a closed loop). A closed loop's
     /// arrivals also outrun completions while VUs are added (each new VU's request waits),
     /// which must not make it an open loop.
+    /// Whether this run's load is its VUs (a closed loop), as far as the data shows yet:
+    /// the knee's unit once there is one, else the load model or what the VUs were seen doing.
+    pub fn load_in_vus(&self) -> bool {
+        match &self.knee {
+            Some(k) => k.load_unit == "VUs",
+            None => {
+                self.cfg.load_model == LoadModel::Closed
+                    || (self.vus_known_as_load() && !self.open_seen)
+            }
+        }
+    }
+
     fn vus_known_as_load(&self) -> bool {
         self.level(|f| f.vus).is_some()
             && median(self.vus_per_busy.iter().copied()).is_some_and(|r| r > 1.5)
@@ -820,6 +846,7 @@ impl Detector {
             offered_rps: at.offered,
             vus: at.vus,
             generator_bound: self.generator_limit(),
+            model: None,
         });
     }
 

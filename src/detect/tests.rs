@@ -190,6 +190,36 @@ fn closed_loop_vu_ramp_decouples_before_the_plateau() {
 }
 
 #[test]
+fn healthy_arrival_rate_run_whose_latency_rises_with_utilisation_never_decouples() {
+    // Arrivals 8 → 28 req/s against 40 req/s: latency grows as 1/(1 − ρ) (0.1 → 0.33 s)
+    // and k6 holds one VU per request in flight, so throughput per VU falls by more than
+    // half while every request is still served.
+    let frames: Vec<Frame> = (0..180)
+        .map(|s| {
+            let lam = 8.0 + 20.0 * (s as f64 / 120.0).min(1.0);
+            let latency = 0.1 / (1.0 - lam / 40.0);
+            Frame {
+                t: s * 1000,
+                offered: Some(lam),
+                vus: Some((lam * latency).ceil() + 1.0),
+                throughput: Some(lam),
+                pending: Some(lam * latency),
+                queue_lag: Some(0.0),
+                consumers: Some(4.0),
+                service_time: Some(latency),
+                p95: Some(latency * 1.5),
+                eof_errors: Some(0.0),
+                ..Frame::default()
+            }
+        })
+        .collect();
+    let (d, tr) = run(frames);
+    for id in [StageId::Decoupled, StageId::PendingClimbs, StageId::Plateau] {
+        assert!(!d.stage(id).reached(), "{id:?}: {tr:#?}");
+    }
+}
+
+#[test]
 fn arrival_rate_test_with_growing_vus_puts_the_knee_in_req_per_s() {
     // k6's arrival-rate executors hold one VU per request in flight (Little's law), so VUs
     // grow with latency and per-VU throughput falls before arrivals outrun completions.

@@ -86,6 +86,8 @@ fn knee(k: &detect::Knee) -> Knee {
         offered_rps,
         vus,
         generator_bound,
+        // Refit below on the whole run.
+        model: _,
     } = k;
     Knee {
         load: finite(*load),

@@ -128,7 +128,7 @@ impl<'a> Envelope<'a> {
     /// The signals and points to plot, or what is missing to plot anything.
     fn at(s: &'a Screen) -> Result<Self, &'static str> {
         let state = s.state;
-        // The offered rate when there is one, else VUs.
+        // VUs in a closed loop, else the offered rate when there is one, else VUs.
         let (load, unit) =
             load_of(state).ok_or("no load signal (offered rate or VUs) configured")?;
         let p95 = state
@@ -296,6 +296,8 @@ impl<'a> Envelope<'a> {
 /// The load axis: the offered rate when there is one, else VUs, with its unit.
 fn load_of(state: &RunState) -> Option<(&SignalDef, &'static str)> {
     match (state.role(Role::Offered), state.role(Role::Vus)) {
+        // A closed loop's arrivals are its own output: its load is the VUs.
+        (_, Some(v)) if state.detector.load_in_vus() => Some((v, "VUs")),
         (Some(o), _) => Some((o, "req/s")),
         (None, Some(v)) => Some((v, "VUs")),
         _ => None,
@@ -364,7 +366,7 @@ fn knee_load(state: &RunState, t: TimeMs, unit: &str) -> Option<f64> {
         .knee
         .as_ref()
         .filter(|k| k.unix_ms <= t && k.load_unit == unit)
-        .and_then(|k| k.load)
+        .and_then(|k| k.model.or(k.load))
 }
 
 #[cfg(test)]
