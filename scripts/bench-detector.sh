@@ -11,6 +11,10 @@
 # on the baseline, and the goals missed.
 #
 #   scripts/bench-detector.sh [--only GLOB,...] [--out DIR] [--list]
+#   scripts/bench-detector.sh --rejudge --out DIR [--only GLOB,...]
+#
+# --rejudge replays an earlier --out's recordings through the slitop built now (same raw data,
+# this detector), so a detector change is judged without new runs.
 #
 # GLOB matches pipeline.scenario.watcher, e.g. --only 'default.ramp.*,*.baseline.k6'.
 # Pipelines: default retain drops5xx noskip. Scenarios: ramp vu-ramp steps burst baseline.
@@ -21,13 +25,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-out="" only="" list=""
+out="" only="" list="" rejudge=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
     --list) list=1; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    --rejudge) rejudge=--rejudge; shift ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -54,6 +59,9 @@ if [ -z "$out" ]; then
 fi
 trap '[ -n "$cleanup" ] && rm -rf "$cleanup"' EXIT
 
-python3 scripts/bench_detector.py --root "$root" --out "$out" --only "$only" \
+if [ -n "$rejudge" ] && [ -n "$cleanup" ]; then
+  echo "--rejudge needs --out DIR of an earlier run" >&2; exit 2
+fi
+python3 scripts/bench_detector.py --root "$root" --out "$out" --only "$only" $rejudge \
   --bin "slitop=$target/release/slitop" --bin "pipeline=$target/release/slitop-pipeline" \
   --bin "valkey=$valkey" --bin "k6=$k6" --bin "prometheus=$prometheus"

@@ -394,7 +394,21 @@ def table(rows):
     return "\n".join(lines)
 
 
-def analyse(out, runs):
+def rejudge(slitop, out, runs):
+    """Each watcher's recording through this slitop's signals and detector (same raw data)."""
+    for pipeline, scenario, watchers in runs:
+        for w in watchers:
+            wdir = os.path.join(out, f"{pipeline}.{scenario}", w)
+            rec = os.path.join(wdir, "recording.jsonl")
+            if not os.path.exists(rec):
+                continue
+            dest = os.path.join(wdir, "rejudged")
+            shutil.rmtree(dest, ignore_errors=True)
+            subprocess.run([slitop, "replay", rec, "--headless", "--out", dest],
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def analyse(out, runs, sub=None):
     rows, notes = [], []
     for pipeline, scenario, watchers in runs:
         run_dir = os.path.join(out, f"{pipeline}.{scenario}")
@@ -404,7 +418,8 @@ def analyse(out, runs):
             if tr is None:
                 row["goals"] = "no access log"
             else:
-                judge(row, tr, *slitop_side(os.path.join(run_dir, w)), scenario, w)
+                wdir = os.path.join(run_dir, w, *([sub] if sub else []))
+                judge(row, tr, *slitop_side(wdir), scenario, w)
             rows.append(row)
         if tr:
             notes.append(truth_note(pipeline, scenario, tr))
@@ -449,6 +464,8 @@ def main():
     ap.add_argument("--only", default="", help="comma-separated globs over pipeline.scenario.watcher")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--analyse-only", action="store_true", help="re-read an earlier --out")
+    ap.add_argument("--rejudge", action="store_true",
+                    help="replay an earlier --out's recordings through this slitop, then analyse")
     ap.add_argument("--bin", action="append", default=[], help="NAME=PATH")
     a = ap.parse_args()
     runs = matrix([p for p in a.only.split(",") if p])
@@ -457,12 +474,14 @@ def main():
             print(f"{p}.{s}: {' '.join(ws)}")
         return 0
     bins = dict(b.split("=", 1) for b in a.bin)
-    if not a.analyse_only:
+    if a.rejudge:
+        rejudge(bins["slitop"], a.out, runs)
+    elif not a.analyse_only:
         os.makedirs(a.out, exist_ok=True)
         for i, (p, s, ws) in enumerate(runs):
             print(f"# run {i + 1}/{len(runs)}: {p}.{s} watched by {', '.join(ws)}", file=sys.stderr)
             run_one(bins, a.root, p, s, ws, a.out)
-    rows, notes = analyse(a.out, runs)
+    rows, notes = analyse(a.out, runs, "rejudged" if a.rejudge else None)
     print(table(rows))
     print("\nCells: confirmation - truth (s); miss = never confirmed; !N = raised N s into a run "
           "whose data never showed it; n/a = the data cannot show it (below). Goals: every stage "

@@ -30,6 +30,9 @@ pub struct Frame {
     /// Server-side p95 (s); the client's when the server has none.
     pub p95: Option<f64>,
     pub client_p95: Option<f64>,
+    /// Requests the client completes per second (k6), whatever else is the throughput.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_rate: Option<f64>,
     pub error_rate: Option<f64>,
     /// Cumulative connection-level client failures (EOF, reset).
     pub eof_errors: Option<f64>,
@@ -135,6 +138,7 @@ impl Frame {
             service_time: role(Role::ServiceTime),
             p95: server_p95.or(client_p95),
             client_p95,
+            client_rate: role(Role::ClientRate),
             error_rate: role(Role::ErrorRate),
             eof_errors: role(Role::EofErrors),
             dropped_iterations: role(Role::DroppedIterations),

@@ -166,13 +166,28 @@ impl Detector {
     }
 
     /// Points (seconds relative to now, value) of one field over the last `span`.
+    ///
+    /// Data sampled more slowly than the refresh repeats each value until the next sample: a
+    /// 15 s scrape read every second is a staircase, whose repeats would outvote its steps in
+    /// a trend (a window mostly on one step reads flat while the data climbs). A repeated value
+    /// is kept only once it is a sample interval old, so each fresh sample counts once.
     fn series(&self, span: Duration, f: impl Fn(&Frame) -> Option<f64>) -> Vec<(f64, f64)> {
         let now = self.recent.back().map(|f| f.t).unwrap_or(0);
         let from = now - span.as_millis() as TimeMs;
+        let fresh_ms = (self.sample_s() * 900.0) as TimeMs;
+        let mut kept: Option<(TimeMs, f64)> = None;
         self.recent
             .iter()
             .filter(|fr| fr.t >= from)
-            .filter_map(|fr| f(fr).map(|v| ((fr.t - now) as f64 / 1000.0, v)))
+            .filter_map(|fr| Some((fr.t, f(fr)?)))
+            .filter(|&(t, v)| {
+                let keep = kept.is_none_or(|(kt, kv)| v != kv || t - kt >= fresh_ms);
+                if keep {
+                    kept = Some((t, v));
+                }
+                keep
+            })
+            .map(|(t, v)| ((t - now) as f64 / 1000.0, v))
             .collect()
     }
 
@@ -419,7 +434,8 @@ impl Detector {
                     "achieved {} of offered {} req/s ({:.0}% < {:.0}%){}",
                     fmt_rate(tput),
                     fmt_rate(offered),
-                    r * 100.0,
+                    // Rounded down: 94.7% of a 95% bar must not read "95% < 95%".
+                    (r * 100.0).floor(),
                     self.cfg.decouple_ratio * 100.0,
                     self.sources_note()
                 )
@@ -477,10 +493,6 @@ impl Detector {
         median(self.vus_per_busy.iter().copied()).is_none_or(|r| r > 1.5)
     }
 
-    /// The VUs are known to be the load: they were seen, while healthy, to outnumber the
-    /// requests in flight (they think between requests: a closed loop). A closed loop's
-    /// arrivals also outrun completions while VUs are added (each new VU's request waits),
-    /// which must not make it an open loop.
     /// Whether this run's load is its VUs (a closed loop), as far as the data shows yet:
     /// the knee's unit once there is one, else the load model or what the VUs were seen doing.
     pub fn load_in_vus(&self) -> bool {
@@ -493,6 +505,10 @@ impl Detector {
         }
     }
 
+    /// The VUs are known to be the load: they were seen, while healthy, to outnumber the
+    /// requests in flight (they think between requests: a closed loop). A closed loop's
+    /// arrivals also outrun completions while VUs are added (each new VU's request waits),
+    /// which must not make it an open loop.
     fn vus_known_as_load(&self) -> bool {
         self.level(|f| f.vus).is_some()
             && median(self.vus_per_busy.iter().copied()).is_some_and(|r| r > 1.5)
@@ -518,6 +534,15 @@ impl Detector {
         }
         self.backlog_growth()
             .is_some_and(|(b, slope)| b >= self.cfg.min_backlog && slope >= self.climb_needed())
+    }
+
+    /// Work piles up as `pending_climbs` judges it: the queue's backlog when one is in view,
+    /// else the requests in flight (or the client's VUs). True when neither is known.
+    fn work_piles_up(&self) -> bool {
+        if self.queue_visible() {
+            return self.backlog_climbs();
+        }
+        self.level(Frame::concurrency).is_none() || self.pending_climbs().is_some()
     }
 
     fn pending_climbs(&self) -> Option<String> {
@@ -607,14 +632,15 @@ impl Detector {
         let w = self.backlog_window();
         let tslope = self.trend(w, |f| f.throughput)?;
         let trel = tslope / tput;
-        // Arrivals rising against flat completions leave their excess in the queue: with one
-        // in view, a plateau starts only once the backlog climbs as `pending_climbs` judges it
-        // (rate windows can flatten a few seconds before the work piles up). Once active it
-        // holds on throughput alone, since a queue bounded by client deadlines stops growing.
+        // Arrivals rising against flat completions leave their excess behind: in the queue
+        // when one is in view, else in flight. A plateau starts only once work piles up as
+        // `pending_climbs` judges it (rate windows can flatten a few seconds before it does,
+        // and a noisy offered rate "rises" across a held step). Once active it holds on
+        // throughput alone, since a queue bounded by client deadlines stops growing.
         // (A closed loop's queue is bounded by its VUs: no such corroboration there.)
         if name == "offered"
             && self.stage(StageId::Plateau).state != StageState::Active
-            && !self.backlog_climbs()
+            && !self.work_piles_up()
         {
             return None;
         }
@@ -770,7 +796,17 @@ impl Detector {
                 }
             }
         }
-        if let (Some(v), Some(busy)) = (self.level(|f| f.vus), self.level(|f| f.pending)) {
+        // The client's requests in flight by Little's law (its completions × its p95, an
+        // upper bound on the mean latency, so a closed loop counts only when its VUs think well
+        // beyond it), else the server's in-flight gauge: VUs and requests seen from one place,
+        // at one sampling (a server gauge scraped every 15 s reads a handful of requests at
+        // random against VUs read every second).
+        let client_busy = match (self.level(|f| f.client_rate), self.level(|f| f.client_p95)) {
+            (Some(r), Some(p)) if r >= min_rate && p > 0.0 => Some(r * p),
+            _ => None,
+        };
+        let busy = client_busy.or_else(|| self.level(|f| f.pending));
+        if let (Some(v), Some(busy)) = (self.level(|f| f.vus), busy) {
             if busy >= 1.0 && v >= 1.0 {
                 self.vus_per_busy.push_back(v / busy);
                 if self.vus_per_busy.len() > 30 {

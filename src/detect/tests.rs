@@ -314,6 +314,36 @@ fn a_fifteen_second_staircase_is_judged_over_a_few_of_its_samples() {
 }
 
 #[test]
+fn a_backlog_scraped_every_15_s_climbs_from_its_first_steps_not_once_they_fill_the_window() {
+    // Arrivals 44 req/s against 40 from 60 s: the backlog grows 4/s, seen as a step of 60 at
+    // each 15 s scrape. Read every second, each step repeats fifteen times; counted once
+    // each, two steps are a climb.
+    let frames: Vec<Frame> = (0..150)
+        .map(|s: i64| {
+            let scrape = s - s % 15;
+            let backlog = (4 * (scrape - 45).max(0)) as f64;
+            Frame {
+                t: s * 1000,
+                offered: Some(if s < 60 { 20.0 + s as f64 / 3.0 } else { 44.0 }),
+                throughput: Some(if s < 60 { 20.0 + s as f64 / 3.0 } else { 40.0 }),
+                queue_lag: Some(backlog),
+                consumers: Some(4.0),
+                p95: Some(0.1),
+                sample_s: Some(15.0),
+                ..Frame::default()
+            }
+        })
+        .collect();
+    let (d, tr) = run(frames);
+    let c = d
+        .stage(StageId::PendingClimbs)
+        .first_confirmed
+        .unwrap_or_else(|| panic!("{tr:#?}"));
+    // The second step lands at 75 s; the stage holds 2 s before it is confirmed.
+    assert!(c <= 78_000, "pending_climbs confirmed at {c} ms: {tr:#?}");
+}
+
+#[test]
 fn steps_past_the_wall_put_the_knee_at_the_capacity_not_at_a_step() {
     // 10 req/s more every 12 s (10 … 70) against 40 req/s: the offered rate jumps past the
     // wall between two refreshes, so the rate at the onset says little about the knee.

@@ -56,8 +56,8 @@ pub enum Role {
     DequeueRate,
     /// Work acknowledged at the queue per second (completions when the server counts none).
     AckRate,
-    /// Iterations k6 started per second (completed + dropped): the offered load of an
-    /// arrival-rate test when the service reports none.
+    /// Iterations k6 started per second (completed + dropped + the growth of those in
+    /// progress): the offered load of an arrival-rate test when the service reports none.
     IterationRate,
     /// Requests the client completed per second: the last resort for load and throughput.
     ClientRate,
