@@ -242,6 +242,27 @@ fn closed_loop_vu_ramp_decouples_before_the_plateau() {
     let (d, p) = (onset(&s, StageId::Decoupled), onset(&s, StageId::Plateau));
     assert!(d <= p, "decoupled {d} after plateau {p}");
     assert_eq!(s.detector.knee.clone().unwrap().load_unit, "VUs");
+    // The report reads the run as the detector judged it: the queue's arrivals outran its
+    // completions while VUs were added, which does not make the knee an arrival rate.
+    let at = slitop::report::headline::knee_at(&s).unwrap();
+    assert_eq!(at.load_unit, "VUs", "{at:?}");
+    // 60 VUs thinking 0.5 s against 40 req/s: the wall is at 40 × (0.5 + 0.1) = 24 VUs.
+    let knee = at.load.unwrap();
+    assert!((knee - 24.0).abs() / 24.0 < 0.15, "knee {knee} VUs");
+}
+
+/// A VU ramp whose queue's arrivals outran its completions for many refreshes while VUs were
+/// added (each new VU's first request waits): still a closed loop, its knee in VUs, in the
+/// detector and in the report. Ground truth from the run's access log (fixture README):
+/// capacity 32.0 req/s, knee 19.4 VUs.
+#[test]
+fn a_closed_loop_whose_queue_arrivals_outran_completions_keeps_its_knee_in_vus() {
+    let s = replay(&load("vu-ramp-queue"));
+    assert_eq!(s.detector.knee.clone().unwrap().load_unit, "VUs");
+    let at = slitop::report::headline::knee_at(&s).unwrap();
+    assert_eq!(at.load_unit, "VUs", "{at:?}");
+    let knee = at.load.unwrap();
+    assert!((knee - 19.4).abs() / 19.4 < 0.1, "knee {knee} VUs");
 }
 
 #[test]
@@ -287,7 +308,14 @@ fn a_torn_last_line_is_dropped_and_a_bad_middle_line_is_located() {
 
 #[test]
 fn replaying_each_fixture_reproduces_the_transitions_it_recorded_live() {
-    for name in ["ramp", "baseline", "burst", "vu-ramp", "steps"] {
+    for name in [
+        "ramp",
+        "baseline",
+        "burst",
+        "vu-ramp",
+        "steps",
+        "vu-ramp-queue",
+    ] {
         let rec = load(name);
         let (s, recorded) = replay_into(&rec).unwrap();
         assert!(!recorded.is_empty(), "{name}: no recorded stage lines");

@@ -48,6 +48,16 @@ pub fn load_kind(state: &RunState) -> LoadKind {
     match d.cfg.load_model {
         LoadModel::Open => LoadKind::Offered,
         LoadModel::Closed => LoadKind::Vus,
+        // The detector's own reading once it has placed a knee: its load model is what it
+        // judged the run by (a closed loop's arrivals also outrun completions while VUs are
+        // added, which a count of such refreshes would take for an open loop).
+        LoadModel::Auto if d.knee.is_some() => {
+            if d.load_in_vus() {
+                LoadKind::Vus
+            } else {
+                LoadKind::Offered
+            }
+        }
         LoadModel::Auto => {
             let outran = d
                 .history
