@@ -77,7 +77,7 @@ impl EngineError {
 }
 
 /// Roles the detector judges from rates, and so reads through the fast view.
-const FAST_ROLES: [Role; 8] = [
+const FAST_ROLES: [Role; 9] = [
     Role::Offered,
     Role::Throughput,
     Role::EnqueueRate,
@@ -85,6 +85,7 @@ const FAST_ROLES: [Role; 8] = [
     Role::AckRate,
     Role::IterationRate,
     Role::ClientRate,
+    Role::ClientOkRate,
     Role::ErrorRate,
 ];
 

@@ -234,6 +234,15 @@ fn burst_piles_up_clears_and_the_drain_time_is_right() {
         (drain - truth).abs() <= 0.2 * truth,
         "drain {drain} vs truth {truth}"
     );
+    // Arrivals jumped past the wall and stayed there: completions that stop rising under
+    // them are the plateau, and what they held is the capacity.
+    assert!(
+        s.detector.stage(StageId::Plateau).reached(),
+        "{:#?}",
+        s.transitions
+    );
+    let cap = s.detector.capacity_rps().unwrap();
+    assert!((cap - CAPACITY).abs() / CAPACITY < 0.1, "capacity {cap}");
 }
 
 #[test]

@@ -105,7 +105,12 @@ impl Frame {
             Role::ClientRate,
         ]);
         // Entries read are not work done (skipped jobs are read too): only acknowledged work.
-        let throughput = first_of(&[Role::Throughput, Role::AckRate, Role::ClientRate]);
+        let throughput = first_of(&[
+            Role::Throughput,
+            Role::AckRate,
+            Role::ClientOkRate,
+            Role::ClientRate,
+        ]);
         let fallback = |x: &Option<(f64, String, Role)>, primary: Role| {
             x.as_ref().filter(|x| x.2 != primary).map(|x| x.1.clone())
         };
@@ -206,6 +211,20 @@ mod tests {
         // Entries read (including skipped work) are never counted as done.
         assert_eq!(f.throughput, Some(75.0));
         assert_eq!(f.throughput_from.as_deref(), Some("acked"));
+    }
+
+    #[test]
+    fn the_client_alone_counts_only_requests_that_did_not_fail_as_done() {
+        let mut e = engine(&[
+            ("k6_rps", "sum(k6_done)", Role::ClientRate),
+            ("k6_ok_rps", "sum(k6_ok)", Role::ClientOkRate),
+        ]);
+        e.evaluate_local(&gauges(&[("k6_done", 70.0), ("k6_ok", 39.0)]), 1500);
+        let f = Frame::from_engine(&e, 1500);
+        assert_eq!(f.throughput, Some(39.0));
+        assert_eq!(f.throughput_from.as_deref(), Some("k6_ok_rps"));
+        // The client's own rate (for its requests in flight) is still every request.
+        assert_eq!(f.client_rate, Some(70.0));
     }
 
     #[test]

@@ -354,13 +354,25 @@ impl Detector {
 
     /// The backlog grows by at least the shortfall that counts as decoupling: arrivals minus
     /// completions, measured without waiting for a rate window.
-    fn backlog_decoupling(&self) -> Option<(f64, f64, f64)> {
+    ///
+    /// With no queue in view, the requests in flight are that backlog (Little's law: they
+    /// grow by arrivals minus completions), unless they are a closed loop's VUs, which grow
+    /// because VUs are added.
+    fn backlog_decoupling(&self) -> Option<(f64, f64, f64, &'static str)> {
         let offered = self.level(|f| f.offered)?;
-        let (backlog, slope) = self.backlog_growth()?;
+        let (backlog, slope, what) = match self.backlog_growth() {
+            Some((b, s)) => (b, s, "backlog"),
+            None if self.vus_known_as_load() && !self.open_seen => return None,
+            None => {
+                let level = self.level(Frame::concurrency)?;
+                let slope = self.trend(self.backlog_window(), Frame::concurrency)?;
+                (level, slope, "requests in flight")
+            }
+        };
         (offered >= self.cfg.min_rate
             && backlog >= self.cfg.min_backlog
             && slope >= self.growth_needed())
-        .then_some((offered, backlog, slope))
+        .then_some((offered, backlog, slope, what))
     }
 
     /// Open-loop decoupling: completions fall behind arrivals, by the rate ratio or by the
@@ -370,9 +382,10 @@ impl Detector {
             return None;
         }
         self.ratio_decoupling().or_else(|| {
-            let (offered, backlog, slope) = self.backlog_decoupling()?;
+            let (offered, backlog, slope, what) = self.backlog_decoupling()?;
             Some(format!(
-                "backlog grows {slope:.1}/s ({backlog:.0} now): completions ≈ {:.0}% of offered {} req/s{}",
+                "{what} grow{} {slope:.1}/s ({backlog:.0} now): completions ≈ {:.0}% of offered {} req/s{}",
+                if what == "backlog" { "s" } else { "" },
                 (1.0 - slope / offered).max(0.0) * 100.0,
                 fmt_rate(offered),
                 self.sources_note()
@@ -626,12 +639,21 @@ impl Detector {
         if tput < self.cfg.min_rate {
             return None;
         }
-        let (name, load_rel, first, last) = self.rising_load()?;
+        // A load that jumped past the wall and stays there (a burst, a step) no longer rises:
+        // arrivals held above completions that do not rise are the same wall.
+        let rising = self.rising_load();
+        let held = rising.is_none().then(|| self.overload_held()).flatten();
+        let (name, load_rel, first, last) = rising.or(held.map(|o| ("offered", 0.0, o, o)))?;
         // Load's trend over the long window (it must really be rising); throughput's over the
         // short one, so a wall shows as soon as the rate window has filled with it.
         let w = self.backlog_window();
         let tslope = self.trend(w, |f| f.throughput)?;
         let trel = tslope / tput;
+        let flat = match held {
+            // Not rising, as `rate_rises` judges it.
+            Some(_) => trel < self.cfg.rise_growth,
+            None => trel < self.cfg.plateau_ratio * load_rel,
+        };
         // Arrivals rising against flat completions leave their excess behind: in the queue
         // when one is in view, else in flight. A plateau starts only once work piles up as
         // `pending_climbs` judges it (rate windows can flatten a few seconds before it does,
@@ -654,22 +676,45 @@ impl Detector {
         {
             return None;
         }
-        (trel < self.cfg.plateau_ratio * load_rel).then(|| {
+        flat.then(|| {
             let unit = if name == "VUs" { "" } else { " req/s" };
             let generator = self
                 .generator_limit()
                 .map(|why| format!(" — generator-bound: {why}"))
                 .unwrap_or_default();
+            let load = match held {
+                Some(o) => format!("offered stays above it at {} req/s", fmt_rate(o)),
+                None => format!("{name} rose {} → {}{unit}", fmt_rate(first), fmt_rate(last)),
+            };
             format!(
-                "throughput {} req/s flat for {} ({:+.2}%/s) while {name} rose {} → {}{unit}{}{generator}",
+                "throughput {} req/s flat for {} ({:+.2}%/s) while {load}{}{generator}",
                 fmt_rate(tput),
                 humantime::format_duration(w),
                 trel * 100.0,
-                fmt_rate(first),
-                fmt_rate(last),
                 self.sources_note()
             )
         })
+    }
+
+    /// The offered rate, when it has stayed above completions by the decoupling margin over
+    /// the whole backlog window in an open loop (it need not be rising any more).
+    fn overload_held(&self) -> Option<f64> {
+        if !(self.open_loop() && (self.open_seen || !self.vus_known_as_load())) {
+            return None;
+        }
+        let w = self.backlog_window();
+        let short = |f: &Frame| {
+            let (o, t) = (f.offered?, f.throughput?);
+            Some(f64::from(u8::from(
+                o >= self.cfg.min_rate
+                    && t < self.cfg.decouple_ratio * o
+                    && o - t >= self.cfg.min_shortfall,
+            )))
+        };
+        let pts = self.series(w, short);
+        let covered = pts.first().is_some_and(|p| -p.0 >= 0.6 * w.as_secs_f64());
+        (covered && pts.iter().all(|p| p.1 > 0.0)).then_some(())?;
+        self.level(|f| f.offered)
     }
 
     fn p95_high(&mut self) -> Option<String> {

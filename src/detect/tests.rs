@@ -344,6 +344,35 @@ fn a_backlog_scraped_every_15_s_climbs_from_its_first_steps_not_once_they_fill_t
 }
 
 #[test]
+fn without_a_queue_requests_in_flight_growing_show_the_decoupling() {
+    // 5 → 80 req/s over 150 s against 40 req/s (crossed at 70 s), with no queue in view:
+    // the requests in flight grow by arrivals minus completions at once, while the rates,
+    // read over 20 s windows here, take most of a window to part.
+    let frames = simulate(150, 40.0, |t| 5.0 + 0.5 * t, None, 0.0);
+    let slow = |i: usize, f: fn(&Frame) -> Option<f64>| {
+        let w = &frames[i.saturating_sub(19)..=i];
+        Some(w.iter().filter_map(f).sum::<f64>() / w.len() as f64)
+    };
+    let frames: Vec<Frame> = (0..frames.len())
+        .map(|i| Frame {
+            queue_lag: None,
+            offered: slow(i, |f| f.offered),
+            throughput: slow(i, |f| f.throughput),
+            rate_window_s: Some(20.0),
+            ..frames[i].clone()
+        })
+        .collect();
+    let (d, tr) = run(frames);
+    let dec = d.stage(StageId::Decoupled);
+    let c = dec.first_confirmed.unwrap_or_else(|| panic!("{tr:#?}"));
+    assert!(c <= 70_000 + 10_000, "decoupled confirmed at {c} ms");
+    assert!(
+        dec.first_evidence.starts_with("requests in flight grow"),
+        "{tr:#?}"
+    );
+}
+
+#[test]
 fn steps_past_the_wall_put_the_knee_at_the_capacity_not_at_a_step() {
     // 10 req/s more every 12 s (10 … 70) against 40 req/s: the offered rate jumps past the
     // wall between two refreshes, so the rate at the onset says little about the knee.

@@ -61,6 +61,9 @@ pub enum Role {
     IterationRate,
     /// Requests the client completed per second: the last resort for load and throughput.
     ClientRate,
+    /// Requests the client completed without failing, per second: throughput when the
+    /// service counts none (a request that ended in EOF is no work done).
+    ClientOkRate,
     Consumers,
     /// Slots or instances that could take work.
     Allocatable,
