@@ -1,6 +1,6 @@
 //! SVG plots across runs, drawn from their reports alone: two runs' latency envelopes on
-//! their rising load with their plateaus and each one's capacity marked (compare.svg), and capacity against
-//! workers with the fitted scalability curve and the linear rule (scale.svg).
+//! their rising load with their plateaus and each one's capacity marked (compare.svg), and
+//! capacity against workers with the fitted scalability curve and the linear rule (scale.svg).
 
 use plotters::prelude::*;
 
