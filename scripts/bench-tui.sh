@@ -78,6 +78,9 @@ measure slitop-low-bandwidth htop
 $T kill-session -t slitop-low-bandwidth; $T kill-session -t htop
 sleep 3
 # The same demo drawn over the first run (--baseline): every chart carries a second, faint line.
+# The first run was ended by its session closing (SIGHUP), which keeps its recording but writes
+# no report; --baseline (also read by the regression gates) needs its report.json.
+target/release/slitop report "$WORK/run-full/recording.jsonl" >/dev/null
 start slitop-baseline "target/release/slitop demo --baseline $WORK/run-full --ramp ${LEN}s --duration ${LEN}s --out $WORK/run-base"
 start htop "htop -d 10"
 sleep "$WARM"

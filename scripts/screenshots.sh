@@ -45,3 +45,5 @@ $T send-keys -t base q
 sleep 0.5
 $T send-keys -t base y
 sleep 3
+# The scaling plot across worker counts (scale.svg).
+scripts/screenshot-scale.sh

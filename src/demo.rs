@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
 
+use crate::run::baseline::Baseline;
 use crate::run::RunOptions;
 use crate::settings::SourceFlags;
 use crate::ui::run::UiOptions;
@@ -315,13 +316,14 @@ fn run_length(args: &DemoArgs) -> Duration {
 }
 
 /// Runs the demo: starts everything, watches it (on the live screen when `ui` is given, else
-/// headless), stops everything. `opts.report` holds only the gates and exports given as
-/// flags: the demo drives the pipeline past capacity on purpose, so the preset's gates do not
-/// apply.
+/// headless, its lines set against `baseline` when given), stops everything. `opts.report`
+/// holds only the gates and exports given as flags: the demo drives the pipeline past
+/// capacity on purpose, so the preset's gates do not apply.
 pub async fn run(
     args: &DemoArgs,
     opts: RunOptions,
     ui: Option<UiOptions>,
+    baseline: Option<Baseline>,
 ) -> anyhow::Result<crate::report::Outcome> {
     let mut args = args.clone();
     if args.script == "worker-sweep" {
@@ -331,7 +333,9 @@ pub async fn run(
         }
     }
     if args.workers.is_empty() {
-        run_one(&args, opts, ui).await
+        run_one(&args, opts, ui, baseline).await
+    } else if baseline.is_some() {
+        bail!("--baseline with --workers: each run of a sweep has its own capacity, so no one baseline fits them all; compare them with `slitop scale`")
     } else {
         sweep(&args, opts).await
     }
@@ -361,7 +365,7 @@ async fn sweep(args: &DemoArgs, opts: RunOptions) -> anyhow::Result<crate::repor
         let mut o = opts.clone();
         o.out = Some(base.join(format!("workers-{n}")));
         o.meta.tags.insert("workers".into(), n.to_string());
-        let outcome = run_one(&one, o, None).await?;
+        let outcome = run_one(&one, o, None, None).await?;
         runs.push((format!("workers-{n}"), outcome.report.clone()));
         last = Some(outcome);
     }
@@ -384,6 +388,7 @@ async fn run_one(
     args: &DemoArgs,
     mut opts: RunOptions,
     ui: Option<UiOptions>,
+    baseline: Option<Baseline>,
 ) -> anyhow::Result<crate::report::Outcome> {
     // Checked before anything starts: a run never overwrites another's recording, and a
     // demo run again without --out gets slitop-demo-2, -3...
@@ -424,7 +429,7 @@ async fn run_one(
         Some(u) => crate::ui::run::run_live(cfg, opts, u).await,
         None => {
             opts.duration = Some(opts.duration.unwrap_or(length));
-            crate::run::headless::run(cfg, opts).await
+            crate::run::headless::run(cfg, opts, baseline).await
         }
     };
     drop(guards);

@@ -272,3 +272,83 @@ fn a_worker_sweep_fits_the_scalability_law_and_predicts_eight_from_one_two_four(
         common::stderr_of(&o)
     );
 }
+
+/// The drawn lines of an SVG written by plotters: each `<polyline>`'s stroke colour and
+/// its number of points.
+fn polylines(svg: &str) -> Vec<(String, usize)> {
+    svg.split("<polyline")
+        .skip(1)
+        .map(|el| {
+            let el = &el[..el.find("/>").unwrap_or(el.len())];
+            let attr = |name: &str| {
+                let from = el.find(&format!("{name}=\"")).map(|i| i + name.len() + 2)?;
+                Some(el[from..from + el[from..].find('"')?].to_string())
+            };
+            let points = attr("points").unwrap_or_default();
+            (
+                attr("stroke").unwrap_or_default(),
+                points.split_whitespace().count(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_pure_ramp_and_a_stepped_run_are_drawn_from_their_rising_load() {
+    // Two recorded runs of the reference pipeline: a ramp to 80 req/s, which holds no
+    // plateau, and steps. Neither has a report.json: both are rebuilt from their recordings.
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = |name: &str| {
+        let run = dir.path().join(name);
+        std::fs::create_dir(&run).unwrap();
+        let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("tests/fixtures/detector/{name}.jsonl"));
+        std::fs::copy(src, run.join("recording.jsonl")).unwrap();
+        run
+    };
+    let (ramp, steps) = (fixture("ramp"), fixture("steps"));
+    let out = dir.path().join("cmp");
+    let o = slitop(
+        &["compare", "--out", out.to_str().unwrap()],
+        &[&ramp, &steps],
+    );
+    assert!(o.status.success(), "{}", common::stderr_of(&o));
+    // No plateau is shared: before, only plateaus were drawn, and a ramp has none.
+    let c = json(out.join("compare.json"));
+    assert!(rows(&c).iter().all(|r| r.get("level").is_none()), "{c}");
+    let svg = std::fs::read_to_string(out.join("compare.svg")).unwrap_or_else(|e| {
+        panic!(
+            "no compare.svg: {e}\n{}",
+            String::from_utf8_lossy(&o.stdout)
+        )
+    });
+    // The legend names both (plotters puts a text's content on a line of its own).
+    let texts: Vec<&str> = svg.lines().map(str::trim).collect();
+    assert!(texts.contains(&"ramp") && texts.contains(&"steps"), "{svg}");
+    // One line per run along its rise (several load bins each), in two colours.
+    let curves: Vec<(String, usize)> = polylines(&svg).into_iter().filter(|l| l.1 >= 8).collect();
+    assert_eq!(curves.len(), 2, "{curves:?}");
+    assert_ne!(curves[0].0, curves[1].0, "{curves:?}");
+    let md = std::fs::read_to_string(out.join("compare.md")).unwrap();
+    assert!(md.contains("![envelopes](compare.svg)"), "{md}");
+
+    // The rebuilt report carries the rise it was drawn from, in load order.
+    let rebuilt = dir.path().join("rebuilt");
+    let o = common::rebuild_report(&ramp.join("recording.jsonl"), &rebuilt);
+    assert!(o.status.success(), "{}", common::stderr_of(&o));
+    let r = json(rebuilt.join("report.json"));
+    assert_eq!(r["plateaus"].as_array().map(Vec::len), Some(0), "{r}");
+    let rise = r["rise"]["points"].as_array().unwrap();
+    assert!(rise.len() >= 8, "{rise:?}");
+    let loads: Vec<f64> = rise.iter().map(|p| p["load"].as_f64().unwrap()).collect();
+    assert!(loads.windows(2).all(|w| w[0] < w[1]), "{loads:?}");
+    // The ramp reaches past capacity (40 req/s): its rise ends well above it, high latency
+    // at the top, not back at low load as the drain would put it.
+    let top = rise.last().unwrap();
+    let first = &rise[0];
+    assert!(top["load"].as_f64().unwrap() > 60.0, "{top}");
+    assert!(
+        top["p95_s"].as_f64().unwrap() > 5.0 * first["p95_s"].as_f64().unwrap(),
+        "{rise:?}"
+    );
+}

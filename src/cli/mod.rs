@@ -55,13 +55,14 @@ async fn dispatch(cli: &Cli) -> Result<(), Failure> {
         Some(Command::Demo(args)) => {
             let what = "slitop demo";
             let report = settings_for_report(&Config::default(), None, cli, what)?;
-            let ui = match screen(cli) {
-                true => Some(ui_options(cli, report.gates.baseline.as_deref(), what)?),
-                false => None,
+            let base = report.gates.baseline.as_deref();
+            let (ui, baseline) = match screen(cli) {
+                true => (Some(ui_options(cli, base, what)?), None),
+                false => (None, read_baseline(base, what)?),
             };
             // The demo always watches its own k6.
             let opts = run_options(cli, report, None, what)?;
-            let outcome = crate::demo::run(args, opts, ui)
+            let outcome = crate::demo::run(args, opts, ui, baseline)
                 .await
                 .map_err(|e| Failure::run(what, e))?;
             exit::gates(what, &outcome)
@@ -142,16 +143,24 @@ fn ui_options(
     baseline: Option<&Path>,
     what: &'static str,
 ) -> Result<UiOptions, Failure> {
-    let baseline = baseline
-        .map(crate::run::baseline::Baseline::load)
-        .transpose()
-        .map_err(|e| Failure::usage(what, e))?;
+    let baseline = read_baseline(baseline, what)?;
     Ok(UiOptions {
         ascii: cli.ascii,
         low_bandwidth: cli.low_bandwidth,
         mouse: !cli.no_mouse,
         baseline,
     })
+}
+
+/// The baseline drawn under the run or set against it in the headless lines, read before
+/// anything starts: one that cannot be read is a usage error naming the file.
+fn read_baseline(
+    path: Option<&Path>,
+    what: &'static str,
+) -> Result<Option<crate::run::baseline::Baseline>, Failure> {
+    path.map(crate::run::baseline::Baseline::load)
+        .transpose()
+        .map_err(|e| Failure::usage(what, e))
 }
 
 /// What a live run is started with; `cfg`, when given, must be able to carry out a stop.
@@ -218,7 +227,8 @@ async fn watch(cli: &Cli) -> Result<(), Failure> {
         let ui = ui_options(cli, opts.report.gates.baseline.as_deref(), what)?;
         crate::ui::run::run_live(cfg, opts, ui).await
     } else {
-        crate::run::headless::run(cfg, opts).await
+        let baseline = read_baseline(opts.report.gates.baseline.as_deref(), what)?;
+        crate::run::headless::run(cfg, opts, baseline).await
     }
     .map_err(|e| run_failure(what, e))?;
     exit::gates(what, &outcome)
@@ -253,7 +263,8 @@ async fn rebuild(cli: &Cli, file: &Path, report_only: bool) -> Result<(), Failur
     let outcome = if report_only {
         crate::run::replay::report(rec, file, cli.out.clone(), &opts).await
     } else {
-        crate::run::replay::run(rec, file, cli.out.clone(), &opts).await
+        let baseline = read_baseline(opts.gates.baseline.as_deref(), what)?;
+        crate::run::replay::run(rec, file, cli.out.clone(), &opts, baseline).await
     }
     .map_err(|e| Failure::usage(what, e))?;
     if report_only {

@@ -63,7 +63,7 @@ pub fn compare_cmd(cli: &Cli, paths: &[PathBuf], noise: f64) -> Result<(), Failu
             write(&dir.join(cross_plots::COMPARE_FILE), &svg).map_err(|e| Failure::run(what, e))?;
             md += &format!("![envelopes]({})\n", cross_plots::COMPARE_FILE);
         }
-        Ok(None) => md += "No run held a plateau with latency: no envelope to draw.\n",
+        Ok(None) => md += "No run has latency against a rising load: no envelope to draw.\n",
         Err(e) => md += &format!("The envelope could not be drawn: {e}\n"),
     }
     let json = serde_json::json!({ "comparisons": tables });

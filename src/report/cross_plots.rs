@@ -1,6 +1,6 @@
-//! SVG plots across runs, drawn from their reports alone: two runs' latency envelopes over
-//! their plateaus with each one's capacity marked (compare.svg), and capacity against
-//! workers with the fitted scalability curve and the linear rule (scale.svg).
+//! SVG plots across runs, drawn from their reports alone: two runs' latency envelopes on
+//! their rising load with their plateaus and each one's capacity marked (compare.svg), and
+//! capacity against workers with the fitted scalability curve and the linear rule (scale.svg).
 
 use plotters::prelude::*;
 
@@ -17,7 +17,7 @@ fn err<E: std::fmt::Debug>(e: E) -> String {
 }
 
 /// (load, p95) of each plateau with a p95.
-fn envelope(r: &Report) -> Vec<(f64, f64)> {
+fn plateau_points(r: &Report) -> Vec<(f64, f64)> {
     r.plateaus
         .iter()
         .filter_map(|p| Some((p.load, p.latency?.p95?)))
@@ -25,10 +25,39 @@ fn envelope(r: &Report) -> Vec<(f64, f64)> {
         .collect()
 }
 
-/// The runs' p95 per plateau against load, and each run's capacity as a dashed line; None
-/// when no run held a plateau with latency.
+/// A run's curve: p95 against the rising load (report.json's `rise`), else, for a report
+/// without it, its plateaus joined.
+fn curve(r: &Report) -> Vec<(f64, f64)> {
+    let rise: Vec<(f64, f64)> = r
+        .rise
+        .iter()
+        .flat_map(|e| &e.points)
+        .map(|p| (p.load, p.p95_s))
+        .filter(|(x, y)| x.is_finite() && y.is_finite())
+        .collect();
+    if rise.is_empty() {
+        plateau_points(r)
+    } else {
+        rise
+    }
+}
+
+/// The load unit the runs are drawn in: the first run's that has one.
+fn load_unit<'a>(runs: &[(&str, &'a Report)]) -> &'a str {
+    runs.iter()
+        .find_map(|(_, r)| {
+            let rise = r.rise.as_ref().map(|e| e.load_unit.as_str());
+            rise.or(r.plateaus.first().map(|p| p.load_unit.as_str()))
+        })
+        .unwrap_or("req/s")
+}
+
+/// Each run's p95 against its rising load (the drain after the peak left out, as the
+/// envelope view draws it), its plateaus as dots and its capacity as a dashed line; None when
+/// no run has latency against load.
 pub fn compare_svg(runs: &[(&str, &Report)]) -> Result<Option<String>, String> {
-    let curves: Vec<Vec<(f64, f64)>> = runs.iter().map(|(_, r)| envelope(r)).collect();
+    let curves: Vec<Vec<(f64, f64)>> = runs.iter().map(|(_, r)| curve(r)).collect();
+    let held: Vec<Vec<(f64, f64)>> = runs.iter().map(|(_, r)| plateau_points(r)).collect();
     if curves.iter().all(Vec::is_empty) {
         return Ok(None);
     }
@@ -36,24 +65,23 @@ pub fn compare_svg(runs: &[(&str, &Report)]) -> Result<Option<String>, String> {
         .iter()
         .map(|(_, r)| r.capacity_rps.filter(|c| c.is_finite()))
         .collect();
-    let pts = || curves.iter().flatten();
+    let pts = || curves.iter().chain(&held).flatten();
     let xmax = pts()
         .map(|p| p.0)
         .chain(caps.iter().flatten().copied())
         .fold(1.0, f64::max)
         * 1.08;
     let ymax = pts().map(|p| p.1).fold(0.001, f64::max) * 1.1;
-    let unit = runs
-        .iter()
-        .flat_map(|(_, r)| &r.plateaus)
-        .next()
-        .map_or("req/s", |p| p.load_unit.as_str());
+    let unit = load_unit(runs);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         let mut chart = ChartBuilder::on(&root)
-            .caption("Latency envelope: p95 per plateau", ("sans-serif", 22))
+            .caption(
+                "Latency envelope: p95 against rising load",
+                ("sans-serif", 22),
+            )
             .margin(12)
             .x_label_area_size(44)
             .y_label_area_size(64)
@@ -74,7 +102,7 @@ pub fn compare_svg(runs: &[(&str, &Report)]) -> Result<Option<String>, String> {
                 .label(name.to_string())
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 18, y)], color));
             chart
-                .draw_series(pts.iter().map(|&p| Circle::new(p, 4, color.filled())))
+                .draw_series(held[i].iter().map(|&p| Circle::new(p, 4, color.filled())))
                 .map_err(err)?;
             if let Some(c) = caps[i] {
                 let line = vec![(c, 0.0), (c, ymax)];

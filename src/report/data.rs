@@ -50,6 +50,10 @@ pub struct Report {
     /// Always written; None only reads an earlier version's `null`.
     pub drift: Option<Drift>,
     pub plateaus: Vec<Plateau>,
+    /// p95 against load while the load rose (the drain left out), so runs without plateaus
+    /// can still be drawn side by side; absent in reports of earlier versions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rise: Option<Rise>,
     pub triage: Vec<TriageArea>,
     pub p95_crit_unix_ms: Option<TimeMs>,
     pub warnings: Vec<Warning>,
@@ -349,6 +353,24 @@ pub struct DriftFigure {
     pub late_p95_s: Option<f64>,
     pub quarter_s: f64,
     pub drift: Option<f64>,
+}
+
+/// The latency envelope on the rising load, condensed: the median load and p95 of the
+/// refreshes in each of a few equal load bins (see `envelope::rise`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Rise {
+    pub load_unit: String,
+    pub points: Vec<RisePoint>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RisePoint {
+    pub load: f64,
+    pub p95_s: f64,
+    /// Refreshes in the bin.
+    pub refreshes: usize,
 }
 
 /// One load plateau (see `plateaus`).

@@ -6,8 +6,14 @@
 
 use std::ops::Range;
 
-use super::plateaus::ABS_FLOOR;
+use super::data::{Rise, RisePoint};
+use super::plateaus::{load_kind, LoadKind, ABS_FLOOR};
+use super::RunState;
 use crate::model::TimeMs;
+
+/// Load bins of the condensed rise in report.json: enough to show a knee's bend, few enough
+/// that a day-long ramp stays a few lines.
+const RISE_BINS: usize = 40;
 
 /// Indices into a run's refreshes: the rise to plot as the envelope, and the drain after it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -56,6 +62,68 @@ pub fn phases(
         rise: first..last + 1,
         drain: last + 1..stop,
     }
+}
+
+/// The run's refreshes split into rise and drain by its load (`kind`), as the report's plots
+/// and report.json's `rise` both read them.
+pub fn of_run(state: &RunState, kind: LoadKind, tol: f64) -> Phases {
+    let d = &state.detector;
+    let loads: Vec<(TimeMs, Option<f64>)> = d.history.iter().map(|f| (f.t, kind.of(f))).collect();
+    phases(&loads, tol, d.cfg.min_rate, d.load_ended)
+}
+
+/// p95 against load over the rise, condensed into `RISE_BINS` equal load bins (the median
+/// load and p95 of each bin's refreshes); None when no refresh of the rise has both.
+pub fn rise(state: &RunState, tol: f64) -> Option<Rise> {
+    let kind = load_kind(state);
+    let h = &state.detector.history;
+    let pts: Vec<(f64, f64)> = h[of_run(state, kind, tol).rise]
+        .iter()
+        .filter_map(|f| Some((kind.of(f)?, f.p95.filter(|v| v.is_finite())?)))
+        .collect();
+    let points = binned(&pts, RISE_BINS);
+    (!points.is_empty()).then(|| Rise {
+        load_unit: kind.unit().into(),
+        points,
+    })
+}
+
+/// (load, p95) points grouped into `bins` equal bins of load, each the median load and p95
+/// of its points, in load order; empty bins are left out.
+fn binned(pts: &[(f64, f64)], bins: usize) -> Vec<RisePoint> {
+    let (lo, hi) = pts
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
+            (a.min(p.0), b.max(p.0))
+        });
+    let width = (hi - lo) / bins as f64;
+    let mut groups: Vec<Vec<(f64, f64)>> = vec![Vec::new(); bins];
+    for &p in pts {
+        let i = if width > 0.0 {
+            (((p.0 - lo) / width) as usize).min(bins - 1)
+        } else {
+            0
+        };
+        groups[i].push(p);
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    };
+    groups
+        .into_iter()
+        .filter(|g| !g.is_empty())
+        .map(|g| RisePoint {
+            load: median(g.iter().map(|p| p.0).collect()),
+            p95_s: median(g.iter().map(|p| p.1).collect()),
+            refreshes: g.len(),
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -117,5 +185,29 @@ mod tests {
             Phases::default()
         );
         assert_eq!(phases(&[], 0.05, 1.0, None), Phases::default());
+    }
+
+    #[test]
+    fn the_rise_is_condensed_into_load_bins_of_medians() {
+        // 5..=84 req/s, one refresh each, p95 = load / 100 except one outlier in the first bin.
+        let mut pts: Vec<(f64, f64)> = (5..85).map(|l| (l as f64, l as f64 / 100.0)).collect();
+        pts[0].1 = 9.0;
+        let b = binned(&pts, 40);
+        assert_eq!(b.len(), 40);
+        assert_eq!(b.iter().map(|p| p.refreshes).sum::<usize>(), 80);
+        // The first bin holds 5 and 6: the outlier moves its median, not the bin's load.
+        assert_eq!((b[0].load, b[0].refreshes), (5.5, 2));
+        assert!(b.windows(2).all(|w| w[0].load < w[1].load));
+        assert!((b[39].p95_s - 0.835).abs() < 1e-12, "{:?}", b[39]);
+        assert!(binned(&[], 40).is_empty());
+        let one = binned(&[(7.0, 0.1), (7.0, 0.3), (7.0, 0.2)], 40);
+        assert_eq!(
+            one,
+            vec![RisePoint {
+                load: 7.0,
+                p95_s: 0.2,
+                refreshes: 3
+            }]
+        );
     }
 }

@@ -206,6 +206,7 @@ pub fn build(i: &Inputs) -> Report {
         drift: Some(headline::drift(state, &plateau_rows)),
         triage: triage::hints(state, &warnings),
         plateaus: plateau_rows,
+        rise: super::envelope::rise(state, i.cfg.plateau_tolerance),
         p95_crit_unix_ms: d.p95_crit_at,
         warnings,
         annotations,

@@ -59,9 +59,7 @@ pub fn data(state: &RunState, report: &Report, slo_s: Option<f64>) -> PlotData {
         // The value of that very refresh, not an older one.
         state.history.range(name, t, t).first().map(|p| p.1)
     };
-    let loads: Vec<(i64, Option<f64>)> = h.iter().map(|f| (f.t, kind.of(f))).collect();
-    let tol = report.plateau_rule.tolerance;
-    let phases = envelope::phases(&loads, tol, min, state.detector.load_ended);
+    let phases = envelope::of_run(state, kind, report.plateau_rule.tolerance);
     let point = |f: &Frame| {
         kind.of(f)
             .map(|l| (l, f.p95.filter(|v| v.is_finite()), p99_at(f.t)))

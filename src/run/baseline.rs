@@ -45,6 +45,43 @@ pub struct Baseline {
     pub knee: Option<BaselineKnee>,
 }
 
+/// Live throughput against the baseline's at the same load, at one refresh: what the
+/// dashboard's `vs base, same load` line shows and the headless lines carry.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Versus {
+    /// The load matched on: the offered rate when there is one, else VUs.
+    pub load: Role,
+    /// The live run's load and throughput at this refresh.
+    pub at: f64,
+    pub throughput: f64,
+    /// The baseline's median throughput at that load while its load rose; None when it
+    /// never ran at it.
+    pub baseline: Option<f64>,
+}
+
+impl Versus {
+    /// Live − baseline (req/s).
+    pub fn delta(&self) -> Option<f64> {
+        Some(self.throughput - self.baseline?)
+    }
+
+    /// Lower than the baseline by more than the noise band.
+    pub fn worse(&self) -> bool {
+        match (self.delta(), self.baseline) {
+            (Some(d), Some(b)) => d < -NOISE * b,
+            _ => false,
+        }
+    }
+
+    pub fn load_unit(&self) -> &'static str {
+        if self.load == Role::Vus {
+            "VUs"
+        } else {
+            "req/s"
+        }
+    }
+}
+
 /// What a `--baseline` path names.
 #[derive(Debug, PartialEq)]
 enum Source {
@@ -169,6 +206,27 @@ impl Baseline {
     /// The baseline's signal bound to `role` (the first with data), as the screen picks one.
     pub fn role(&self, role: Role) -> Option<&SignalDef> {
         self.state.as_ref().and_then(|s| s.role(role))
+    }
+
+    /// The live run (`state`) at time `t` against this baseline at the same load; None when
+    /// the baseline has no series (a report.json alone) or the live run has no load or
+    /// throughput then.
+    pub fn versus(&self, state: &RunState, t: TimeMs) -> Option<Versus> {
+        self.state.as_ref()?;
+        let value = |r: Role| {
+            let d = state.role(r)?;
+            state.history.value_at(&d.name, t)
+        };
+        let load = [Role::Offered, Role::Vus]
+            .into_iter()
+            .find(|r| value(*r).is_some_and(|v| v > 0.0))?;
+        let (throughput, at) = (value(Role::Throughput)?, value(load)?);
+        Some(Versus {
+            load,
+            at,
+            throughput,
+            baseline: self.at_load(load, Role::Throughput, at),
+        })
     }
 
     /// The median of `value` over the refreshes of the baseline's rising load (up to its

@@ -1,7 +1,9 @@
 //! `--headless`: no screen. Each refresh prints one JSON object per signal value and one per
-//! stage transition; health changes and query errors are printed as they happen (see `lines`).
+//! stage transition (and, with `--baseline`, one against the baseline at the same load); health
+//! changes and query errors are printed as they happen (see `lines`).
 //! Ends on SIGINT/SIGTERM/SIGHUP or after `--duration`, then writes the report.
 
+use super::baseline::Baseline;
 use super::lines::Lines;
 use super::{clock, Run, RunOptions, Step};
 use crate::report::Outcome;
@@ -24,12 +26,16 @@ pub async fn print_steps(run: &mut Run, lines: &mut Lines) -> anyhow::Result<()>
     }
 }
 
-/// Runs until interrupted or the duration passes; returns the report's outcome (its gates
-/// decide the exit code).
-pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<Outcome> {
+/// Runs until interrupted or the duration passes, each refresh also against `baseline` when
+/// given; returns the report's outcome (its gates decide the exit code).
+pub async fn run(
+    cfg: Config,
+    opts: RunOptions,
+    baseline: Option<Baseline>,
+) -> anyhow::Result<Outcome> {
     let mut run = Run::live(cfg, &opts).await?;
     let dir = run.dir().to_path_buf();
-    let mut lines = Lines::create(&dir)?;
+    let mut lines = Lines::create(&dir)?.with_baseline(baseline);
     eprintln!(
         "slitop: recording to {}",
         dir.join("recording.jsonl").display()

@@ -1,12 +1,14 @@
 //! The headless mode's JSON lines: one object per signal value on every refresh, one per stage
-//! transition, health change, query error, warning and note. Printed on stdout and copied to
-//! `headless.jsonl`; a closed stdout (a reader that went away) never stops the run.
+//! transition, health change, query error, warning and note; with a baseline, its stage onsets
+//! once and each refresh's throughput against it at the same load. Printed on stdout and
+//! copied to `headless.jsonl`; a closed stdout (a reader that went away) never stops the run.
 
 use std::io::Write;
 use std::path::Path;
 
 use serde_json::{json, Value as Json};
 
+use super::baseline::Baseline;
 use crate::detect::Transition;
 use crate::model::TimeMs;
 use crate::state::{Notice, RunState};
@@ -65,10 +67,50 @@ pub fn transition_line(tr: &Transition) -> Json {
     json!({"t": tr.t, "stage": tr.stage.id(), "state": tr.state.word(), "evidence": tr.evidence})
 }
 
+/// What the baseline tells once: its name, the first onset of each stage it reached and its
+/// knee, in seconds from its first refresh.
+pub fn baseline_line(b: &Baseline, t: TimeMs) -> Json {
+    let secs = |ms: TimeMs| ms as f64 / 1000.0;
+    let onsets: serde_json::Map<String, Json> = b
+        .onsets
+        .iter()
+        .map(|(id, at)| (id.id().to_string(), json!(secs(*at))))
+        .collect();
+    let knee = b.knee.as_ref().map_or(
+        Json::Null,
+        |k| json!({"load": k.load, "load_unit": k.unit, "at_s": secs(k.at)}),
+    );
+    json!({"t": t, "baseline": b.name, "onsets_s": onsets, "knee": knee})
+}
+
+/// This refresh against the baseline at the same load (`Baseline::versus`); None without a
+/// load, a throughput or the baseline's series.
+pub fn versus_line(b: &Baseline, state: &RunState, t: TimeMs) -> Option<Json> {
+    let v = b.versus(state, t)?;
+    let ratio = match (v.delta(), v.baseline) {
+        (Some(d), Some(base)) if base > 0.0 => json!(d / base),
+        _ => Json::Null,
+    };
+    Some(json!({
+        "t": t,
+        "baseline": b.name,
+        "load": v.at,
+        "load_unit": v.load_unit(),
+        "throughput": v.throughput,
+        "baseline_throughput": v.baseline,
+        "vs_baseline": v.delta(),
+        "vs_baseline_ratio": ratio,
+        "worse": v.worse(),
+    }))
+}
+
 /// Stdout plus its copy in `DIR/headless.jsonl`.
 pub struct Lines {
     /// Gone after a write failed (a full disk): stdout goes on, and the run with it.
     copy: Option<std::io::BufWriter<std::fs::File>>,
+    baseline: Option<Baseline>,
+    /// The baseline's onsets were printed (on the first refresh).
+    told: bool,
 }
 
 impl Lines {
@@ -77,7 +119,15 @@ impl Lines {
         let f = crate::record::write::create_new(&p)?;
         Ok(Self {
             copy: Some(std::io::BufWriter::new(f)),
+            baseline: None,
+            told: false,
         })
+    }
+
+    /// Lines against `baseline` on every refresh from now on.
+    pub fn with_baseline(mut self, baseline: Option<Baseline>) -> Self {
+        self.baseline = baseline;
+        self
     }
 
     fn line(&mut self, v: &Json) -> anyhow::Result<()> {
@@ -103,13 +153,28 @@ impl Lines {
         self.line(&notice_line(n, t))
     }
 
-    /// One refresh: every signal, then the transitions it caused; flushed.
+    /// One refresh: every signal, then the transitions it caused, then the baseline's line
+    /// (after its onsets, on the first refresh); flushed.
     pub fn tick(&mut self, state: &RunState, t: TimeMs, tr: &[Transition]) -> anyhow::Result<()> {
         for l in signal_lines(state, t) {
             self.line(&l)?;
         }
         for x in tr {
             self.line(&transition_line(x))?;
+        }
+        let (told, vs) = match &self.baseline {
+            Some(b) => (
+                (!self.told).then(|| baseline_line(b, t)),
+                versus_line(b, state, t),
+            ),
+            None => (None, None),
+        };
+        if let Some(l) = told {
+            self.told = true;
+            self.line(&l)?;
+        }
+        if let Some(l) = vs {
+            self.line(&l)?;
         }
         self.flush()
     }

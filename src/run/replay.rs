@@ -85,12 +85,14 @@ fn same_file(a: &Path, b: &Path) -> bool {
 }
 
 /// `slitop replay FILE --headless`: the recording through the lifecycle into a new directory,
-/// JSON lines included; fails when the replayed transitions differ from the recorded ones.
+/// JSON lines included (against `baseline` when given); fails when the replayed transitions
+/// differ from the recorded ones.
 pub async fn run(
     rec: Recording,
     file: &Path,
     out: Option<PathBuf>,
     opts: &ReportSettings,
+    baseline: Option<super::baseline::Baseline>,
 ) -> anyhow::Result<Outcome> {
     let dir = out
         .unwrap_or_else(|| PathBuf::from(format!("{}-replay", file.with_extension("").display())));
@@ -102,7 +104,7 @@ pub async fn run(
     }
     let version = rec.header.slitop_version.clone();
     let mut run = Run::replay(rec, Some(&dir))?;
-    let mut lines = Lines::create(&dir)?;
+    let mut lines = Lines::create(&dir)?.with_baseline(baseline);
     super::headless::print_steps(&mut run, &mut lines).await?;
     let recorded = run.recorded_transitions().to_vec();
     let replayed = run.state.transitions.clone();

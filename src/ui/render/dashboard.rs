@@ -254,16 +254,12 @@ fn markers(s: &Screen, axis: &TimeAxis) -> Vec<(usize, Style)> {
     v
 }
 
-/// Live throughput minus the baseline's at the same load (offered rate, else VUs): worse by
-/// more than the noise band is a warning.
+/// Live throughput minus the baseline's at the same load (offered rate, else VUs; see
+/// `Baseline::versus`): worse by more than the noise band is a warning.
 fn versus_baseline(s: &Screen, width: u16) -> Option<Line<'static>> {
-    let b = s.baseline.filter(|b| b.state.is_some())?;
-    let load = [Role::Offered, Role::Vus]
-        .into_iter()
-        .find(|r| s.role_value(*r).is_some_and(|v| v > 0.0))?;
-    let (now, at) = (s.role_value(Role::Throughput)?, s.role_value(load)?);
+    let v = s.baseline?.versus(s.state, s.t())?;
     let name = "vs base, same load";
-    let Some(base) = b.at_load(load, Role::Throughput, at) else {
+    let (Some(base), Some(delta)) = (v.baseline, v.delta()) else {
         return Some(value_line(
             s,
             name,
@@ -273,12 +269,8 @@ fn versus_baseline(s: &Screen, width: u16) -> Option<Line<'static>> {
         ));
     };
     // Rounded to what is printed, so a run over itself reads +0.0, never -0.0.
-    let delta = ((now - base) * 10.0).round() / 10.0 + 0.0;
-    let band = if delta < -crate::run::baseline::NOISE * base {
-        Band::Warn
-    } else {
-        Band::Ok
-    };
+    let delta = (delta * 10.0).round() / 10.0 + 0.0;
+    let band = if v.worse() { Band::Warn } else { Band::Ok };
     let pct = if base > 0.0 {
         format!(" ({:+.0}%)", (100.0 * delta / base).round() + 0.0)
     } else {
