@@ -64,23 +64,28 @@ fn a_second_run_into_the_same_directory_leaves_the_first_one_whole() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let first = run_slitop(&args, &[]);
     assert!(first.status.success(), "{}", stderr_of(&first));
-    let recording = std::fs::read(out.join("recording.jsonl")).unwrap();
+    let rec = common::recording_in(&out);
+    let recording = std::fs::read(&rec).unwrap();
     let lines = std::fs::read(out.join("headless.jsonl")).unwrap();
 
     let second = run_slitop(&args, &[]);
     assert!(!second.status.success());
     let said = stderr_of(&second);
     assert!(said.contains("already exists"), "{said}");
-    assert_eq!(
-        std::fs::read(out.join("recording.jsonl")).unwrap(),
-        recording
-    );
+    // Nor does one that would write the other format beside it.
+    let mut plain = args.clone();
+    plain.extend(["--record-format", "jsonl"]);
+    let third = run_slitop(&plain, &[]);
+    assert!(!third.status.success());
+    let said = stderr_of(&third);
+    assert!(said.contains("already exists"), "{said}");
+    assert!(!out.join("recording.jsonl").exists());
+    assert_eq!(std::fs::read(&rec).unwrap(), recording);
     assert_eq!(std::fs::read(out.join("headless.jsonl")).unwrap(), lines);
 
     // A replay into the recording's own directory, named through a symlink, is refused too.
     let link = dir.path().join("link");
     std::os::unix::fs::symlink(&out, &link).unwrap();
-    let rec = out.join("recording.jsonl");
     let replay = run_slitop(
         &[
             "replay",
@@ -127,18 +132,43 @@ fn runs_without_out_started_together_get_a_directory_each() {
     let runs: Vec<_> = std::fs::read_dir(cwd.path())
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.join("recording.jsonl").is_file())
+        .filter(|p| slitop::record::find_in(p).is_some())
         .collect();
     assert_eq!(runs.len(), 2, "{runs:?}");
 }
 
+/// A scrape target with `n` series whose values change on every scrape, in digits that
+/// compress poorly: a compressed recording grows about as fast as a plain one.
+fn churning_target(n: usize) -> FakeHttp {
+    let scrapes = std::sync::atomic::AtomicU64::new(0);
+    FakeHttp::start(move |_| {
+        let k = scrapes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let body: String = (0..n as u64)
+            .map(|i| {
+                let v = (i * 2_654_435_761 + k * 40_503) % 1_000_003;
+                format!("queue_depth{{shard=\"{i}\"}} {v}.{}\n", v % 997)
+            })
+            .collect();
+        Reply::ok("text/plain; version=0.0.4", body)
+    })
+}
+
 #[test]
 fn a_full_disk_stops_the_recording_not_the_run_and_the_report_is_written() {
-    // 300 series every 100 ms: the recording passes 64 KiB within a second or two.
+    // 300 series every 100 ms: the plain recording passes 64 KiB within a second or two.
     let srv = target(300);
+    full_disk(&srv, &["--record-format", "jsonl"]);
+    // Compressed (the default), 3000 churning series do the same.
+    let srv = churning_target(3000);
+    full_disk(&srv, &[]);
+}
+
+fn full_disk(srv: &FakeHttp, extra: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let o = limited(64 * 1024, &headless(&srv.url("/metrics"), &out, "3s"));
+    let mut args = headless(&srv.url("/metrics"), &out, "3s");
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let o = limited(64 * 1024, &args);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", stderr_of(&o));
     assert!(stdout.contains("the recording stopped"), "{stdout}");
@@ -153,7 +183,7 @@ fn a_full_disk_stops_the_recording_not_the_run_and_the_report_is_written() {
     assert!(report["duration_s"].as_f64().unwrap() >= 2.5, "{report}");
     assert!(out.join("report.md").is_file());
     // What the recording holds stays readable.
-    let rec = slitop::record::read::Recording::read(&out.join("recording.jsonl")).unwrap();
+    let rec = slitop::record::read::Recording::read(&common::recording_in(&out)).unwrap();
     assert!(!rec.records.is_empty());
 }
 

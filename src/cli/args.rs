@@ -37,6 +37,10 @@ pub struct Cli {
     /// Directory for the run's output files.
     #[arg(long, global = true)]
     pub out: Option<PathBuf>,
+    /// How the recording is written: zstd (recording.jsonl.zst, read with `zstd -dc FILE | jq`)
+    /// or jsonl (plain recording.jsonl, for `tail -f`).
+    #[arg(long, global = true, value_enum, default_value_t)]
+    pub record_format: crate::settings::recording::RecordFormat,
     /// Dashboard: plain ASCII instead of braille and box-drawing glyphs.
     #[arg(long, global = true)]
     pub ascii: bool,

@@ -172,6 +172,7 @@ fn run_options(
         meta: cli.meta.to_meta(),
         report,
         stop_at,
+        record_format: cli.record_format,
     })
 }
 
@@ -253,7 +254,7 @@ async fn rebuild(cli: &Cli, file: &Path, report_only: bool) -> Result<(), Failur
     let outcome = if report_only {
         crate::run::replay::report(rec, file, cli.out.clone(), &opts).await
     } else {
-        crate::run::replay::run(rec, file, cli.out.clone(), &opts).await
+        crate::run::replay::run(rec, file, (cli.out.clone(), cli.record_format), &opts).await
     }
     .map_err(|e| Failure::usage(what, e))?;
     if report_only {

@@ -32,7 +32,7 @@ pub async fn run(cfg: Config, opts: RunOptions) -> anyhow::Result<Outcome> {
     let mut lines = Lines::create(&dir)?;
     eprintln!(
         "slitop: recording to {}",
-        dir.join("recording.jsonl").display()
+        run.recording().unwrap_or_default().display()
     );
     for w in &run.header.security {
         eprintln!("slitop: warning: {w}");
