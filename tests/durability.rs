@@ -1,4 +1,5 @@
-//! Runs lose nothing: a second run never overwrites the first one's recording (nor does a
+//! Runs lose nothing: a `kill -9` costs a compressed recording at most the refresh being
+//! written, a second run never overwrites the first one's recording (nor does a
 //! replay the recording it reads), report files are replaced whole or not at all, and a disk
 //! that fills up mid-run stops the recording, not the run, whose report is still written.
 //! The full disk is a file-size limit (`prlimit --fsize`) with SIGXFSZ ignored, so writes
@@ -9,7 +10,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{fixture_run_dir, run_slitop, slitop_bin, stderr_of, FakeHttp, Reply};
+use common::{fixture_run_dir, run_slitop, slitop_bin, stderr_of, wait_until, FakeHttp, Reply};
 
 /// A scrape target with `n` series of `queue_depth`.
 fn target(n: usize) -> FakeHttp {
@@ -100,6 +101,58 @@ fn a_second_run_into_the_same_directory_leaves_the_first_one_whole() {
     let said = stderr_of(&replay);
     assert!(said.contains("would overwrite the recording"), "{said}");
     assert_eq!(std::fs::read(&rec).unwrap(), recording);
+}
+
+/// The refreshes a run printed to its headless lines (one `depth` line each).
+fn refreshes_printed(out: &Path) -> usize {
+    std::fs::read_to_string(out.join("headless.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.ends_with('}') && l.contains("\"signal\":\"depth\""))
+        .count()
+}
+
+#[test]
+fn a_run_killed_mid_way_keeps_every_refresh_but_the_last_in_its_compressed_recording() {
+    let srv = target(50);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut child = Command::new(slitop_bin())
+        .args(headless(&srv.url("/metrics"), &out, "60s"))
+        .env_remove("XDG_CONFIG_HOME")
+        .env("HOME", std::env::temp_dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let went = wait_until(std::time::Duration::from_secs(20), || {
+        refreshes_printed(&out) >= 15
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        went,
+        "the run printed {} refreshes",
+        refreshes_printed(&out)
+    );
+    let printed = refreshes_printed(&out);
+    let rec = slitop::record::read::Recording::read(&out.join("recording.jsonl.zst")).unwrap();
+    let ticks = rec
+        .records
+        .iter()
+        .filter(|r| matches!(r, slitop::record::read::Record::Tick(_)))
+        .count();
+    // A refresh is flushed to the recording before its lines are printed; the one being
+    // written when the kill came may be lost, and only it.
+    assert!(
+        ticks + 1 >= printed,
+        "{ticks} ticks recorded, {printed} printed"
+    );
+    assert!(!rec
+        .records
+        .iter()
+        .any(|r| matches!(r, slitop::record::read::Record::End(_))));
 }
 
 #[test]
