@@ -22,10 +22,14 @@ row() { # name, seconds, plain bytes, compressed bytes
 }
 
 printf "%-10s %8s  %-27s %-27s %7s\n" "run" "span" "plain recording.jsonl" "recording.jsonl.zst" "ratio"
+# Runs slitop quietly; its errors are shown if it fails.
+quiet() {
+  "$bin" "$@" >/dev/null 2>"$tmp/err" || { cat "$tmp/err" >&2; exit 1; }
+}
 measure() { # name, recording to replay
   local out="$tmp/$1"
-  "$bin" replay "$2" --headless --record-format jsonl --out "$out-plain" >/dev/null 2>&1
-  "$bin" replay "$2" --headless --out "$out-zst" >/dev/null 2>&1
+  quiet replay "$2" --headless --record-format jsonl --out "$out-plain"
+  quiet replay "$2" --headless --out "$out-zst"
   row "$1" "$(span "$out-plain/recording.jsonl")" \
     "$(stat -c %s "$out-plain/recording.jsonl")" "$(stat -c %s "$out-zst/recording.jsonl.zst")"
 }
@@ -33,6 +37,6 @@ for f in tests/fixtures/detector/*.jsonl; do
   measure "$(basename "$f" .jsonl)" "$f"
 done
 if [[ "${1:-}" == "--demo" ]]; then
-  "$bin" demo --headless --out "$tmp/demo" >/dev/null 2>&1
+  quiet demo --headless --out "$tmp/demo"
   measure demo "$(ls "$tmp"/demo/recording.jsonl*)"
 fi
