@@ -399,8 +399,9 @@ def rejudge(slitop, out, runs):
     for pipeline, scenario, watchers in runs:
         for w in watchers:
             wdir = os.path.join(out, f"{pipeline}.{scenario}", w)
-            rec = os.path.join(wdir, "recording.jsonl")
-            if not os.path.exists(rec):
+            recs = [os.path.join(wdir, f) for f in ("recording.jsonl.zst", "recording.jsonl")]
+            rec = next((r for r in recs if os.path.exists(r)), None)
+            if rec is None:
                 continue
             dest = os.path.join(wdir, "rejudged")
             shutil.rmtree(dest, ignore_errors=True)

@@ -393,7 +393,7 @@ async fn run_one(
     // Checked before anything starts: a run never overwrites another's recording, and a
     // demo run again without --out gets slitop-demo-2, -3...
     let out = match &opts.out {
-        Some(d) if d.join("recording.jsonl").exists() => anyhow::bail!(
+        Some(d) if crate::settings::recording::find_in(d).is_some() => anyhow::bail!(
             "{} already holds a run's recording: a run never overwrites an earlier one's files; give --out a new directory",
             d.display()
         ),

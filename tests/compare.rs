@@ -152,7 +152,7 @@ fn eight_workers_against_four_is_better_and_a_run_against_itself_within_noise() 
     let rebuilt = dir.path().join("rebuilt");
     let o = slitop(
         &["report", "--out", rebuilt.to_str().unwrap(), "--baseline"],
-        &[&w4.join("report.json"), &w8.join("recording.jsonl")],
+        &[&w4.join("report.json"), &common::recording_in(&w8)],
     );
     assert!(o.status.success(), "{}", common::stderr_of(&o));
     let r = json(rebuilt.join("report.json"));
@@ -171,7 +171,7 @@ fn eight_workers_against_four_is_better_and_a_run_against_itself_within_noise() 
     let own = dir.path().join("own");
     let o = slitop(
         &["compare", "--out", own.to_str().unwrap()],
-        &[&w8, &w8.join("recording.jsonl")],
+        &[&w8, &common::recording_in(&w8)],
     );
     assert!(o.status.success(), "{}", common::stderr_of(&o));
     let c = json(own.join("compare.json"));

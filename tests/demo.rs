@@ -58,7 +58,7 @@ fn a_short_demo_shows_the_sequence_and_its_replay_matches() {
     let rep = Command::new(common::slitop_bin())
         .args(["replay", "--headless", "--out"])
         .arg(&replay_dir)
-        .arg(out.join("recording.jsonl"))
+        .arg(common::recording_in(&out))
         .output()
         .unwrap();
     assert!(

@@ -1,4 +1,5 @@
-//! Runs lose nothing: a second run never overwrites the first one's recording (nor does a
+//! Runs lose nothing: a `kill -9` costs a compressed recording at most the refresh being
+//! written, a second run never overwrites the first one's recording (nor does a
 //! replay the recording it reads), report files are replaced whole or not at all, and a disk
 //! that fills up mid-run stops the recording, not the run, whose report is still written.
 //! The full disk is a file-size limit (`prlimit --fsize`) with SIGXFSZ ignored, so writes
@@ -9,7 +10,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::{fixture_run_dir, run_slitop, slitop_bin, stderr_of, FakeHttp, Reply};
+use common::{fixture_run_dir, run_slitop, slitop_bin, stderr_of, wait_until, FakeHttp, Reply};
 
 /// A scrape target with `n` series of `queue_depth`.
 fn target(n: usize) -> FakeHttp {
@@ -64,23 +65,28 @@ fn a_second_run_into_the_same_directory_leaves_the_first_one_whole() {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let first = run_slitop(&args, &[]);
     assert!(first.status.success(), "{}", stderr_of(&first));
-    let recording = std::fs::read(out.join("recording.jsonl")).unwrap();
+    let rec = common::recording_in(&out);
+    let recording = std::fs::read(&rec).unwrap();
     let lines = std::fs::read(out.join("headless.jsonl")).unwrap();
 
     let second = run_slitop(&args, &[]);
     assert!(!second.status.success());
     let said = stderr_of(&second);
     assert!(said.contains("already exists"), "{said}");
-    assert_eq!(
-        std::fs::read(out.join("recording.jsonl")).unwrap(),
-        recording
-    );
+    // Nor does one that would write the other format beside it.
+    let mut plain = args.clone();
+    plain.extend(["--record-format", "jsonl"]);
+    let third = run_slitop(&plain, &[]);
+    assert!(!third.status.success());
+    let said = stderr_of(&third);
+    assert!(said.contains("already exists"), "{said}");
+    assert!(!out.join("recording.jsonl").exists());
+    assert_eq!(std::fs::read(&rec).unwrap(), recording);
     assert_eq!(std::fs::read(out.join("headless.jsonl")).unwrap(), lines);
 
     // A replay into the recording's own directory, named through a symlink, is refused too.
     let link = dir.path().join("link");
     std::os::unix::fs::symlink(&out, &link).unwrap();
-    let rec = out.join("recording.jsonl");
     let replay = run_slitop(
         &[
             "replay",
@@ -95,6 +101,58 @@ fn a_second_run_into_the_same_directory_leaves_the_first_one_whole() {
     let said = stderr_of(&replay);
     assert!(said.contains("would overwrite the recording"), "{said}");
     assert_eq!(std::fs::read(&rec).unwrap(), recording);
+}
+
+/// The refreshes a run printed to its headless lines (one `depth` line each).
+fn refreshes_printed(out: &Path) -> usize {
+    std::fs::read_to_string(out.join("headless.jsonl"))
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.ends_with('}') && l.contains("\"signal\":\"depth\""))
+        .count()
+}
+
+#[test]
+fn a_run_killed_mid_way_keeps_every_refresh_but_the_last_in_its_compressed_recording() {
+    let srv = target(50);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let mut child = Command::new(slitop_bin())
+        .args(headless(&srv.url("/metrics"), &out, "60s"))
+        .env_remove("XDG_CONFIG_HOME")
+        .env("HOME", std::env::temp_dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let went = wait_until(std::time::Duration::from_secs(20), || {
+        refreshes_printed(&out) >= 15
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        went,
+        "the run printed {} refreshes",
+        refreshes_printed(&out)
+    );
+    let printed = refreshes_printed(&out);
+    let rec = slitop::record::read::Recording::read(&out.join("recording.jsonl.zst")).unwrap();
+    let ticks = rec
+        .records
+        .iter()
+        .filter(|r| matches!(r, slitop::record::read::Record::Tick(_)))
+        .count();
+    // A refresh is flushed to the recording before its lines are printed; the one being
+    // written when the kill came may be lost, and only it.
+    assert!(
+        ticks + 1 >= printed,
+        "{ticks} ticks recorded, {printed} printed"
+    );
+    assert!(!rec
+        .records
+        .iter()
+        .any(|r| matches!(r, slitop::record::read::Record::End(_))));
 }
 
 #[test]
@@ -127,18 +185,43 @@ fn runs_without_out_started_together_get_a_directory_each() {
     let runs: Vec<_> = std::fs::read_dir(cwd.path())
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.join("recording.jsonl").is_file())
+        .filter(|p| slitop::record::find_in(p).is_some())
         .collect();
     assert_eq!(runs.len(), 2, "{runs:?}");
 }
 
+/// A scrape target with `n` series whose values change on every scrape, in digits that
+/// compress poorly: a compressed recording grows about as fast as a plain one.
+fn churning_target(n: usize) -> FakeHttp {
+    let scrapes = std::sync::atomic::AtomicU64::new(0);
+    FakeHttp::start(move |_| {
+        let k = scrapes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let body: String = (0..n as u64)
+            .map(|i| {
+                let v = (i * 2_654_435_761 + k * 40_503) % 1_000_003;
+                format!("queue_depth{{shard=\"{i}\"}} {v}.{}\n", v % 997)
+            })
+            .collect();
+        Reply::ok("text/plain; version=0.0.4", body)
+    })
+}
+
 #[test]
 fn a_full_disk_stops_the_recording_not_the_run_and_the_report_is_written() {
-    // 300 series every 100 ms: the recording passes 64 KiB within a second or two.
+    // 300 series every 100 ms: the plain recording passes 64 KiB within a second or two.
     let srv = target(300);
+    full_disk(&srv, &["--record-format", "jsonl"]);
+    // Compressed (the default), 3000 churning series do the same.
+    let srv = churning_target(3000);
+    full_disk(&srv, &[]);
+}
+
+fn full_disk(srv: &FakeHttp, extra: &[&str]) {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("run");
-    let o = limited(64 * 1024, &headless(&srv.url("/metrics"), &out, "3s"));
+    let mut args = headless(&srv.url("/metrics"), &out, "3s");
+    args.extend(extra.iter().map(|a| a.to_string()));
+    let o = limited(64 * 1024, &args);
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", stderr_of(&o));
     assert!(stdout.contains("the recording stopped"), "{stdout}");
@@ -153,7 +236,7 @@ fn a_full_disk_stops_the_recording_not_the_run_and_the_report_is_written() {
     assert!(report["duration_s"].as_f64().unwrap() >= 2.5, "{report}");
     assert!(out.join("report.md").is_file());
     // What the recording holds stays readable.
-    let rec = slitop::record::read::Recording::read(&out.join("recording.jsonl")).unwrap();
+    let rec = slitop::record::read::Recording::read(&common::recording_in(&out)).unwrap();
     assert!(!rec.records.is_empty());
 }
 

@@ -289,12 +289,12 @@ fn a_headless_run_writes_every_file_then_exits_3_and_its_recording_keeps_the_gat
     for f in [
         "report.json",
         "report.md",
-        "recording.jsonl",
+        "recording.jsonl.zst",
         "headless.jsonl",
     ] {
         assert!(out.join(f).is_file(), "{f} missing");
     }
-    let o = slitop(&["report", out.join("recording.jsonl").to_str().unwrap()]);
+    let o = slitop(&["report", common::recording_in(&out).to_str().unwrap()]);
     assert_eq!(
         o.status.code(),
         Some(3),

@@ -8,6 +8,7 @@
 //! stopped gracefully once slitop is done.
 
 mod common;
+mod recorded;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -132,7 +133,7 @@ fn two_k6_instances_are_summed_to_what_their_own_summaries_say() {
         .output()
         .unwrap();
     assert!(run.status.success(), "{}", common::stderr_of(&run));
-    let rec = std::fs::read_to_string(out.join("recording.jsonl")).unwrap();
+    let rec = recorded::recording_text(&out);
     let got = last_k6_values(&rec);
     // The last poll came after both runs were over: each instance's last status is "ended".
     for url in [&url_a, &url_b] {

@@ -1,6 +1,7 @@
 //! The k6 sources with a real k6 run against a server that drops some connections.
 
 mod common;
+mod recorded;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -452,13 +453,13 @@ fn headless_lines_and_the_recording_say_finished_when_k6_ends() {
             .collect()
     };
     assert_eq!(k6_health(&stdout), ["ok", "finished"], "{stdout}");
-    let rec = std::fs::read_to_string(out.join("recording.jsonl")).unwrap();
+    let rec = recorded::recording_text(&out);
     assert!(rec.contains(r#"{"state":"finished"}"#), "{rec}");
     assert!(!rec.contains(r#""state":"down""#));
     let replay = Command::new(common::slitop_bin())
         .args(["replay", "--headless", "--out"])
         .arg(dir.path().join("replay"))
-        .arg(out.join("recording.jsonl"))
+        .arg(common::recording_in(&out))
         .output()
         .unwrap();
     let replayed = String::from_utf8_lossy(&replay.stdout).to_string();

@@ -103,7 +103,7 @@ fn a_real_run_meets_one_slo_and_misses_another_with_its_failed_seconds() {
 
     // Rebuilt from the recording (whose header keeps the gates): the same verdict, exit 3.
     let rebuilt = dir.path().join("rebuilt");
-    let rep = common::rebuild_report(&out.join("recording.jsonl"), &rebuilt);
+    let rep = common::rebuild_report(&common::recording_in(&out), &rebuilt);
     assert_eq!(rep.status.code(), Some(3), "{}", common::stderr_of(&rep));
     assert_eq!(report_json(&rebuilt)["gates"], r["gates"]);
 }

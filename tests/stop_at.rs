@@ -3,15 +3,14 @@
 //! (live and rebuilt from the recording) says so.
 
 mod common;
+mod recorded;
 
 use std::process::{Command, Stdio};
 
 use serde_json::Value as Json;
 
-fn lines(path: &std::path::Path) -> Vec<Json> {
-    std::fs::read_to_string(path)
-        .unwrap()
-        .lines()
+fn lines(text: &str) -> Vec<Json> {
+    text.lines()
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect()
 }
@@ -39,7 +38,7 @@ fn stop_at_errors_visible_stops_k6_within_two_refreshes_of_the_deadline() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "demo failed: {stderr}");
-    let rec = lines(&out.join("recording.jsonl"));
+    let rec = lines(&recorded::recording_text(&out));
     let refresh = rec[0]["refresh_ms"].as_i64().unwrap();
     let confirmed = rec
         .iter()
@@ -82,7 +81,7 @@ fn stop_at_errors_visible_stops_k6_within_two_refreshes_of_the_deadline() {
 
     // Rebuilt from the recording, the report says so too.
     let rebuilt = dir.path().join("rebuilt");
-    let rep = common::rebuild_report(&out.join("recording.jsonl"), &rebuilt);
+    let rep = common::rebuild_report(&common::recording_in(&out), &rebuilt);
     assert!(rep.status.success(), "{}", common::stderr_of(&rep));
     let md = std::fs::read_to_string(rebuilt.join("report.md")).unwrap();
     assert!(md.contains(text), "{md}");

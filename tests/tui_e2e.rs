@@ -168,7 +168,7 @@ fn pid_of(out: &Path) -> Option<u32> {
 
 /// The notes a run's recording holds; the recording must read back whole.
 fn recorded_notes(out: &Path) -> Vec<String> {
-    let rec = slitop::record::read::Recording::read(&out.join("recording.jsonl")).unwrap();
+    let rec = slitop::record::read::Recording::read(&common::recording_in(out)).unwrap();
     assert!(!rec.torn_tail);
     rec.records
         .iter()

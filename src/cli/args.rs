@@ -37,6 +37,10 @@ pub struct Cli {
     /// Directory for the run's output files.
     #[arg(long, global = true)]
     pub out: Option<PathBuf>,
+    /// How the recording is written: zstd (recording.jsonl.zst, read with `zstd -dc FILE | jq`)
+    /// or jsonl (plain recording.jsonl, for `tail -f`).
+    #[arg(long, global = true, value_enum, default_value_t)]
+    pub record_format: crate::settings::recording::RecordFormat,
     /// Dashboard: plain ASCII instead of braille and box-drawing glyphs.
     #[arg(long, global = true)]
     pub ascii: bool,
@@ -82,7 +86,7 @@ pub struct GateArgs {
     /// Gate: p95 of the last quarter above the first quarter's by more than this share (soaks), e.g. 20%.
     #[arg(long, value_parser = parse_share, global = true, help_heading = "Gates (exit 3 when one fails)")]
     pub gate_soak_drift: Option<f64>,
-    /// An earlier run (its directory, recording.jsonl or report.json): drawn faint under this
+    /// An earlier run (its directory, recording or report.json): drawn faint under this
     /// run's charts, live and in replay, and compared against by --gate-regression.
     #[arg(long, global = true, help_heading = "Gates (exit 3 when one fails)")]
     pub baseline: Option<PathBuf>,
@@ -239,7 +243,7 @@ pub enum Command {
     /// with --headless --out DIR run it through the same signals and detector and write the
     /// same outputs.
     Replay {
-        /// A recording.jsonl written by an earlier run.
+        /// A recording written by an earlier run (recording.jsonl.zst or recording.jsonl).
         file: PathBuf,
     },
     /// Compare runs: a delta table of each against the first (knee, capacity, p50/p95/p99
@@ -268,7 +272,7 @@ pub enum Command {
     /// Rebuild a run's report (report.md, report.json, SVG plots, plateau CSV/JSON) from its
     /// recording, next to it or in --out; exits 3 when a gate fails.
     Report {
-        /// A recording.jsonl written by an earlier run.
+        /// A recording written by an earlier run (recording.jsonl.zst or recording.jsonl).
         recording: PathBuf,
     },
     /// Turn a Grafana dashboard's Prometheus panels into signals: a configuration file written

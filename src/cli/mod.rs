@@ -181,6 +181,7 @@ fn run_options(
         meta: cli.meta.to_meta(),
         report,
         stop_at,
+        record_format: cli.record_format,
     })
 }
 
@@ -264,7 +265,14 @@ async fn rebuild(cli: &Cli, file: &Path, report_only: bool) -> Result<(), Failur
         crate::run::replay::report(rec, file, cli.out.clone(), &opts).await
     } else {
         let baseline = read_baseline(opts.gates.baseline.as_deref(), what)?;
-        crate::run::replay::run(rec, file, cli.out.clone(), &opts, baseline).await
+        crate::run::replay::run(
+            rec,
+            file,
+            (cli.out.clone(), cli.record_format),
+            &opts,
+            baseline,
+        )
+        .await
     }
     .map_err(|e| Failure::usage(what, e))?;
     if report_only {

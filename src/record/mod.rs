@@ -1,7 +1,8 @@
-//! Recordings: `recording.jsonl`, one JSON object per line. A versioned header, then every
-//! source event as it was applied, every refresh tick, annotations and stage transitions, in
-//! the order they happened. Replaying the events and ticks through a fresh `RunState` gives
-//! the same signals and the same transitions. The format is documented in docs/recording.md.
+//! Recordings: JSON lines, one object per line, zstd-compressed in `recording.jsonl.zst` (the
+//! default) or plain in `recording.jsonl`. A versioned header, then every source event as it
+//! was applied, every refresh tick, annotations and stage transitions, in the order they
+//! happened. Replaying the events and ticks through a fresh `RunState` gives the same signals
+//! and the same transitions. The format is documented in docs/recording.md.
 
 pub mod read;
 pub mod write;
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value as Json};
 
 use crate::model::{is_stale_nan, stale_nan, Health, LocalSources, TimeMs};
+pub use crate::settings::recording::{find_in, RecordFormat, COMPRESSED_FILE, PLAIN_FILE};
 use crate::settings::{DetectConfig, GatesConfig, RunMeta, SignalDef};
 
 /// Version of the recording format; readers refuse newer major versions.

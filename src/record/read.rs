@@ -1,8 +1,10 @@
-//! Reads a recording back. A torn last line (the run was killed mid-write) is dropped; any
-//! other bad line is an error naming the file, the line and what was wrong.
+//! Reads a recording back, plain or zstd-compressed (told apart by the zstd magic number, not
+//! by the name), streaming. A torn end (the run was killed mid-write: a last line, or the zstd
+//! block being written) is dropped; any other bad line is an error naming the file, the line
+//! and what was wrong.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::BufRead;
+use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use serde_json::Value as Json;
@@ -42,7 +44,7 @@ pub enum RecordError {
 pub struct Recording {
     pub header: Header,
     pub records: Vec<Record>,
-    /// True when the last line was cut short and dropped.
+    /// True when the end was cut short (a last line, or a last zstd block) and dropped.
     pub torn_tail: bool,
 }
 
@@ -184,15 +186,23 @@ impl Recording {
         }
     }
 
-    /// Reads a recording line by line (the file is never held whole). A last line cut
-    /// anywhere, even inside a multi-byte character, is dropped as torn.
+    /// Reads a recording line by line (the file is never held whole), decompressing it as
+    /// it goes when it starts with the zstd magic number. A last line cut anywhere, even
+    /// inside a multi-byte character, or a last zstd block cut anywhere, is dropped as torn.
     pub fn read(path: &Path) -> Result<Recording, RecordError> {
         let name = path.display().to_string();
-        let f = std::fs::File::open(path).map_err(|source| RecordError::Io {
+        let io = |source| RecordError::Io {
             file: name.clone(),
             source,
-        })?;
-        Self::from_reader(std::io::BufReader::new(f), &name)
+        };
+        let mut input = BufReader::new(std::fs::File::open(path).map_err(io)?);
+        if !input.fill_buf().map_err(io)?.starts_with(&ZSTD_MAGIC) {
+            return Self::from_reader(input, &name);
+        }
+        let mut lines = BufReader::new(Unzstd::new(input).map_err(io)?);
+        let mut rec = Self::from_reader(&mut lines, &name)?;
+        rec.torn_tail |= lines.get_ref().torn;
+        Ok(rec)
     }
 
     pub fn parse(text: &str, name: &str) -> Result<Recording, RecordError> {
@@ -250,6 +260,49 @@ impl Recording {
             records,
             torn_tail,
         })
+    }
+}
+
+/// How every zstd frame begins (RFC 8878, 3.1.1).
+const ZSTD_MAGIC: [u8; 4] = [0x28, 0xB5, 0x2F, 0xFD];
+
+/// The decompressed lines of a zstd recording (its frames one after another). A stream that
+/// stops inside a frame, with nothing after it, is a run killed mid-write: what was decoded
+/// stands and the rest is torn. A frame that fails with bytes still after it is damage,
+/// an error.
+struct Unzstd<R: BufRead> {
+    frames: zstd::stream::read::Decoder<'static, R>,
+    torn: bool,
+}
+
+impl<R: BufRead> Unzstd<R> {
+    fn new(input: R) -> std::io::Result<Self> {
+        Ok(Self {
+            frames: zstd::stream::read::Decoder::with_buffer(input)?,
+            torn: false,
+        })
+    }
+}
+
+impl<R: BufRead> Read for Unzstd<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.torn {
+            return Ok(0);
+        }
+        match self.frames.read(buf) {
+            Ok(n) => Ok(n),
+            Err(e) => {
+                if self.frames.get_mut().fill_buf()?.is_empty() {
+                    self.torn = true;
+                    Ok(0)
+                } else {
+                    Err(std::io::Error::new(
+                        e.kind(),
+                        format!("damaged zstd data before the end of the file: {e}"),
+                    ))
+                }
+            }
+        }
     }
 }
 

@@ -1,5 +1,11 @@
-//! Appends a run to `recording.jsonl`, flushing on every tick so a `kill -9` loses at most the
+//! Appends a run to its recording, flushing on every tick so a `kill -9` loses at most the
 //! last refresh.
+//!
+//! Compressed, the lines go through one zstd stream: each flush ends a zstd block (so what
+//! was flushed is in the file, decodable, and later blocks still find their matches in the
+//! earlier ones, which is where the ratio comes from), and every `FRAME_FLUSHES` flushes and
+//! at the end the frame is closed with its checksum and a new one begun, so a damaged or
+//! unfinished frame costs at most those ticks' worth of history, never the frames before it.
 
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
@@ -9,13 +15,84 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use serde_json::{json, Value as Json};
 
-use super::{encode_health, encode_value, Header};
+use super::{encode_health, encode_value, Header, RecordFormat, COMPRESSED_FILE, PLAIN_FILE};
 use crate::detect::Transition;
 use crate::model::{Labels, SourceEvent, TimeMs};
 
+/// Flushes (ticks, notes) per zstd frame: about a minute at the default refresh. A frame is
+/// the unit `zstd -t` checks, and closing one costs only the history the next cannot use.
+const FRAME_FLUSHES: u32 = 60;
+
+/// zstd's default level: at a few KB per second, speed is no concern and higher levels gain
+/// little on short flushed blocks.
+const LEVEL: i32 = 3;
+
+enum Sink {
+    Plain(BufWriter<File>),
+    /// `None` once the recording ended (or a write failed while a frame was being closed).
+    Zstd {
+        frame: Option<zstd::stream::write::Encoder<'static, File>>,
+        flushes: u32,
+    },
+}
+
+fn frame(file: File) -> std::io::Result<zstd::stream::write::Encoder<'static, File>> {
+    let mut enc = zstd::stream::write::Encoder::new(file, LEVEL)?;
+    enc.include_checksum(true)?;
+    Ok(enc)
+}
+
+impl Sink {
+    fn writer(&mut self) -> std::io::Result<&mut dyn Write> {
+        match self {
+            Sink::Plain(w) => Ok(w),
+            Sink::Zstd { frame: Some(f), .. } => Ok(f),
+            Sink::Zstd { frame: None, .. } => Err(closed()),
+        }
+    }
+
+    /// Everything written so far into the file (a zstd block); every `FRAME_FLUSHES` the
+    /// frame is closed and another begun. At the `end` the last frame is closed and the file
+    /// synced to the disk.
+    fn flush(&mut self, end: bool) -> std::io::Result<()> {
+        match self {
+            Sink::Plain(w) => {
+                w.flush()?;
+                if end {
+                    w.get_ref().sync_all()?;
+                }
+                Ok(())
+            }
+            Sink::Zstd {
+                frame: slot,
+                flushes,
+            } => {
+                let Some(enc) = slot.as_mut() else {
+                    return Err(closed());
+                };
+                enc.flush()?;
+                *flushes += 1;
+                if end || *flushes >= FRAME_FLUSHES {
+                    *flushes = 0;
+                    let file = slot.take().ok_or_else(closed)?.finish()?;
+                    if end {
+                        return file.sync_all();
+                    }
+                    *slot = Some(frame(file)?);
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn closed() -> std::io::Error {
+    std::io::Error::other("the recording's zstd stream is closed (ended, or a write failed)")
+}
+
 pub struct Recorder {
     path: PathBuf,
-    out: BufWriter<File>,
+    out: Sink,
     series: HashMap<Labels, u64>,
     /// Metric names some signal's query mentions (only those series can change a signal) and
     /// the queue view's: only those are recorded (a scrape carries many more); `None`: all.
@@ -40,12 +117,30 @@ pub fn create_new(path: &Path) -> anyhow::Result<File> {
 }
 
 impl Recorder {
-    /// Starts a recording at `path`, which must not exist: a run never overwrites one.
-    pub fn create(path: &Path, header: &Header) -> anyhow::Result<Self> {
-        let f = create_new(path)?;
+    /// Starts a recording in run directory `dir`, which must hold none (of either format):
+    /// a run never overwrites one.
+    pub fn create(dir: &Path, header: &Header, format: RecordFormat) -> anyhow::Result<Self> {
+        for other in [COMPRESSED_FILE, PLAIN_FILE] {
+            let p = dir.join(other);
+            if other != format.file_name() && p.exists() {
+                anyhow::bail!(
+                    "{} already exists: a run never overwrites an earlier one's files; give --out a new directory",
+                    p.display()
+                );
+            }
+        }
+        let path = dir.join(format.file_name());
+        let f = create_new(&path)?;
+        let out = match format {
+            RecordFormat::Jsonl => Sink::Plain(BufWriter::new(f)),
+            RecordFormat::Zstd => Sink::Zstd {
+                frame: Some(frame(f).with_context(|| format!("cannot write {}", path.display()))?),
+                flushes: 0,
+            },
+        };
         let mut r = Self {
-            path: path.to_path_buf(),
-            out: BufWriter::new(f),
+            path,
+            out,
             series: HashMap::new(),
             wanted: crate::settings::wanted_series(&header.signals),
         };
@@ -54,13 +149,21 @@ impl Recorder {
         Ok(r)
     }
 
+    /// Where the recording is written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     fn line(&mut self, v: &Json) -> anyhow::Result<()> {
-        writeln!(self.out, "{v}").with_context(|| format!("cannot write {}", self.path.display()))
+        self.out
+            .writer()
+            .and_then(|w| writeln!(w, "{v}"))
+            .with_context(|| format!("cannot write {}", self.path.display()))
     }
 
     pub fn flush(&mut self) -> anyhow::Result<()> {
         self.out
-            .flush()
+            .flush(false)
             .with_context(|| format!("cannot write {}", self.path.display()))
     }
 
@@ -141,10 +244,20 @@ impl Recorder {
     /// of the machine.
     pub fn end(&mut self, t: TimeMs) -> anyhow::Result<()> {
         self.line(&json!({"k": "end", "t": t}))?;
-        self.flush()?;
         self.out
-            .get_ref()
-            .sync_all()
+            .flush(true)
             .with_context(|| format!("cannot write {}", self.path.display()))
+    }
+}
+
+impl Drop for Recorder {
+    /// A run that stops without its end line (an error) still leaves its last frame closed:
+    /// nothing written is lost, and `zstd -dc` reads the file without complaint.
+    fn drop(&mut self) {
+        if let Sink::Zstd { frame, .. } = &mut self.out {
+            if let Some(enc) = frame.take() {
+                let _ = enc.finish();
+            }
+        }
     }
 }

@@ -93,15 +93,14 @@ enum Source {
 /// a report when it is JSON (`.json`), else a recording.
 fn source_of(path: &Path) -> anyhow::Result<Source> {
     if path.is_dir() {
-        let rec = path.join("recording.jsonl");
         let rep = path.join("report.json");
-        return if rec.is_file() {
+        return if let Some(rec) = crate::record::find_in(path) {
             Ok(Source::Recording(rec))
         } else if rep.is_file() {
             Ok(Source::Report(rep))
         } else {
             anyhow::bail!(
-                "baseline {}: a directory without recording.jsonl or report.json; pass a run directory, a recording or a report.json",
+                "baseline {}: a directory without a recording (recording.jsonl.zst, recording.jsonl) or report.json; pass a run directory, a recording or a report.json",
                 path.display()
             )
         };
@@ -323,7 +322,9 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let err = source_of(d.path()).unwrap_err().to_string();
         assert!(
-            err.contains("without recording.jsonl or report.json"),
+            err.contains(
+                "without a recording (recording.jsonl.zst, recording.jsonl) or report.json"
+            ),
             "{err}"
         );
         std::fs::write(d.path().join("report.json"), "{}").unwrap();
@@ -335,6 +336,12 @@ mod tests {
         assert_eq!(
             source_of(d.path()).unwrap(),
             Source::Recording(d.path().join("recording.jsonl"))
+        );
+        // The compressed recording is preferred when a directory holds both.
+        std::fs::write(d.path().join("recording.jsonl.zst"), "").unwrap();
+        assert_eq!(
+            source_of(d.path()).unwrap(),
+            Source::Recording(d.path().join("recording.jsonl.zst"))
         );
         let missing = d.path().join("nope.jsonl");
         let err = source_of(&missing).unwrap_err().to_string();

@@ -38,7 +38,7 @@ pub async fn run(
     let mut lines = Lines::create(&dir)?.with_baseline(baseline);
     eprintln!(
         "slitop: recording to {}",
-        dir.join("recording.jsonl").display()
+        run.recording().unwrap_or_default().display()
     );
     for w in &run.header.security {
         eprintln!("slitop: warning: {w}");

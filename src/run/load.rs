@@ -1,5 +1,5 @@
 //! A finished run from a path, as `slitop compare`, `slitop scale` and a baseline read it: a
-//! run directory (its report.json, else its recording rebuilt), a recording.jsonl (rebuilt)
+//! run directory (its report.json, else its recording rebuilt), a recording (rebuilt)
 //! or a report.json. Rebuilding writes nothing: the report is built in memory, so reading
 //! someone's run never changes their directory.
 
@@ -9,8 +9,6 @@ use anyhow::{bail, Context};
 
 use crate::report::{Report, JSON_FILE};
 use crate::settings::ReportConfig;
-
-const RECORDING_FILE: &str = "recording.jsonl";
 
 /// A run read from a path, and where its report came from (for the reader's messages).
 #[derive(Clone, Debug)]
@@ -34,23 +32,24 @@ pub fn load(path: &Path) -> anyhow::Result<LoadedRun> {
     })?;
     let (report, rebuilt) = if meta.is_dir() {
         let json = path.join(JSON_FILE);
-        let rec = path.join(RECORDING_FILE);
         if json.is_file() {
             (crate::report::load_baseline(&json)?, false)
-        } else if rec.is_file() {
+        } else if let Some(rec) = crate::record::find_in(path) {
             (rebuild(&rec)?, true)
         } else {
             bail!(
-                "{}: a run directory holds {JSON_FILE} or {RECORDING_FILE}; this one has neither",
-                path.display()
+                "{}: a run directory holds {JSON_FILE} or a recording ({}, {}); this one has neither",
+                path.display(),
+                crate::record::COMPRESSED_FILE,
+                crate::record::PLAIN_FILE
             );
         }
     } else {
         match path.extension().and_then(|e| e.to_str()) {
             Some("json") => (crate::report::load_baseline(path)?, false),
-            Some("jsonl") => (rebuild(path)?, true),
+            Some("jsonl" | "zst") => (rebuild(path)?, true),
             _ => bail!(
-                "{}: expected a run directory, a recording (.jsonl) or a report.json (.json)",
+                "{}: expected a run directory, a recording (.jsonl, .jsonl.zst) or a report.json (.json)",
                 path.display()
             ),
         }

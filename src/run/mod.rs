@@ -55,6 +55,8 @@ pub struct RunOptions {
     pub report: ReportSettings,
     /// Stop k6 once this stage has held this long (`--stop-at`, `--stop-after`).
     pub stop_at: Option<stop::StopAt>,
+    /// How the recording is written (`--record-format`).
+    pub record_format: crate::record::RecordFormat,
 }
 
 /// Why a run ended.
@@ -146,7 +148,7 @@ impl Run {
             None => header::unique_dir(&default_out_dir(started))?,
         };
         let header = header(&cfg, &opts.meta, &opts.report.gates, started);
-        let out = Output::create(&dir, &header)?;
+        let out = Output::create(&dir, &header, opts.record_format)?;
         let cancel = CancellationToken::new();
         let sources = crate::sources::start_all(&cfg, &state.engine.remote_queries(), &cancel)?;
         let mut tick = tokio::time::interval(cfg.refresh);
@@ -182,7 +184,10 @@ impl Run {
     /// Feeds a recording through a fresh state; `out` writes a new recording and notes there
     /// (a headless replay), `None` only rebuilds the state (viewing, `slitop report`).
     /// The recording is consumed: its records are fed as they are, never copied.
-    pub fn replay(rec: Recording, out: Option<&Path>) -> anyhow::Result<Run> {
+    pub fn replay(
+        rec: Recording,
+        out: Option<(&Path, crate::record::RecordFormat)>,
+    ) -> anyhow::Result<Run> {
         let ended = replay::ended(&rec);
         let h = &rec.header;
         let opts = crate::promql::EvalOptions {
@@ -197,11 +202,11 @@ impl Run {
             h.detect.clone(),
         )
         .map_err(|e| anyhow::anyhow!("the recording's signals do not compile: {e}"))?;
-        let output = out.map(|d| Output::create(d, h)).transpose()?;
+        let output = out.map(|(d, f)| Output::create(d, h, f)).transpose()?;
         Ok(Run {
             state,
             header: rec.header,
-            dir: out.map(Path::to_path_buf).unwrap_or_default(),
+            dir: out.map(|(d, _)| d.to_path_buf()).unwrap_or_default(),
             out: output,
             feed: Feed::Recording(RecordingFeed {
                 records: rec.records.into_iter(),
@@ -213,6 +218,11 @@ impl Run {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The recording being written, if this run writes one.
+    pub fn recording(&self) -> Option<PathBuf> {
+        self.out.as_ref().map(|o| o.recording().to_path_buf())
     }
 
     /// Names of the sources feeding the run, as the header shows them.

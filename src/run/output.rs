@@ -2,7 +2,7 @@
 //! in order) and the notes file. Live runs and headless replays write through the same sink.
 //!
 //! A recording write that fails (a full disk) does not end the run: the recording stops there
-//! (what it holds stays readable: a torn last line is dropped by the reader), the run says so
+//! (what it holds stays readable: a torn end is dropped by the reader), the run says so
 //! once, notes still go to annotations.jsonl, and the report is written at the end if the disk
 //! allows by then.
 
@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::detect::Transition;
 use crate::model::{SourceEvent, TimeMs};
 use crate::record::write::Recorder;
-use crate::record::Header;
+use crate::record::{Header, RecordFormat};
 use crate::state::{Notice, RunState};
 
 pub struct Output {
@@ -29,12 +29,12 @@ pub struct Output {
 }
 
 impl Output {
-    pub fn create(dir: &Path, header: &Header) -> anyhow::Result<Self> {
+    pub fn create(dir: &Path, header: &Header, format: RecordFormat) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create output directory {}", dir.display()))?;
         Ok(Self {
             dir: dir.to_path_buf(),
-            recorder: Recorder::create(&dir.join("recording.jsonl"), header)?,
+            recorder: Recorder::create(dir, header, format)?,
             annotations: None,
             broken: None,
             untold: None,
@@ -62,6 +62,11 @@ impl Output {
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The recording's file.
+    pub fn recording(&self) -> &Path {
+        self.recorder.path()
     }
 
     /// Records a source event, then applies it.

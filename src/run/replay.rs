@@ -30,7 +30,7 @@ pub fn read(file: &Path) -> anyhow::Result<Recording> {
     let rec = Recording::read(file)?;
     if rec.torn_tail {
         eprintln!(
-            "slitop: {}: the last line was cut short (the run was killed); using it up to there",
+            "slitop: {}: the end was cut short (the run was killed); using it up to there",
             file.display()
         );
     }
@@ -90,20 +90,20 @@ fn same_file(a: &Path, b: &Path) -> bool {
 pub async fn run(
     rec: Recording,
     file: &Path,
-    out: Option<PathBuf>,
+    (out, format): (Option<PathBuf>, crate::record::RecordFormat),
     opts: &ReportSettings,
     baseline: Option<super::baseline::Baseline>,
 ) -> anyhow::Result<Outcome> {
     let dir = out
         .unwrap_or_else(|| PathBuf::from(format!("{}-replay", file.with_extension("").display())));
-    if same_file(&dir.join("recording.jsonl"), file) {
+    if same_file(&dir.join(format.file_name()), file) {
         bail!(
             "--out {} would overwrite the recording being replayed; choose another directory",
             dir.display()
         );
     }
     let version = rec.header.slitop_version.clone();
-    let mut run = Run::replay(rec, Some(&dir))?;
+    let mut run = Run::replay(rec, Some((&dir, format)))?;
     let mut lines = Lines::create(&dir)?.with_baseline(baseline);
     super::headless::print_steps(&mut run, &mut lines).await?;
     let recorded = run.recorded_transitions().to_vec();

@@ -7,6 +7,7 @@ mod detect;
 mod export;
 mod flags;
 mod gates;
+pub mod recording;
 mod report;
 mod signal;
 mod slo;

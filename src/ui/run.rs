@@ -214,6 +214,7 @@ pub async fn run_live(
         }
     };
     drop(guard);
+    let recording = run.recording().unwrap_or_default();
     let outcome = run.finish(&dir, &opts.report).await?;
     match end {
         End::Signal(s) => eprintln!("slitop: {s}: run saved"),
@@ -223,7 +224,7 @@ pub async fn run_live(
     }
     eprintln!(
         "slitop: recording {} · report {}",
-        dir.join("recording.jsonl").display(),
+        recording.display(),
         outcome.dir.join("report.md").display()
     );
     Ok(outcome)

@@ -527,3 +527,12 @@ pub fn fixture_run_dir(name: &str) -> (tempfile::TempDir, PathBuf) {
     std::fs::copy(src, &rec).unwrap();
     (dir, rec)
 }
+
+/// A run directory's recording (compressed or plain), which the run must have written.
+pub fn recording_in(dir: &Path) -> PathBuf {
+    ["recording.jsonl.zst", "recording.jsonl"]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{}: the run wrote no recording", dir.display()))
+}
