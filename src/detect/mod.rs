@@ -467,9 +467,14 @@ impl Detector {
         let (best, vus_at_best) = self.best_efficiency?;
         let vus = self.level(|f| f.vus)?;
         let eff = self.efficiency(tput)?;
+        // More VUs must have bought less than half their share of throughput: early in a
+        // ramp a rate window behind the VUs makes each VU's share dip while throughput still
+        // grows with them.
+        let bought = tput / (best * vus_at_best) - 1.0;
         (tput >= self.cfg.min_rate
             && eff < self.cfg.efficiency_drop * best
-            && vus >= self.cfg.vu_growth * vus_at_best)
+            && vus >= self.cfg.vu_growth * vus_at_best
+            && bought < 0.5 * (vus / vus_at_best - 1.0))
             .then(|| {
                 format!(
                     "throughput per VU {:.2} req/s, {:.0}% of its best {:.2} at {:.0} VUs; now {:.0} VUs, {} req/s",
@@ -843,16 +848,18 @@ impl Detector {
         }
         // The client's requests in flight by Little's law (its completions × its p95, an
         // upper bound on the mean latency, so a closed loop counts only when its VUs think well
-        // beyond it), else the server's in-flight gauge: VUs and requests seen from one place,
-        // at one sampling (a server gauge scraped every 15 s reads a handful of requests at
-        // random against VUs read every second).
+        // beyond it), plus one VU of slack: k6 counts whole VUs, each busy a little beyond its
+        // request, so an arrival-rate test reads 1 VU for a fraction of a request and 2 for
+        // one. Else the server's in-flight gauge. VUs and requests are best seen from one
+        // place, at one sampling: a gauge scraped every 15 s reads a handful of requests at
+        // random against VUs read every second.
         let client_busy = match (self.level(|f| f.client_rate), self.level(|f| f.client_p95)) {
-            (Some(r), Some(p)) if r >= min_rate && p > 0.0 => Some(r * p),
+            (Some(r), Some(p)) if r >= min_rate && p > 0.0 => Some(r * p + 1.0),
             _ => None,
         };
-        let busy = client_busy.or_else(|| self.level(|f| f.pending));
+        let busy = client_busy.or_else(|| self.level(|f| f.pending).filter(|b| *b >= 1.0));
         if let (Some(v), Some(busy)) = (self.level(|f| f.vus), busy) {
-            if busy >= 1.0 && v >= 1.0 {
+            if v >= 1.0 {
                 self.vus_per_busy.push_back(v / busy);
                 if self.vus_per_busy.len() > 30 {
                     self.vus_per_busy.pop_front();
