@@ -458,7 +458,8 @@ fn a_replay_over_a_baseline_shows_both_runs() {
         shell_quote(&fixtures.join("ramp.jsonl").display().to_string()),
         shell_quote(&base.display().to_string()),
     );
-    let t = Tmux::start(&cmd, 160, 48);
+    // Wide enough for every chip's onset–clear times and the baseline's ghost onsets.
+    let t = Tmux::start(&cmd, 200, 48);
     assert!(
         t.wait_for("base steps-run", Duration::from_secs(20)),
         "{}",

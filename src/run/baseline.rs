@@ -145,7 +145,7 @@ impl Baseline {
 
     /// The recording replayed through its own signals and the detector.
     pub fn from_recording(name: String, rec: &Recording) -> anyhow::Result<Self> {
-        let (state, _) = super::replay::replay_into(rec)?;
+        let (state, _) = super::rebuild::replay_into(rec)?;
         let Some(&started) = state.history.ticks().first() else {
             anyhow::bail!("the recording holds no refreshes");
         };

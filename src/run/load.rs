@@ -66,7 +66,7 @@ pub fn load(path: &Path) -> anyhow::Result<LoadedRun> {
 fn rebuild(recording: &Path) -> anyhow::Result<Report> {
     let rec = super::replay::read(recording)?;
     let ended = super::replay::ended(&rec);
-    let (state, _) = super::replay::replay_into(&rec)
+    let (state, _) = super::rebuild::replay_into(&rec)
         .with_context(|| format!("{}: cannot replay the recording", recording.display()))?;
     let cfg = ReportConfig::default();
     Ok(crate::report::build(&crate::report::Inputs {

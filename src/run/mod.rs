@@ -17,6 +17,7 @@ pub mod headless;
 pub mod lines;
 pub mod load;
 pub mod output;
+pub mod rebuild;
 pub mod replay;
 pub mod stop;
 

@@ -7,12 +7,12 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 
 use super::lines::Lines;
-use super::{Run, Step};
-use crate::detect::Transition;
+use super::rebuild::drain;
+pub use super::rebuild::replay_into;
+use super::Run;
 use crate::record::read::{Record, Recording};
 use crate::report::Outcome;
 use crate::settings::ReportSettings;
-use crate::state::RunState;
 
 /// When the recording ends: its `end` line, else its last tick, else its start.
 pub fn ended(rec: &Recording) -> crate::model::TimeMs {
@@ -35,25 +35,6 @@ pub fn read(file: &Path) -> anyhow::Result<Recording> {
         );
     }
     Ok(rec)
-}
-
-/// Replays a recording into a state, writing nothing; returns it with the transitions the
-/// recording holds.
-pub fn replay_into(rec: &Recording) -> anyhow::Result<(RunState, Vec<Transition>)> {
-    let mut run = Run::replay(rec.clone(), None)?;
-    drain(&mut run)?;
-    let recorded = run.recorded_transitions().to_vec();
-    Ok((run.state, recorded))
-}
-
-/// Applies every record; a recording never waits, so this completes at once.
-fn drain(run: &mut Run) -> anyhow::Result<()> {
-    loop {
-        let step = futures::executor::block_on(run.next())?;
-        if matches!(step, Step::End(_)) {
-            return Ok(());
-        }
-    }
 }
 
 /// `slitop report RECORDING`: the report's files next to the recording (or in `out`). The
