@@ -37,10 +37,12 @@ impl Detector {
         let p = self.stage(StageId::Plateau);
         let from = p.first_onset?;
         // The condition stopped holding `clear_hold` before the stage cleared.
+        // Nor after the load ended: the drain's falling completions are not what it held.
         let to = p
             .cleared
             .map(|c| c - self.cfg.clear_hold.as_millis() as i64)
-            .unwrap_or(i64::MAX);
+            .unwrap_or(i64::MAX)
+            .min(self.load_ended.unwrap_or(i64::MAX));
         let Some(err) = self.stage(StageId::ErrorsVisible).first_onset else {
             return self.plateau_median(from, to);
         };
@@ -56,10 +58,9 @@ impl Detector {
             .or_else(|| self.plateau_median(from, to))
     }
 
-    /// Median throughput over a plateau's span. A rate still averages time from before the
-    /// wall for up to its window after the onset (about two sample intervals with slow
-    /// samples): that much is skipped when the plateau lasted at least twice as long. (A
-    /// closed loop's plateau is confirmed while its rate still climbs the last stretch.)
+    /// Median throughput over a plateau's span. A rate over a few sample intervals still
+    /// holds samples from before the wall for about two of them after the onset: with slow
+    /// samples (a 15 s scrape) those are skipped, when the plateau lasted long enough.
     fn plateau_median(&self, from: i64, to: i64) -> Option<f64> {
         let held = |from: i64| {
             median(
@@ -70,24 +71,12 @@ impl Detector {
             )
         };
         let i = self.history.partition_point(|f| f.t < from);
-        let at = self.history.get(i);
-        let sample_s = at.and_then(|f| f.sample_s).unwrap_or(0.0);
-        let window_s = at.and_then(|f| f.rate_window_s).unwrap_or(0.0);
-        let lag_s = if sample_s >= 2.0 {
-            2.0 * sample_s
-        } else {
-            window_s
-        };
-        let lag = (lag_s * 1000.0) as i64;
-        let end = if to == i64::MAX {
-            self.history.last().map_or(from, |f| f.t)
-        } else {
-            to
-        };
-        if lag == 0 || from + 2 * lag > end {
+        let sample_s = self.history.get(i).and_then(|f| f.sample_s).unwrap_or(0.0);
+        let lag = (2.0 * sample_s * 1000.0) as i64;
+        if sample_s >= 2.0 && to != i64::MAX && from + 2 * lag > to {
             return held(from);
         }
-        held(from + lag).or_else(|| held(from))
+        held(from + if sample_s >= 2.0 { lag } else { 0 }).or_else(|| held(from))
     }
 
     /// The first sign of work piling up: the earliest onset of `decoupled` or
