@@ -846,20 +846,8 @@ impl Detector {
                 }
             }
         }
-        // The client's requests in flight by Little's law (its completions × its p95, an
-        // upper bound on the mean latency, so a closed loop counts only when its VUs think well
-        // beyond it), plus one VU of slack: k6 counts whole VUs, each busy a little beyond its
-        // request, so an arrival-rate test reads 1 VU for a fraction of a request and 2 for
-        // one. Else the server's in-flight gauge. VUs and requests are best seen from one
-        // place, at one sampling: a gauge scraped every 15 s reads a handful of requests at
-        // random against VUs read every second.
-        let client_busy = match (self.level(|f| f.client_rate), self.level(|f| f.client_p95)) {
-            (Some(r), Some(p)) if r >= min_rate && p > 0.0 => Some(r * p + 1.0),
-            _ => None,
-        };
-        let busy = client_busy.or_else(|| self.level(|f| f.pending).filter(|b| *b >= 1.0));
-        if let (Some(v), Some(busy)) = (self.level(|f| f.vus), busy) {
-            if v >= 1.0 {
+        if let (Some(v), Some(busy)) = (self.level(|f| f.vus), self.level(|f| f.pending)) {
+            if busy >= 1.0 && v >= 1.0 {
                 self.vus_per_busy.push_back(v / busy);
                 if self.vus_per_busy.len() > 30 {
                     self.vus_per_busy.pop_front();
