@@ -527,6 +527,12 @@ impl Detector {
     /// requests in flight (they think between requests: a closed loop). A closed loop's
     /// arrivals also outrun completions while VUs are added (each new VU's request waits),
     /// which must not make it an open loop.
+    /// The offered rate is this run's load: an open loop, or one not known to be closed
+    /// (a closed loop's arrivals are its own output).
+    fn offered_is_load(&self) -> bool {
+        self.open_loop() && (self.open_seen || !self.vus_known_as_load())
+    }
+
     fn vus_known_as_load(&self) -> bool {
         self.level(|f| f.vus).is_some()
             && median(self.vus_per_busy.iter().copied()).is_some_and(|r| r > 1.5)
@@ -604,7 +610,7 @@ impl Detector {
         let mut candidates: Vec<(&'static str, Field)> = Vec::new();
         // A closed loop's arrivals are its own output (each VU asks again once answered),
         // not the load: its load is the VUs.
-        if self.open_loop() && (self.open_seen || !self.vus_known_as_load()) {
+        if self.offered_is_load() {
             candidates.push(("offered", |f| f.offered));
         }
         if self.closed_loop() {
@@ -704,7 +710,7 @@ impl Detector {
     /// The offered rate, when it has stayed above completions by the decoupling margin over
     /// the whole backlog window in an open loop (it need not be rising any more).
     fn overload_held(&self) -> Option<f64> {
-        if !(self.open_loop() && (self.open_seen || !self.vus_known_as_load())) {
+        if !self.offered_is_load() {
             return None;
         }
         let w = self.backlog_window();
