@@ -39,9 +39,23 @@ impl Default for StoreLimits {
 pub struct Series {
     coarse: VecDeque<(TimeMs, f64)>,
     raw: VecDeque<(TimeMs, f64)>,
+    /// Its labels without the metric name, made once: every `rate()` over it returns them.
+    unnamed: Labels,
 }
 
 impl Series {
+    fn new(labels: &Labels) -> Self {
+        Self {
+            unnamed: labels.without_name(),
+            ..Self::default()
+        }
+    }
+
+    /// The series' labels without `__name__` (shared, so a clone costs a count).
+    pub fn unnamed(&self) -> &Labels {
+        &self.unnamed
+    }
+
     fn push(&mut self, t: TimeMs, v: f64, lim: &StoreLimits) {
         // Out-of-order or duplicate timestamps are dropped, as Prometheus does.
         if let Some(&(last_t, _)) = self.raw.back().or(self.coarse.back()) {
@@ -49,7 +63,16 @@ impl Series {
                 return;
             }
         }
+        // Each tier is allocated once at its bound, not grown by doubling: a day-long run
+        // then holds the same memory from its first half hour on, and leaves no freed
+        // blocks behind for every later allocation to search through.
+        if self.raw.capacity() == 0 {
+            self.raw.reserve_exact(lim.raw_points + 1);
+        }
         self.raw.push_back((t, v));
+        if self.raw.len() > lim.raw_points && self.coarse.capacity() == 0 {
+            self.coarse.reserve_exact(lim.coarse_points + 1);
+        }
         while self.raw.len() > lim.raw_points {
             let (ot, ov) = self.raw.pop_front().expect("non-empty");
             let bucket = ot.div_euclid(lim.coarse_step_ms.max(1));
@@ -65,24 +88,26 @@ impl Series {
         }
     }
 
-    /// Points with `start < t <= end`, oldest first.
+    /// Points with `start < t <= end`, oldest first. Found by bisection (times only grow):
+    /// a window's cost is its own points, not the hours the series holds.
     pub fn range(&self, start: TimeMs, end: TimeMs) -> impl Iterator<Item = (TimeMs, f64)> + '_ {
+        let span = |q: &VecDeque<(TimeMs, f64)>| {
+            let from = q.partition_point(|p| p.0 <= start);
+            from..q.partition_point(|p| p.0 <= end).max(from)
+        };
         self.coarse
-            .iter()
-            .chain(self.raw.iter())
+            .range(span(&self.coarse))
+            .chain(self.raw.range(span(&self.raw)))
             .copied()
-            .skip_while(move |&(t, _)| t <= start)
-            .take_while(move |&(t, _)| t <= end)
     }
 
     /// Latest point with `t <= at`.
     pub fn last_at(&self, at: TimeMs) -> Option<(TimeMs, f64)> {
-        self.raw
-            .iter()
-            .rev()
-            .chain(self.coarse.iter().rev())
-            .find(|&&(t, _)| t <= at)
-            .copied()
+        let before = |q: &VecDeque<(TimeMs, f64)>| {
+            let i = q.partition_point(|p| p.0 <= at);
+            i.checked_sub(1).map(|i| q[i])
+        };
+        before(&self.raw).or_else(|| before(&self.coarse))
     }
 
     pub fn last(&self) -> Option<(TimeMs, f64)> {
@@ -151,7 +176,7 @@ impl Store {
             .entry(name.to_string())
             .or_default()
             .entry(labels.clone())
-            .or_default()
+            .or_insert_with(|| Series::new(labels))
             .push(t, v, &self.limits);
     }
 
@@ -199,6 +224,34 @@ mod tests {
             coarse_step_ms: 10_000,
             max_series: 2,
             max_series_per_source: 2,
+        }
+    }
+
+    #[test]
+    fn windows_found_by_bisection_are_the_points_a_scan_finds() {
+        let mut st = Store::new(lim());
+        let l = Labels::named("x");
+        for i in 0..60 {
+            st.push(&l, i * 1000 + (i % 7) * 130, i as f64);
+        }
+        let s = st.get(&l).unwrap();
+        let all: Vec<_> = s.coarse.iter().chain(s.raw.iter()).copied().collect();
+        for start in (-2_000..64_000).step_by(250) {
+            for len in [0, 500, 1_000, 5_000, 20_000, 70_000] {
+                let end = start + len;
+                let scan: Vec<_> = all
+                    .iter()
+                    .copied()
+                    .filter(|p| p.0 > start && p.0 <= end)
+                    .collect();
+                assert_eq!(
+                    s.range(start, end).collect::<Vec<_>>(),
+                    scan,
+                    "({start}, {end}]"
+                );
+            }
+            let last = all.iter().rev().find(|p| p.0 <= start).copied();
+            assert_eq!(s.last_at(start), last, "at {start}");
         }
     }
 

@@ -93,7 +93,7 @@ fn rows(s: &Scrape) -> Vec<Row> {
             let name = x.labels.name().unwrap_or_default().to_string();
             (
                 name,
-                x.labels.without_name().0,
+                (*x.labels.without_name().0).clone(),
                 spell(x.value),
                 x.timestamp_ms.map(|t| t as f64 / 1000.0),
             )

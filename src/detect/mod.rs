@@ -74,7 +74,7 @@ const TREND_SAMPLES: f64 = 4.0;
 const CLOSED_CLIMB: f64 = 0.1;
 
 /// Frames kept in the detector's history (see `Detector::history`).
-pub const MAX_FRAMES: usize = 50_000;
+pub const MAX_FRAMES: usize = 20_000;
 
 /// Reads one number of a frame.
 type Field = fn(&Frame) -> Option<f64>;
@@ -86,7 +86,8 @@ pub struct Detector {
     recent: VecDeque<Frame>,
     /// Every frame's key numbers, for the summary and the report. Bounded: past
     /// `MAX_FRAMES` the older half is thinned to every second frame (recent frames stay dense),
-    /// so a 24 h run at 1 s holds at most `MAX_FRAMES` frames (≈ 300 B each: ≈ 15 MB).
+    /// so a run at 1 s holds at most `MAX_FRAMES` frames (≈ 300 B each: ≈ 6 MB) from its
+    /// 6th hour on, however long it lasts.
     pub history: Vec<Frame>,
     /// Best (lowest) residence time and p95 seen while healthy; best throughput per VU.
     best_residence: Option<f64>,
@@ -116,6 +117,10 @@ pub struct Detector {
     /// A closed loop's throughput against its VUs, fitted (refit every `REFIT_MS`).
     pub concurrency: Option<concurrency::ConcurrencyModel>,
     concurrency_fitted: Option<TimeMs>,
+    /// The run's summary as the screen shows it, kept from the last refit or transition: the
+    /// whole-run scans behind it are not repeated on every frame.
+    pub live: summary::LiveSummary,
+    whole: summary::WholeRun,
 }
 
 fn fmt_rate(v: f64) -> String {
@@ -158,6 +163,8 @@ impl Detector {
             bottleneck: None,
             concurrency: None,
             concurrency_fitted: None,
+            live: summary::LiveSummary::default(),
+            whole: summary::WholeRun::default(),
         }
     }
 
@@ -238,14 +245,11 @@ impl Detector {
         while self.recent.front().is_some_and(|f| f.t < t - keep) {
             self.recent.pop_front();
         }
+        self.whole.add(&frame, self.cfg.min_rate);
         self.history.push(frame.clone());
         if self.history.len() > MAX_FRAMES {
             let half = self.history.len() / 2;
-            let mut i = 0;
-            self.history.retain(|_| {
-                i += 1;
-                i > half || i % 2 == 0
-            });
+            crate::model::thin_front(&mut self.history, half);
         }
         let hold = self.cfg.hold.as_millis() as TimeMs;
         let clear = self.cfg.clear_hold.as_millis() as TimeMs;
@@ -282,10 +286,10 @@ impl Detector {
         }
         self.learn_baselines();
         self.track_knee();
-        if self
+        let refit = self
             .concurrency_fitted
-            .is_none_or(|at| t - at >= concurrency::REFIT_MS)
-        {
+            .is_none_or(|at| t - at >= concurrency::REFIT_MS);
+        if refit {
             self.concurrency = self.fit_concurrency();
             self.concurrency_fitted = Some(t);
             let model = self
@@ -295,6 +299,12 @@ impl Detector {
             if let Some(k) = self.knee.as_mut() {
                 k.model = model.filter(|m| m.is_finite());
             }
+        }
+        if refit || !out.is_empty() {
+            self.live = summary::LiveSummary {
+                capacity_rps: self.capacity_rps(),
+                scaling: self.scaling(),
+            };
         }
         self.check_warnings(&frame);
         out

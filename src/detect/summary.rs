@@ -5,6 +5,43 @@ use serde::{Deserialize, Serialize};
 use super::robust::median;
 use super::{Detector, StageId};
 
+/// Whole-run figures kept as frames arrive, so they cover every frame (the history is
+/// thinned on long runs) and cost nothing to read.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WholeRun {
+    /// Peak offered load (req/s).
+    pub offered_peak: Option<f64>,
+    /// Service times summed over the frames with throughput at least `min_rate`.
+    pub service_sum: f64,
+    pub service_n: u64,
+    /// The consumers last seen.
+    pub consumers: Option<f64>,
+}
+
+impl WholeRun {
+    pub fn add(&mut self, f: &super::Frame, min_rate: f64) {
+        if let Some(o) = f.offered.filter(|v| v.is_finite()) {
+            self.offered_peak = Some(self.offered_peak.map_or(o, |m| m.max(o)));
+        }
+        if f.throughput.is_some_and(|t| t >= min_rate) {
+            if let Some(s) = f.service_time.filter(|v| v.is_finite() && *v > 0.0) {
+                self.service_sum += s;
+                self.service_n += 1;
+            }
+        }
+        if f.consumers.is_some() {
+            self.consumers = f.consumers;
+        }
+    }
+}
+
+/// What the screen shows of the run's summary, as of the last refit or transition.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LiveSummary {
+    pub capacity_rps: Option<f64>,
+    pub scaling: Option<Scaling>,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Scaling {
     /// Peak offered load of the run (req/s): the λ to provision for.
@@ -47,9 +84,9 @@ impl Detector {
             return self.plateau_median(from, to);
         };
         let before = self
-            .history
+            .frames_between(from, err - 1)
             .iter()
-            .filter(|f| f.t >= from && f.t < err && f.throughput.is_some())
+            .filter(|f| f.throughput.is_some())
             .count();
         if before >= MIN_HELD {
             return self.plateau_median(from, to.min(err - 1));
@@ -64,9 +101,8 @@ impl Detector {
     fn plateau_median(&self, from: i64, to: i64) -> Option<f64> {
         let held = |from: i64| {
             median(
-                self.history
+                self.frames_between(from, to)
                     .iter()
-                    .filter(|f| f.t >= from && f.t <= to)
                     .filter_map(|f| f.throughput),
             )
         };
@@ -77,6 +113,14 @@ impl Detector {
             return held(from);
         }
         held(from + if sample_s >= 2.0 { lag } else { 0 }).or_else(|| held(from))
+    }
+
+    /// The frames with `from <= t <= to`, found by bisection (frames are in time order).
+    fn frames_between(&self, from: i64, to: i64) -> &[super::Frame] {
+        let h = &self.history;
+        let a = h.partition_point(|f| f.t < from);
+        let b = h.partition_point(|f| f.t <= to).max(a);
+        &h[a..b]
     }
 
     /// The first sign of work piling up: the earliest onset of `decoupled` or
@@ -99,9 +143,9 @@ impl Detector {
             .get(i)
             .and_then(|f| f.rate_window_s)
             .map_or(0, |w| (w * 500.0) as i64);
-        let span: Vec<f64> = h
+        let span: Vec<f64> = self
+            .frames_between(start, err.saturating_add(half_window))
             .iter()
-            .filter(|f| f.t >= start && f.t <= err + half_window)
             .filter_map(|f| f.throughput)
             .collect();
         span.windows(3)
@@ -167,30 +211,19 @@ impl Detector {
     }
 
     pub fn scaling(&self) -> Option<Scaling> {
-        let lambda = self
-            .history
-            .iter()
-            .filter_map(|f| f.offered)
-            .filter(|v| v.is_finite())
-            .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))))?;
-        let service: Vec<f64> = self
-            .history
-            .iter()
-            .filter(|f| f.throughput.is_some_and(|t| t >= self.cfg.min_rate))
-            .filter_map(|f| f.service_time)
-            .filter(|v| v.is_finite() && *v > 0.0)
-            .collect();
-        if service.is_empty() || lambda <= 0.0 {
+        let w = &self.whole;
+        let lambda = w.offered_peak?;
+        if w.service_n == 0 || lambda <= 0.0 {
             return None;
         }
-        let mean = service.iter().sum::<f64>() / service.len() as f64;
+        let mean = w.service_sum / w.service_n as f64;
         let u = self.cfg.utilisation;
         Some(Scaling {
             lambda_rps: lambda,
             mean_service_s: mean,
             utilisation: u,
             workers_needed: (lambda * mean / u - 1e-9).ceil().max(1.0) as u64,
-            consumers_now: self.history.iter().rev().find_map(|f| f.consumers),
+            consumers_now: w.consumers,
         })
     }
 

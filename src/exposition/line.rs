@@ -301,7 +301,7 @@ fn parse_labels(text: &str, mut i: usize, labels: &mut Labels) -> LineResult<usi
         if lname == crate::model::METRIC_NAME {
             return Err((ns, format!("label `{lname}` appears twice")));
         }
-        match labels.0.entry(lname.to_string()) {
+        match std::sync::Arc::make_mut(&mut labels.0).entry(lname.to_string()) {
             std::collections::btree_map::Entry::Occupied(_) => {
                 return Err((ns, format!("label `{lname}` appears twice")));
             }

@@ -20,10 +20,35 @@ pub fn now_ms() -> TimeMs {
 /// Name of the label that carries the metric name, as in Prometheus.
 pub const METRIC_NAME: &str = "__name__";
 
+/// Halves the first `upto` entries by keeping every second one: the shape survives, and so
+/// does the very first entry (the run's start), however often it is thinned. Every bounded
+/// history of a run (signal values, detector frames, the screen's timeline) thins this way.
+pub fn thin_front<T>(v: &mut Vec<T>, upto: usize) {
+    let mut i = 0;
+    v.retain(|_| {
+        i += 1;
+        i > upto || i % 2 == 1
+    });
+}
+
 /// A label set, sorted by name. The metric name is the `__name__` label.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
-#[serde(transparent)]
-pub struct Labels(pub BTreeMap<String, String>);
+///
+/// Shared, not copied: a series' labels are cloned into every sample, point and store key
+/// that names it, so a clone is a reference count, and a change copies only a shared set.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Labels(pub std::sync::Arc<BTreeMap<String, String>>);
+
+impl serde::Serialize for Labels {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.as_ref().serialize(s)
+    }
+}
+
+impl From<BTreeMap<String, String>> for Labels {
+    fn from(m: BTreeMap<String, String>) -> Self {
+        Self(std::sync::Arc::new(m))
+    }
+}
 
 impl Labels {
     pub fn new() -> Self {
@@ -44,7 +69,7 @@ impl Labels {
     }
 
     pub fn set(&mut self, k: &str, v: &str) {
-        self.0.insert(k.to_string(), v.to_string());
+        std::sync::Arc::make_mut(&mut self.0).insert(k.to_string(), v.to_string());
     }
 
     pub fn get(&self, k: &str) -> Option<&str> {
@@ -56,13 +81,17 @@ impl Labels {
     }
 
     pub fn remove(&mut self, k: &str) -> Option<String> {
-        self.0.remove(k)
+        // Only a set that holds `k` is copied (when shared) to take it out.
+        if !self.0.contains_key(k) {
+            return None;
+        }
+        std::sync::Arc::make_mut(&mut self.0).remove(k)
     }
 
     /// The same set without `__name__`, as PromQL functions return.
     pub fn without_name(&self) -> Labels {
         let mut l = self.clone();
-        l.0.remove(METRIC_NAME);
+        l.remove(METRIC_NAME);
         l
     }
 

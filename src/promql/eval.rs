@@ -63,13 +63,13 @@ impl Evaluator<'_> {
         let start = self.window_start(range_ms);
         let mut out = Vec::new();
         let mut pts = Vec::new();
-        for (l, s) in self.series(sel) {
+        for (_, s) in self.series(sel) {
             pts.clear();
             pts.extend(s.range(start, self.t).filter(|p| !is_stale_nan(p.1)));
             if let Some(v) =
                 functions::apply(f, &pts, self.t, range_ms, self.opts.closed_range_start)
             {
-                out.push((l.without_name(), v));
+                out.push((s.unnamed().clone(), v));
             }
         }
         out

@@ -3,6 +3,7 @@
 //! block being written) is dropped; any other bad line is an error naming the file, the line
 //! and what was wrong.
 
+use serde::Deserialize;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
@@ -49,9 +50,9 @@ pub struct Recording {
 }
 
 fn labels(v: &Json) -> Result<Labels, String> {
-    let m: BTreeMap<String, String> =
-        serde_json::from_value(v.clone()).map_err(|e| format!("labels: {e}"))?;
-    Ok(Labels(m))
+    // Read in place: the line's JSON is not copied to take its labels.
+    let m = BTreeMap::<String, String>::deserialize(v).map_err(|e| format!("labels: {e}"))?;
+    Ok(Labels::from(m))
 }
 
 fn str_field(v: &Json, k: &str) -> Result<String, String> {

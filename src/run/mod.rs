@@ -407,11 +407,14 @@ fn stop_if_due(
 }
 
 /// The recording's failure as a notice, once (the screen shows it, headless prints it).
+/// (source, signal) of the notice that says the recording stopped.
+pub const RECORDING_NOTICE: (&str, &str) = ("slitop", "recording");
+
 fn failure(out: &mut Output) -> Option<Step> {
     let why = out.take_failure()?;
     let notice = Notice::Warnings {
-        source: "slitop".into(),
-        signal: "recording".into(),
+        source: RECORDING_NOTICE.0.into(),
+        signal: RECORDING_NOTICE.1.into(),
         warnings: vec![why],
     };
     Some(Step::Notice { notice, t: clock() })

@@ -214,7 +214,7 @@ fn parse_envelope(body: &[u8], http_status: u16) -> Result<Answer, SourceError> 
 }
 
 fn to_labels(m: std::collections::BTreeMap<String, String>) -> Labels {
-    Labels(m)
+    Labels::from(m)
 }
 
 fn sample((ts, v): (f64, String)) -> Result<(TimeMs, f64), SourceError> {

@@ -45,6 +45,11 @@ fn note_notice(tl: &mut Timeline, n: &Notice, t: TimeMs) {
             signal,
             warnings,
         } => {
+            if source == crate::run::RECORDING_NOTICE.0 && signal == crate::run::RECORDING_NOTICE.1
+            {
+                tl.recording_stopped
+                    .get_or_insert_with(|| (t, warnings.join("; ")));
+            }
             // A query's warnings may repeat every poll: logged again only when they change.
             let head = format!("{source} {signal}: ");
             let text = head.clone() + &warnings.join("; ");
@@ -396,5 +401,69 @@ fn replay_input(
         Some(Ok(_)) => Input::Nothing,
         Some(Err(e)) => Input::Gone(e.to_string()),
         None => Input::Gone("input closed".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::read::Recording;
+
+    fn header_of(tl: &Timeline, state: &RunState) -> String {
+        let app = App::new(60_000, true, true);
+        let info = RunInfo {
+            name: "run".into(),
+            recording: Some("run".into()),
+            replay: false,
+            sources: vec!["k6".into()],
+        };
+        let s = Screen {
+            app: &app,
+            tl,
+            state,
+            info: &info,
+            theme: crate::ui::theme::Theme {
+                color: false,
+                ascii: false,
+            },
+            now: tl.last().unwrap(),
+            baseline: None,
+        };
+        let area = ratatui::layout::Rect::new(0, 0, 160, 48);
+        let mut buf = ratatui::buffer::Buffer::empty(area);
+        render(area, &mut buf, &s);
+        (0..160).map(|x| buf[(x, 0)].symbol()).collect()
+    }
+
+    #[test]
+    fn a_recording_that_stopped_is_said_in_the_header_for_the_rest_of_the_run() {
+        let text = include_str!("../../tests/fixtures/detector/ramp.jsonl");
+        let mut rec = Recording::parse(text, "ramp.jsonl").unwrap();
+        rec.cut_after(20_000);
+        let (state, mut tl) = timeline_of(&rec).unwrap();
+        assert!(header_of(&tl, &state).contains("● REC"));
+        let stopped = Notice::Warnings {
+            source: crate::run::RECORDING_NOTICE.0.into(),
+            signal: crate::run::RECORDING_NOTICE.1.into(),
+            warnings: vec!["the recording stopped: No space left on device".into()],
+        };
+        let at = tl.last().unwrap();
+        note_notice(&mut tl, &stopped, at);
+        // Another warning later does not take the badge away.
+        let other = Notice::Warnings {
+            source: "k6".into(),
+            signal: "store".into(),
+            warnings: vec!["refused".into()],
+        };
+        note_notice(&mut tl, &other, at);
+        let header = header_of(&tl, &state);
+        assert!(header.contains("REC STOPPED"), "{header}");
+        assert!(!header.contains("● REC"), "{header}");
+        assert!(tl
+            .recording_stopped
+            .as_ref()
+            .unwrap()
+            .1
+            .contains("No space"));
     }
 }

@@ -12,6 +12,16 @@ use crate::state::RunState;
 /// The same bound and thinning as the run state's history, so the two stay aligned.
 use crate::state::history::{thin_front, MAX_TICKS};
 
+/// Transitions between two kept states of every stage (`Timeline::stages_at`).
+const CHECKPOINT: usize = 64;
+
+/// Events the log keeps. Past that the older half of what is not a note is dropped: notes are
+/// never lost, and a soak whose source flaps every minute keeps a bounded log.
+pub const MAX_EVENTS: usize = 10_000;
+
+/// Health changes kept per source (older ones thinned, like the refreshes).
+const MAX_HEALTH_CHANGES: usize = 10_000;
+
 /// One stream/consumer-group row of the queue view.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct QueueRow {
@@ -86,9 +96,18 @@ pub struct Timeline {
     pub ticks: Vec<TimeMs>,
     /// Per tick, the queue rows.
     pub queues: Vec<Vec<QueueRow>>,
-    pub health: Vec<(TimeMs, String, Health)>,
+    /// Per source, its health changes in time order.
+    health: BTreeMap<String, Vec<(TimeMs, Health)>>,
+    /// The event log, bounded (see `MAX_EVENTS`).
     pub events: Vec<Event>,
+    /// Every stage transition, in time order.
     pub transitions: Vec<Transition>,
+    /// The stages as they stood after each `CHECKPOINT` transitions, so finding them at any
+    /// moment replays at most that many, however long the run.
+    checkpoints: Vec<Vec<StageAt>>,
+    /// When and why the recording stopped (a write failed): the header says so for the rest
+    /// of the run, where the event log would scroll it away.
+    pub recording_stopped: Option<(TimeMs, String)>,
     /// How many of the run state's transitions, annotations and warnings are already in.
     seen_transitions: usize,
     seen_annotations: usize,
@@ -125,14 +144,49 @@ impl Timeline {
             });
         }
         self.seen_warnings = w.len();
+        self.checkpoint();
         if self.ticks.len() > MAX_TICKS {
             self.thin();
         }
+        self.bound_events();
+    }
+
+    /// Keeps the stages' state after every `CHECKPOINT` transitions.
+    fn checkpoint(&mut self) {
+        while (self.checkpoints.len() + 1) * CHECKPOINT <= self.transitions.len() {
+            let from = self.checkpoints.len() * CHECKPOINT;
+            let mut stages = self.checkpoints.last().cloned().unwrap_or_else(inactive);
+            for tr in &self.transitions[from..from + CHECKPOINT] {
+                step(&mut stages, tr);
+            }
+            self.checkpoints.push(stages);
+        }
+    }
+
+    /// Drops the older half of the events that are not notes once the log is over its bound.
+    fn bound_events(&mut self) {
+        if self.events.len() <= MAX_EVENTS {
+            return;
+        }
+        let mut drop = self.events.len() / 2;
+        self.events.retain(|e| {
+            if drop > 0 && e.kind != EventKind::Annotation {
+                drop -= 1;
+                return false;
+            }
+            true
+        });
     }
 
     /// Notes a health change or a query error as it arrives.
     pub fn health_change(&mut self, source: &str, t: TimeMs, health: &Health) {
-        self.health.push((t, source.to_string(), health.clone()));
+        let changes = self.health.entry(source.to_string()).or_default();
+        changes.push((t, health.clone()));
+        if changes.len() > MAX_HEALTH_CHANGES {
+            let half = changes.len() / 2;
+            thin_front(changes, half);
+        }
+        self.bound_events();
         let mut text = format!("{source} {}", health.word());
         if let Health::Down { reason } = health {
             text += &format!(": {reason}");
@@ -150,6 +204,7 @@ impl Timeline {
             kind: EventKind::Error,
             text,
         });
+        self.bound_events();
     }
 
     /// Annotations appear in the log the moment they are saved, not at the next tick.
@@ -192,42 +247,26 @@ impl Timeline {
 
     /// Each source's health as of `t`, with the time that state began.
     pub fn health_at(&self, t: TimeMs) -> BTreeMap<String, (TimeMs, Health)> {
-        let mut out = BTreeMap::new();
-        for (at, src, h) in self.health.iter().filter(|(at, _, _)| *at <= t) {
-            out.insert(src.clone(), (*at, h.clone()));
-        }
-        out
+        self.health
+            .iter()
+            .filter_map(|(src, changes)| {
+                let i = changes.partition_point(|(at, _)| *at <= t).checked_sub(1)?;
+                Some((src.clone(), changes[i].clone()))
+            })
+            .collect()
     }
 
-    /// Every stage's state as of `t`.
+    /// Every stage's state as of `t`: from the last kept state before it, replaying the
+    /// transitions since.
     pub fn stages_at(&self, t: TimeMs) -> Vec<StageAt> {
-        let mut out: Vec<StageAt> = StageId::ALL
-            .iter()
-            .map(|&id| StageAt {
-                id,
-                state: StageState::Inactive,
-                onset: None,
-                cleared_span: None,
-                evidence: String::new(),
-            })
-            .collect();
-        for tr in self.transitions.iter().filter(|tr| tr.t <= t) {
-            let s = &mut out[tr.stage as usize];
-            match (s.state, tr.state) {
-                // An activation keeps the onset of the suspicion it confirmed.
-                (StageState::Suspected, StageState::Active) => {}
-                (StageState::Active, StageState::Cleared) => {
-                    s.cleared_span = Some((s.onset.unwrap_or(tr.t), tr.t));
-                    s.onset = Some(tr.t);
-                }
-                // A suspicion that came to nothing: cleared since the earlier clearing.
-                (_, StageState::Cleared) => {
-                    s.onset = Some(s.cleared_span.map_or(tr.t, |(_, c)| c));
-                }
-                _ => s.onset = Some(tr.t),
-            }
-            s.state = tr.state;
-            s.evidence = tr.evidence.clone();
+        let upto = self.transitions.partition_point(|tr| tr.t <= t);
+        let kept = (upto / CHECKPOINT).min(self.checkpoints.len());
+        let mut out = match kept {
+            0 => inactive(),
+            k => self.checkpoints[k - 1].clone(),
+        };
+        for tr in &self.transitions[kept * CHECKPOINT..upto] {
+            step(&mut out, tr);
         }
         out
     }
@@ -243,6 +282,40 @@ impl Timeline {
             .filter(|e| e.kind == EventKind::Annotation)
             .map(|e| e.t)
     }
+}
+
+/// Every stage inactive: the state before any transition.
+fn inactive() -> Vec<StageAt> {
+    StageId::ALL
+        .iter()
+        .map(|&id| StageAt {
+            id,
+            state: StageState::Inactive,
+            onset: None,
+            cleared_span: None,
+            evidence: String::new(),
+        })
+        .collect()
+}
+
+/// One transition applied to the stages' state.
+fn step(stages: &mut [StageAt], tr: &Transition) {
+    let s = &mut stages[tr.stage as usize];
+    match (s.state, tr.state) {
+        // An activation keeps the onset of the suspicion it confirmed.
+        (StageState::Suspected, StageState::Active) => {}
+        (StageState::Active, StageState::Cleared) => {
+            s.cleared_span = Some((s.onset.unwrap_or(tr.t), tr.t));
+            s.onset = Some(tr.t);
+        }
+        // A suspicion that came to nothing: cleared since the earlier clearing.
+        (_, StageState::Cleared) => {
+            s.onset = Some(s.cleared_span.map_or(tr.t, |(_, c)| c));
+        }
+        _ => s.onset = Some(tr.t),
+    }
+    s.state = tr.state;
+    s.evidence.clone_from(&tr.evidence);
 }
 
 /// The stream/group rows from the store's newest Valkey samples.
@@ -403,5 +476,72 @@ mod tests {
         );
         assert_eq!(tl.events[1].kind, EventKind::Health);
         assert_eq!(tl.health_at(10)["k6"], (5, Health::Finished));
+    }
+
+    #[test]
+    fn stages_from_kept_states_equal_a_replay_from_the_start_at_every_moment() {
+        let states = [
+            StageState::Suspected,
+            StageState::Active,
+            StageState::Cleared,
+            StageState::Inactive,
+        ];
+        let mut tl = Timeline::default();
+        // A pseudo-random walk of 1 000 transitions over all stages, two per moment at times.
+        let mut x: u64 = 7;
+        for i in 0..1_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            tl.transitions.push(Transition {
+                t: (i / 2) as TimeMs,
+                stage: StageId::ALL[(x >> 33) as usize % StageId::ALL.len()],
+                state: states[(x >> 40) as usize % states.len()],
+                evidence: format!("e{i}"),
+            });
+            tl.checkpoint();
+        }
+        assert_eq!(tl.checkpoints.len(), 1_000 / CHECKPOINT);
+        for t in -1..=501 {
+            let mut naive = inactive();
+            for tr in tl.transitions.iter().filter(|tr| tr.t <= t) {
+                step(&mut naive, tr);
+            }
+            assert_eq!(tl.stages_at(t), naive, "at {t}");
+        }
+    }
+
+    #[test]
+    fn the_log_stays_bounded_and_keeps_every_note() {
+        let mut tl = Timeline::default();
+        for i in 0..(3 * MAX_EVENTS) as TimeMs {
+            if i % 100 == 0 {
+                tl.events.push(Event {
+                    t: i,
+                    kind: EventKind::Annotation,
+                    text: format!("note {i}"),
+                });
+            }
+            let h = if i % 2 == 0 {
+                Health::Down {
+                    reason: "refused".into(),
+                }
+            } else {
+                Health::Ok
+            };
+            tl.health_change("valkey", i, &h);
+        }
+        assert!(tl.events.len() <= MAX_EVENTS + 1, "{}", tl.events.len());
+        let notes = tl
+            .events
+            .iter()
+            .filter(|e| e.kind == EventKind::Annotation)
+            .count();
+        assert_eq!(notes, 3 * MAX_EVENTS / 100);
+        // The newest health change is the one in force, the oldest ones are thinned.
+        let last = (3 * MAX_EVENTS - 1) as TimeMs;
+        assert_eq!(tl.health_at(last)["valkey"], (last, Health::Ok));
+        assert!(tl.health["valkey"].len() <= MAX_HEALTH_CHANGES);
+        assert!(tl.health_at(-1).is_empty());
     }
 }

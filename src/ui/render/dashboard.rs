@@ -387,12 +387,12 @@ fn throughput(area: Rect, buf: &mut Buffer, s: &Screen) {
     lines.push(plain_line(
         s,
         "capacity (est.)",
-        d.capacity_rps(),
+        d.live.capacity_rps,
         Unit::PerSecond,
         w,
     ));
     lines.extend(versus_baseline(s, w));
-    if let Some(sc) = d.scaling() {
+    if let Some(sc) = &d.live.scaling {
         let needed = sc.workers_needed as f64;
         let band = match s.role_value(Role::Consumers) {
             Some(c) if c < needed => Band::Warn,
@@ -488,9 +488,7 @@ fn stability(area: Rect, buf: &mut Buffer, s: &Screen) {
                 let first = s
                     .state
                     .history
-                    .range(&d.name, i64::MIN, t)
-                    .into_iter()
-                    .find(|p| p.1 > 0.0)
+                    .first_where(&d.name, t, |v| v > 0.0)
                     .map(|p| s.rel(p.0))
                     .unwrap_or_default();
                 lines.push(value_line(

@@ -244,7 +244,14 @@ fn header(area: Rect, buf: &mut Buffer, s: &Screen) {
         (None, Cursor::Live) => {}
     }
     if s.info.recording.is_some() && !s.info.replay {
-        spans.push(Span::styled("· ● REC", s.theme.rec()));
+        match &s.tl.recording_stopped {
+            // A full disk stops the recording, not the run: said for as long as it lasts.
+            Some(_) => spans.push(Span::styled(
+                "· REC STOPPED (see log) ",
+                s.theme.band(crate::settings::Band::Crit),
+            )),
+            None => spans.push(Span::styled("· ● REC", s.theme.rec())),
+        }
     }
     Paragraph::new(Line::from(spans)).render(area, buf);
 }
