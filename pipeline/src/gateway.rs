@@ -5,6 +5,10 @@
 //!
 //! Variants for benchmarks (see `GatewayOptions`): whether a dropped request is counted as a
 //! 504 in the HTTP metrics, how many entries the stream retains, and an access log.
+//!
+//! Under overload it keeps serving: a failed accept (out of file descriptors) is counted and
+//! retried, and a request whose client left is forgotten at once (`gateway_waiters` returns to
+//! 0), whether or not a worker ever replies.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -57,6 +61,20 @@ pub struct Gateway {
     subscribed: tokio::sync::watch::Sender<bool>,
 }
 
+/// A request's entry in `waiters`, removed when the request ends: answered, timed out, or
+/// dropped with its connection when the client left. Without it a waiter whose client left and
+/// whose job a worker skipped (no reply ever comes) would stay for the life of the process.
+struct Waiter<'a> {
+    g: &'a Gateway,
+    corr: String,
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        self.g.forget(&self.corr);
+    }
+}
+
 /// Lets a handler close its own connection without answering.
 #[derive(Clone)]
 struct ConnKill(Arc<Notify>);
@@ -106,6 +124,30 @@ impl Gateway {
         format!("{}-{}", self.id, self.seq.fetch_add(1, Ordering::Relaxed))
     }
 
+    /// Registers a request waiting for its reply under `corr`, or under a fresh id when another
+    /// request in flight holds `corr`: a client's chosen id cannot take over someone else's
+    /// reply. The returned guard removes the entry however the request ends.
+    fn register(&self, corr: String) -> (Waiter<'_>, oneshot::Receiver<()>) {
+        let (tx, rx) = oneshot::channel();
+        let mut waiters = self.waiters.lock().unwrap();
+        let corr = if waiters.contains_key(&corr) {
+            self.fresh_id()
+        } else {
+            corr
+        };
+        waiters.insert(corr.clone(), tx);
+        metrics::gauge!(m::WAITERS).set(waiters.len() as f64);
+        (Waiter { g: self, corr }, rx)
+    }
+
+    /// Removes a waiter, returning its reply channel if it was still there.
+    fn forget(&self, corr: &str) -> Option<oneshot::Sender<()>> {
+        let mut waiters = self.waiters.lock().unwrap();
+        let tx = waiters.remove(corr);
+        metrics::gauge!(m::WAITERS).set(waiters.len() as f64);
+        tx
+    }
+
     /// XADD the job; Err is the reason Valkey could not take it.
     async fn enqueue(&self, corr: &str, reply: &str, payload: &[u8]) -> Result<(), String> {
         let t0 = Instant::now();
@@ -147,7 +189,7 @@ impl Gateway {
                 let mut msgs = ps.on_message();
                 while let Some(msg) = msgs.next().await {
                     let corr: String = msg.get_payload()?;
-                    if let Some(tx) = self.waiters.lock().unwrap().remove(&corr) {
+                    if let Some(tx) = self.forget(&corr) {
                         let _ = tx.send(());
                     }
                 }
@@ -228,20 +270,9 @@ async fn hold_for_reply(g: &Gateway, headers: &HeaderMap, body: &Bytes, t0: Inst
     if let Some(r) = reject_malformed(body) {
         return Held::Answered(r);
     }
-    let mut corr = g.corr_id(headers);
-    let (tx, rx) = oneshot::channel();
-    // Register before enqueueing so a fast reply is never missed. An id another request in
-    // flight holds is replaced by a fresh one (the answer names it): a client's chosen id
-    // cannot take over someone else's reply.
-    {
-        let mut waiters = g.waiters.lock().unwrap();
-        if waiters.contains_key(&corr) {
-            corr = g.fresh_id();
-        }
-        waiters.insert(corr.clone(), tx);
-    }
-    if let Err(e) = g.enqueue(&corr, &g.id, body).await {
-        g.waiters.lock().unwrap().remove(&corr);
+    // Register before enqueueing so a fast reply is never missed.
+    let (waiter, rx) = g.register(g.corr_id(headers));
+    if let Err(e) = g.enqueue(&waiter.corr, &g.id, body).await {
         return Held::Answered(error(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("valkey unavailable: {e}"),
@@ -252,14 +283,11 @@ async fn hold_for_reply(g: &Gateway, headers: &HeaderMap, body: &Bytes, t0: Inst
         Ok(Ok(())) => Held::Answered(
             (
                 StatusCode::OK,
-                Json(json!({"corr": corr, "status": "done"})),
+                Json(json!({"corr": waiter.corr, "status": "done"})),
             )
                 .into_response(),
         ),
-        _ => {
-            g.waiters.lock().unwrap().remove(&corr);
-            Held::TimedOut
-        }
+        _ => Held::TimedOut,
     }
 }
 

@@ -21,6 +21,8 @@ pub const VALKEY_ERRORS: &str = "gateway_valkey_errors_total";
 pub const HOLD_TIMEOUTS: &str = "gateway_hold_timeouts_total";
 /// Connections the gateway could not accept (EMFILE under overload); it keeps serving.
 pub const ACCEPT_ERRORS: &str = "gateway_accept_errors_total";
+/// Held requests waiting for a worker's reply; back to 0 once every request has ended.
+pub const WAITERS: &str = "gateway_waiters";
 
 /// Latency buckets (seconds): fine below 100 ms for the enqueue path, and edges at 0.5, 2 and
 /// the 3 s default hold timeout for the judgements that matter.
@@ -56,5 +58,6 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
     ] {
         metrics::counter!(c).absolute(0);
     }
+    metrics::gauge!(WAITERS).set(0.0);
     Ok(handle)
 }

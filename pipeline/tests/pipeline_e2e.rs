@@ -657,3 +657,51 @@ fn the_gateway_outlives_running_out_of_file_descriptors() {
         "the gateway stopped serving after accept() failed"
     );
 }
+
+/// The one sample of a metric, or None when the exposition does not have it.
+fn sample(text: &str, name: &str) -> Option<f64> {
+    text.lines()
+        .find(|l| l.split(' ').next() == Some(name))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+#[test]
+fn a_waiter_whose_client_left_is_forgotten_though_no_reply_ever_comes() {
+    use std::io::Write;
+    let _serial = serial();
+    let v = Valkey::start();
+    let port = free_port();
+    // No workers: no reply will come, and the hold (30 s) outlasts the test's wait.
+    let _p = pipeline(
+        &v.url(),
+        port,
+        &["--role", "gateway", "--hold-timeout", "30s"],
+    );
+    let waiters = || sample(&metrics(port), "gateway_waiters");
+    assert_eq!(waiters(), Some(0.0), "the gauge is exported from the start");
+    let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        client,
+        "POST /pexec HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}"
+    )
+    .unwrap();
+    assert!(
+        wait_until(Duration::from_secs(5), || waiters() == Some(1.0)),
+        "the held request is a waiter: {:?}",
+        waiters()
+    );
+    let left = Instant::now();
+    drop(client);
+    assert!(
+        wait_until(Duration::from_secs(5), || waiters() == Some(0.0)),
+        "the waiter stayed after its client left: {:?}",
+        waiters()
+    );
+    assert!(
+        left.elapsed() < Duration::from_secs(10),
+        "before the hold ran out"
+    );
+    let m = metrics(port);
+    assert_eq!(sample(&m, "gateway_hold_timeouts_total"), Some(0.0));
+    assert_eq!(xlen(&v.url()), 1, "the job is still queued for a worker");
+}
