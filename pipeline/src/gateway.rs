@@ -4,7 +4,7 @@
 //! `POST /hop` enqueues and answers 202 at once.
 //!
 //! Variants for benchmarks (see `GatewayOptions`): whether a dropped request is counted as a
-//! 504 in the HTTP metrics, how many entries the stream retains, and an access log.
+//! 504 in the HTTP metrics, and an access log.
 //!
 //! Under overload it keeps serving: a failed accept (out of file descriptors) is counted and
 //! retried, and a request whose client left is forgotten at once (`gateway_waiters` returns to
@@ -38,9 +38,6 @@ pub struct GatewayOptions {
     /// Count a request dropped on the hold timeout as a 504 in `axum_http_requests_total`
     /// and its duration histogram (by default a dropped request is in neither).
     pub count_drops: bool,
-    /// `XADD … MAXLEN ~ N`: how many entries the stream keeps (acknowledged ones too, when
-    /// workers do not delete them).
-    pub maxlen: u64,
     /// One JSON line per request: the benchmarks' ground truth.
     pub access_log: Option<AccessLog>,
 }
@@ -150,15 +147,13 @@ impl Gateway {
 
     /// XADD the job; Err is the reason Valkey could not take it.
     async fn enqueue(&self, corr: &str, reply: &str, payload: &[u8]) -> Result<(), String> {
-        let t0 = Instant::now();
         let enq = now_ns();
         let deadline = enq + self.hold.as_nanos() as u64;
         let mut c = self.valkey.clone();
-        let r: redis::RedisResult<String> = redis::cmd("XADD")
-            .arg(&self.stream)
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(self.opts.maxlen)
+        // No MAXLEN: a producer's trim can remove jobs no worker has read yet. Retention of
+        // acknowledged entries is trimmed apart from the jobs (see `retention`).
+        let mut xadd = redis::cmd("XADD");
+        xadd.arg(&self.stream)
             .arg("*")
             .arg("corr")
             .arg(corr)
@@ -169,14 +164,26 @@ impl Gateway {
             .arg("reply")
             .arg(reply)
             .arg("payload")
-            .arg(payload)
-            .query_async(&mut c)
-            .await;
-        metrics::histogram!(m::VALKEY_RTT).record(t0.elapsed().as_secs_f64());
-        r.map(|_| ()).map_err(|e| {
-            metrics::counter!(m::VALKEY_ERRORS).increment(1);
-            e.to_string()
-        })
+            .arg(payload);
+        // Its own task: when the client leaves, the request's future is dropped, but an XADD
+        // already sent still lands on the stream, and must still be counted.
+        let sent = tokio::spawn(async move {
+            let t0 = Instant::now();
+            let r = xadd.query_async::<String>(&mut c).await;
+            metrics::histogram!(m::VALKEY_RTT).record(t0.elapsed().as_secs_f64());
+            match r {
+                Ok(_) => {
+                    metrics::counter!(m::JOBS_ENQUEUED).increment(1);
+                    Ok(())
+                }
+                Err(e) => {
+                    metrics::counter!(m::VALKEY_ERRORS).increment(1);
+                    Err(e.to_string())
+                }
+            }
+        });
+        sent.await
+            .unwrap_or_else(|e| Err(format!("enqueue did not finish: {e}")))
     }
 
     /// Delivers worker replies (published on this gateway's channel) to the waiting requests.

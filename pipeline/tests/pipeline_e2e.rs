@@ -702,6 +702,55 @@ fn a_waiter_whose_client_left_is_forgotten_though_no_reply_ever_comes() {
         "before the hold ran out"
     );
     let m = metrics(port);
+    assert_eq!(sample(&m, "gateway_jobs_enqueued_total"), Some(1.0));
     assert_eq!(sample(&m, "gateway_hold_timeouts_total"), Some(0.0));
     assert_eq!(xlen(&v.url()), 1, "the job is still queued for a worker");
+}
+
+#[test]
+fn retention_trims_only_acknowledged_entries() {
+    let _serial = serial();
+    let v = Valkey::start();
+    let port = free_port();
+    // A gateway with no workers yet: 300 jobs wait, three times what the stream retains.
+    let _gw = pipeline(&v.url(), port, &["--role", "gateway", "--retain", "100"]);
+    for _ in 0..300 {
+        assert!(post(port, "/hop", b"{}").0.contains(" 202"));
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        xlen(&v.url()),
+        300,
+        "no job trimmed before a worker read it"
+    );
+    let wport = free_port();
+    let _w = pipeline(
+        &v.url(),
+        wport,
+        &[
+            "--role",
+            "worker",
+            "--retain",
+            "100",
+            "--service-time",
+            "1ms",
+        ],
+    );
+    assert!(
+        wait_until(Duration::from_secs(20), || metric(
+            &metrics(wport),
+            "worker_jobs_total"
+        ) == 300.0),
+        "every job done: {}",
+        metric(&metrics(wport), "worker_jobs_total")
+    );
+    // Then the acknowledged ones beyond the retention go, oldest first.
+    assert!(
+        wait_until(Duration::from_secs(5), || xlen(&v.url()) == 100),
+        "XLEN {} once all were acknowledged",
+        xlen(&v.url())
+    );
+    let m = metrics(port);
+    assert_eq!(sample(&m, "gateway_jobs_enqueued_total"), Some(300.0));
+    assert_eq!(sample(&m, "pipeline_jobs_trimmed_total"), Some(0.0));
 }
