@@ -1,5 +1,5 @@
 // Baseline: a fixed, moderate open-loop rate (about 40% of capacity by default).
-// RATE req/s (16), DURATION (2m), MAX_VUS (200).
+// RATE req/s (16), DURATION (2m), PRE_VUS (20), MAX_VUS (200).
 import { call, num } from './lib.js';
 
 export const options = {
@@ -9,7 +9,7 @@ export const options = {
       rate: num('RATE', 16),
       timeUnit: '1s',
       duration: __ENV.DURATION || '2m',
-      preAllocatedVUs: 20,
+      preAllocatedVUs: num('PRE_VUS', 20),
       maxVUs: num('MAX_VUS', 200),
     },
   },

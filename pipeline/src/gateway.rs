@@ -4,7 +4,11 @@
 //! `POST /hop` enqueues and answers 202 at once.
 //!
 //! Variants for benchmarks (see `GatewayOptions`): whether a dropped request is counted as a
-//! 504 in the HTTP metrics, how many entries the stream retains, and an access log.
+//! 504 in the HTTP metrics, and an access log.
+//!
+//! Under overload it keeps serving: a failed accept (out of file descriptors) is counted and
+//! retried, and a request whose client left is forgotten at once (`gateway_waiters` returns to
+//! 0), whether or not a worker ever replies.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -34,9 +38,6 @@ pub struct GatewayOptions {
     /// Count a request dropped on the hold timeout as a 504 in `axum_http_requests_total`
     /// and its duration histogram (by default a dropped request is in neither).
     pub count_drops: bool,
-    /// `XADD … MAXLEN ~ N`: how many entries the stream keeps (acknowledged ones too, when
-    /// workers do not delete them).
-    pub maxlen: u64,
     /// One JSON line per request: the benchmarks' ground truth.
     pub access_log: Option<AccessLog>,
 }
@@ -55,6 +56,20 @@ pub struct Gateway {
     seq: AtomicU64,
     /// True while the reply subscription is live; requests before it would lose their reply.
     subscribed: tokio::sync::watch::Sender<bool>,
+}
+
+/// A request's entry in `waiters`, removed when the request ends: answered, timed out, or
+/// dropped with its connection when the client left. Without it a waiter whose client left and
+/// whose job a worker skipped (no reply ever comes) would stay for the life of the process.
+struct Waiter<'a> {
+    g: &'a Gateway,
+    corr: String,
+}
+
+impl Drop for Waiter<'_> {
+    fn drop(&mut self) {
+        self.g.forget(&self.corr);
+    }
 }
 
 /// Lets a handler close its own connection without answering.
@@ -106,17 +121,39 @@ impl Gateway {
         format!("{}-{}", self.id, self.seq.fetch_add(1, Ordering::Relaxed))
     }
 
+    /// Registers a request waiting for its reply under `corr`, or under a fresh id when another
+    /// request in flight holds `corr`: a client's chosen id cannot take over someone else's
+    /// reply. The returned guard removes the entry however the request ends.
+    fn register(&self, corr: String) -> (Waiter<'_>, oneshot::Receiver<()>) {
+        let (tx, rx) = oneshot::channel();
+        let mut waiters = self.waiters.lock().unwrap();
+        let corr = if waiters.contains_key(&corr) {
+            self.fresh_id()
+        } else {
+            corr
+        };
+        waiters.insert(corr.clone(), tx);
+        metrics::gauge!(m::WAITERS).set(waiters.len() as f64);
+        (Waiter { g: self, corr }, rx)
+    }
+
+    /// Removes a waiter, returning its reply channel if it was still there.
+    fn forget(&self, corr: &str) -> Option<oneshot::Sender<()>> {
+        let mut waiters = self.waiters.lock().unwrap();
+        let tx = waiters.remove(corr);
+        metrics::gauge!(m::WAITERS).set(waiters.len() as f64);
+        tx
+    }
+
     /// XADD the job; Err is the reason Valkey could not take it.
     async fn enqueue(&self, corr: &str, reply: &str, payload: &[u8]) -> Result<(), String> {
-        let t0 = Instant::now();
         let enq = now_ns();
         let deadline = enq + self.hold.as_nanos() as u64;
         let mut c = self.valkey.clone();
-        let r: redis::RedisResult<String> = redis::cmd("XADD")
-            .arg(&self.stream)
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(self.opts.maxlen)
+        // No MAXLEN: a producer's trim can remove jobs no worker has read yet. Retention of
+        // acknowledged entries is trimmed apart from the jobs (see `retention`).
+        let mut xadd = redis::cmd("XADD");
+        xadd.arg(&self.stream)
             .arg("*")
             .arg("corr")
             .arg(corr)
@@ -127,14 +164,26 @@ impl Gateway {
             .arg("reply")
             .arg(reply)
             .arg("payload")
-            .arg(payload)
-            .query_async(&mut c)
-            .await;
-        metrics::histogram!(m::VALKEY_RTT).record(t0.elapsed().as_secs_f64());
-        r.map(|_| ()).map_err(|e| {
-            metrics::counter!(m::VALKEY_ERRORS).increment(1);
-            e.to_string()
-        })
+            .arg(payload);
+        // Its own task: when the client leaves, the request's future is dropped, but an XADD
+        // already sent still lands on the stream, and must still be counted.
+        let sent = tokio::spawn(async move {
+            let t0 = Instant::now();
+            let r = xadd.query_async::<String>(&mut c).await;
+            metrics::histogram!(m::VALKEY_RTT).record(t0.elapsed().as_secs_f64());
+            match r {
+                Ok(_) => {
+                    metrics::counter!(m::JOBS_ENQUEUED).increment(1);
+                    Ok(())
+                }
+                Err(e) => {
+                    metrics::counter!(m::VALKEY_ERRORS).increment(1);
+                    Err(e.to_string())
+                }
+            }
+        });
+        sent.await
+            .unwrap_or_else(|e| Err(format!("enqueue did not finish: {e}")))
     }
 
     /// Delivers worker replies (published on this gateway's channel) to the waiting requests.
@@ -147,7 +196,7 @@ impl Gateway {
                 let mut msgs = ps.on_message();
                 while let Some(msg) = msgs.next().await {
                     let corr: String = msg.get_payload()?;
-                    if let Some(tx) = self.waiters.lock().unwrap().remove(&corr) {
+                    if let Some(tx) = self.forget(&corr) {
                         let _ = tx.send(());
                     }
                 }
@@ -228,20 +277,9 @@ async fn hold_for_reply(g: &Gateway, headers: &HeaderMap, body: &Bytes, t0: Inst
     if let Some(r) = reject_malformed(body) {
         return Held::Answered(r);
     }
-    let mut corr = g.corr_id(headers);
-    let (tx, rx) = oneshot::channel();
-    // Register before enqueueing so a fast reply is never missed. An id another request in
-    // flight holds is replaced by a fresh one (the answer names it): a client's chosen id
-    // cannot take over someone else's reply.
-    {
-        let mut waiters = g.waiters.lock().unwrap();
-        if waiters.contains_key(&corr) {
-            corr = g.fresh_id();
-        }
-        waiters.insert(corr.clone(), tx);
-    }
-    if let Err(e) = g.enqueue(&corr, &g.id, body).await {
-        g.waiters.lock().unwrap().remove(&corr);
+    // Register before enqueueing so a fast reply is never missed.
+    let (waiter, rx) = g.register(g.corr_id(headers));
+    if let Err(e) = g.enqueue(&waiter.corr, &g.id, body).await {
         return Held::Answered(error(
             StatusCode::SERVICE_UNAVAILABLE,
             format!("valkey unavailable: {e}"),
@@ -252,14 +290,11 @@ async fn hold_for_reply(g: &Gateway, headers: &HeaderMap, body: &Bytes, t0: Inst
         Ok(Ok(())) => Held::Answered(
             (
                 StatusCode::OK,
-                Json(json!({"corr": corr, "status": "done"})),
+                Json(json!({"corr": waiter.corr, "status": "done"})),
             )
                 .into_response(),
         ),
-        _ => {
-            g.waiters.lock().unwrap().remove(&corr);
-            Held::TimedOut
-        }
+        _ => Held::TimedOut,
     }
 }
 

@@ -5,6 +5,7 @@
 mod access_log;
 mod gateway;
 mod metrics_setup;
+mod retention;
 mod service_time;
 mod worker;
 
@@ -53,8 +54,9 @@ struct Args {
     /// Pending entries idle this long are reclaimed from dead consumers.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
     reclaim_after: Duration,
-    /// Keep acknowledged entries in the stream, trimmed by `XADD MAXLEN ~ N` (XLEN is then
-    /// retention, not backlog). By default workers delete each entry once acknowledged.
+    /// Keep up to N acknowledged entries in the stream, trimming the oldest (XLEN is then
+    /// retention, not backlog); an entry not yet acknowledged is never trimmed. By default
+    /// workers delete each entry once acknowledged.
     #[arg(long, value_name = "N")]
     retain: Option<u64>,
     /// Count requests dropped on the hold timeout as 504 in axum_http_requests_total and its
@@ -66,9 +68,6 @@ struct Args {
     #[arg(long, value_name = "FILE")]
     access_log: Option<std::path::PathBuf>,
 }
-
-/// The stream's trim length when acknowledged entries are deleted: only a guard.
-const DEFAULT_MAXLEN: u64 = 1_000_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 enum Role {
@@ -156,6 +155,9 @@ async fn main() -> anyhow::Result<()> {
             }
         };
         worker::ensure_group(&mut mgr, &a.stream, &a.group).await?;
+        if let Some(keep) = a.retain {
+            tokio::spawn(retention::trim_forever(mgr.clone(), a.stream.clone(), keep));
+        }
         let g = Arc::new(gateway::Gateway::new(
             mgr,
             client.clone(),
@@ -163,7 +165,6 @@ async fn main() -> anyhow::Result<()> {
             a.hold_timeout,
             gateway::GatewayOptions {
                 count_drops: a.count_drops,
-                maxlen: a.retain.unwrap_or(DEFAULT_MAXLEN),
                 access_log: a
                     .access_log
                     .as_deref()

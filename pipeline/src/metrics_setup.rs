@@ -21,6 +21,15 @@ pub const VALKEY_ERRORS: &str = "gateway_valkey_errors_total";
 pub const HOLD_TIMEOUTS: &str = "gateway_hold_timeouts_total";
 /// Connections the gateway could not accept (EMFILE under overload); it keeps serving.
 pub const ACCEPT_ERRORS: &str = "gateway_accept_errors_total";
+/// Held requests waiting for a worker's reply; back to 0 once every request has ended.
+pub const WAITERS: &str = "gateway_waiters";
+/// Jobs the gateway put on the stream. Once drained it equals worker_jobs_total (done)
+/// + worker_jobs_expired_total (skipped) + pipeline_jobs_trimmed_total.
+pub const JOBS_ENQUEUED: &str = "gateway_jobs_enqueued_total";
+/// Jobs removed from the stream before a worker finished them. The retention trim stops short
+/// of the first unacknowledged entry and nothing else trims, so it stays 0; it completes the
+/// accounting above.
+pub const JOBS_TRIMMED: &str = "pipeline_jobs_trimmed_total";
 
 /// Latency buckets (seconds): fine below 100 ms for the enqueue path, and edges at 0.5, 2 and
 /// the 3 s default hold timeout for the judgements that matter.
@@ -53,8 +62,11 @@ pub fn install() -> anyhow::Result<PrometheusHandle> {
         HOLD_TIMEOUTS,
         ACCEPT_ERRORS,
         JOBS,
+        JOBS_ENQUEUED,
+        JOBS_TRIMMED,
     ] {
         metrics::counter!(c).absolute(0);
     }
+    metrics::gauge!(WAITERS).set(0.0);
     Ok(handle)
 }
