@@ -429,8 +429,31 @@ pub(super) fn describe(e: &redis::RedisError, node: &str) -> String {
     } else if e.is_connection_refusal() || s.to_lowercase().contains("connection refused") {
         format!("valkey {node}: connection refused: is valkey-server running on that port?")
     } else if e.is_timeout() {
-        format!("valkey {node}: timed out ({s})")
+        if s.eq_ignore_ascii_case("timed out") {
+            format!("valkey {node}: timed out")
+        } else {
+            format!("valkey {node}: timed out ({s})")
+        }
+    } else if s.contains("Parse error") {
+        // The protocol parser's own words (byte offsets and codes) alone do not say what
+        // happened: something other than Valkey answered, or the reply was corrupted.
+        format!("valkey {node}: the reply is not Valkey's protocol (RESP): {s}")
     } else {
         format!("valkey {node}: {s}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    #[test]
+    fn garbage_and_timeouts_are_said_plainly() {
+        let garbage = redis::parse_redis_value(b"\x93\x17 not resp\r\n").unwrap_err();
+        let d = describe(&garbage, "127.0.0.1:6379");
+        assert!(d.contains("not Valkey's protocol (RESP)"), "{d}");
+        let timeout = redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut));
+        let d = describe(&timeout, "127.0.0.1:6379");
+        assert_eq!(d, "valkey 127.0.0.1:6379: timed out");
     }
 }
