@@ -3,6 +3,8 @@
 //! (its own socket), so nothing leaks between tests or into a user's tmux.
 
 mod common;
+#[path = "common/fault_proxy.rs"]
+mod fault_proxy;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -440,6 +442,133 @@ fn keys_answer_within_50_ms_while_a_source_hangs() {
         "{}",
         t.screen()
     );
+}
+
+/// How long `?` takes to open the help and any key to close it, `n` times over, as seen
+/// through tmux (its round trips included).
+fn help_toggle_times(t: &Tmux, n: usize) -> Vec<Duration> {
+    let mut took = Vec::new();
+    for _ in 0..n {
+        let start = Instant::now();
+        t.keys(&["?"]);
+        assert!(
+            t.wait_fast("any key closes", true, Duration::from_secs(5)),
+            "{}",
+            t.screen()
+        );
+        took.push(start.elapsed());
+        t.keys(&["x"]);
+        assert!(
+            t.wait_fast("any key closes", false, Duration::from_secs(5)),
+            "{}",
+            t.screen()
+        );
+    }
+    took.sort();
+    took
+}
+
+/// The reference pipeline on `valkey`, serving /metrics on the port returned.
+fn pipeline(valkey: &Valkey) -> (u16, common::ChildGuard) {
+    let bin = Path::new(env!("CARGO_BIN_EXE_slitop")).with_file_name("slitop-pipeline");
+    assert!(
+        bin.is_file(),
+        "{} missing: build the workspace",
+        bin.display()
+    );
+    let port = common::free_port();
+    let g = common::ChildGuard::spawn(
+        "slitop-pipeline",
+        Command::new(bin)
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--valkey", &valkey.url()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    assert!(wait_until(Duration::from_secs(15), || common::port_open(
+        port
+    )));
+    (port, g)
+}
+
+/// With the scrape stalled mid-body and Valkey dripping a byte every 100 ms (both through
+/// fault proxies in front of the real servers), keys still answer as fast as with no fault.
+#[test]
+fn keys_answer_within_50_ms_while_one_source_stalls_and_another_drips() {
+    use fault_proxy::{Fault, FaultProxy, Wire};
+    let v = Valkey::start();
+    let (metrics_port, _pipeline) = pipeline(&v);
+    let valkey_proxy = FaultProxy::start(v.port, Wire::Resp);
+    let scrape_proxy = FaultProxy::start(metrics_port, Wire::Http);
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let (valkey_url, scrape_url) = (
+        valkey_proxy.url("redis", ""),
+        scrape_proxy.url("http", "/metrics"),
+    );
+    let args = [
+        "--valkey",
+        &valkey_url,
+        "--stream",
+        "jobs",
+        "--scrape",
+        &scrape_url,
+        "--refresh",
+        "1s",
+        "--timeout",
+        "1s",
+    ];
+    let t = Tmux::start(&slitop_cmd(&args, &out), 120, 40);
+    for healthy in ["valkey ✓ ok", "scrape ✓ ok"] {
+        assert!(
+            t.wait_for(healthy, Duration::from_secs(15)),
+            "{}",
+            t.screen()
+        );
+    }
+    // The allowance: what tmux's round trips and the polling cost with nothing wrong.
+    let calm = help_toggle_times(&t, 9);
+    scrape_proxy.set(Fault::StallMidBody);
+    valkey_proxy.set(Fault::Drip);
+    for hurt in ["scrape ✖ down", "valkey ✖ down"] {
+        assert!(t.wait_for(hurt, Duration::from_secs(10)), "{}", t.screen());
+    }
+    // Polls are under way again (retried after the backoff) and hanging while keys are pressed.
+    std::thread::sleep(Duration::from_millis(1500));
+    let faulted = help_toggle_times(&t, 9);
+    let (calm_med, faulted_med) = (calm[calm.len() / 2], faulted[faulted.len() / 2]);
+    eprintln!(
+        "key → screen through tmux: no fault median {calm_med:?} (max {:?}); stalled + dripping median {faulted_med:?} (max {:?})",
+        calm[calm.len() - 1],
+        faulted[faulted.len() - 1]
+    );
+    let margin = Duration::from_millis(15);
+    assert!(
+        faulted_med <= calm_med + margin,
+        "slower under faults: {faulted:?} against {calm:?}"
+    );
+    assert!(
+        faulted_med <= Duration::from_millis(50),
+        "median {faulted_med:?}: {faulted:?}"
+    );
+    scrape_proxy.set(Fault::Pass);
+    valkey_proxy.set(Fault::Pass);
+    for healthy in ["valkey ✓ ok", "scrape ✓ ok"] {
+        assert!(
+            t.wait_for(healthy, Duration::from_secs(15)),
+            "did not recover: {}",
+            t.screen()
+        );
+    }
+    t.keys(&["q"]);
+    t.keys(&["y"]);
+    assert!(
+        t.wait_for("EXITED 0", Duration::from_secs(15)),
+        "{}",
+        t.screen()
+    );
+    let err = std::fs::read_to_string(out.with_extension("err")).unwrap_or_default();
+    assert!(!err.contains("panicked"), "{err}");
 }
 
 /// Two recordings side by side: a replay with `--baseline` draws the other run under this one

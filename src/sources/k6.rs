@@ -45,7 +45,9 @@ const STATUS_INTERRUPTED: i64 = 10;
 enum Failure {
     /// Nothing listens any more: k6 exits at the end of its run.
     Refused,
-    /// The connection was closed or reset under the request: k6 exiting while answering.
+    /// The connection was closed or reset under the request. k6 exiting while it answered
+    /// does this, but so does anything between slitop and a k6 that still runs; `ask_all`
+    /// tells them apart by connecting again, and stores `Refused` for the first.
     Closed,
     /// Anything else (timeout, HTTP error, not k6's JSON).
     Other,
@@ -122,11 +124,28 @@ impl Seen {
     }
 
     /// Its run is over: the last status said ended or interrupted (then any failure is the
-    /// exit), or it was seen running and its API is gone now.
+    /// exit), or it was seen running and its API is gone now (a reply cut off by an API that
+    /// still listens is a fault on the way, not the end).
     fn ended(&self) -> bool {
         matches!(self.status, Some(STATUS_ENDED | STATUS_INTERRUPTED))
-            || (self.ran && matches!(self.failed, Some(Failure::Refused | Failure::Closed)))
+            || (self.ran && self.failed == Some(Failure::Refused))
     }
+}
+
+/// Whether something still accepts connections where the API at `base` was: after a reply
+/// was cut off, a refusal says k6 has exited.
+async fn listening(base: &str) -> bool {
+    let Some((host, port)) = reqwest::Url::parse(base)
+        .ok()
+        .and_then(|u| Some((u.host_str()?.to_string(), u.port_or_known_default()?)))
+    else {
+        return false;
+    };
+    let connect = tokio::net::TcpStream::connect((host.as_str(), port));
+    matches!(
+        tokio::time::timeout(Duration::from_millis(500), connect).await,
+        Ok(Ok(_))
+    )
 }
 
 /// A failed poll means the test is finished when every instance's run is over.
@@ -254,7 +273,10 @@ impl K6RestPoller {
                     ok.push((u.clone(), i));
                 }
                 Err(e) => {
-                    seen.failed = Some(Failure::of(&e));
+                    seen.failed = Some(match Failure::of(&e) {
+                        Failure::Closed if !listening(u).await => Failure::Refused,
+                        f => f,
+                    });
                     errors.push((u.clone(), e));
                 }
             }
@@ -482,7 +504,6 @@ mod tests {
     fn a_run_seen_going_whose_api_is_gone_has_ended() {
         let running = answered(7, true);
         assert!(all_ended(&[failed(running, Some(Failure::Refused))]));
-        assert!(all_ended(&[failed(running, Some(Failure::Closed))]));
         // Setup and teardown are part of the run; `running` alone also counts.
         assert!(all_ended(&[failed(
             answered(6, false),
@@ -503,6 +524,8 @@ mod tests {
         let running = answered(7, true);
         assert!(!all_ended(&[failed(running, Some(Failure::Other))]));
         assert!(!all_ended(&[failed(running, None)]));
+        // A reply cut off while the API still listens (a proxy or the network reset it).
+        assert!(!all_ended(&[failed(running, Some(Failure::Closed))]));
     }
 
     #[test]

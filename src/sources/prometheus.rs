@@ -14,6 +14,8 @@ use crate::sources::http::{describe_error, read_capped, HttpEndpoint};
 /// The most bytes one answer may hold: a signal is a handful of series, and a query without
 /// `sum()` against a big Prometheus would otherwise cost tens of MB every refresh.
 pub const REPLY_CAP: u64 = 16 << 20;
+/// How the query error of an answer over the cap begins.
+const OVERSIZED: &str = "reply refused:";
 /// The most series one answer may hold; past it the answer is the signal's error.
 pub const SERIES_CAP: usize = 500;
 use crate::sources::{Poller, SourceError};
@@ -106,6 +108,42 @@ impl PrometheusPoller {
         })
     }
 
+    /// One signal's query: over the back-fill window when one is due, else at `now`.
+    async fn ask(
+        &self,
+        query: &str,
+        now: TimeMs,
+        backfill: Option<(Duration, Duration)>,
+    ) -> anyhow::Result<Answer> {
+        match backfill {
+            Some((window, step)) => {
+                // Prometheus refuses more than 11,000 points per series.
+                let step = step.max(window / 10_000).max(Duration::from_millis(1));
+                let start = format!(
+                    "{:.3}",
+                    (now - window.as_millis() as TimeMs) as f64 / 1000.0
+                );
+                let end = format!("{:.3}", now as f64 / 1000.0);
+                let step = format!("{:.3}", step.as_secs_f64());
+                self.call(
+                    "/api/v1/query_range",
+                    &[
+                        ("query", query),
+                        ("start", &start),
+                        ("end", &end),
+                        ("step", &step),
+                    ],
+                )
+                .await
+            }
+            None => {
+                let time = format!("{:.3}", now as f64 / 1000.0);
+                self.call("/api/v1/query", &[("query", query), ("time", &time)])
+                    .await
+            }
+        }
+    }
+
     async fn call(&self, path: &str, form: &[(&str, &str)]) -> anyhow::Result<Answer> {
         let url = format!("{}{}", self.base, path);
         // POST form-encoded: long expressions do not fit in a URL.
@@ -121,7 +159,7 @@ impl PrometheusPoller {
             Ok(body) => body,
             Err(got) => {
                 return Ok(Answer::QueryError(format!(
-                    "reply refused: larger than the {} MiB a signal's answer may be ({got} bytes so far); aggregate the query, e.g. sum by (...)",
+                    "{OVERSIZED} larger than the {} MiB a signal's answer may be ({got} bytes so far); aggregate the query, e.g. sum by (...)",
                     REPLY_CAP >> 20
                 )))
             }
@@ -347,41 +385,13 @@ impl Poller for PrometheusPoller {
         let queries = self.to_send();
         let backfill = self.backfill.take();
         let this = &*self;
-        let calls = queries.iter().map(|q| async move {
-            let answer = match backfill {
-                Some((window, step)) => {
-                    // Prometheus refuses more than 11,000 points per series.
-                    let step = step.max(window / 10_000).max(Duration::from_millis(1));
-                    let start = format!(
-                        "{:.3}",
-                        (now - window.as_millis() as TimeMs) as f64 / 1000.0
-                    );
-                    let end = format!("{:.3}", now as f64 / 1000.0);
-                    let step = format!("{:.3}", step.as_secs_f64());
-                    this.call(
-                        "/api/v1/query_range",
-                        &[
-                            ("query", q.query.as_str()),
-                            ("start", &start),
-                            ("end", &end),
-                            ("step", &step),
-                        ],
-                    )
-                    .await
-                }
-                None => {
-                    let time = format!("{:.3}", now as f64 / 1000.0);
-                    this.call(
-                        "/api/v1/query",
-                        &[("query", q.query.as_str()), ("time", &time)],
-                    )
-                    .await
-                }
-            };
-            (q, answer)
-        });
+        let calls = queries
+            .iter()
+            .map(|q| async move { (q, this.ask(&q.query, now, backfill).await) });
         let results = join_all(calls).await;
         let mut transport_errors = Vec::new();
+        // Answers refused as too large: how many, and the first as the source's reason.
+        let (mut oversized, mut too_large) = (0, None);
         for (q, r) in results {
             match r {
                 Ok(Answer::Points(points, warnings)) => {
@@ -398,6 +408,15 @@ impl Poller for PrometheusPoller {
                         points,
                     });
                 }
+                Ok(Answer::QueryError(error)) if error.starts_with(OVERSIZED) => {
+                    oversized += 1;
+                    too_large.get_or_insert_with(|| anyhow!("{}: {error}", self.base));
+                    events.push(SourceEvent::QueryError {
+                        source: SOURCE.into(),
+                        signal: q.signal.clone(),
+                        error,
+                    })
+                }
                 Ok(Answer::QueryError(error)) => events.push(SourceEvent::QueryError {
                     source: SOURCE.into(),
                     signal: q.signal.clone(),
@@ -406,10 +425,14 @@ impl Poller for PrometheusPoller {
                 Err(e) => transport_errors.push(e),
             }
         }
-        if !transport_errors.is_empty() && transport_errors.len() == queries.len() {
-            // Nothing got through: the server, not a query, is the problem. Retry the back-fill.
+        if !queries.is_empty() && transport_errors.len() + oversized == queries.len() {
+            // Nothing got through: the server, not a query, is the problem (every answer cut
+            // off or too large to take). Retry the back-fill.
             self.backfill = backfill;
-            return Err(transport_errors.swap_remove(0));
+            return Err(match too_large {
+                Some(e) if transport_errors.is_empty() => e,
+                _ => transport_errors.swap_remove(0),
+            });
         }
         for e in transport_errors {
             events.push(SourceEvent::QueryError {

@@ -14,8 +14,28 @@ use super::reply::{self, GroupInfo, PendingSummary, RangeHead};
 use super::samples::{self, Problem, Reads, ServiceTimes};
 
 pub(super) enum Conn {
+    /// A plain-TCP node, read through the reply cap.
+    Direct(super::capped::Direct),
+    /// A node over TLS or a Unix socket, through the client library's own link.
     Single(ConnectionManager),
     Cluster(redis::cluster_async::ClusterConnection),
+}
+
+/// `cmds` as one pipeline on one node's link, each reply kept by the command's bytes.
+async fn fetch_pipelined(
+    c: &mut impl redis::aio::ConnectionLike,
+    cmds: &[redis::Cmd],
+    into: &mut Fetched,
+) -> redis::RedisResult<()> {
+    let mut pipe = redis::pipe();
+    for cmd in cmds {
+        pipe.add_command(cmd.clone());
+    }
+    let replies: Vec<redis::RedisResult<Value>> = pipe.ignore_errors().query_async(c).await?;
+    for (cmd, r) in cmds.iter().zip(replies) {
+        into.insert(cmd.get_packed_command(), r);
+    }
+    Ok(())
 }
 
 /// Replies fetched ahead in one pipeline, by the command's bytes: the reading below asks
@@ -25,6 +45,7 @@ pub(super) type Fetched = std::collections::HashMap<Vec<u8>, redis::RedisResult<
 impl Conn {
     async fn run(&mut self, cmd: &redis::Cmd) -> redis::RedisResult<Value> {
         match self {
+            Conn::Direct(c) => cmd.query_async(c).await,
             Conn::Single(c) => cmd.query_async(c).await,
             Conn::Cluster(c) => cmd.query_async(c).await,
         }
@@ -38,17 +59,8 @@ impl Conn {
             return Ok(());
         }
         match self {
-            Conn::Single(c) => {
-                let mut pipe = redis::pipe();
-                for cmd in &cmds {
-                    pipe.add_command(cmd.clone());
-                }
-                let replies: Vec<redis::RedisResult<Value>> =
-                    pipe.ignore_errors().query_async(c).await?;
-                for (cmd, r) in cmds.iter().zip(replies) {
-                    into.insert(cmd.get_packed_command(), r);
-                }
-            }
+            Conn::Direct(c) => fetch_pipelined(c, &cmds, into).await?,
+            Conn::Single(c) => fetch_pipelined(c, &cmds, into).await?,
             Conn::Cluster(_) => {
                 for cmd in cmds {
                     let r = self.run(&cmd).await;
@@ -71,6 +83,7 @@ impl Conn {
         single_node: &str,
     ) -> redis::RedisResult<Vec<(String, Value)>> {
         match self {
+            Conn::Direct(c) => Ok(vec![(single_node.to_string(), cmd.query_async(c).await?)]),
             Conn::Single(c) => Ok(vec![(single_node.to_string(), cmd.query_async(c).await?)]),
             Conn::Cluster(c) => {
                 use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo};
@@ -416,8 +429,31 @@ pub(super) fn describe(e: &redis::RedisError, node: &str) -> String {
     } else if e.is_connection_refusal() || s.to_lowercase().contains("connection refused") {
         format!("valkey {node}: connection refused: is valkey-server running on that port?")
     } else if e.is_timeout() {
-        format!("valkey {node}: timed out ({s})")
+        if s.eq_ignore_ascii_case("timed out") {
+            format!("valkey {node}: timed out")
+        } else {
+            format!("valkey {node}: timed out ({s})")
+        }
+    } else if s.contains("Parse error") {
+        // The protocol parser's own words (byte offsets and codes) alone do not say what
+        // happened: something other than Valkey answered, or the reply was corrupted.
+        format!("valkey {node}: the reply is not Valkey's protocol (RESP): {s}")
     } else {
         format!("valkey {node}: {s}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe;
+
+    #[test]
+    fn garbage_and_timeouts_are_said_plainly() {
+        let garbage = redis::parse_redis_value(b"\x93\x17 not resp\r\n").unwrap_err();
+        let d = describe(&garbage, "127.0.0.1:6379");
+        assert!(d.contains("not Valkey's protocol (RESP)"), "{d}");
+        let timeout = redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut));
+        let d = describe(&timeout, "127.0.0.1:6379");
+        assert_eq!(d, "valkey 127.0.0.1:6379: timed out");
     }
 }

@@ -12,6 +12,7 @@
 //! struct and `samples` turns those into series, both pure so they are tested on recorded
 //! replies without a server.
 
+mod capped;
 mod commands;
 mod reply;
 mod samples;
@@ -132,6 +133,14 @@ impl ValkeyPoller {
                 .map_err(|_| anyhow!("valkey {}: connect timed out", self.node))?
                 .map_err(err)?;
             return Ok(Conn::Cluster(c));
+        }
+        if let redis::ConnectionAddr::Tcp(host, port) = self.info.addr() {
+            let link = capped::connect(self.info.redis_settings(), host, *port, self.timeout);
+            let c = tokio::time::timeout(self.timeout * 2, link)
+                .await
+                .map_err(|_| anyhow!("valkey {}: connect timed out", self.node))?
+                .map_err(err)?;
+            return Ok(Conn::Direct(c));
         }
         let client = match &self.root_cert {
             Some(pem) => redis::Client::build_with_tls(
