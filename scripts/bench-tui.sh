@@ -80,7 +80,8 @@ sleep 3
 # The same demo drawn over the first run (--baseline): every chart carries a second, faint line.
 # The first run was ended by its session closing (SIGHUP), which keeps its recording but writes
 # no report; --baseline (also read by the regression gates) needs its report.json.
-target/release/slitop report "$WORK/run-full/recording.jsonl" >/dev/null
+# The recording is compressed by default (recording.jsonl.zst); take whichever form is there.
+target/release/slitop report "$(ls "$WORK"/run-full/recording.jsonl* | head -1)" >/dev/null
 start slitop-baseline "target/release/slitop demo --baseline $WORK/run-full --ramp ${LEN}s --duration ${LEN}s --out $WORK/run-base"
 start htop "htop -d 10"
 sleep "$WARM"
