@@ -13,7 +13,8 @@
 //! replies without a server.
 
 mod commands;
-mod reply;
+// Public for the fuzzing harness: the decoders are pure functions of a reply.
+pub mod reply;
 mod samples;
 
 use std::time::{Duration, Instant};
