@@ -165,10 +165,26 @@ fn labels(l: &promql_parser::label::Labels) -> Vec<String> {
     l.labels.clone()
 }
 
+/// Deepest nesting the local evaluator takes. Its plan is lowered and evaluated recursively on
+/// a runtime worker's stack (2 MiB), which a few thousand levels overflow — an abort, not an
+/// error; a dashboard's query nests a handful of levels.
+pub const MAX_DEPTH: usize = 128;
+
 /// Lowers the parser's AST into the evaluator's nodes, refusing what is not supported.
+pub fn lower(e: &Expr) -> Result<Node, PromqlError> {
+    lower_at(e, 0)
+}
+
+/// `lower` at `depth` levels down.
 // One piece: one match arm per kind of PromQL expression, each a few lines; the arms read as
 // the table of what the local evaluator supports.
-pub fn lower(e: &Expr) -> Result<Node, PromqlError> {
+fn lower_at(e: &Expr, depth: usize) -> Result<Node, PromqlError> {
+    if depth > MAX_DEPTH {
+        return Err(unsupported(format!(
+            "an expression nested more than {MAX_DEPTH} levels deep (parentheses, operators, unary minus and calls each count)"
+        )));
+    }
+    let lower = |e: &Expr| lower_at(e, depth + 1);
     Ok(match e {
         Expr::NumberLiteral(n) => Node::Number(n.val),
         Expr::Paren(p) => lower(&p.expr)?,
@@ -284,4 +300,45 @@ pub fn lower(e: &Expr) -> Result<Node, PromqlError> {
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    /// Runs `f` on a thread with a runtime worker's stack, where queries are compiled.
+    fn on_worker_stack(f: impl FnOnce() + Send + 'static) {
+        std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(f)
+            .unwrap()
+            .join()
+            .unwrap();
+    }
+
+    /// Found by the fuzzing harness: 5,120 `-` (a binary minus, then unary minus upon unary
+    /// minus) overflowed the stack while lowering and aborted the process. The parser's door
+    /// now refuses that many operators; lowering bounds its own depth too, as the evaluator
+    /// recurses over the plan.
+    #[test]
+    fn a_query_nested_thousands_deep_is_refused_not_a_stack_overflow() {
+        on_worker_stack(|| {
+            let q = format!("min(http_reques{}ts)", "-".repeat(5120));
+            assert!(crate::promql::compile_local(&q).is_err());
+            for deep in [
+                format!("min(x{}y)", "-".repeat(500)),
+                format!("{}x{}", "abs(".repeat(500), ")".repeat(500)),
+                vec!["x"; 500].join(" + "),
+            ] {
+                let e = crate::promql::compile_local(&deep).unwrap_err();
+                assert!(e.to_string().contains("nested more than 128 levels"), "{e}");
+            }
+        });
+    }
+
+    #[test]
+    fn a_deeply_but_reasonably_nested_query_still_compiles() {
+        on_worker_stack(|| {
+            let q = format!("{}rate(x[1m]){}", "abs(".repeat(100), ")".repeat(100));
+            crate::promql::compile_local(&q).unwrap();
+        });
+    }
 }

@@ -74,8 +74,7 @@ fn shorten(e: &mut Expr, range: Duration, changed: &mut bool) {
 /// so a rate follows the load instead of averaging the display's minute. `None` when no
 /// range is longer (the query is already fast, or reads no range).
 pub fn fitted(text: &str, range: Duration) -> Result<Option<String>, PromqlError> {
-    let mut expr = promql_parser::parser::parse(text)
-        .map_err(|e| PromqlError::Syntax(e.trim().to_string()))?;
+    let mut expr = super::parse::parse(text)?;
     let mut changed = false;
     shorten(&mut expr, range.max(Duration::from_millis(1)), &mut changed);
     Ok(changed.then(|| expr.to_string()))
@@ -105,7 +104,7 @@ fn each_range(text: &str, f: &mut impl FnMut(&promql_parser::parser::MatrixSelec
             _ => {}
         }
     }
-    if let Ok(e) = promql_parser::parser::parse(text) {
+    if let Ok(e) = super::parse::parse(text) {
         walk(&e, f);
     }
 }
@@ -137,7 +136,7 @@ pub fn is_histogram_quantile(text: &str) -> bool {
             _ => false,
         }
     }
-    promql_parser::parser::parse(text).is_ok_and(|e| outer(&e))
+    super::parse::parse(text).is_ok_and(|e| outer(&e))
 }
 
 /// True when the query reads any range (so re-aiming it at an interval changes it).
@@ -154,7 +153,7 @@ pub fn has_range(text: &str) -> bool {
             _ => false,
         }
     }
-    promql_parser::parser::parse(text).is_ok_and(|e| any(&e))
+    super::parse::parse(text).is_ok_and(|e| any(&e))
 }
 
 /// `text` with every range set to `range` (at least 1 ms) and, for a `histogram_quantile`,
@@ -164,8 +163,7 @@ pub fn over_interval(
     range: Duration,
     quantile: Option<f64>,
 ) -> Result<LocalQuery, PromqlError> {
-    let mut expr = promql_parser::parser::parse(text)
-        .map_err(|e| PromqlError::Syntax(e.trim().to_string()))?;
+    let mut expr = super::parse::parse(text)?;
     rewrite(&mut expr, range.max(Duration::from_millis(1)), quantile);
     let plan = compile::lower(&expr)?;
     Ok(LocalQuery {

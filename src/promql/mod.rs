@@ -8,6 +8,7 @@ mod compile;
 mod eval;
 mod functions;
 pub mod interval;
+mod parse;
 mod quantile;
 
 use crate::model::{Labels, TimeMs};
@@ -27,9 +28,7 @@ pub enum PromqlError {
 
 /// Checks only the syntax, for queries a remote Prometheus evaluates.
 pub fn check_syntax(text: &str) -> Result<(), PromqlError> {
-    promql_parser::parser::parse(text)
-        .map(|_| ())
-        .map_err(|e| PromqlError::Syntax(e.trim().to_string()))
+    parse::parse(text).map(|_| ())
 }
 
 /// A query checked against the local subset and ready to evaluate.
@@ -41,8 +40,7 @@ pub struct LocalQuery {
 
 /// Parses and checks `text`; an unsupported construct is named in the error.
 pub fn compile_local(text: &str) -> Result<LocalQuery, PromqlError> {
-    let expr = promql_parser::parser::parse(text)
-        .map_err(|e| PromqlError::Syntax(e.trim().to_string()))?;
+    let expr = parse::parse(text)?;
     let plan = compile::lower(&expr)?;
     Ok(LocalQuery {
         text: text.to_string(),

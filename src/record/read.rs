@@ -196,12 +196,22 @@ impl Recording {
             file: name.clone(),
             source,
         };
-        let mut input = BufReader::new(std::fs::File::open(path).map_err(io)?);
+        let input = BufReader::new(std::fs::File::open(path).map_err(io)?);
+        Self::from_either(input, &name)
+    }
+
+    /// Reads a recording, plain or zstd-compressed, from any reader (a file, bytes in memory);
+    /// `name` names it in errors.
+    pub fn from_either(mut input: impl BufRead, name: &str) -> Result<Recording, RecordError> {
+        let io = |source| RecordError::Io {
+            file: name.to_string(),
+            source,
+        };
         if !input.fill_buf().map_err(io)?.starts_with(&ZSTD_MAGIC) {
-            return Self::from_reader(input, &name);
+            return Self::from_reader(input, name);
         }
         let mut lines = BufReader::new(Unzstd::new(input).map_err(io)?);
-        let mut rec = Self::from_reader(&mut lines, &name)?;
+        let mut rec = Self::from_reader(&mut lines, name)?;
         rec.torn_tail |= lines.get_ref().torn;
         Ok(rec)
     }

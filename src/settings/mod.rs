@@ -108,10 +108,14 @@ impl Default for Config {
     }
 }
 
+/// The longest refresh: a monitor that looks once an hour watches nothing, and the run
+/// multiplies the refresh (windows, timeouts, staleness), which a duration near 2^64 s overflows.
+const MAX_REFRESH: Duration = Duration::from_secs(3600);
+
 impl Config {
     pub fn timeout(&self) -> Duration {
         self.timeout.unwrap_or_else(|| {
-            (self.refresh * 2).clamp(Duration::from_secs(1), Duration::from_secs(10))
+            (self.refresh.saturating_mul(2)).clamp(Duration::from_secs(1), Duration::from_secs(10))
         })
     }
 
@@ -121,6 +125,13 @@ impl Config {
             return Err(ConfigError::Other(format!(
                 "refresh {} is too short: at least 50ms",
                 humantime::format_duration(self.refresh)
+            )));
+        }
+        if self.refresh > MAX_REFRESH {
+            return Err(ConfigError::Other(format!(
+                "refresh {} is too long: at most {}",
+                humantime::format_duration(self.refresh),
+                humantime::format_duration(MAX_REFRESH)
             )));
         }
         if self.window < self.refresh * 2 {
@@ -300,6 +311,20 @@ fn merge_tables(base: &mut toml::Table, over: toml::Table) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found by the fuzzing harness (the template with its refresh changed): twice a refresh of
+    /// 2^64 − 1 seconds overflowed while validating, a panic instead of an error.
+    #[test]
+    fn a_refresh_too_long_to_double_is_an_error_not_a_panic() {
+        let text = "# slitop configuration. Every value shown is the default; uncomment and edit what you need.\n# Load it with `slitop --config FILE`, or put it at $XDG_CONFIG_HOME/slitop/config.toml.\n# Flags override the file; `--preset NAME` loads one of the shipped presets underneath it.\n\nrefresh = \"18446744073709551615s\"\n# Visible time window of the charts, and how much history is back-filled from Prometheus.\nwindow = \"1m\"\n# (Prometheus's --query.lookback-delta).\n# Per-request timeout of every source. Unset: twice the refresh, between 1s and 10s.\n\n# A Prometheus-compatible HTTP API (Prometheus, VictoriaMetrics, Thanos, Mimir).\n";
+        let e = parse_config(text, "fuzz.toml").unwrap_err().to_string();
+        assert!(
+            e.contains("refresh") && e.contains("too long: at most 1h"),
+            "{e}"
+        );
+        let hour = parse_config("refresh = \"1h\"\nwindow = \"3h\"\n", "ok.toml").unwrap();
+        assert_eq!(hour.timeout(), Duration::from_secs(10));
+    }
 
     #[test]
     fn template_equals_defaults_and_presets_parse() {

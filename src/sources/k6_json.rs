@@ -80,6 +80,19 @@ struct Point {
     tags: BTreeMap<String, String>,
 }
 
+/// What one line of k6's output was to the parser.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum LineKind {
+    Blank,
+    /// A line the source does not read (another metric, a `Metric` declaration).
+    Unread,
+    /// Counted in `k6_json_bad_lines_total`: not JSON, not a point, a bad time or value.
+    Bad,
+    Duration,
+    Failed,
+    Request,
+}
+
 impl K6JsonPoller {
     pub fn new(paths: Vec<PathBuf>, window: Duration) -> Self {
         Self {
@@ -154,57 +167,72 @@ impl K6JsonPoller {
         Ok(())
     }
 
-    fn take_line(&mut self, raw: &[u8], now: TimeMs) {
+    /// Takes one line of k6's JSON output; `now` is the clock (a point far ahead of it is bad).
+    /// Says what the line was, so a test or the fuzzing harness can tell the paths apart.
+    pub fn take_line(&mut self, raw: &[u8], now: TimeMs) -> LineKind {
         if raw.iter().all(|b| b.is_ascii_whitespace()) {
-            return;
+            return LineKind::Blank;
         }
         if raw.len() > LINE_CAP {
             self.bad_lines += 1.0;
-            return;
+            return LineKind::Bad;
         }
         // k6 writes a dozen points per request and three are read: a point of another metric
         // is passed over once its name is seen, before any JSON is parsed.
         if metric_of(raw).is_some_and(|m| !READ_METRICS.contains(&m)) {
-            return;
+            return LineKind::Unread;
         }
         let Ok(head) = serde_json::from_slice::<Head>(raw) else {
             self.bad_lines += 1.0;
-            return;
+            return LineKind::Bad;
         };
         if head.kind != "Point" {
-            return;
+            return LineKind::Unread;
         }
         let Ok(PointLine { data: p }) = serde_json::from_slice::<PointLine>(raw) else {
             self.bad_lines += 1.0;
-            return;
+            return LineKind::Bad;
         };
         match head.metric.as_str() {
             "http_req_duration" => match parse_time(&p.time) {
                 Some(t) if t <= now.saturating_add(FUTURE_SLACK_MS) && p.value.is_finite() => {
-                    self.durations.push_back((t, p.value))
+                    self.durations.push_back((t, p.value));
+                    LineKind::Duration
                 }
-                _ => self.bad_lines += 1.0,
+                _ => {
+                    self.bad_lines += 1.0;
+                    LineKind::Bad
+                }
             },
-            "http_req_failed" if p.value != 0.0 => self.failed += 1.0,
-            "http_reqs" => {
-                self.requests += p.value;
-                if let Some(s) = p.tags.get("status") {
-                    *self.statuses.entry(clean_short(s, 8)).or_default() += p.value;
-                }
-                if let Some(code) = p.tags.get("error_code").filter(|c| !c.is_empty()) {
-                    let err = p
-                        .tags
-                        .get("error")
-                        .map(|e| clean_short(e, 48))
-                        .unwrap_or_default();
-                    let mut key = (clean_short(code, 8), err);
-                    if !self.errors.contains_key(&key) && self.errors.len() >= ERROR_KINDS_CAP {
-                        key.1 = "other".into();
-                    }
-                    *self.errors.entry(key).or_default() += p.value;
-                }
+            "http_req_failed" if p.value != 0.0 => {
+                self.failed += 1.0;
+                LineKind::Failed
             }
-            _ => {}
+            "http_reqs" => {
+                self.count_request(&p);
+                LineKind::Request
+            }
+            _ => LineKind::Unread,
+        }
+    }
+
+    /// An `http_reqs` point: the request, its status and its error code.
+    fn count_request(&mut self, p: &Point) {
+        self.requests += p.value;
+        if let Some(s) = p.tags.get("status") {
+            *self.statuses.entry(clean_short(s, 8)).or_default() += p.value;
+        }
+        if let Some(code) = p.tags.get("error_code").filter(|c| !c.is_empty()) {
+            let err = p
+                .tags
+                .get("error")
+                .map(|e| clean_short(e, 48))
+                .unwrap_or_default();
+            let mut key = (clean_short(code, 8), err);
+            if !self.errors.contains_key(&key) && self.errors.len() >= ERROR_KINDS_CAP {
+                key.1 = "other".into();
+            }
+            *self.errors.entry(key).or_default() += p.value;
         }
     }
 

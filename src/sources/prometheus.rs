@@ -64,7 +64,7 @@ pub fn median_spacing(points: &[SignalPoint]) -> Option<Duration> {
 }
 
 /// A query-level answer: the server spoke, but about this query only.
-enum Answer {
+pub enum Answer {
     Points(Vec<SignalPoint>, Vec<String>),
     QueryError(String),
 }
@@ -170,7 +170,7 @@ impl PrometheusPoller {
 
 /// Interprets a Prometheus API reply. `Err` means the reply is not the API speaking at all
 /// (HTML error page, truncated JSON, auth proxy); a well-formed error envelope is a query error.
-fn parse_envelope(body: &[u8], http_status: u16) -> Result<Answer, SourceError> {
+pub fn parse_envelope(body: &[u8], http_status: u16) -> Result<Answer, SourceError> {
     let env: Envelope = match serde_json::from_slice(body) {
         Ok(e) => e,
         Err(e) => {

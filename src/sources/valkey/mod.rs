@@ -14,7 +14,8 @@
 
 mod capped;
 mod commands;
-mod reply;
+// Public for the fuzzing harness: the decoders are pure functions of a reply.
+pub mod reply;
 mod samples;
 
 use std::time::{Duration, Instant};
