@@ -10,7 +10,6 @@ mod common;
 #[path = "common/fault_proxy.rs"]
 mod fault_proxy;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -148,22 +147,6 @@ fn config(dir: &Path) -> std::path::PathBuf {
     )
     .unwrap();
     p
-}
-
-/// Reads slitop's JSON lines on a thread so the test can wait with a deadline.
-fn lines_of(child: &mut std::process::Child) -> mpsc::Receiver<Value> {
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if let Ok(v) = serde_json::from_str(&line) {
-                if tx.send(v).is_err() {
-                    break;
-                }
-            }
-        }
-    });
-    rx
 }
 
 /// slitop's resident memory in KiB (0 once it is gone).
@@ -360,7 +343,7 @@ fn every_fault_on_every_source_shows_down_with_its_reason_and_recovers() {
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&stderr).unwrap()),
     );
-    let rx = lines_of(&mut slitop.child);
+    let rx = common::json_lines_of(&mut slitop.child);
     let pid = slitop.pid();
     all_fresh(&rx, &stderr);
     let mut rows = Vec::new();

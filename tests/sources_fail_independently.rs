@@ -3,28 +3,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::{slitop_bin, ChildGuard, FakeHttp, Prometheus, Reply, Valkey};
-
-/// Reads slitop's JSON lines on a thread so the test can wait with a deadline.
-fn lines_of(child: &mut std::process::Child) -> mpsc::Receiver<serde_json::Value> {
-    let out = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines().map_while(Result::ok) {
-            if let Ok(v) = serde_json::from_str(&line) {
-                if tx.send(v).is_err() {
-                    break;
-                }
-            }
-        }
-    });
-    rx
-}
 
 /// Waits for a line matching `f`, returning it and every line seen before it.
 fn wait_line(
@@ -109,7 +92,7 @@ fn each_source_fails_and_recovers_on_its_own() {
             .stdout(Stdio::piped())
             .stderr(Stdio::null()),
     );
-    let rx = lines_of(&mut slitop.child);
+    let rx = common::json_lines_of(&mut slitop.child);
     // Health lines of the four sources arrive in any order.
     let mut ok = std::collections::BTreeSet::new();
     let all = ["k6", "prometheus", "scrape", "valkey"];

@@ -401,23 +401,7 @@ fn keys_answer_within_50_ms_while_a_source_hangs() {
     );
     // Wait until a poll is actually hanging (its timeout is at least 1 s).
     std::thread::sleep(Duration::from_millis(1500));
-    let mut took = Vec::new();
-    for _ in 0..10 {
-        let start = Instant::now();
-        t.keys(&["?"]);
-        assert!(
-            t.wait_fast("any key closes", true, Duration::from_secs(5)),
-            "{}",
-            t.screen()
-        );
-        took.push(start.elapsed());
-        t.keys(&["x"]);
-        assert!(
-            t.wait_fast("any key closes", false, Duration::from_secs(5)),
-            "{}",
-            t.screen()
-        );
-    }
+    let took = help_toggle_times(&t, 10);
     let s = t.screen();
     assert!(
         s.contains("scrape ▲ stale")
@@ -425,7 +409,6 @@ fn keys_answer_within_50_ms_while_a_source_hangs() {
             || s.contains("scrape ? starting"),
         "the hanging source is not shown as unhealthy: {s}"
     );
-    took.sort();
     let median = took[took.len() / 2];
     eprintln!(
         "key → screen (incl. tmux round trips): median {median:?}, max {:?}",

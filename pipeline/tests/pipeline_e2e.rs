@@ -17,10 +17,27 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
 }
 
 fn pipeline(valkey: &str, port: u16, extra: &[&str]) -> ChildGuard {
+    listening(
+        Command::new(env!("CARGO_BIN_EXE_slitop-pipeline")),
+        valkey,
+        port,
+        extra,
+    )
+}
+
+/// The pipeline under a file-descriptor limit of its own (`prlimit`), started and listening.
+fn pipeline_with_file_limit(nofile: u32, valkey: &str, port: u16, extra: &[&str]) -> ChildGuard {
+    let mut cmd = Command::new("prlimit");
+    cmd.arg(format!("--nofile={nofile}"))
+        .arg(env!("CARGO_BIN_EXE_slitop-pipeline"));
+    listening(cmd, valkey, port, extra)
+}
+
+/// `cmd` (the pipeline, perhaps behind a wrapper) started on `port` and waited for.
+fn listening(mut cmd: Command, valkey: &str, port: u16, extra: &[&str]) -> ChildGuard {
     let g = ChildGuard::spawn(
         "slitop-pipeline",
-        Command::new(env!("CARGO_BIN_EXE_slitop-pipeline"))
-            .args(["--listen", &format!("127.0.0.1:{port}"), "--valkey", valkey])
+        cmd.args(["--listen", &format!("127.0.0.1:{port}"), "--valkey", valkey])
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
@@ -627,24 +644,7 @@ fn the_gateway_outlives_running_out_of_file_descriptors() {
     let v = Valkey::start();
     let port = free_port();
     // A file limit the held connections pass, as 3 s holds at a high rate do.
-    let _p = ChildGuard::spawn(
-        "slitop-pipeline",
-        Command::new("prlimit")
-            .arg("--nofile=64")
-            .arg(env!("CARGO_BIN_EXE_slitop-pipeline"))
-            .args([
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--valkey",
-                &v.url(),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    assert!(
-        wait_until(Duration::from_secs(15), || common::port_open(port)),
-        "pipeline did not start"
-    );
+    let _p = pipeline_with_file_limit(64, &v.url(), port, &[]);
     let held: Vec<std::net::TcpStream> = (0..100)
         .filter_map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).ok())
         .collect();
@@ -758,29 +758,13 @@ fn the_gateway_survives_a_thousand_requests_a_second_on_256_file_descriptors() {
     let _serial = serial();
     let v = Valkey::start();
     let port = free_port();
-    // Only the pipeline gets the low file limit; k6 keeps the test's own.
-    let p = ChildGuard::spawn(
-        "slitop-pipeline",
-        Command::new("prlimit")
-            .arg("--nofile=256")
-            .arg(env!("CARGO_BIN_EXE_slitop-pipeline"))
-            .args([
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--valkey",
-                &v.url(),
-                // Capacity 160 req/s, far below the load, drained within seconds after it.
-                "--consumers",
-                "8",
-                "--service-time",
-                "50ms",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    assert!(
-        wait_until(Duration::from_secs(15), || common::port_open(port)),
-        "pipeline did not start"
+    // Only the pipeline gets the low file limit; k6 keeps the test's own. Capacity 160 req/s,
+    // far below the load, drained within seconds after it.
+    let p = pipeline_with_file_limit(
+        256,
+        &v.url(),
+        port,
+        &["--consumers", "8", "--service-time", "50ms"],
     );
     let base = rss_kib(p.pid());
     let dir = tempfile::tempdir().unwrap();

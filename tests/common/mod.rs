@@ -46,6 +46,23 @@ impl Drop for ChildGuard {
 }
 
 /// Polls `f` every 50 ms until it is true or `limit` passes.
+/// Reads slitop's JSON lines on a thread so the test can wait with a deadline.
+pub fn json_lines_of(child: &mut Child) -> std::sync::mpsc::Receiver<serde_json::Value> {
+    use std::io::BufRead;
+    let out = child.stdout.take().expect("stdout is piped");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if let Ok(v) = serde_json::from_str(&line) {
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    rx
+}
+
 pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> bool {
     let end = Instant::now() + limit;
     while Instant::now() < end {
