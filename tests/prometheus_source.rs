@@ -391,15 +391,27 @@ async fn a_reply_over_the_size_cap_is_the_signals_error_and_the_source_stays_up(
     let body = format!(
         r#"{{"status":"success","data":{{"resultType":"vector","result":[]}},"warnings":["{pad}"]}}"#
     );
-    let srv = FakeHttp::start(move |_| Reply::ok("application/json", body.clone()));
+    // Only the query that names `everything` is answered past the cap; the other is small.
+    let small = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
+    let srv = FakeHttp::start(move |req| {
+        let reply = if req.contains("everything") {
+            body.clone()
+        } else {
+            small.to_string()
+        };
+        Reply::ok("application/json", reply)
+    });
     let mut p = PrometheusPoller::new(
         &cfg(srv.url("")),
-        vec![q("big", "up")],
+        vec![q("big", "everything"), q("small", "up")],
         Duration::from_secs(5),
         None,
     )
     .unwrap();
-    let evs = p.poll(now_ms()).await.expect("the source is not down");
+    let evs = p
+        .poll(now_ms())
+        .await
+        .expect("one answer got through: the source is not down");
     let errors: Vec<&str> = evs
         .iter()
         .filter_map(|e| match e {
@@ -411,4 +423,17 @@ async fn a_reply_over_the_size_cap_is_the_signals_error_and_the_source_stays_up(
         .collect();
     assert_eq!(errors.len(), 1, "{evs:?}");
     assert!(errors[0].contains("16 MiB"), "{}", errors[0]);
+    // When no answer gets through, the source is down with the cap as its reason.
+    let mut only_big = PrometheusPoller::new(
+        &cfg(srv.url("")),
+        vec![q("big", "everything")],
+        Duration::from_secs(5),
+        None,
+    )
+    .unwrap();
+    let down = only_big
+        .poll(now_ms())
+        .await
+        .expect_err("nothing got through");
+    assert!(format!("{down:#}").contains("16 MiB"), "{down:#}");
 }
