@@ -18,6 +18,17 @@ struct Tmux {
 }
 
 impl Tmux {
+    /// Quits a recorded run (`q`, confirmed with `y`) and waits for it to exit cleanly.
+    fn quit_recorded_run(&self) {
+        self.keys(&["q"]);
+        self.keys(&["y"]);
+        assert!(
+            self.wait_for("EXITED 0", Duration::from_secs(15)),
+            "{}",
+            self.screen()
+        );
+    }
+
     /// Starts `cmd` in a detached session of the given size; when it exits the pane stays, so
     /// the screen it left behind can be read.
     fn start(cmd: &str, w: u16, h: u16) -> Tmux {
@@ -418,13 +429,7 @@ fn keys_answer_within_50_ms_while_a_source_hangs() {
         median < Duration::from_millis(50),
         "median {median:?}: {took:?}"
     );
-    t.keys(&["q"]);
-    t.keys(&["y"]);
-    assert!(
-        t.wait_for("EXITED 0", Duration::from_secs(15)),
-        "{}",
-        t.screen()
-    );
+    t.quit_recorded_run();
 }
 
 /// How long `?` takes to open the help and any key to close it, `n` times over, as seen
@@ -543,13 +548,7 @@ fn keys_answer_within_50_ms_while_one_source_stalls_and_another_drips() {
             t.screen()
         );
     }
-    t.keys(&["q"]);
-    t.keys(&["y"]);
-    assert!(
-        t.wait_for("EXITED 0", Duration::from_secs(15)),
-        "{}",
-        t.screen()
-    );
+    t.quit_recorded_run();
     let err = std::fs::read_to_string(out.with_extension("err")).unwrap_or_default();
     assert!(!err.contains("panicked"), "{err}");
 }
