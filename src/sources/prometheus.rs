@@ -14,8 +14,6 @@ use crate::sources::http::{describe_error, read_capped, HttpEndpoint};
 /// The most bytes one answer may hold: a signal is a handful of series, and a query without
 /// `sum()` against a big Prometheus would otherwise cost tens of MB every refresh.
 pub const REPLY_CAP: u64 = 16 << 20;
-/// How the query error of an answer over the cap begins.
-const OVERSIZED: &str = "reply refused:";
 /// The most series one answer may hold; past it the answer is the signal's error.
 pub const SERIES_CAP: usize = 500;
 use crate::sources::{Poller, SourceError};
@@ -67,6 +65,9 @@ pub fn median_spacing(points: &[SignalPoint]) -> Option<Duration> {
 pub enum Answer {
     Points(Vec<SignalPoint>, Vec<String>),
     QueryError(String),
+    /// The reply ran past `REPLY_CAP` and was not read: this signal's error, and the
+    /// source's when no answer got through.
+    TooLarge(String),
 }
 
 impl PrometheusPoller {
@@ -104,7 +105,7 @@ impl PrometheusPoller {
             .await?;
         Ok(match answer {
             Answer::Points(p, w) => Ok((p, w)),
-            Answer::QueryError(e) => Err(e),
+            Answer::QueryError(e) | Answer::TooLarge(e) => Err(e),
         })
     }
 
@@ -158,8 +159,8 @@ impl PrometheusPoller {
         let body = match read_capped(resp, REPLY_CAP, &url).await? {
             Ok(body) => body,
             Err(got) => {
-                return Ok(Answer::QueryError(format!(
-                    "{OVERSIZED} larger than the {} MiB a signal's answer may be ({got} bytes so far); aggregate the query, e.g. sum by (...)",
+                return Ok(Answer::TooLarge(format!(
+                    "reply refused: larger than the {} MiB a signal's answer may be ({got} bytes so far); aggregate the query, e.g. sum by (...)",
                     REPLY_CAP >> 20
                 )))
             }
@@ -408,7 +409,7 @@ impl Poller for PrometheusPoller {
                         points,
                     });
                 }
-                Ok(Answer::QueryError(error)) if error.starts_with(OVERSIZED) => {
+                Ok(Answer::TooLarge(error)) => {
                     oversized += 1;
                     too_large.get_or_insert_with(|| anyhow!("{}: {error}", self.base));
                     events.push(SourceEvent::QueryError {
@@ -559,7 +560,7 @@ mod tests {
     fn pts(a: Answer) -> Vec<SignalPoint> {
         match a {
             Answer::Points(p, _) => p,
-            Answer::QueryError(e) => panic!("query error {e}"),
+            Answer::QueryError(e) | Answer::TooLarge(e) => panic!("query error {e}"),
         }
     }
 
@@ -632,6 +633,7 @@ mod tests {
         match parse_envelope(reply(SERIES_CAP + 1).as_bytes(), 200).unwrap() {
             Answer::QueryError(e) => assert!(e.contains("501 series"), "{e}"),
             Answer::Points(p, _) => panic!("{} points taken", p.len()),
+            Answer::TooLarge(e) => panic!("a small reply read as too large: {e}"),
         }
     }
 }

@@ -98,6 +98,7 @@ fn run(input: &[u8]) -> String {
     match parse_envelope(input, status) {
         Ok(Answer::Points(p, w)) => format!("points {} {}", p.len().min(2), w.len().min(2)),
         Ok(Answer::QueryError(e)) => format!("query error {e}"),
+        Ok(Answer::TooLarge(e)) => format!("too large {e}"),
         Err(e) => format!("err {e}"),
     }
 }
