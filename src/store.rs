@@ -93,7 +93,12 @@ impl Series {
     pub fn range(&self, start: TimeMs, end: TimeMs) -> impl Iterator<Item = (TimeMs, f64)> + '_ {
         let span = |q: &VecDeque<(TimeMs, f64)>| {
             let from = q.partition_point(|p| p.0 <= start);
-            from..q.partition_point(|p| p.0 <= end).max(from)
+            // Nearly every window ends at the newest point or after it: no second search.
+            let to = match q.back() {
+                Some(b) if b.0 <= end => q.len(),
+                _ => q.partition_point(|p| p.0 <= end),
+            };
+            from..to.max(from)
         };
         self.coarse
             .range(span(&self.coarse))

@@ -289,20 +289,38 @@ impl Acc {
     }
 }
 
+/// The values of a series' grouping labels, borrowed from it: the group is looked up by
+/// these, and its own label set built only once, for the series that opens it.
+fn group_values<'l>(l: &'l Labels, g: &'l Grouping, out: &mut Vec<(&'l str, &'l str)>) {
+    out.clear();
+    match g {
+        Grouping::None => {}
+        Grouping::By(names) => {
+            out.extend(names.iter().map(|n| (n.as_str(), l.get(n).unwrap_or(""))))
+        }
+        Grouping::Without(names) => out.extend(
+            l.iter()
+                .filter(|(k, _)| *k != METRIC_NAME && !names.iter().any(|n| n == k)),
+        ),
+    }
+}
+
 fn aggregate(op: AggOp, g: &Grouping, v: Vector) -> Vector {
     // Groups in first-seen order.
     let mut acc: Vec<Acc> = Vec::new();
-    let mut index: HashMap<Labels, usize> = HashMap::new();
-    for (l, x) in v {
-        let k = group_key(&l, g);
-        match index.get(&k) {
-            Some(&i) => acc[i].add(op, x),
+    let mut index: HashMap<Vec<(&str, &str)>, usize> = HashMap::new();
+    let mut key = Vec::new();
+    for (l, x) in &v {
+        group_values(l, g, &mut key);
+        match index.get(&key) {
+            Some(&i) => acc[i].add(op, *x),
             None => {
-                index.insert(k.clone(), acc.len());
-                acc.push(Acc::new(k, x));
+                index.insert(key.clone(), acc.len());
+                acc.push(Acc::new(group_key(l, g), *x));
             }
         }
     }
+    drop(index);
     acc.into_iter()
         .map(|a| {
             let v = a.value(op);

@@ -13,6 +13,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use serde::Serialize;
 use serde_json::{json, Value as Json};
 
 use super::{encode_health, encode_value, Header, RecordFormat, COMPRESSED_FILE, PLAIN_FILE};
@@ -26,6 +27,9 @@ const FRAME_FLUSHES: u32 = 60;
 /// zstd's default level: at a few KB per second, speed is no concern and higher levels gain
 /// little on short flushed blocks.
 const LEVEL: i32 = 3;
+
+/// Lines held between flushes are written out once they reach this size.
+const LINES_HELD: usize = 64 * 1024;
 
 enum Sink {
     Plain(BufWriter<File>),
@@ -86,6 +90,27 @@ impl Sink {
     }
 }
 
+/// A samples line, serialized as it is written: the bulk of a recording, so no `Value` tree is
+/// built for it. Keys in the order a `json!` object has them (sorted), so lines read the same.
+#[derive(Serialize)]
+struct SamplesLine<'a> {
+    k: &'static str,
+    s: Vec<(u64, TimeMs, Encoded)>,
+    src: &'a str,
+}
+
+/// A number as `encode_value` writes it.
+struct Encoded(f64);
+
+impl Serialize for Encoded {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        match encode_value(self.0) {
+            Json::String(s) => ser.serialize_str(&s),
+            _ => ser.serialize_f64(self.0),
+        }
+    }
+}
+
 fn closed() -> std::io::Error {
     std::io::Error::other("the recording's zstd stream is closed (ended, or a write failed)")
 }
@@ -93,6 +118,9 @@ fn closed() -> std::io::Error {
 pub struct Recorder {
     path: PathBuf,
     out: Sink,
+    /// The lines since the last flush, serialized here and handed to the stream in one call
+    /// at the flush (a value formatted straight into it costs a compression call per token).
+    buf: Vec<u8>,
     series: HashMap<Labels, u64>,
     /// Metric names some signal's query mentions (only those series can change a signal) and
     /// the queue view's: only those are recorded (a scrape carries many more); `None`: all.
@@ -141,6 +169,7 @@ impl Recorder {
         let mut r = Self {
             path,
             out,
+            buf: Vec::new(),
             series: HashMap::new(),
             wanted: crate::settings::wanted_series(&header.signals),
         };
@@ -154,14 +183,25 @@ impl Recorder {
         &self.path
     }
 
-    fn line(&mut self, v: &Json) -> anyhow::Result<()> {
-        self.out
-            .writer()
-            .and_then(|w| writeln!(w, "{v}"))
-            .with_context(|| format!("cannot write {}", self.path.display()))
+    fn line(&mut self, v: &impl Serialize) -> anyhow::Result<()> {
+        serde_json::to_writer(&mut self.buf, v)?;
+        self.buf.push(b'\n');
+        if self.buf.len() >= LINES_HELD {
+            self.write_lines()?;
+        }
+        Ok(())
+    }
+
+    /// Hands the lines held so far to the file's stream.
+    fn write_lines(&mut self) -> anyhow::Result<()> {
+        let buf = &self.buf;
+        let r = self.out.writer().and_then(|w| w.write_all(buf));
+        self.buf.clear();
+        r.with_context(|| format!("cannot write {}", self.path.display()))
     }
 
     pub fn flush(&mut self) -> anyhow::Result<()> {
+        self.write_lines()?;
         self.out
             .flush(false)
             .with_context(|| format!("cannot write {}", self.path.display()))
@@ -190,13 +230,13 @@ impl Recorder {
                 };
                 let keep: Vec<&crate::model::Sample> = samples.iter().filter(wanted).collect();
                 for s in keep {
-                    rows.push(json!([
-                        self.series_id(&s.labels)?,
-                        s.t,
-                        encode_value(s.value)
-                    ]));
+                    rows.push((self.series_id(&s.labels)?, s.t, Encoded(s.value)));
                 }
-                json!({"k": "samples", "src": source, "s": rows})
+                return self.line(&SamplesLine {
+                    k: "samples",
+                    s: rows,
+                    src: source,
+                });
             }
             SourceEvent::SignalValues {
                 source,
@@ -244,6 +284,7 @@ impl Recorder {
     /// of the machine.
     pub fn end(&mut self, t: TimeMs) -> anyhow::Result<()> {
         self.line(&json!({"k": "end", "t": t}))?;
+        self.write_lines()?;
         self.out
             .flush(true)
             .with_context(|| format!("cannot write {}", self.path.display()))
@@ -254,6 +295,7 @@ impl Drop for Recorder {
     /// A run that stops without its end line (an error) still leaves its last frame closed:
     /// nothing written is lost, and `zstd -dc` reads the file without complaint.
     fn drop(&mut self) {
+        let _ = self.write_lines();
         if let Sink::Zstd { frame, .. } = &mut self.out {
             if let Some(enc) = frame.take() {
                 let _ = enc.finish();

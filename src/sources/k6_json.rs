@@ -1,6 +1,7 @@
 //! Tails `k6 run --out json=FILE` as it grows: every request's duration, status and error code,
 //! so client-side percentiles over a window and failures by error code are exact.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::PathBuf;
@@ -33,6 +34,8 @@ struct Tail {
 
 pub struct K6JsonPoller {
     files: Vec<Tail>,
+    /// The last read, kept for the next (a poll at load reads a few hundred KB).
+    buf: Vec<u8>,
     window_ms: TimeMs,
     /// (sample time, duration ms) of http_req_duration points, oldest first.
     durations: VecDeque<(TimeMs, f64)>,
@@ -63,21 +66,39 @@ fn metric_of(raw: &[u8]) -> Option<&[u8]> {
 struct Head {
     #[serde(rename = "type")]
     kind: String,
-    #[serde(default)]
-    metric: String,
+}
+
+/// A line read in one pass, its strings borrowed from it where no escape forces a copy.
+/// `data` is optional and its fields too: a `Metric` line's data has another shape.
+#[derive(Deserialize)]
+struct Line<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(default, borrow)]
+    metric: Cow<'a, str>,
+    #[serde(default, borrow)]
+    data: Option<Point<'a>>,
 }
 
 #[derive(Deserialize)]
-struct PointLine {
-    data: Point,
+struct Point<'a> {
+    #[serde(default, borrow)]
+    time: Option<Cow<'a, str>>,
+    #[serde(default)]
+    value: Option<f64>,
+    #[serde(default, borrow)]
+    tags: Tags<'a>,
 }
 
-#[derive(Deserialize)]
-struct Point {
-    time: String,
-    value: f64,
-    #[serde(default)]
-    tags: BTreeMap<String, String>,
+/// The tags an `http_reqs` point is counted by; the others are passed over.
+#[derive(Deserialize, Default)]
+struct Tags<'a> {
+    #[serde(default, borrow)]
+    status: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    error_code: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    error: Option<Cow<'a, str>>,
 }
 
 /// What one line of k6's output was to the parser.
@@ -105,6 +126,7 @@ impl K6JsonPoller {
                     skipping: false,
                 })
                 .collect(),
+            buf: Vec::new(),
             window_ms: window.as_millis().max(1) as TimeMs,
             durations: VecDeque::new(),
             requests: 0.0,
@@ -117,52 +139,65 @@ impl K6JsonPoller {
 
     /// Reads what was appended to every file since the last poll; `now` is the clock.
     fn read_new(&mut self, now: TimeMs) -> anyhow::Result<()> {
-        let mut lines: Vec<Vec<u8>> = Vec::new();
-        for t in &mut self.files {
-            let mut f = match std::fs::File::open(&t.path) {
-                Ok(f) => f,
-                // Not written yet: k6 creates it when the run starts.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => anyhow::bail!("k6 json {}: {e}", t.path.display()),
-            };
-            let len = f.metadata()?.len();
-            if len < t.offset {
-                // Truncated or replaced by a new run: start over.
-                t.offset = 0;
-                t.partial.clear();
-                t.skipping = false;
-            }
-            if len == t.offset {
-                continue;
-            }
-            f.seek(SeekFrom::Start(t.offset))?;
-            let mut buf = Vec::new();
-            f.take(READ_CAP).read_to_end(&mut buf)?;
-            t.offset += buf.len() as u64;
-            let mut start = 0;
-            for (i, b) in buf.iter().enumerate() {
-                if *b == b'\n' {
-                    if t.skipping {
-                        t.skipping = false;
-                    } else {
-                        let mut line = std::mem::take(&mut t.partial);
-                        line.extend_from_slice(&buf[start..i]);
-                        lines.push(line);
-                    }
-                    start = i + 1;
-                }
-            }
-            if !t.skipping {
-                t.partial.extend_from_slice(&buf[start..]);
-                if t.partial.len() > LINE_CAP {
-                    t.partial.clear();
-                    t.skipping = true;
-                    self.bad_lines += 1.0;
-                }
-            }
+        // The tails are taken out while their lines are read in place (no copy of a line
+        // unless it straddles two reads), and put back however the reading ends.
+        let mut files = std::mem::take(&mut self.files);
+        let mut buf = std::mem::take(&mut self.buf);
+        let r = files
+            .iter_mut()
+            .try_for_each(|t| self.read_file(t, &mut buf, now));
+        self.files = files;
+        buf.clear();
+        // A catch-up read of a long file can take READ_CAP: that much is not kept.
+        if buf.capacity() > 1 << 20 {
+            buf = Vec::new();
         }
-        for l in lines {
-            self.take_line(&l, now);
+        self.buf = buf;
+        r
+    }
+
+    /// What was appended to one file, line by line.
+    fn read_file(&mut self, t: &mut Tail, buf: &mut Vec<u8>, now: TimeMs) -> anyhow::Result<()> {
+        let mut f = match std::fs::File::open(&t.path) {
+            Ok(f) => f,
+            // Not written yet: k6 creates it when the run starts.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => anyhow::bail!("k6 json {}: {e}", t.path.display()),
+        };
+        let len = f.metadata()?.len();
+        if len < t.offset {
+            // Truncated or replaced by a new run: start over.
+            t.offset = 0;
+            t.partial.clear();
+            t.skipping = false;
+        }
+        if len == t.offset {
+            return Ok(());
+        }
+        f.seek(SeekFrom::Start(t.offset))?;
+        buf.clear();
+        f.take(READ_CAP).read_to_end(buf)?;
+        t.offset += buf.len() as u64;
+        let mut start = 0;
+        for i in memchr::memchr_iter(b'\n', buf) {
+            if t.skipping {
+                t.skipping = false;
+            } else if t.partial.is_empty() {
+                self.take_line(&buf[start..i], now);
+            } else {
+                t.partial.extend_from_slice(&buf[start..i]);
+                let line = std::mem::take(&mut t.partial);
+                self.take_line(&line, now);
+            }
+            start = i + 1;
+        }
+        if !t.skipping {
+            t.partial.extend_from_slice(&buf[start..]);
+            if t.partial.len() > LINE_CAP {
+                t.partial.clear();
+                t.skipping = true;
+                self.bad_lines += 1.0;
+            }
         }
         Ok(())
     }
@@ -182,21 +217,36 @@ impl K6JsonPoller {
         if metric_of(raw).is_some_and(|m| !READ_METRICS.contains(&m)) {
             return LineKind::Unread;
         }
-        let Ok(head) = serde_json::from_slice::<Head>(raw) else {
-            self.bad_lines += 1.0;
-            return LineKind::Bad;
+        let line = match serde_json::from_slice::<Line>(raw) {
+            Ok(l) => l,
+            // Not a line of the shape read: another type of line is passed over as before
+            // (its data need not look like a point's); a point that does not parse is bad.
+            Err(_) => {
+                return match serde_json::from_slice::<Head>(raw) {
+                    Ok(h) if h.kind != "Point" => LineKind::Unread,
+                    _ => {
+                        self.bad_lines += 1.0;
+                        LineKind::Bad
+                    }
+                };
+            }
         };
-        if head.kind != "Point" {
+        if line.kind != "Point" {
             return LineKind::Unread;
         }
-        let Ok(PointLine { data: p }) = serde_json::from_slice::<PointLine>(raw) else {
+        let Some(Point {
+            time: Some(time),
+            value: Some(value),
+            tags,
+        }) = line.data
+        else {
             self.bad_lines += 1.0;
             return LineKind::Bad;
         };
-        match head.metric.as_str() {
-            "http_req_duration" => match parse_time(&p.time) {
-                Some(t) if t <= now.saturating_add(FUTURE_SLACK_MS) && p.value.is_finite() => {
-                    self.durations.push_back((t, p.value));
+        match line.metric.as_ref() {
+            "http_req_duration" => match parse_time(&time) {
+                Some(t) if t <= now.saturating_add(FUTURE_SLACK_MS) && value.is_finite() => {
+                    self.durations.push_back((t, value));
                     LineKind::Duration
                 }
                 _ => {
@@ -204,12 +254,12 @@ impl K6JsonPoller {
                     LineKind::Bad
                 }
             },
-            "http_req_failed" if p.value != 0.0 => {
+            "http_req_failed" if value != 0.0 => {
                 self.failed += 1.0;
                 LineKind::Failed
             }
             "http_reqs" => {
-                self.count_request(&p);
+                self.count_request(value, &tags);
                 LineKind::Request
             }
             _ => LineKind::Unread,
@@ -217,22 +267,22 @@ impl K6JsonPoller {
     }
 
     /// An `http_reqs` point: the request, its status and its error code.
-    fn count_request(&mut self, p: &Point) {
-        self.requests += p.value;
-        if let Some(s) = p.tags.get("status") {
-            *self.statuses.entry(clean_short(s, 8)).or_default() += p.value;
+    fn count_request(&mut self, value: f64, tags: &Tags) {
+        self.requests += value;
+        if let Some(s) = &tags.status {
+            *self.statuses.entry(clean_short(s, 8)).or_default() += value;
         }
-        if let Some(code) = p.tags.get("error_code").filter(|c| !c.is_empty()) {
-            let err = p
-                .tags
-                .get("error")
+        if let Some(code) = tags.error_code.as_ref().filter(|c| !c.is_empty()) {
+            let err = tags
+                .error
+                .as_ref()
                 .map(|e| clean_short(e, 48))
                 .unwrap_or_default();
             let mut key = (clean_short(code, 8), err);
             if !self.errors.contains_key(&key) && self.errors.len() >= ERROR_KINDS_CAP {
                 key.1 = "other".into();
             }
-            *self.errors.entry(key).or_default() += p.value;
+            *self.errors.entry(key).or_default() += value;
         }
     }
 

@@ -153,6 +153,28 @@ fn input(screen: &mut LiveScreen, run: &mut Run, ev: Option<std::io::Result<Even
     }
 }
 
+/// The terminal's input, read by a task of its own and passed on; `None` once it closed.
+/// Polled in the loop's `select!`, the stream would be asked again after every source event,
+/// and each time contend for crossterm's reader lock, held by its waiting thread (a spin of
+/// a few `sched_yield`s per refresh); a channel is only looked at when something came.
+fn input_events() -> (
+    tokio::sync::mpsc::Receiver<Option<std::io::Result<Event>>>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel(64);
+    let reader = tokio::spawn(async move {
+        let mut events = EventStream::new();
+        loop {
+            let ev = events.next().await;
+            let end = ev.is_none();
+            if tx.send(ev).await.is_err() || end {
+                break;
+            }
+        }
+    });
+    (rx, reader)
+}
+
 /// The live screen over a run: the lifecycle's steps and the terminal's input, one loop.
 pub async fn run_live(
     cfg: Config,
@@ -183,7 +205,7 @@ pub async fn run_live(
         baseline: ui.baseline,
     };
     let mut guard = Guard::enter(ui.mouse)?;
-    let mut events = EventStream::new();
+    let (mut events, reader) = input_events();
     let end = loop {
         let dirty = tokio::select! {
             step = run.next() => match step? {
@@ -205,7 +227,7 @@ pub async fn run_live(
                 }
                 Step::End(e) => break e,
             },
-            ev = events.next() => match input(&mut screen, &mut run, ev) {
+            ev = events.recv() => match input(&mut screen, &mut run, ev.flatten()) {
                 Input::Quit => break End::Quit,
                 Input::Redraw => true,
                 Input::Nothing => false,
@@ -218,6 +240,7 @@ pub async fn run_live(
             }
         }
     };
+    reader.abort();
     drop(guard);
     let recording = run.recording().unwrap_or_default();
     let outcome = run.finish(&dir, &opts.report).await?;
