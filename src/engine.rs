@@ -247,11 +247,12 @@ impl Engine {
 
     /// Evaluates every local signal at `t` over `store`.
     pub fn evaluate_local(&mut self, store: &Store, t: TimeMs) {
+        let memo = crate::promql::Memo::default();
         for s in self.signals.iter_mut().chain(self.fast.iter_mut()) {
             let Evaluator::Local(q) = &s.eval else {
                 continue;
             };
-            match q.eval(store, t, &self.opts) {
+            match q.eval_shared(store, t, &self.opts, Some(&memo)) {
                 Ok(v) => {
                     let pts: Vec<SignalPoint> = match v {
                         Value::Scalar(value) => vec![SignalPoint {

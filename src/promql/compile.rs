@@ -91,6 +91,9 @@ pub enum Node {
         op: AggOp,
         expr: Box<Node>,
         grouping: Grouping,
+        /// The whole aggregation written out: two queries holding the same one (the p50,
+        /// p95 and p99 of one histogram) compute it once per instant under this key.
+        key: std::sync::Arc<str>,
     },
     Binary {
         op: BinOp,
@@ -212,10 +215,13 @@ fn lower_at(e: &Expr, depth: usize) -> Result<Node, PromqlError> {
                 Some(LabelModifier::Include(l)) => Grouping::By(labels(l)),
                 Some(LabelModifier::Exclude(l)) => Grouping::Without(labels(l)),
             };
+            let expr = Box::new(lower(&a.expr)?);
+            let key = format!("{op:?} {grouping:?} {expr:?}").into();
             Node::Aggregate {
                 op,
-                expr: Box::new(lower(&a.expr)?),
+                expr,
                 grouping,
+                key,
             }
         }
         Expr::Binary(b) => {
@@ -339,6 +345,43 @@ mod tests {
         on_worker_stack(|| {
             let q = format!("{}rate(x[1m]){}", "abs(".repeat(100), ")".repeat(100));
             crate::promql::compile_local(&q).unwrap();
+        });
+    }
+
+    /// The p50, p95 and p99 of one histogram share `sum by (le) (rate(...))`: with a memo,
+    /// the second and third read the first's result, and every answer is the one each
+    /// query gives alone.
+    #[test]
+    fn queries_of_one_instant_share_an_aggregation_and_answer_as_alone() {
+        on_worker_stack(|| {
+            use crate::model::Labels;
+            use crate::promql::{compile_local, EvalOptions, Memo};
+            let mut store = crate::store::Store::new(Default::default());
+            for (i, le) in ["0.1", "0.5", "+Inf"].iter().enumerate() {
+                for pod in ["a", "b"] {
+                    let l = Labels::named("h_bucket").with("le", le).with("pod", pod);
+                    for s in 0..=30 {
+                        store.push(&l, s * 1000, (s * (i as i64 + 1)) as f64);
+                    }
+                }
+            }
+            let opts = EvalOptions::default();
+            let memo = Memo::default();
+            let queries: Vec<_> = ["0.5", "0.95", "0.99"]
+                .iter()
+                .map(|q| {
+                    compile_local(&format!(
+                        "histogram_quantile({q}, sum by (le) (rate(h_bucket[10s])))"
+                    ))
+                    .unwrap()
+                })
+                .collect();
+            for q in &queries {
+                let alone = q.eval(&store, 30_000, &opts).unwrap();
+                let shared = q.eval_shared(&store, 30_000, &opts, Some(&memo)).unwrap();
+                assert_eq!(alone, shared);
+            }
+            assert_eq!(memo.borrow().len(), 1, "one aggregation, computed once");
         });
     }
 }

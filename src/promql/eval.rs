@@ -12,9 +12,14 @@ pub struct Evaluator<'a> {
     pub store: &'a Store,
     pub t: TimeMs,
     pub opts: &'a EvalOptions,
+    /// Aggregations already computed at this instant over this store, by their key.
+    pub memo: Option<&'a Memo>,
 }
 
-type Vector = Vec<(Labels, f64)>;
+/// Results shared by the queries evaluated at one instant over one state of the store.
+pub type Memo = std::cell::RefCell<HashMap<std::sync::Arc<str>, Vector>>;
+
+pub type Vector = Vec<(Labels, f64)>;
 
 fn matches(sel: &Selector, labels: &Labels) -> bool {
     if let Some(n) = &sel.name {
@@ -135,8 +140,20 @@ impl Evaluator<'_> {
                 let q = self.scalar(q, "histogram_quantile")?;
                 Value::Vector(histogram_quantile(q, self.vector(v, "histogram_quantile")?))
             }
-            Node::Aggregate { op, expr, grouping } => {
-                Value::Vector(aggregate(*op, grouping, self.vector(expr, "aggregation")?))
+            Node::Aggregate {
+                op,
+                expr,
+                grouping,
+                key,
+            } => {
+                if let Some(v) = self.memo.and_then(|m| m.borrow().get(key).cloned()) {
+                    return Ok(Value::Vector(v));
+                }
+                let v = aggregate(*op, grouping, self.vector(expr, "aggregation")?);
+                if let Some(m) = self.memo {
+                    m.borrow_mut().insert(key.clone(), v.clone());
+                }
+                Value::Vector(v)
             }
             Node::Binary {
                 op,

@@ -15,6 +15,7 @@ use crate::model::{Labels, TimeMs};
 use crate::store::Store;
 
 pub use compile::SUPPORTED;
+pub use eval::Memo;
 
 #[derive(thiserror::Error, Debug, Clone, PartialEq)]
 pub enum PromqlError {
@@ -87,6 +88,24 @@ impl LocalQuery {
     }
 
     pub fn eval(&self, store: &Store, t: TimeMs, opts: &EvalOptions) -> Result<Value, PromqlError> {
-        eval::Evaluator { store, t, opts }.eval(&self.plan)
+        self.eval_shared(store, t, opts, None)
+    }
+
+    /// `eval`, sharing the aggregations it computes with the other queries of the same
+    /// instant through `memo` (which must be new for each instant and state of the store).
+    pub fn eval_shared(
+        &self,
+        store: &Store,
+        t: TimeMs,
+        opts: &EvalOptions,
+        memo: Option<&eval::Memo>,
+    ) -> Result<Value, PromqlError> {
+        eval::Evaluator {
+            store,
+            t,
+            opts,
+            memo,
+        }
+        .eval(&self.plan)
     }
 }

@@ -244,6 +244,12 @@ pub async fn run_live(
     drop(guard);
     let recording = run.recording().unwrap_or_default();
     let outcome = run.finish(&dir, &opts.report).await?;
+    say_end(end, &recording, &outcome);
+    Ok(outcome)
+}
+
+/// How the run ended and where it was saved, once the screen is back to normal.
+fn say_end(end: End, recording: &Path, outcome: &crate::report::Outcome) {
     match end {
         End::Signal(s) => eprintln!("slitop: {s}: run saved"),
         End::TerminalGone(e) => eprintln!("slitop: terminal closed ({e}): run saved"),
@@ -255,7 +261,6 @@ pub async fn run_live(
         recording.display(),
         outcome.dir.join("report.md").display()
     );
-    Ok(outcome)
 }
 
 /// The wheel scrolls the events list there, and moves in time elsewhere.
