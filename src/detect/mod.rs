@@ -8,6 +8,7 @@ pub mod frame;
 pub mod robust;
 pub mod stage;
 pub mod summary;
+pub mod unwindow;
 
 use std::collections::VecDeque;
 use std::time::Duration;
