@@ -51,6 +51,10 @@ pub struct Frame {
     /// The window (s) the throughput is a rate over, where it is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_window_s: Option<f64>,
+    /// Completions per second over the last few seconds, rebuilt by the detector from the
+    /// throughput's rate and its window (see `detect::unwindow`), where the data allows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput_now: Option<f64>,
 }
 
 /// Sum of a signal's finite values over its label sets; None when it has none.
@@ -77,6 +81,11 @@ impl Frame {
     /// server in view, k6's VUs are the requests it has open (an arrival-rate executor adds
     /// VUs as answers slow down), or in a closed loop requests plus think time: either way,
     /// VUs per completion rising means each request takes longer (Little's law).
+    /// Throughput now where it could be rebuilt from its rate, else the rate itself.
+    pub fn throughput_now(&self) -> Option<f64> {
+        self.throughput_now.or(self.throughput)
+    }
+
     pub fn concurrency(&self) -> Option<f64> {
         self.pending.or(self.vus)
     }
@@ -152,6 +161,7 @@ impl Frame {
             hops,
             sample_s: None,
             rate_window_s,
+            throughput_now: None,
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod frame;
 pub mod robust;
 pub mod stage;
 pub mod summary;
+pub mod unwindow;
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -121,6 +122,14 @@ pub struct Detector {
     /// whole-run scans behind it are not repeated on every frame.
     pub live: summary::LiveSummary,
     whole: summary::WholeRun,
+    /// Completions rebuilt from the throughput's rate (see `unwindow`).
+    unwindow: unwindow::Unwindow,
+}
+
+/// Seconds between fresh samples behind a frame: the source's sample interval where it said,
+/// else the time since the refresh before (`prev`).
+fn fresh_s(f: &Frame, prev: TimeMs) -> f64 {
+    f.sample_s.unwrap_or((f.t - prev) as f64 / 1000.0)
 }
 
 fn fmt_rate(v: f64) -> String {
@@ -165,6 +174,7 @@ impl Detector {
             concurrency_fitted: None,
             live: summary::LiveSummary::default(),
             whole: summary::WholeRun::default(),
+            unwindow: Default::default(),
         }
     }
 
@@ -220,6 +230,19 @@ impl Detector {
             .max(Duration::from_secs_f64(BACKLOG_SAMPLES * self.sample_s()))
     }
 
+    /// The window over which throughput now (see `unwindow`) must be flat: its span and two
+    /// more samples (at 1 s, six readings: one odd one is outvoted).
+    fn now_window(&self) -> Duration {
+        let n = self.recent.len();
+        let s = match (n.checked_sub(2), self.recent.back()) {
+            (Some(i), Some(last)) => fresh_s(last, self.recent[i].t),
+            _ => 1.0,
+        };
+        let secs = (unwindow::SPAN_SAMPLES * s).max(unwindow::MIN_SPAN_S) + 2.0 * s;
+        // Whole seconds (the evidence names it; refreshes are never exactly 1 s apart).
+        Duration::from_secs(secs.round().max(1.0) as u64)
+    }
+
     /// The trend window, fitted to the sample interval likewise.
     fn trend_window(&self) -> Duration {
         self.cfg
@@ -240,6 +263,13 @@ impl Detector {
     /// Feeds one refresh; returns the stage transitions it caused, in sequence order.
     pub fn step(&mut self, frame: Frame) -> Vec<Transition> {
         let t = frame.t;
+        let mut frame = frame;
+        if let Some(prev) = self.recent.back().map(|f| f.t) {
+            let s = fresh_s(&frame, prev);
+            frame.throughput_now = self
+                .unwindow
+                .push(t, frame.throughput, frame.rate_window_s, s);
+        }
         self.recent.push_back(frame.clone());
         let keep = self.trend_window().max(self.backlog_window()).as_millis() as TimeMs + 1000;
         while self.recent.front().is_some_and(|f| f.t < t - keep) {
@@ -649,14 +679,18 @@ impl Detector {
             let growth = self.cfg.min_load_growth;
             if level > 0.0 && slope / level > growth && short / level > growth {
                 let first = median(pts.iter().take(3).map(|p| p.1))?;
-                return Some((name, slope / level, first, level));
+                // How fast it rises now: a long window's robust trend reads a step (a burst)
+                // as barely rising until most of the window is past it.
+                return Some((name, slope.max(short) / level, first, level));
             }
         }
         None
     }
 
     fn plateau(&self) -> Option<String> {
-        let tput = self.level(|f| f.throughput)?;
+        // Throughput now, not a window late: a rate's trend flattens only once its whole
+        // window is past the wall.
+        let tput = self.level(Frame::throughput_now)?;
         if tput < self.cfg.min_rate {
             return None;
         }
@@ -665,10 +699,19 @@ impl Detector {
         let rising = self.rising_load();
         let held = rising.is_none().then(|| self.overload_held()).flatten();
         let (name, load_rel, first, last) = rising.or(held.map(|o| ("offered", 0.0, o, o)))?;
-        // Load's trend over the long window (it must really be rising); throughput's over the
-        // short one, so a wall shows as soon as the rate window has filled with it.
+        // Load's trend over the long window (it must really be rising); throughput's over a
+        // short one: throughput now where it could be rebuilt, so a wall shows within a few
+        // samples, else the rate's over the backlog window, once that has filled with it.
         let w = self.backlog_window();
-        let tslope = self.trend(w, |f| f.throughput)?;
+        let (w, tslope) = match self.recent.back().and_then(|f| f.throughput_now) {
+            // It trails the wall by its span only: a longer window would still hold the climb
+            // into the wall.
+            Some(_) => (
+                self.now_window(),
+                self.trend(self.now_window(), Frame::throughput_now)?,
+            ),
+            None => (w, self.trend(w, |f| f.throughput)?),
+        };
         let trel = tslope / tput;
         let flat = match held {
             // Not rising, as `rate_rises` judges it.

@@ -91,8 +91,19 @@ impl Detector {
         if before >= MIN_HELD {
             return self.plateau_median(from, to.min(err - 1));
         }
-        self.peak_before(err)
+        self.now_before(err)
+            .or_else(|| self.peak_before(err))
             .or_else(|| self.plateau_median(from, to))
+    }
+
+    /// The median throughput now (see `unwindow`) from the first sign of work piling up
+    /// until the first client error, when it was rebuilt there: unlike a rate, it holds no
+    /// time from before the wall, and needs no allowance for a window after the error.
+    fn now_before(&self, err: i64) -> Option<f64> {
+        let start = self.piling_onset()?;
+        let span = self.frames_between(start, err - 1);
+        let now: Vec<f64> = span.iter().filter_map(|f| f.throughput_now).collect();
+        (now.len() >= MIN_HELD).then(|| median(now))?
     }
 
     /// Median throughput over a plateau's span. A rate over a few sample intervals still
@@ -103,7 +114,7 @@ impl Detector {
             median(
                 self.frames_between(from, to)
                     .iter()
-                    .filter_map(|f| f.throughput),
+                    .filter_map(super::Frame::throughput_now),
             )
         };
         let i = self.history.partition_point(|f| f.t < from);

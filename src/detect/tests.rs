@@ -394,3 +394,83 @@ fn steps_past_the_wall_put_the_knee_at_the_capacity_not_at_a_step() {
         "knee {knee} (onset reading {at_onset})"
     );
 }
+
+/// An open loop fed `offered(t)` per second, completing at most `capacity(t)`, its rates
+/// read over `window` seconds each second (as `rate(x[10s])` gives them), the queue's
+/// backlog as is.
+fn windowed(
+    secs: usize,
+    capacity: impl Fn(f64) -> f64,
+    window: usize,
+    offered: impl Fn(f64) -> f64,
+) -> Vec<Frame> {
+    let (mut backlog, mut done, mut added) = (0.0f64, Vec::new(), Vec::new());
+    (0..secs)
+        .map(|s| {
+            let (lam, capacity) = (offered(s as f64), capacity(s as f64));
+            backlog += lam;
+            let served = backlog.min(capacity);
+            backlog -= served;
+            done.push(served);
+            added.push(lam);
+            let rate = |v: &Vec<f64>| v.iter().rev().take(window).sum::<f64>() / window as f64;
+            Frame {
+                t: s as i64 * 1000,
+                offered: Some(rate(&added)),
+                throughput: Some(rate(&done)),
+                queue_lag: Some(backlog.round()),
+                pending: Some(served * 0.1 + backlog),
+                p95: Some(0.1 + backlog / 40.0),
+                rate_window_s: Some(window as f64),
+                ..Frame::default()
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_burst_past_the_wall_is_a_plateau_within_seconds_not_a_rate_window_later() {
+    // 15 req/s, then 70 from 30 s on, against 40 req/s, through 10 s rate windows: the rate
+    // reaches the wall only 10 s after it, and keeps rising all that time.
+    let offered = |t: f64| if t < 30.0 { 15.0 } else { 70.0 };
+    let (d, tr) = run(windowed(70, |_| 40.0, 10, offered));
+    let c = d
+        .stage(StageId::Plateau)
+        .first_confirmed
+        .unwrap_or_else(|| panic!("{tr:#?}"));
+    assert!(c <= 30_000 + 8_000, "plateau confirmed at {c} ms: {tr:#?}");
+}
+
+#[test]
+fn the_capacity_is_what_the_wall_held_not_a_window_still_holding_the_time_before() {
+    // The same burst, with clients failing 8 s into it and the workers then skipping half
+    // their work (abandoned): a 10 s rate never holds the wall alone before the errors.
+    let offered = |t: f64| if t < 30.0 { 15.0 } else { 70.0 };
+    let capacity = |t: f64| if t < 38.0 { 40.0 } else { 20.0 };
+    let frames: Vec<Frame> = windowed(70, capacity, 10, offered)
+        .into_iter()
+        .map(|f| Frame {
+            error_rate: Some(if f.t >= 38_000 { 0.2 } else { 0.0 }),
+            ..f
+        })
+        .collect();
+    let (d, tr) = run(frames);
+    let cap = d.capacity_rps().unwrap_or_else(|| panic!("{tr:#?}"));
+    assert!((cap - 40.0).abs() <= 2.0, "capacity {cap}: {tr:#?}");
+}
+
+#[test]
+fn a_load_that_jumps_is_judged_by_how_fast_it_rises_now_not_by_a_long_trend() {
+    // The burst again, its completions creeping up 1%/s at the wall (workers warming up):
+    // against the load's rise now (its 10 s rate climbing 5 req/s per s) that is flat, while
+    // a robust trend over the long window, most of it before the jump, reads the load as
+    // barely rising.
+    let offered = |t: f64| if t < 30.0 { 15.0 } else { 70.0 };
+    let capacity = |t: f64| 40.0 * (1.0 + 0.01 * (t - 30.0).max(0.0));
+    let (d, tr) = run(windowed(70, capacity, 10, offered));
+    let c = d
+        .stage(StageId::Plateau)
+        .first_confirmed
+        .unwrap_or_else(|| panic!("{tr:#?}"));
+    assert!(c <= 30_000 + 9_000, "plateau confirmed at {c} ms: {tr:#?}");
+}

@@ -1,0 +1,162 @@
+//! Completions per second now, recovered from a rate over a window.
+//!
+//! A rate over *w* seconds is the count of the last *w* seconds over *w*, so it trails any
+//! change by up to *w*: a wall shows in it only once its window has filled with the wall
+//! (a plateau confirmed about a window late, a capacity read low while the window still
+//! holds the time before). Since count(t) − count(t − w) = w · rate(t), the count of the
+//! last *d* seconds is w · (rate(t) − rate(t − d)) plus the count of the *d* seconds just
+//! before the window began, found the same way one window earlier; the count of *d* seconds
+//! two windows back is read from the rate whose window is centred on it. No count is carried
+//! on from window to window, so noise does not add up over a run (two differences of rates,
+//! times w/d, is all it carries). The figure is the throughput of the last *d* seconds
+//! wherever completions changed linearly over the last 2.5 windows; a step leaves a bounded
+//! wobble (at most half the step) from 1.5 to 2.5 windows after it, symmetric about the new
+//! level: past the wall's first window and a half, which the plateau and the capacity read.
+
+use std::collections::VecDeque;
+
+use crate::model::TimeMs;
+
+/// The rate is read this way only when a window holds at least this many samples: with
+/// fewer (a Prometheus server scraping every 15 s behind a 45 s rate), it is a staircase
+/// extrapolated to its window's edges, and its differences say nothing about seconds.
+pub const MIN_SAMPLES_PER_WINDOW: f64 = 4.0;
+
+/// Throughput now is over the last this many samples (at least `MIN_SPAN_S`).
+pub const SPAN_SAMPLES: f64 = 3.0;
+pub const MIN_SPAN_S: f64 = 3.0;
+
+/// The rates seen lately: (time, rate), oldest first.
+#[derive(Clone, Debug, Default)]
+pub struct Unwindow {
+    rates: VecDeque<(TimeMs, f64)>,
+}
+
+impl Unwindow {
+    /// Feeds one refresh's rate over `window_s`, read from samples `sample_s` apart; returns
+    /// the throughput of the last few seconds once the rates reach back far enough. A
+    /// refresh without a rate is skipped; a window too short for its samples starts over.
+    pub fn push(
+        &mut self,
+        t: TimeMs,
+        rate: Option<f64>,
+        window_s: Option<f64>,
+        sample_s: f64,
+    ) -> Option<f64> {
+        let (Some(rate), Some(w)) = (rate.filter(|r| r.is_finite()), window_s) else {
+            return None;
+        };
+        if !(w > 0.0 && sample_s > 0.0 && w >= MIN_SAMPLES_PER_WINDOW * sample_s) {
+            self.rates.clear();
+            return None;
+        }
+        if self.rates.back().is_some_and(|&(last, _)| t <= last) {
+            return None;
+        }
+        self.rates.push_back((t, rate));
+        let d = (SPAN_SAMPLES * sample_s).max(MIN_SPAN_S);
+        let ms = |s: f64| (s * 1000.0) as TimeMs;
+        let (w_ms, d_ms) = (ms(w), ms(d));
+        let reach = ms(1.5 * w + d / 2.0);
+        while self.rates.get(1).is_some_and(|&(t1, _)| t1 <= t - reach) {
+            self.rates.pop_front();
+        }
+        let last = w / d * (rate - self.at(t - d_ms)?);
+        // The window before, the same way, when the rates reach back that far: a step's
+        // wobble then comes only 1.5 windows after it, past the wall's first window.
+        let before = self
+            .at(t - reach)
+            .zip(self.at(t - w_ms))
+            .zip(self.at(t - w_ms - d_ms))
+            .map(|((older, a), b)| w / d * (a - b) + older);
+        let older = match before {
+            Some(v) => v,
+            None => self.at(t - ms((w + d) / 2.0))?,
+        };
+        Some((last + older).max(0.0))
+    }
+
+    /// The rate at `t`, interpolated between refreshes; None before the first.
+    fn at(&self, t: TimeMs) -> Option<f64> {
+        let i = self.rates.partition_point(|&(ti, _)| ti <= t);
+        let (ta, ra) = *self.rates.get(i.checked_sub(1)?)?;
+        Some(match self.rates.get(i) {
+            Some(&(tb, rb)) => ra + (rb - ra) * (t - ta) as f64 / (tb - ta) as f64,
+            None => ra,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Per-second completions `c`, read as a rate over `w` seconds each second.
+    fn feed(c: &[f64], w: usize) -> Vec<Option<f64>> {
+        let mut u = Unwindow::default();
+        (0..c.len())
+            .map(|i| {
+                let from = (i + 1).saturating_sub(w);
+                let rate = c[from..=i].iter().sum::<f64>() / w as f64;
+                u.push(i as TimeMs * 1000, Some(rate), Some(w as f64), 1.0)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_wall_shows_within_a_few_seconds_not_a_window_later() {
+        // 15 req/s, then 40 from second 30 on, read through a 10 s rate.
+        let c: Vec<f64> = (0..70).map(|i| if i < 30 { 15.0 } else { 40.0 }).collect();
+        let u = feed(&c, 10);
+        // Three seconds into the wall, the throughput now is the wall's, while the rate over
+        // 10 s is still under 27, and it stays so for 1.5 windows; the wobble after that
+        // stays within half the step, and is gone 2.5 windows after the step.
+        for (i, v) in u.iter().enumerate().skip(32).take(14) {
+            assert!((v.unwrap() - 40.0).abs() < 0.5, "second {i}: {v:?}");
+        }
+        for (i, v) in u.iter().enumerate().skip(32) {
+            assert!((v.unwrap() - 40.0).abs() <= 12.5, "second {i}: {v:?}");
+        }
+        for (i, v) in u.iter().enumerate().skip(57) {
+            assert!((v.unwrap() - 40.0).abs() < 0.5, "second {i}: {v:?}");
+        }
+    }
+
+    #[test]
+    fn a_ramp_is_read_as_it_is_now_and_noise_does_not_add_up_over_a_long_run() {
+        // 5 → 65 req/s over 60 s, then an hour at 65, each rate read with ±1% noise.
+        let mut rng = 0x9E3779B97F4A7C15u64;
+        let mut noise = move || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            1.0 + 0.01 * ((rng % 2001) as f64 / 1000.0 - 1.0)
+        };
+        let c = |t: f64| 5.0 + t.min(60.0);
+        let mut u = Unwindow::default();
+        for i in 10..3_660usize {
+            // A rate over 10 s of a linear ramp is its value 5 s ago.
+            let t = i as f64;
+            let rate = c(t - 5.0) * noise();
+            let got = u.push(i as TimeMs * 1000, Some(rate), Some(10.0), 1.0);
+            if let Some(got) = got.filter(|_| i >= 20) {
+                // Throughput over the last 3 s is that of 1.5 s ago; 10/3 × two differences
+                // of readings 1% noisy stay within ±15%, and no worse an hour on.
+                let want = c(t - 1.5);
+                assert!(
+                    (got - want).abs() <= 0.15 * want,
+                    "second {i}: {got} vs {want}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn too_few_samples_in_a_window_give_nothing() {
+        let mut u = Unwindow::default();
+        let got: Vec<_> = (0..20)
+            .map(|i| u.push(i * 15_000, Some(10.0), Some(45.0), 15.0))
+            .collect();
+        assert!(got.iter().all(Option::is_none), "{got:?}");
+    }
+}
