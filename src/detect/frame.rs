@@ -81,6 +81,15 @@ impl Frame {
         self.pending.or(self.vus)
     }
 
+    /// Requests in flight: at the service where it says; with only the client in view,
+    /// Little's law on its own figures, completions per second times their latency. Its p95
+    /// stands in for the mean it does not report: an upper bound, so a closed loop's VUs are
+    /// never taken for thinking when they are not.
+    pub fn in_flight(&self) -> Option<f64> {
+        self.pending
+            .or_else(|| Some(self.client_rate.or(self.throughput)? * self.client_p95?))
+    }
+
     pub fn from_engine(engine: &Engine, t: TimeMs) -> Frame {
         let with_role = |r: Role| engine.signals.iter().filter(move |s| s.def.role == Some(r));
         // A rate role is read through its fast companion when that has data (see
