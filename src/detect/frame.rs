@@ -73,12 +73,12 @@ impl Frame {
         self.queue_lag
     }
 
-    /// Requests in flight: at the service where it says, else the client's VUs. With no
-    /// server in view, k6's VUs are the requests it has open (an arrival-rate executor adds
-    /// VUs as answers slow down), or in a closed loop requests plus think time: either way,
-    /// VUs per completion rising means each request takes longer (Little's law).
+    /// Requests in flight: at the service where it says, else from the client's rate and
+    /// latency (`in_flight`), else the client's VUs. A closed loop's VUs are requests plus
+    /// think time: they grow because VUs are added, and their residence doubles only once
+    /// latency has grown by the think time as well.
     pub fn concurrency(&self) -> Option<f64> {
-        self.pending.or(self.vus)
+        self.in_flight().or(self.vus)
     }
 
     /// Requests in flight: at the service where it says; with only the client in view,

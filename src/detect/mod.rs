@@ -585,9 +585,10 @@ impl Detector {
         let best = self.best_residence?;
         let residence = pending / tput;
         let slope = self.trend(w, Frame::concurrency)?;
-        let what = match self.recent.back().and_then(|f| f.pending) {
-            Some(_) => "in-flight",
-            None => "client VUs",
+        let what = match self.recent.back() {
+            Some(f) if f.pending.is_some() => "in-flight",
+            Some(f) if f.in_flight().is_some() => "client in-flight (rate × p95)",
+            _ => "client VUs",
         };
         (tput >= self.cfg.min_rate
             && pending >= self.cfg.min_backlog

@@ -487,3 +487,24 @@ fn a_closed_loop_stays_one_when_its_vus_stop_being_reported() {
     assert_eq!(knee.load_unit, "VUs", "{knee:?}: {tr:#?}");
     assert!(d.load_in_vus());
 }
+
+#[test]
+fn with_only_the_client_in_view_pending_climbs_from_the_requests_residence_not_the_vus() {
+    // k6 alone on a closed loop past its wall (19.2 VUs at t = 21.6 s): its VUs are requests
+    // plus 0.5 s of think time, so their residence doubles only once latency has grown by the
+    // think time too; the requests in flight (the client's rate × p95) double with latency.
+    let vus = |t: f64| 1.0 + t * 59.0 / 70.0;
+    let frames: Vec<Frame> = closed_loop(90, vus, 32.0, 10)
+        .into_iter()
+        .map(|f| Frame {
+            pending: None,
+            p95: None,
+            ..f
+        })
+        .collect();
+    let (d, tr) = run(frames);
+    let p = d.stage(StageId::PendingClimbs);
+    let c = p.first_confirmed.unwrap_or_else(|| panic!("{tr:#?}"));
+    assert!(c <= 31_600, "pending_climbs confirmed at {c} ms: {tr:#?}");
+    assert!(p.first_evidence.starts_with("client in-flight"), "{tr:#?}");
+}
