@@ -869,7 +869,12 @@ impl Detector {
             *best = best.min(v);
         }
         if let (Some(tp), Some((e, v))) = (self.level(|f| f.throughput), self.per_vu()) {
-            if tp >= min_rate && v >= self.cfg.min_vus {
+            // Only where the VUs being added cannot lift the reading past the margin the
+            // bar allows: a bar learned above the line fires decoupled early.
+            let unbiased = self
+                .ramp_bias()
+                .is_some_and(|b| b <= 1.0 - self.cfg.efficiency_drop);
+            if tp >= min_rate && v >= self.cfg.min_vus && unbiased {
                 self.line.learn(e, v);
             }
         }

@@ -68,6 +68,38 @@ impl Detector {
         (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64)
     }
 
+    /// The VUs added over a frame's rate window (none when they fell or are unknown).
+    fn window_vus_added(&self, f: &Frame) -> Option<f64> {
+        let w = (f.rate_window_s.unwrap_or(0.0) * 1000.0) as TimeMs;
+        let h = &self.history;
+        let i = h.partition_point(|g| g.t < f.t - w);
+        let j = h.partition_point(|g| g.t <= f.t);
+        let mut vus = h[i..j].iter().filter_map(|g| g.vus);
+        let first = vus.next()?;
+        Some((vus.next_back().unwrap_or(first) - first).max(0.0))
+    }
+
+    /// How far the VUs added over the rate window may lift the throughput per VU read now,
+    /// as a share of it: each VU k6 adds sends its first request at once, and the VU count
+    /// is slightly out of step with the completions, both about one request per VU added.
+    /// Over a ramp that is its VU rate / (VUs × throughput per VU): large at a handful of
+    /// VUs, whatever the window.
+    pub(super) fn ramp_bias(&self) -> Option<f64> {
+        let vals: Vec<f64> = self
+            .recent
+            .iter()
+            .rev()
+            .take(3)
+            .filter_map(|f| {
+                let added = self.window_vus_added(f)?;
+                let w = f.rate_window_s.filter(|w| *w > 0.0)?;
+                let tp = f.throughput.filter(|t| *t > 0.0)?;
+                Some(added / w / tp)
+            })
+            .collect();
+        median(vals.iter().copied())
+    }
+
     /// Throughput per VU of one frame, and the VUs it is per.
     fn per_vu_of(&self, f: &Frame) -> Option<(f64, f64)> {
         let v = self.window_vus(f).filter(|v| *v > 0.0)?;

@@ -508,3 +508,31 @@ fn with_only_the_client_in_view_pending_climbs_from_the_requests_residence_not_t
     assert!(c <= 31_600, "pending_climbs confirmed at {c} ms: {tr:#?}");
     assert!(p.first_evidence.starts_with("client in-flight"), "{tr:#?}");
 }
+
+#[test]
+fn vus_added_at_a_handful_do_not_set_the_healthy_bar_above_the_line() {
+    // 1 → 14 VUs in 8 s, then held, far below the wall (14 / 0.6 = 23 req/s of 32). Each
+    // VU added sends its first request at once and is counted a little out of step with the
+    // completions: about two completions more per VU added, which at a handful of VUs lifts
+    // throughput per VU 10-30%. A bar learned there lies above the line the held VUs keep
+    // (1 / 0.6 req/s each), and decoupled fires early once the VUs grow.
+    let vus = |t: f64| (1.0 + t * 13.0 / 8.0).min(14.0);
+    let mut done: Vec<f64> = Vec::new();
+    let frames: Vec<Frame> = closed_loop(16, vus, 32.0, 5)
+        .into_iter()
+        .map(|f| {
+            let s = (f.t / 1000) as f64;
+            let added = vus(s).round() - if s > 0.0 { vus(s - 1.0).round() } else { 0.0 };
+            done.push(vus(s).round() / 0.6 + 2.0 * added);
+            let tput = done.iter().rev().take(5).sum::<f64>() / 5.0;
+            Frame {
+                throughput: Some(tput),
+                offered: Some(tput),
+                ..f
+            }
+        })
+        .collect();
+    let (d, _) = run(frames);
+    let level = d.line.level();
+    assert!(level.is_none_or(|l| l < 1.03 / 0.6), "{level:?}");
+}
