@@ -77,17 +77,26 @@ impl Frame {
         self.queue_lag
     }
 
-    /// Requests in flight: at the service where it says, else the client's VUs. With no
-    /// server in view, k6's VUs are the requests it has open (an arrival-rate executor adds
-    /// VUs as answers slow down), or in a closed loop requests plus think time: either way,
-    /// VUs per completion rising means each request takes longer (Little's law).
     /// Throughput now where it could be rebuilt from its rate, else the rate itself.
     pub fn throughput_now(&self) -> Option<f64> {
         self.throughput_now.or(self.throughput)
     }
 
+    /// Requests in flight: at the service where it says, else from the client's rate and
+    /// latency (`in_flight`), else the client's VUs. A closed loop's VUs are requests plus
+    /// think time: they grow because VUs are added, and their residence doubles only once
+    /// latency has grown by the think time as well.
     pub fn concurrency(&self) -> Option<f64> {
-        self.pending.or(self.vus)
+        self.in_flight().or(self.vus)
+    }
+
+    /// Requests in flight: at the service where it says; with only the client in view,
+    /// Little's law on its own figures, completions per second times their latency. Its p95
+    /// stands in for the mean it does not report: an upper bound, so a closed loop's VUs are
+    /// never taken for thinking when they are not.
+    pub fn in_flight(&self) -> Option<f64> {
+        self.pending
+            .or_else(|| Some(self.client_rate.or(self.throughput)? * self.client_p95?))
     }
 
     pub fn from_engine(engine: &Engine, t: TimeMs) -> Frame {

@@ -5,6 +5,7 @@
 
 pub mod concurrency;
 pub mod frame;
+pub mod per_vu;
 pub mod robust;
 pub mod stage;
 pub mod summary;
@@ -90,10 +91,10 @@ pub struct Detector {
     /// so a run at 1 s holds at most `MAX_FRAMES` frames (≈ 300 B each: ≈ 6 MB) from its
     /// 6th hour on, however long it lasts.
     pub history: Vec<Frame>,
-    /// Best (lowest) residence time and p95 seen while healthy; best throughput per VU.
+    /// Best (lowest) residence time and p95 seen while healthy; throughput per VU while healthy.
     best_residence: Option<f64>,
     best_p95: Option<f64>,
-    best_efficiency: Option<(f64, f64)>,
+    line: per_vu::Line,
     pub knee: Option<Knee>,
     /// Arrivals have outrun completions (ratio rule held): the load is open-loop, whatever
     /// the VU count did, so the knee is an arrival rate.
@@ -157,7 +158,7 @@ impl Detector {
             history: Vec::new(),
             best_residence: None,
             best_p95: None,
-            best_efficiency: None,
+            line: per_vu::Line::default(),
             knee: None,
             open_seen: false,
             open_streak: 0,
@@ -495,7 +496,9 @@ impl Detector {
             })
     }
 
-    /// Closed-loop decoupling: more VUs buy less throughput each.
+    /// Closed-loop decoupling: more VUs buy less throughput each. Throughput per VU is read
+    /// against the VUs its rate window averaged (see `per_vu`), so it is flat while healthy
+    /// and the shortfall shows as soon as the rate window holds it.
     fn closed_decoupled(&self) -> Option<String> {
         // In Auto, VUs that never thought between requests are an arrival-rate test's
         // pool: their throughput each falls with latency long before any wall.
@@ -504,44 +507,25 @@ impl Detector {
             return None;
         }
         let tput = self.level(|f| f.throughput)?;
-        let (best, vus_at_best) = self.best_efficiency?;
-        let vus = self.level(|f| f.vus)?;
-        let eff = self.efficiency(tput)?;
-        // More VUs must have bought less than half their share of throughput: early in a
-        // ramp a rate window behind the VUs makes each VU's share dip while throughput still
-        // grows with them.
-        let bought = tput / (best * vus_at_best) - 1.0;
+        let line = self.line.level()?;
+        let on_line = self.line.vus_on_line?;
+        let (eff, _) = self.per_vu()?;
+        // The load grew: the VUs now against those the line was last met over.
+        let now = self.level(|f| f.vus)?;
         (tput >= self.cfg.min_rate
-            && eff < self.cfg.efficiency_drop * best
-            && vus >= self.cfg.vu_growth * vus_at_best
-            && bought < 0.5 * (vus / vus_at_best - 1.0))
+            && eff < self.cfg.efficiency_drop * line
+            && now >= self.cfg.vu_growth * on_line)
             .then(|| {
                 format!(
-                    "throughput per VU {:.2} req/s, {:.0}% of its best {:.2} at {:.0} VUs; now {:.0} VUs, {} req/s",
+                    "throughput per VU {:.2} req/s, {:.0}% of its healthy {:.2} (last met at {:.0} VUs); now {:.0} VUs, {} req/s",
                     eff,
-                    eff / best * 100.0,
-                    best,
-                    vus_at_best,
-                    vus,
+                    eff / line * 100.0,
+                    line,
+                    on_line,
+                    now,
                     fmt_rate(tput)
                 )
             })
-    }
-
-    /// Throughput per VU: the median over the last five refreshes, so one noisy reading of
-    /// either neither sets a best that later readings "fall" from nor makes a drop.
-    fn efficiency(&self, _tput: f64) -> Option<f64> {
-        let vals: Vec<f64> = self
-            .recent
-            .iter()
-            .rev()
-            .take(5)
-            .filter_map(|f| Some(f.throughput? / f.vus?).filter(|e| e.is_finite()))
-            .collect();
-        if vals.len() < 3 {
-            return None;
-        }
-        median(vals)
     }
 
     /// Whether the VUs are the test's load: a closed loop's VUs think between requests, so
@@ -574,8 +558,12 @@ impl Detector {
     }
 
     fn vus_known_as_load(&self) -> bool {
-        self.level(|f| f.vus).is_some()
-            && median(self.vus_per_busy.iter().copied()).is_some_and(|r| r > 1.5)
+        self.level(|f| f.vus).is_some() && self.vus_seen_thinking()
+    }
+
+    /// VUs were seen, while healthy, to outnumber the requests in flight.
+    fn vus_seen_thinking(&self) -> bool {
+        median(self.vus_per_busy.iter().copied()).is_some_and(|r| r > 1.5)
     }
 
     fn decoupled(&self) -> Option<String> {
@@ -627,9 +615,10 @@ impl Detector {
         let best = self.best_residence?;
         let residence = pending / tput;
         let slope = self.trend(w, Frame::concurrency)?;
-        let what = match self.recent.back().and_then(|f| f.pending) {
-            Some(_) => "in-flight",
-            None => "client VUs",
+        let what = match self.recent.back() {
+            Some(f) if f.pending.is_some() => "in-flight",
+            Some(f) if f.in_flight().is_some() => "client in-flight (rate × p95)",
+            _ => "client VUs",
         };
         (tput >= self.cfg.min_rate
             && pending >= self.cfg.min_backlog
@@ -905,7 +894,7 @@ impl Detector {
                 }
             }
         }
-        if let (Some(v), Some(busy)) = (self.level(|f| f.vus), self.level(|f| f.pending)) {
+        if let (Some(v), Some(busy)) = (self.level(|f| f.vus), self.level(Frame::in_flight)) {
             if busy >= 1.0 && v >= 1.0 {
                 self.vus_per_busy.push_back(v / busy);
                 if self.vus_per_busy.len() > 30 {
@@ -922,14 +911,14 @@ impl Detector {
             let best = self.hop_best.entry(name).or_insert(v);
             *best = best.min(v);
         }
-        if let (Some(tp), Some(v)) = (self.level(|f| f.throughput), self.level(|f| f.vus)) {
-            if let Some(e) = self
-                .efficiency(tp)
-                .filter(|_| tp >= min_rate && v >= self.cfg.min_vus)
-            {
-                if self.best_efficiency.is_none_or(|(b, _)| e > b) {
-                    self.best_efficiency = Some((e, v));
-                }
+        if let (Some(tp), Some((e, v))) = (self.level(|f| f.throughput), self.per_vu()) {
+            // Only where the VUs being added cannot lift the reading past the margin the
+            // bar allows: a bar learned above the line fires decoupled early.
+            let unbiased = self
+                .ramp_bias()
+                .is_some_and(|b| b <= 1.0 - self.cfg.efficiency_drop);
+            if tp >= min_rate && v >= self.cfg.min_vus && unbiased {
+                self.line.learn(e, v);
             }
         }
     }
@@ -940,7 +929,9 @@ impl Detector {
     /// the closed-loop rule may fire first there; arrivals outrunning completions afterwards
     /// still make the knee an arrival rate.
     fn track_knee(&mut self) {
-        if !self.open_seen && !self.vus_known_as_load() && self.ratio_decoupling().is_some() {
+        // VUs once seen thinking stay a closed loop's load when they stop being reported (k6
+        // finished while its arrivals still drain): that is no evidence of an open loop.
+        if !self.open_seen && !self.vus_seen_thinking() && self.ratio_decoupling().is_some() {
             self.open_streak += 1;
             // Three refreshes in a row: one rate window out of step is not a load model.
             if self.open_streak >= 3 {

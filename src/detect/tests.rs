@@ -474,3 +474,145 @@ fn a_load_that_jumps_is_judged_by_how_fast_it_rises_now_not_by_a_long_trend() {
         .unwrap_or_else(|| panic!("{tr:#?}"));
     assert!(c <= 30_000 + 9_000, "plateau confirmed at {c} ms: {tr:#?}");
 }
+
+/// A closed loop (VUs that think 0.5 s between requests answered in 0.1 s while healthy)
+/// against `cap` req/s: throughput is a rate over `window` s, latency grows as the VUs past
+/// the wall wait (R = N/X − Z), the service holds X·R requests in flight.
+fn closed_loop(secs: i64, vus: impl Fn(f64) -> f64, cap: f64, window: usize) -> Vec<Frame> {
+    let mut done: Vec<f64> = Vec::new();
+    (0..secs)
+        .map(|s| {
+            let n = vus(s as f64);
+            let x = (n / 0.6).min(cap);
+            done.push(x);
+            let tput = done.iter().rev().take(window).sum::<f64>() / window as f64;
+            let r = (n / x - 0.5).max(0.1);
+            Frame {
+                t: s * 1000,
+                vus: Some(n.round()),
+                offered: Some(tput),
+                throughput: Some(tput),
+                pending: Some(x * r),
+                p95: Some(1.5 * r),
+                client_p95: Some(1.5 * r),
+                rate_window_s: Some(window as f64),
+                ..Frame::default()
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn a_closed_loop_read_through_a_rate_window_decouples_within_ten_seconds_of_the_wall() {
+    // 1 → 60 VUs over 70 s against 32 req/s: the wall is crossed at 19.2 VUs (t = 21.6 s).
+    // Divided by the VUs of now, a 10 s rate makes throughput per VU climb all the way to
+    // the wall, so its "best" lies there and the drop shows many VUs later; divided by the
+    // VUs the window averaged, it is flat until the wall.
+    let vus = |t: f64| 1.0 + t * 59.0 / 70.0;
+    let (d, tr) = run(closed_loop(90, vus, 32.0, 10));
+    let dec = d.stage(StageId::Decoupled);
+    let c = dec.first_confirmed.unwrap_or_else(|| panic!("{tr:#?}"));
+    assert!(
+        (21_600..=31_600).contains(&c),
+        "decoupled confirmed at {c} ms: {tr:#?}"
+    );
+    assert!(
+        dec.first_evidence.starts_with("throughput per VU"),
+        "{tr:#?}"
+    );
+    assert_eq!(d.knee.clone().unwrap().load_unit, "VUs");
+}
+
+#[test]
+fn with_only_the_client_in_view_a_closed_loops_vus_are_known_to_think() {
+    // The same closed loop seen by k6 alone: no server in view, so its requests in flight
+    // come from Little's law on the client's rate and latency. Past the wall each VU added
+    // starts an iteration that waits, so iterations started run 10% ahead of completions —
+    // which, with VUs not known to think, reads as an open loop's arrivals outrunning them.
+    let vus = |t: f64| 2.0 + t * 58.0 / 120.0;
+    let frames: Vec<Frame> = closed_loop(120, vus, 32.0, 10)
+        .into_iter()
+        .map(|f| Frame {
+            pending: None,
+            p95: None,
+            offered: f.throughput.map(|x| if f.t > 40_000 { 1.1 * x } else { x }),
+            ..f
+        })
+        .collect();
+    let (d, tr) = run(frames);
+    let knee = d.knee.clone().unwrap_or_else(|| panic!("{tr:#?}"));
+    assert_eq!(knee.load_unit, "VUs", "{knee:?}: {tr:#?}");
+}
+
+#[test]
+fn a_closed_loop_stays_one_when_its_vus_stop_being_reported() {
+    // k6 finished: its VUs are no longer reported while the last answers drain, arrivals
+    // still counted ahead of completions. Nothing there says the load was an arrival rate.
+    let vus = |t: f64| 2.0 + t * 58.0 / 120.0;
+    let frames: Vec<Frame> = closed_loop(90, vus, 32.0, 10)
+        .into_iter()
+        .map(|f| {
+            if f.t < 75_000 {
+                return f;
+            }
+            Frame {
+                vus: None,
+                offered: f.throughput.map(|x| 1.2 * x),
+                ..f
+            }
+        })
+        .collect();
+    let (d, tr) = run(frames);
+    let knee = d.knee.clone().unwrap_or_else(|| panic!("{tr:#?}"));
+    assert_eq!(knee.load_unit, "VUs", "{knee:?}: {tr:#?}");
+    assert!(d.load_in_vus());
+}
+
+#[test]
+fn with_only_the_client_in_view_pending_climbs_from_the_requests_residence_not_the_vus() {
+    // k6 alone on a closed loop past its wall (19.2 VUs at t = 21.6 s): its VUs are requests
+    // plus 0.5 s of think time, so their residence doubles only once latency has grown by the
+    // think time too; the requests in flight (the client's rate × p95) double with latency.
+    let vus = |t: f64| 1.0 + t * 59.0 / 70.0;
+    let frames: Vec<Frame> = closed_loop(90, vus, 32.0, 10)
+        .into_iter()
+        .map(|f| Frame {
+            pending: None,
+            p95: None,
+            ..f
+        })
+        .collect();
+    let (d, tr) = run(frames);
+    let p = d.stage(StageId::PendingClimbs);
+    let c = p.first_confirmed.unwrap_or_else(|| panic!("{tr:#?}"));
+    assert!(c <= 31_600, "pending_climbs confirmed at {c} ms: {tr:#?}");
+    assert!(p.first_evidence.starts_with("client in-flight"), "{tr:#?}");
+}
+
+#[test]
+fn vus_added_at_a_handful_do_not_set_the_healthy_bar_above_the_line() {
+    // 1 → 14 VUs in 8 s, then held, far below the wall (14 / 0.6 = 23 req/s of 32). Each
+    // VU added sends its first request at once and is counted a little out of step with the
+    // completions: about two completions more per VU added, which at a handful of VUs lifts
+    // throughput per VU 10-30%. A bar learned there lies above the line the held VUs keep
+    // (1 / 0.6 req/s each), and decoupled fires early once the VUs grow.
+    let vus = |t: f64| (1.0 + t * 13.0 / 8.0).min(14.0);
+    let mut done: Vec<f64> = Vec::new();
+    let frames: Vec<Frame> = closed_loop(16, vus, 32.0, 5)
+        .into_iter()
+        .map(|f| {
+            let s = (f.t / 1000) as f64;
+            let added = vus(s).round() - if s > 0.0 { vus(s - 1.0).round() } else { 0.0 };
+            done.push(vus(s).round() / 0.6 + 2.0 * added);
+            let tput = done.iter().rev().take(5).sum::<f64>() / 5.0;
+            Frame {
+                throughput: Some(tput),
+                offered: Some(tput),
+                ..f
+            }
+        })
+        .collect();
+    let (d, _) = run(frames);
+    let level = d.line.level();
+    assert!(level.is_none_or(|l| l < 1.03 / 0.6), "{level:?}");
+}

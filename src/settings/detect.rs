@@ -13,7 +13,7 @@ pub enum LoadModel {
     Auto,
     /// Arrival-rate tests: load is the offered rate; decoupling is achieved/offered < ratio.
     Open,
-    /// VU tests: load is the VU count; decoupling is throughput per VU falling off its best.
+    /// VU tests: load is the VU count; decoupling is throughput per VU falling off its healthy level.
     Closed,
 }
 
@@ -40,9 +40,11 @@ pub struct DetectConfig {
     pub decouple_ratio: f64,
     /// ...and the shortfall is at least this many req/s (guards low-rate noise).
     pub min_shortfall: f64,
-    /// Closed loop: decoupled when throughput per VU falls below this share of its best...
+    /// Closed loop: decoupled when throughput per VU (over the VUs its rate window averaged)
+    /// falls below this share of its healthy level: flat while healthy, so the same bar as
+    /// `decouple_ratio`...
     pub efficiency_drop: f64,
-    /// ...while VUs grew by at least this factor since that best, from at least `min_vus`
+    /// ...while VUs grew by at least this factor since it was last met, from at least `min_vus`
     /// (in arrival-rate tests k6's VUs are the client's concurrency, tiny and jumpy when healthy).
     pub vu_growth: f64,
     pub min_vus: f64,
@@ -79,7 +81,7 @@ impl Default for DetectConfig {
             min_rate: 1.0,
             decouple_ratio: 0.95,
             min_shortfall: 1.0,
-            efficiency_drop: 0.9,
+            efficiency_drop: 0.95,
             vu_growth: 1.1,
             min_vus: 5.0,
             min_backlog: 5.0,

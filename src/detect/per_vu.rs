@@ -1,0 +1,127 @@
+//! A closed loop's throughput per VU, and the healthy line it keeps while the service keeps
+//! up: what `closed_decoupled` judges the decoupling by.
+//!
+//! A rate over a window counts the completions of the whole window, while a ramp's VUs rose
+//! through it: divided by the VUs of now, a healthy ramp's throughput per VU looks low early
+//! (the window is much of the ramp) and climbs towards its true level all the way to the wall,
+//! so a best taken from it lies at the wall or past it. Divided by the mean VUs over the same
+//! window, it is flat while healthy, whatever the window (5 s scraped, 45 s through a 15 s
+//! Prometheus), and falls as soon as the VUs added stop buying throughput.
+
+use std::collections::VecDeque;
+
+use super::robust::median;
+use super::{Detector, Frame};
+use crate::model::TimeMs;
+
+/// Healthy readings kept for the line (its median): the last ten, so the first few at a
+/// handful of VUs (each new VU asks at once, before its first think) soon drop out.
+const LINE_READINGS: usize = 10;
+/// The line is trusted once it has them all: read from the first few alone, at a handful of
+/// VUs, it lies high, and a bar set too high holds the stage suspected, which stops the line
+/// from learning any more.
+const LINE_MIN: usize = LINE_READINGS;
+
+/// Throughput per VU while healthy: its recent readings and the VUs where it was last met.
+#[derive(Clone, Debug, Default)]
+pub struct Line {
+    readings: VecDeque<f64>,
+    /// Mean VUs over the rate window of the last healthy reading at or above the line.
+    pub vus_on_line: Option<f64>,
+}
+
+impl Line {
+    /// The line: the median of the healthy readings, once there are enough of them. A median,
+    /// not the best reading: the best of noisy readings lies above the line, and one
+    /// reading out of step would move the bar every later reading is judged against.
+    pub fn level(&self) -> Option<f64> {
+        if self.readings.len() < LINE_MIN {
+            return None;
+        }
+        median(self.readings.iter().copied())
+    }
+
+    pub fn learn(&mut self, per_vu: f64, vus: f64) {
+        self.readings.push_back(per_vu);
+        if self.readings.len() > LINE_READINGS {
+            self.readings.pop_front();
+        }
+        if self.level().is_none_or(|l| per_vu >= l) {
+            self.vus_on_line = Some(vus);
+        }
+    }
+}
+
+impl Detector {
+    /// The VUs a frame's throughput was measured over: their mean across its rate window.
+    /// None when the window reaches back before the first frame (the VUs then are unknown).
+    pub(super) fn window_vus(&self, f: &Frame) -> Option<f64> {
+        let w = (f.rate_window_s.unwrap_or(0.0) * 1000.0) as TimeMs;
+        let h = &self.history;
+        let from = f.t - w;
+        if h.first().is_none_or(|g| g.t > from) {
+            return None;
+        }
+        let i = h.partition_point(|g| g.t < from);
+        let j = h.partition_point(|g| g.t <= f.t);
+        let vals: Vec<f64> = h[i..j].iter().filter_map(|g| g.vus).collect();
+        (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64)
+    }
+
+    /// The VUs added over a frame's rate window (none when they fell or are unknown).
+    fn window_vus_added(&self, f: &Frame) -> Option<f64> {
+        let w = (f.rate_window_s.unwrap_or(0.0) * 1000.0) as TimeMs;
+        let h = &self.history;
+        let i = h.partition_point(|g| g.t < f.t - w);
+        let j = h.partition_point(|g| g.t <= f.t);
+        let mut vus = h[i..j].iter().filter_map(|g| g.vus);
+        let first = vus.next()?;
+        Some((vus.next_back().unwrap_or(first) - first).max(0.0))
+    }
+
+    /// How far the VUs added over the rate window may lift the throughput per VU read now,
+    /// as a share of it: each VU k6 adds sends its first request at once, and the VU count
+    /// is slightly out of step with the completions, both about one request per VU added.
+    /// Over a ramp that is its VU rate / (VUs × throughput per VU): large at a handful of
+    /// VUs, whatever the window.
+    pub(super) fn ramp_bias(&self) -> Option<f64> {
+        let vals: Vec<f64> = self
+            .recent
+            .iter()
+            .rev()
+            .take(3)
+            .filter_map(|f| {
+                let added = self.window_vus_added(f)?;
+                let w = f.rate_window_s.filter(|w| *w > 0.0)?;
+                let tp = f.throughput.filter(|t| *t > 0.0)?;
+                Some(added / w / tp)
+            })
+            .collect();
+        median(vals.iter().copied())
+    }
+
+    /// Throughput per VU of one frame, and the VUs it is per.
+    fn per_vu_of(&self, f: &Frame) -> Option<(f64, f64)> {
+        let v = self.window_vus(f).filter(|v| *v > 0.0)?;
+        Some((f.throughput? / v, v)).filter(|x| x.0.is_finite())
+    }
+
+    /// Throughput per VU now and the VUs it is per: medians of the last three refreshes, as
+    /// every other figure, so one odd reading does not flip the stage.
+    pub(super) fn per_vu(&self) -> Option<(f64, f64)> {
+        let vals: Vec<(f64, f64)> = self
+            .recent
+            .iter()
+            .rev()
+            .take(3)
+            .filter_map(|f| self.per_vu_of(f))
+            .collect();
+        if vals.len() < 2 {
+            return None;
+        }
+        Some((
+            median(vals.iter().map(|x| x.0))?,
+            median(vals.iter().map(|x| x.1))?,
+        ))
+    }
+}
