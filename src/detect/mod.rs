@@ -719,14 +719,17 @@ impl Detector {
         {
             return None;
         }
-        // In a closed loop, throughput flat while VUs rise is throughput per VU falling: the
-        // plateau is the stronger form of that decoupling, so it does not come before it.
-        if name == "VUs"
-            && !matches!(
-                self.stage(StageId::Decoupled).state,
-                StageState::Suspected | StageState::Active
-            )
-        {
+        // Throughput flat while the load rises is its growth decoupled from the load: the
+        // plateau is the stronger form of that decoupling, so it does not start before it (in
+        // a closed loop, throughput per VU falling; in an open loop, completions short of
+        // arrivals). An open loop's plateau, once active, holds on throughput alone.
+        // (Decoupling that was confirmed and has since cleared counts: a noisy ratio may
+        // lapse for a while as the queue bounded by client deadlines stops growing.)
+        let dec = self.stage(StageId::Decoupled);
+        let decoupled = matches!(dec.state, StageState::Suspected | StageState::Active)
+            || (dec.state == StageState::Cleared && dec.first_confirmed.is_some());
+        let starting = self.stage(StageId::Plateau).state != StageState::Active;
+        if !decoupled && (name == "VUs" || starting) {
             return None;
         }
         flat.then(|| {
