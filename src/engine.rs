@@ -45,7 +45,8 @@ pub struct Engine {
     pub signals: Vec<Signal>,
     /// The detector's fast view of the rate roles: each companion (named `NAME@fast`) is its
     /// signal's query with ranges cut to a few sample intervals (see `promql::fast_window`),
-    /// so detection never waits on a display window such as `[1m]`. Not shown, not reported.
+    /// so detection never waits on a display window such as `[1m]`; a throughput's also has
+    /// one over the last sample interval alone (`NAME@last`). Not shown, not reported.
     pub fast: Vec<Signal>,
     opts: EvalOptions,
 }
@@ -92,6 +93,18 @@ const FAST_ROLES: [Role; 9] = [
 /// A fast companion is named after its signal with this suffix.
 const FAST_SUFFIX: &str = "@fast";
 
+/// Roles whose figure over the last sample interval alone the detector reads as throughput
+/// now where samples are too far apart to rebuild it from a rate (see `detect::unwindow`).
+const LAST_ROLES: [Role; 4] = [
+    Role::Throughput,
+    Role::AckRate,
+    Role::ClientOkRate,
+    Role::ClientRate,
+];
+
+/// A last-interval companion is named after its signal with this suffix.
+const LAST_SUFFIX: &str = "@last";
+
 /// Name of a signal's fast companion.
 pub fn fast_name(signal: &str) -> String {
     format!("{signal}{FAST_SUFFIX}")
@@ -116,6 +129,38 @@ fn fast_companion(s: &Signal, interval: std::time::Duration) -> Option<Signal> {
     };
     let mut def = s.def.clone();
     def.name = fast_name(&s.def.name);
+    Some(Signal {
+        def,
+        eval,
+        latest: Vec::new(),
+        updated: None,
+        error: None,
+        range: s.range,
+    })
+}
+
+/// The last-interval companion of a compiled signal (its rates read as `irate`, see
+/// `promql::interval::last_interval`), when its role is a throughput and its query has that
+/// form. A remote one is sent as it is: an `irate` needs no window fitted to the server.
+fn last_companion(s: &Signal, interval: std::time::Duration) -> Option<Signal> {
+    if !s.def.role.is_some_and(|r| LAST_ROLES.contains(&r)) {
+        return None;
+    }
+    let text = promql::interval::last_interval(&s.def.query)?;
+    let eval = match &s.eval {
+        Evaluator::Remote => Evaluator::Remote,
+        Evaluator::Local(_) => {
+            // Two samples are all it reads: a short window spares the evaluator the rest.
+            let window = promql::interval::fast_window(interval);
+            let short = promql::interval::fitted(&text, window).ok()?;
+            let q = promql::compile_local(short.as_deref().unwrap_or(&text)).ok()?;
+            Evaluator::Local(Box::new(q))
+        }
+        Evaluator::Disabled(_) => return None,
+    };
+    let mut def = s.def.clone();
+    def.name = format!("{}{LAST_SUFFIX}", s.def.name);
+    def.query = text;
     Some(Signal {
         def,
         eval,
@@ -171,6 +216,11 @@ impl Engine {
         let fast = signals
             .iter()
             .filter_map(|s| fast_companion(s, sample_interval))
+            .chain(
+                signals
+                    .iter()
+                    .filter_map(|s| last_companion(s, sample_interval)),
+            )
             .collect();
         Ok(Self {
             signals,
@@ -186,7 +236,11 @@ impl Engine {
 
     pub fn remote_queries(&self) -> Vec<RemoteQuery> {
         let shown = self.signals.iter().map(|s| (s, false));
-        let fast = self.fast.iter().map(|s| (s, true));
+        // Only a fast companion's windows are fitted to the server's scrape interval.
+        let fast = self
+            .fast
+            .iter()
+            .map(|s| (s, s.def.name.ends_with(FAST_SUFFIX)));
         shown
             .chain(fast)
             .filter(|(s, _)| matches!(s.eval, Evaluator::Remote))
@@ -216,6 +270,13 @@ impl Engine {
         self.fast
             .iter()
             .find(|s| s.def.name.strip_suffix(FAST_SUFFIX) == Some(name))
+    }
+
+    /// A signal's last-interval companion, when it has one.
+    pub fn last_of(&self, name: &str) -> Option<&Signal> {
+        self.fast
+            .iter()
+            .find(|s| s.def.name.strip_suffix(LAST_SUFFIX) == Some(name))
     }
 
     /// Points computed by Prometheus: an instant answer (one t) or a back-fill matrix.

@@ -55,6 +55,10 @@ pub struct Frame {
     /// throughput's rate and its window (see `detect::unwindow`), where the data allows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throughput_now: Option<f64>,
+    /// Completions per second over the last sample interval alone (the throughput's query
+    /// with its rates read as `irate`), where it has that form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput_last: Option<f64>,
 }
 
 /// Sum of a signal's finite values over its label sets; None when it has none.
@@ -147,6 +151,10 @@ impl Frame {
         let rate_window_s = throughput
             .as_ref()
             .and_then(|x| Some(engine.longest_range(&x.1)?.as_secs_f64()));
+        let throughput_last = throughput
+            .as_ref()
+            .and_then(|x| engine.last_of(&x.1))
+            .and_then(finite_sum);
         Frame {
             t,
             offered_from: fallback(&offered, Role::Offered),
@@ -171,6 +179,7 @@ impl Frame {
             sample_s: None,
             rate_window_s,
             throughput_now: None,
+            throughput_last,
         }
     }
 }

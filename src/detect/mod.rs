@@ -231,15 +231,33 @@ impl Detector {
             .max(Duration::from_secs_f64(BACKLOG_SAMPLES * self.sample_s()))
     }
 
+    /// True when throughput now is the last sample interval's figure: samples too far apart
+    /// to rebuild it from the rate (see `unwindow::rebuildable`).
+    fn now_is_last_interval(&self) -> bool {
+        self.recent
+            .back()
+            .is_some_and(|f| !unwindow::rebuildable(f.rate_window_s, self.sample_s().max(1.0)))
+    }
+
+    /// How much the newest fresh reading of throughput now rose over the one before it in
+    /// `span`, relative and per second of the sample interval.
+    fn newest_step(&self, span: Duration) -> Option<f64> {
+        let pts = self.series(span, Frame::throughput_now);
+        let newest = pts.last()?.1;
+        let before = pts.iter().rev().find(|p| p.1 != newest)?.1;
+        (before > 0.0).then(|| (newest - before) / before / self.sample_s().max(1.0))
+    }
+
     /// The window over which throughput now (see `unwindow`) must be flat: its span and two
-    /// more samples (at 1 s, six readings: one odd one is outvoted).
+    /// more samples (at 1 s, six readings: one odd one is outvoted; at 15 s, three intervals).
     fn now_window(&self) -> Duration {
         let n = self.recent.len();
         let s = match (n.checked_sub(2), self.recent.back()) {
             (Some(i), Some(last)) => fresh_s(last, self.recent[i].t),
             _ => 1.0,
         };
-        let secs = (unwindow::SPAN_SAMPLES * s).max(unwindow::MIN_SPAN_S) + 2.0 * s;
+        let window = self.recent.back().and_then(|f| f.rate_window_s);
+        let secs = unwindow::span_s(window, s) + 2.0 * s;
         // Whole seconds (the evidence names it; refreshes are never exactly 1 s apart).
         Duration::from_secs(secs.round().max(1.0) as u64)
     }
@@ -270,6 +288,12 @@ impl Detector {
             frame.throughput_now = self
                 .unwindow
                 .push(t, frame.throughput, frame.rate_window_s, s);
+            // Samples too far apart to rebuild it from the rate: the last interval's figure
+            // is the newest the data holds (a 45 s rate of a 15 s scrape still averages the
+            // half minute before a wall).
+            if !unwindow::rebuildable(frame.rate_window_s, s) {
+                frame.throughput_now = frame.throughput_last;
+            }
         }
         self.recent.push_back(frame.clone());
         let keep = self.trend_window().max(self.backlog_window()).as_millis() as TimeMs + 1000;
@@ -707,6 +731,14 @@ impl Detector {
             Some(_) => trel < self.cfg.rise_growth,
             None => trel < self.cfg.plateau_ratio * load_rel,
         };
+        // Each sample's last interval: a robust trend over its three or so readings takes
+        // two equal ones for flat whatever the newest says (an interval that straddled a
+        // burst's start). The newest must not have risen either, as `rate_rises` judges it.
+        let flat = flat
+            && !(self.now_is_last_interval()
+                && self
+                    .newest_step(self.now_window())
+                    .is_some_and(|r| r >= self.cfg.rise_growth));
         // Arrivals rising against flat completions leave their excess behind: in the queue
         // when one is in view, else in flight. A plateau starts only once work piles up as
         // `pending_climbs` judges it (rate windows can flatten a few seconds before it does,

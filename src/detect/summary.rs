@@ -54,6 +54,25 @@ pub struct Scaling {
     pub consumers_now: Option<f64>,
 }
 
+/// How a capacity was read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CapacityBasis {
+    /// The median throughput held on the plateau.
+    Plateau,
+    /// The throughput while work piled up until clients failed.
+    PiledUp,
+}
+
+impl CapacityBasis {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Plateau => "median throughput on the plateau",
+            Self::PiledUp => "throughput while work piled up, until clients failed",
+        }
+    }
+}
+
 /// Refreshes of a plateau before the first client error that make a capacity of their own.
 const MIN_HELD: usize = 5;
 
@@ -63,16 +82,31 @@ const LAG_STEP_MS: usize = 250;
 const MIN_LINE_POINTS: usize = 5;
 
 impl Detector {
-    /// Throughput held during the plateau (median of its samples), if a plateau was reached.
+    /// The throughput the wall held, when one was reached (see `capacity`).
+    pub fn capacity_rps(&self) -> Option<f64> {
+        self.capacity().map(|c| c.0)
+    }
+
+    /// The capacity and how it was read.
     ///
     /// Once clients fail, completions no longer measure the service: their work is abandoned
     /// or skipped, and the completions counted fall. So the capacity is what the plateau held
     /// before the first error when it lasted long enough; when the plateau was confirmed only
     /// after clients failed (a burst fills the queue within seconds), it is the highest
-    /// throughput held while work piled up until the error reached the rate window.
-    pub fn capacity_rps(&self) -> Option<f64> {
+    /// throughput held while work piled up until the error reached the rate window. Without a
+    /// plateau (samples too far apart to see one before clients failed, and throughput fell
+    /// after), work that piled up until clients failed is the wall all the same: the same
+    /// reading then.
+    pub fn capacity(&self) -> Option<(f64, CapacityBasis)> {
         let p = self.stage(StageId::Plateau);
-        let from = p.first_onset?;
+        let err = self.stage(StageId::ErrorsVisible).first_onset;
+        let Some(from) = p.first_onset else {
+            // Only where work piled up before clients failed: else no wall was seen.
+            let before = err.filter(|&e| self.piling_onset().is_some_and(|p| p < e))?;
+            return self
+                .wall_before(before)
+                .map(|c| (c, CapacityBasis::PiledUp));
+        };
         // The condition stopped holding `clear_hold` before the stage cleared.
         // Nor after the load ended: the drain's falling completions are not what it held.
         let to = p
@@ -80,8 +114,10 @@ impl Detector {
             .map(|c| c - self.cfg.clear_hold.as_millis() as i64)
             .unwrap_or(i64::MAX)
             .min(self.load_ended.unwrap_or(i64::MAX));
-        let Some(err) = self.stage(StageId::ErrorsVisible).first_onset else {
-            return self.plateau_median(from, to);
+        let Some(err) = err else {
+            return self
+                .plateau_median(from, to)
+                .map(|c| (c, CapacityBasis::Plateau));
         };
         let before = self
             .frames_between(from, err - 1)
@@ -89,11 +125,34 @@ impl Detector {
             .filter(|f| f.throughput.is_some())
             .count();
         if before >= MIN_HELD {
-            return self.plateau_median(from, to.min(err - 1));
+            return self
+                .plateau_median(from, to.min(err - 1))
+                .map(|c| (c, CapacityBasis::Plateau));
         }
-        self.now_before(err)
-            .or_else(|| self.peak_before(err))
-            .or_else(|| self.plateau_median(from, to))
+        self.wall_before(err)
+            .map(|c| (c, CapacityBasis::PiledUp))
+            .or_else(|| {
+                self.plateau_median(from, to)
+                    .map(|c| (c, CapacityBasis::Plateau))
+            })
+    }
+
+    /// Throughput while work piled up until the first client error at `err`: throughput now
+    /// where it was known, else the highest rate.
+    fn wall_before(&self, err: i64) -> Option<f64> {
+        // With samples far apart the reading at the first sign of piling up is an interval
+        // that ended before it, and a handful of intervals are all there are: their highest.
+        let h = &self.history;
+        let at = h.get(
+            h.partition_point(|f| f.t < err)
+                .min(h.len().saturating_sub(1)),
+        );
+        if at.is_some_and(|f| {
+            !super::unwindow::rebuildable(f.rate_window_s, f.sample_s.unwrap_or(1.0))
+        }) {
+            return self.peak_before(err);
+        }
+        self.now_before(err).or_else(|| self.peak_before(err))
     }
 
     /// The median throughput now (see `unwindow`) from the first sign of work piling up
@@ -145,7 +204,7 @@ impl Detector {
 
     /// The highest throughput (median of three refreshes) from the first sign of work piling
     /// up until half a rate window after the first client error (a rate still averages the
-    /// time before the error that long).
+    /// time before the error that long); the last interval's where samples are far apart.
     fn peak_before(&self, err: i64) -> Option<f64> {
         let start = self.piling_onset()?;
         let h = &self.history;
@@ -157,7 +216,13 @@ impl Detector {
         let span: Vec<f64> = self
             .frames_between(start, err.saturating_add(half_window))
             .iter()
-            .filter_map(|f| f.throughput)
+            .filter_map(|f| {
+                // Samples too far apart for a rate to leave the climb into the wall behind
+                // before clients fail: their last interval is the wall's own figure.
+                let sparse =
+                    !super::unwindow::rebuildable(f.rate_window_s, f.sample_s.unwrap_or(1.0));
+                f.throughput_now.filter(|_| sparse).or(f.throughput)
+            })
             .collect();
         span.windows(3)
             .filter_map(|w| median(w.iter().copied()))

@@ -616,3 +616,68 @@ fn vus_added_at_a_handful_do_not_set_the_healthy_bar_above_the_line() {
     let level = d.line.level();
     assert!(level.is_none_or(|l| l < 1.03 / 0.6), "{level:?}");
 }
+
+/// A ramp 5 → 80 req/s against 39 req/s whose clients fail 21 s past the wall (and whose
+/// workers then skip their work), seen as a Prometheus server scraping every 15 s shows it:
+/// the throughput a rate over the last 45 s (three samples), or, with `last`, also over
+/// the last interval alone (its `irate`). The client's offered rate comes every second.
+fn scraped_15s_ramp(last: bool) -> Vec<Frame> {
+    let (mut backlog, mut done, mut scrapes) = (0.0f64, 0.0f64, Vec::<(i64, f64, f64)>::new());
+    let mut added = Vec::new();
+    (0..100i64)
+        .map(|s| {
+            let lam = 5.0 + s as f64;
+            let cap = if s < 55 { 39.0 } else { 3.0 };
+            backlog += lam;
+            let served = backlog.min(cap);
+            backlog -= served;
+            done += served;
+            added.push(lam);
+            if s % 15 == 5 {
+                scrapes.push((s, done, backlog));
+            }
+            let window: Vec<_> = scrapes.iter().filter(|p| p.0 > s - 45).collect();
+            let rate = match (window.first(), window.last()) {
+                (Some(a), Some(b)) if b.0 > a.0 => Some((b.1 - a.1) / (b.0 - a.0) as f64),
+                _ => None,
+            };
+            let irate = match scrapes.as_slice() {
+                [.., a, b] if b.0 > s - 45 => Some((b.1 - a.1) / (b.0 - a.0) as f64),
+                _ => None,
+            };
+            let queued = scrapes.last().map_or(0.0, |p| p.2);
+            Frame {
+                t: s * 1000,
+                offered: Some(added.iter().rev().take(10).sum::<f64>() / 10.0),
+                throughput: rate,
+                throughput_last: irate.filter(|_| last),
+                pending: Some(2.0 + queued),
+                p95: Some(0.1 + queued / 39.0),
+                error_rate: Some(if s >= 55 { 0.9 } else { 0.0 }),
+                sample_s: Some(15.0),
+                rate_window_s: Some(45.0),
+                ..Frame::default()
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn scraped_every_15_s_the_capacity_is_read_from_the_last_interval_even_without_a_plateau() {
+    // The wall at 34 s; the only interval wholly on it ends at 50 s, five seconds before
+    // clients fail: no plateau can be seen, but the work that piled up until then is the wall.
+    let (d, tr) = run(scraped_15s_ramp(true));
+    let (cap, basis) = d.capacity().unwrap_or_else(|| panic!("{tr:#?}"));
+    assert!((cap - 39.0).abs() <= 0.05 * 39.0, "capacity {cap}: {tr:#?}");
+    assert_eq!(basis, summary::CapacityBasis::PiledUp);
+    let c = d.stage(StageId::Decoupled).first_confirmed.unwrap();
+    assert!(
+        c <= 34_000 + 2 * 15_000 + 10_000,
+        "decoupled at {c}: {tr:#?}"
+    );
+    // A rate over three intervals still holds the climb into the wall: read from it alone
+    // the capacity is well short of it, and was not reported at all before.
+    let (d, _) = run(scraped_15s_ramp(false));
+    let (rated, _) = d.capacity().unwrap();
+    assert!(rated < cap - 1.0, "{rated} vs {cap}");
+}

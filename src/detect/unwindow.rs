@@ -26,6 +26,23 @@ pub const MIN_SAMPLES_PER_WINDOW: f64 = 4.0;
 pub const SPAN_SAMPLES: f64 = 3.0;
 pub const MIN_SPAN_S: f64 = 3.0;
 
+/// True when a rate over `window_s` of samples `sample_s` apart holds enough of them to be
+/// read this way. Where it does not, the throughput's figure over its last sample interval
+/// stands in (`Frame::throughput_last`).
+pub fn rebuildable(window_s: Option<f64>, sample_s: f64) -> bool {
+    window_s.is_some_and(|w| sample_s > 0.0 && w >= MIN_SAMPLES_PER_WINDOW * sample_s)
+}
+
+/// The span (s) throughput now covers for samples `sample_s` apart: a few samples where it
+/// is rebuilt from a rate over `window_s`, else the last interval.
+pub fn span_s(window_s: Option<f64>, sample_s: f64) -> f64 {
+    if rebuildable(window_s, sample_s) {
+        (SPAN_SAMPLES * sample_s).max(MIN_SPAN_S)
+    } else {
+        sample_s
+    }
+}
+
 /// The rates seen lately: (time, rate), oldest first.
 #[derive(Clone, Debug, Default)]
 pub struct Unwindow {
@@ -46,7 +63,7 @@ impl Unwindow {
         let (Some(rate), Some(w)) = (rate.filter(|r| r.is_finite()), window_s) else {
             return None;
         };
-        if !(w > 0.0 && sample_s > 0.0 && w >= MIN_SAMPLES_PER_WINDOW * sample_s) {
+        if !(w > 0.0 && rebuildable(Some(w), sample_s)) {
             self.rates.clear();
             return None;
         }

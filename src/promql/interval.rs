@@ -80,6 +80,53 @@ pub fn fitted(text: &str, range: Duration) -> Result<Option<String>, PromqlError
     Ok(changed.then(|| expr.to_string()))
 }
 
+/// The query over the last sample interval alone: every `rate` becomes an `irate`, the
+/// per-second increase between a series' last two samples. With samples seconds apart (a
+/// Prometheus server scraping every 15 s) it is the newest figure the data holds, where a
+/// rate over a few intervals still averages the time before a wall. `None` when the query
+/// reads a range through anything but `rate`/`irate` (an `increase` or `deriv` has no such
+/// form) or reads no range at all.
+pub fn last_interval(text: &str) -> Option<String> {
+    /// Rewrites in place; false when a range is read through another function.
+    fn walk(e: &mut Expr, rates: &mut usize) -> bool {
+        match e {
+            Expr::Call(c) => {
+                let reads_range = c
+                    .args
+                    .args
+                    .iter()
+                    .any(|a| matches!(**a, Expr::MatrixSelector(_)));
+                if reads_range {
+                    match c.func.name {
+                        "rate" | "irate" => {
+                            c.func.name = "irate";
+                            *rates += 1;
+                        }
+                        _ => return false,
+                    }
+                }
+                c.args.args.iter_mut().all(|a| walk(a, rates))
+            }
+            Expr::Aggregate(a) => {
+                walk(&mut a.expr, rates) && a.param.as_mut().is_none_or(|p| walk(p, rates))
+            }
+            Expr::Unary(u) => walk(&mut u.expr, rates),
+            Expr::Binary(b) => walk(&mut b.lhs, rates) && walk(&mut b.rhs, rates),
+            Expr::Paren(p) => walk(&mut p.expr, rates),
+            // A subquery has no per-interval form.
+            Expr::Subquery(_) => false,
+            Expr::MatrixSelector(_)
+            | Expr::NumberLiteral(_)
+            | Expr::StringLiteral(_)
+            | Expr::VectorSelector(_)
+            | Expr::Extension(_) => true,
+        }
+    }
+    let mut expr = super::parse::parse(text).ok()?;
+    let mut rates = 0;
+    (walk(&mut expr, &mut rates) && rates > 0).then(|| expr.to_string())
+}
+
 /// The window the detector differentiates over for samples `interval` apart: three sample
 /// intervals (so a window always holds two or three samples, as Grafana's rate interval does),
 /// never under 10 s (shorter windows at 1 s scrapes only add noise). Whole seconds: a measured
@@ -229,5 +276,22 @@ mod tests {
         assert!(!is_histogram_quantile("sum(rate(x[1m]))"));
         assert!(has_range("sum(rate(x[1m]))"));
         assert!(!has_range("sum(x)"));
+    }
+
+    #[test]
+    fn the_last_interval_is_an_irate_and_only_rates_have_one() {
+        let q =
+            last_interval("sum(rate(a_total{m=\"POST\"}[1m])) - sum(irate(b_total[30s]))").unwrap();
+        assert_eq!(q.matches("irate(").count(), 2, "{q}");
+        assert!(!q.contains(" rate("), "{q}");
+        assert!(q.contains("[1m]"), "{q}");
+        for none in [
+            "sum(increase(x[1m]))",
+            "sum(rate(x[1m])) / sum(deriv(y[1m]))",
+            "sum(x)",
+            "max_over_time(rate(x[1m])[5m:1m])",
+        ] {
+            assert_eq!(last_interval(none), None, "{none}");
+        }
     }
 }

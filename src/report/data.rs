@@ -41,6 +41,9 @@ pub struct Report {
     /// The load at the knee's time in the run's own load unit.
     pub knee_at: Option<Knee>,
     pub capacity_rps: Option<f64>,
+    /// How the capacity was read (absent in earlier versions' reports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_basis: Option<crate::detect::summary::CapacityBasis>,
     /// A closed loop's throughput against its VUs, fitted with the USL.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub concurrency_model: Option<crate::detect::concurrency::ConcurrencyModel>,

@@ -198,6 +198,7 @@ pub fn build(i: &Inputs) -> Report {
         }),
         knee_at: headline::knee_at(state),
         capacity_rps: finite(d.capacity_rps()),
+        capacity_basis: d.capacity().map(|c| c.1),
         // Fitted anew on the whole run (the live one is refitted only every few seconds).
         concurrency_model: d.fit_concurrency(),
         scaling: d.scaling().map(scaling),

@@ -230,8 +230,11 @@ fn knee(o: &mut String, r: &Report, start: i64) {
     let _ = match r.capacity_rps {
         Some(c) => writeln!(
             o,
-            "- Capacity: {} req/s (median throughput on the plateau).",
-            rate(Some(c))
+            "- Capacity: {} req/s ({}).",
+            rate(Some(c)),
+            r.capacity_basis
+                .unwrap_or(crate::detect::summary::CapacityBasis::Plateau)
+                .describe()
         ),
         None => writeln!(o, "- Capacity: not reached (no plateau)."),
     };
