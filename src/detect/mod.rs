@@ -929,7 +929,15 @@ impl Detector {
                 }
             }
         }
-        if let (Some(v), Some(busy)) = (self.level(|f| f.vus), self.level(Frame::in_flight)) {
+        // Requests in flight at the server are a count at one scrape (a handful, read every
+        // 5 s); the client's own rate × p95 is its mean over the last seconds, and no lower:
+        // arrival-rate VUs, each busy with a request, are never taken for thinking VUs.
+        let little = self.level(|f| Some(f.client_rate? * f.client_p95?));
+        let busy = match (self.level(Frame::in_flight), little) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        if let (Some(v), Some(busy)) = (self.level(|f| f.vus), busy) {
             if busy >= 1.0 && v >= 1.0 {
                 self.vus_per_busy.push_back(v / busy);
                 if self.vus_per_busy.len() > 30 {

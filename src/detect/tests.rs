@@ -681,3 +681,28 @@ fn scraped_every_15_s_the_capacity_is_read_from_the_last_interval_even_without_a
     let (rated, _) = d.capacity().unwrap();
     assert!(rated < cap - 1.0, "{rated} vs {cap}");
 }
+
+#[test]
+fn arrival_rate_vus_seen_against_a_gauge_scraped_every_5_s_are_not_taken_for_thinking() {
+    // The same arrival-rate run, its requests in flight read from a server gauge scraped
+    // every 5 s: a count at one instant, often below the mean (one or two where k6 holds two
+    // or three VUs). The client's own rate and p95 say how many are busy on average.
+    let truth = simulate(160, 40.0, |t| 5.0 + 0.5 * t, None, 0.0);
+    let frames: Vec<Frame> = truth
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let scraped = &truth[i - i % 5];
+            Frame {
+                vus: f.pending.map(|p| p.max(1.0).ceil() + 1.0),
+                pending: scraped.pending.map(|p| (p * 0.6).floor()),
+                client_rate: f.throughput,
+                client_p95: f.p95,
+                ..f.clone()
+            }
+        })
+        .collect();
+    let (d, tr) = run(frames);
+    let knee = d.knee.clone().unwrap_or_else(|| panic!("{tr:#?}"));
+    assert_eq!(knee.load_unit, "req/s", "{knee:?}");
+}
