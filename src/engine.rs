@@ -127,16 +127,24 @@ fn fast_companion(s: &Signal, interval: std::time::Duration) -> Option<Signal> {
         }
         Evaluator::Disabled(_) => return None,
     };
+    Some(companion(s, fast_name(&s.def.name), None, eval))
+}
+
+/// A companion of `s` named `name`, its query `query` where that differs from the signal's.
+fn companion(s: &Signal, name: String, query: Option<String>, eval: Evaluator) -> Signal {
     let mut def = s.def.clone();
-    def.name = fast_name(&s.def.name);
-    Some(Signal {
+    def.name = name;
+    if let Some(q) = query {
+        def.query = q;
+    }
+    Signal {
         def,
         eval,
         latest: Vec::new(),
         updated: None,
         error: None,
         range: s.range,
-    })
+    }
 }
 
 /// The last-interval companion of a compiled signal (its rates read as `irate`, see
@@ -158,17 +166,8 @@ fn last_companion(s: &Signal, interval: std::time::Duration) -> Option<Signal> {
         }
         Evaluator::Disabled(_) => return None,
     };
-    let mut def = s.def.clone();
-    def.name = format!("{}{LAST_SUFFIX}", s.def.name);
-    def.query = text;
-    Some(Signal {
-        def,
-        eval,
-        latest: Vec::new(),
-        updated: None,
-        error: None,
-        range: s.range,
-    })
+    let name = format!("{}{LAST_SUFFIX}", s.def.name);
+    Some(companion(s, name, Some(text), eval))
 }
 
 impl Engine {
