@@ -158,8 +158,14 @@ fn last_companion(s: &Signal, interval: std::time::Duration) -> Option<Signal> {
     let eval = match &s.eval {
         Evaluator::Remote => Evaluator::Remote,
         Evaluator::Local(_) => {
-            // Two samples are all it reads: a short window spares the evaluator the rest.
+            // Polled often enough for the detector to rebuild throughput now from the rate,
+            // the figure would go unread: not evaluated every refresh for nothing.
             let window = promql::interval::fast_window(interval);
+            let (w, s) = (window.as_secs_f64(), interval.as_secs_f64());
+            if promql::interval::rebuildable(Some(w), s) {
+                return None;
+            }
+            // Two samples are all it reads: a short window spares the evaluator the rest.
             let short = promql::interval::fitted(&text, window).ok()?;
             let q = promql::compile_local(short.as_deref().unwrap_or(&text)).ok()?;
             Evaluator::Local(Box::new(q))

@@ -17,21 +17,14 @@ use std::collections::VecDeque;
 
 use crate::model::TimeMs;
 
-/// The rate is read this way only when a window holds at least this many samples: with
-/// fewer (a Prometheus server scraping every 15 s behind a 45 s rate), it is a staircase
-/// extrapolated to its window's edges, and its differences say nothing about seconds.
-pub const MIN_SAMPLES_PER_WINDOW: f64 = 4.0;
+/// Whether a rate window holds enough samples to be read this way (see `promql::interval`).
+/// Where it does not, the throughput's figure over its last sample interval stands in
+/// (`Frame::throughput_last`).
+pub use crate::promql::interval::rebuildable;
 
 /// Throughput now is over the last this many samples (at least `MIN_SPAN_S`).
 pub const SPAN_SAMPLES: f64 = 3.0;
 pub const MIN_SPAN_S: f64 = 3.0;
-
-/// True when a rate over `window_s` of samples `sample_s` apart holds enough of them to be
-/// read this way. Where it does not, the throughput's figure over its last sample interval
-/// stands in (`Frame::throughput_last`).
-pub fn rebuildable(window_s: Option<f64>, sample_s: f64) -> bool {
-    window_s.is_some_and(|w| sample_s > 0.0 && w >= MIN_SAMPLES_PER_WINDOW * sample_s)
-}
 
 /// The span (s) throughput now covers for samples `sample_s` apart: a few samples where it
 /// is rebuilt from a rate over `window_s`, else the last interval.
