@@ -162,7 +162,7 @@ fn last_companion(s: &Signal, interval: std::time::Duration) -> Option<Signal> {
             // the figure would go unread: not evaluated every refresh for nothing.
             let window = promql::interval::fast_window(interval);
             let (w, s) = (window.as_secs_f64(), interval.as_secs_f64());
-            if promql::interval::rebuildable(Some(w), s) {
+            if crate::model::sampling::rebuildable(Some(w), s) {
                 return None;
             }
             // Two samples are all it reads: a short window spares the evaluator the rest.

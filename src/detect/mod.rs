@@ -239,6 +239,16 @@ impl Detector {
             .is_some_and(|f| !unwindow::rebuildable(f.rate_window_s, self.sample_s().max(1.0)))
     }
 
+    /// Where throughput now is each sample's last interval: a robust trend over its three or
+    /// so readings takes two equal ones for flat whatever the newest says (an interval that
+    /// straddled a burst's start). True when the newest rose, as `rate_rises` judges it.
+    fn newest_interval_rose(&self) -> bool {
+        self.now_is_last_interval()
+            && self
+                .newest_step(self.now_window())
+                .is_some_and(|r| r >= self.cfg.rise_growth)
+    }
+
     /// How much the newest fresh reading of throughput now rose over the one before it in
     /// `span`, relative and per second of the sample interval.
     fn newest_step(&self, span: Duration) -> Option<f64> {
@@ -279,22 +289,27 @@ impl Detector {
         theil_sen(&pts)
     }
 
+    /// Throughput now for a new frame: rebuilt from its rate (see `unwindow`), or where
+    /// samples are too far apart for that, the last interval's figure, the newest the data
+    /// holds (a 45 s rate of a 15 s scrape still averages the half minute before a wall).
+    fn fill_throughput_now(&mut self, frame: &mut Frame) {
+        let Some(prev) = self.recent.back().map(|f| f.t) else {
+            return;
+        };
+        let s = fresh_s(frame, prev);
+        frame.throughput_now =
+            self.unwindow
+                .push(frame.t, frame.throughput, frame.rate_window_s, s);
+        if !unwindow::rebuildable(frame.rate_window_s, s) {
+            frame.throughput_now = frame.throughput_last;
+        }
+    }
+
     /// Feeds one refresh; returns the stage transitions it caused, in sequence order.
     pub fn step(&mut self, frame: Frame) -> Vec<Transition> {
         let t = frame.t;
         let mut frame = frame;
-        if let Some(prev) = self.recent.back().map(|f| f.t) {
-            let s = fresh_s(&frame, prev);
-            frame.throughput_now = self
-                .unwindow
-                .push(t, frame.throughput, frame.rate_window_s, s);
-            // Samples too far apart to rebuild it from the rate: the last interval's figure
-            // is the newest the data holds (a 45 s rate of a 15 s scrape still averages the
-            // half minute before a wall).
-            if !unwindow::rebuildable(frame.rate_window_s, s) {
-                frame.throughput_now = frame.throughput_last;
-            }
-        }
+        self.fill_throughput_now(&mut frame);
         self.recent.push_back(frame.clone());
         let keep = self.trend_window().max(self.backlog_window()).as_millis() as TimeMs + 1000;
         while self.recent.front().is_some_and(|f| f.t < t - keep) {
@@ -731,14 +746,7 @@ impl Detector {
             Some(_) => trel < self.cfg.rise_growth,
             None => trel < self.cfg.plateau_ratio * load_rel,
         };
-        // Each sample's last interval: a robust trend over its three or so readings takes
-        // two equal ones for flat whatever the newest says (an interval that straddled a
-        // burst's start). The newest must not have risen either, as `rate_rises` judges it.
-        let flat = flat
-            && !(self.now_is_last_interval()
-                && self
-                    .newest_step(self.now_window())
-                    .is_some_and(|r| r >= self.cfg.rise_growth));
+        let flat = flat && !self.newest_interval_rose();
         // Arrivals rising against flat completions leave their excess behind: in the queue
         // when one is in view, else in flight. A plateau starts only once work piles up as
         // `pending_climbs` judges it (rate windows can flatten a few seconds before it does,

@@ -17,10 +17,10 @@ use std::collections::VecDeque;
 
 use crate::model::TimeMs;
 
-/// Whether a rate window holds enough samples to be read this way (see `promql::interval`).
+/// Whether a rate window holds enough samples to be read this way (see `model::sampling`).
 /// Where it does not, the throughput's figure over its last sample interval stands in
 /// (`Frame::throughput_last`).
-pub use crate::promql::interval::rebuildable;
+pub use crate::model::sampling::rebuildable;
 
 /// Throughput now is over the last this many samples (at least `MIN_SPAN_S`).
 pub const SPAN_SAMPLES: f64 = 3.0;
