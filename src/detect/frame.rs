@@ -81,6 +81,12 @@ impl Frame {
         self.queue_lag
     }
 
+    /// True when the samples behind this frame are too far apart for its rate window to be
+    /// differenced (see `model::sampling`): its throughput now is the last interval's figure.
+    pub fn now_is_last_interval(&self) -> bool {
+        !crate::model::sampling::rebuildable(self.rate_window_s, self.sample_s.unwrap_or(1.0))
+    }
+
     /// Throughput now where it could be rebuilt from its rate, else the rate itself.
     pub fn throughput_now(&self) -> Option<f64> {
         self.throughput_now.or(self.throughput)

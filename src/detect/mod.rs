@@ -234,9 +234,7 @@ impl Detector {
     /// True when throughput now is the last sample interval's figure: samples too far apart
     /// to rebuild it from the rate (see `unwindow::rebuildable`).
     fn now_is_last_interval(&self) -> bool {
-        self.recent
-            .back()
-            .is_some_and(|f| !unwindow::rebuildable(f.rate_window_s, self.sample_s().max(1.0)))
+        self.recent.back().is_some_and(Frame::now_is_last_interval)
     }
 
     /// Where throughput now is each sample's last interval: a robust trend over its three or

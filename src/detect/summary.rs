@@ -147,9 +147,7 @@ impl Detector {
             h.partition_point(|f| f.t < err)
                 .min(h.len().saturating_sub(1)),
         );
-        if at.is_some_and(|f| {
-            !super::unwindow::rebuildable(f.rate_window_s, f.sample_s.unwrap_or(1.0))
-        }) {
+        if at.is_some_and(super::Frame::now_is_last_interval) {
             return self.peak_before(err);
         }
         self.now_before(err).or_else(|| self.peak_before(err))
@@ -219,9 +217,8 @@ impl Detector {
             .filter_map(|f| {
                 // Samples too far apart for a rate to leave the climb into the wall behind
                 // before clients fail: their last interval is the wall's own figure.
-                let sparse =
-                    !super::unwindow::rebuildable(f.rate_window_s, f.sample_s.unwrap_or(1.0));
-                f.throughput_now.filter(|_| sparse).or(f.throughput)
+                let last = f.throughput_now.filter(|_| f.now_is_last_interval());
+                last.or(f.throughput)
             })
             .collect();
         span.windows(3)

@@ -523,6 +523,15 @@ fn a_closed_loop_read_through_a_rate_window_decouples_within_ten_seconds_of_the_
     assert_eq!(d.knee.clone().unwrap().load_unit, "VUs");
 }
 
+/// A frame as k6 alone sees it: no server's requests in flight or p95.
+fn client_only(f: Frame) -> Frame {
+    Frame {
+        pending: None,
+        p95: None,
+        ..f
+    }
+}
+
 #[test]
 fn with_only_the_client_in_view_a_closed_loops_vus_are_known_to_think() {
     // The same closed loop seen by k6 alone: no server in view, so its requests in flight
@@ -533,10 +542,8 @@ fn with_only_the_client_in_view_a_closed_loops_vus_are_known_to_think() {
     let frames: Vec<Frame> = closed_loop(120, vus, 32.0, 10)
         .into_iter()
         .map(|f| Frame {
-            pending: None,
-            p95: None,
             offered: f.throughput.map(|x| if f.t > 40_000 { 1.1 * x } else { x }),
-            ..f
+            ..client_only(f)
         })
         .collect();
     let (d, tr) = run(frames);
@@ -576,11 +583,7 @@ fn with_only_the_client_in_view_pending_climbs_from_the_requests_residence_not_t
     let vus = |t: f64| 1.0 + t * 59.0 / 70.0;
     let frames: Vec<Frame> = closed_loop(90, vus, 32.0, 10)
         .into_iter()
-        .map(|f| Frame {
-            pending: None,
-            p95: None,
-            ..f
-        })
+        .map(client_only)
         .collect();
     let (d, tr) = run(frames);
     let p = d.stage(StageId::PendingClimbs);
