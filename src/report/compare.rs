@@ -7,7 +7,8 @@
 //! The noise band is a setting (5% by default) and is widened to the runs' own variation when
 //! that is larger: the median, over both runs' plateaus that kept up with their load, of how
 //! far p95 moved within a held level (`p95_drift`). A change inside the band is "within
-//! noise", whatever its sign; so is a plateau quantile with too few requests above it.
+//! noise", whatever its sign; so is a plateau quantile with too few requests above it, or
+//! one that moved less than its own sampling error (see `sampling_error`).
 
 pub use super::data::{Comparison, DeltaRow, Verdict};
 use super::data::{Plateau, Report};
@@ -30,6 +31,39 @@ const ABOVE: f64 = 15.0;
 fn enough(p: &Plateau, q: f64) -> bool {
     p.achieved_rps
         .is_none_or(|r| r * p.duration_s * (1.0 - q) >= ABOVE)
+}
+
+/// Standard errors a quantile's sampling band spans (about 95% of runs of the same service).
+const Z: f64 = 2.0;
+
+/// How far the plateau's quantile `q` moves from run to run of the same service by sampling
+/// alone: the rank of a quantile of n requests is uncertain by √(q(1−q)/n), and a rank maps
+/// to a latency through the tail's slope, read from the next higher quantile as a shifted
+/// exponential, v(q) = a − s·ln(1−q), the shape queueing latency takes (so the slope at q is
+/// s/(1−q)). A p50 of 240 requests from a 100 ms exponential service moves by ±19%; a
+/// 5% band would call half of such reruns worse. None when the count or the tail is unknown.
+fn sampling_error(p: &Plateau, q: f64) -> Option<f64> {
+    let n = p.achieved_rps? * p.duration_s;
+    let l = p.latency?;
+    let v = quantile_of(&l, q)?;
+    let (qh, vh) = [(0.9, l.p90), (0.95, l.p95), (0.99, l.p99), (0.999, l.p99_9)]
+        .into_iter()
+        .find_map(|(qh, vh)| Some((qh, vh?)).filter(|_| qh > q))?;
+    if n < 1.0 || vh <= v {
+        return None;
+    }
+    let s = (vh - v) / ((1.0 - q) / (1.0 - qh)).ln();
+    Some(Z * s * (q / ((1.0 - q) * n)).sqrt())
+}
+
+fn quantile_of(l: &super::data::Quantiles, q: f64) -> Option<f64> {
+    match q {
+        q if q == 0.5 => l.p50,
+        q if q == 0.9 => l.p90,
+        q if q == 0.95 => l.p95,
+        q if q == 0.99 => l.p99,
+        _ => None,
+    }
 }
 
 /// Differences smaller than these are noise whatever the share (a 0.2 ms p50 that doubles).
@@ -136,6 +170,13 @@ fn plateau_rows(base: &Report, cur: &Report, band: f64) -> Vec<DeltaRow> {
             let mut row = judge(m, Some(b.load), "s", (x, y), false, band);
             if row.verdict != Verdict::NotCompared && !(enough(b, q) && enough(c, q)) {
                 row.verdict = Verdict::WithinNoise;
+            }
+            // Two runs' quantiles each carry their own sampling error.
+            let sampled = sampling_error(b, q).zip(sampling_error(c, q));
+            if let (Some((eb, ec)), Some(x), Some(y)) = (sampled, x, y) {
+                if (y - x).abs() <= eb.hypot(ec) {
+                    row.verdict = Verdict::WithinNoise;
+                }
             }
             rows.push(row);
         }
@@ -343,6 +384,40 @@ mod tests {
             Verdict::WithinNoise
         );
         assert!((c.row("p99", Some(20.0)).unwrap().change.unwrap() - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_plateau_quantile_within_its_sampling_error_is_noise_and_beyond_it_is_judged() {
+        // 12 req/s for 20 s from a 100 ms exponential service: p50 69 ms, p90 230 ms.
+        let plateau = |p50: f64, n_s: f64| {
+            report(json!({
+                "plateau_rule": {"tolerance": 0.05, "min_s": 10.0},
+                "plateaus": [{"load": 12.0, "load_unit": "req/s", "achieved_rps": 12.0,
+                              "duration_s": n_s,
+                              "latency": {"p50": p50, "p90": 0.230, "p95": 0.300, "p99": 0.46}}],
+            }))
+        };
+        let verdict = |a: &Report, b: &Report| {
+            compare(a, b, ("a", "b"), DEFAULT_NOISE)
+                .row("p50", Some(12.0))
+                .unwrap()
+                .verdict
+        };
+        // 240 requests each: a 15% higher p50 is within two standard errors (±26%).
+        assert_eq!(
+            verdict(&plateau(0.069, 20.0), &plateau(0.0795, 20.0)),
+            Verdict::WithinNoise
+        );
+        // 24,000 requests each: the same 15% is far outside (±2.6%).
+        assert_eq!(
+            verdict(&plateau(0.069, 2000.0), &plateau(0.0795, 2000.0)),
+            Verdict::Worse
+        );
+        // And a doubled p50 stands out of 240 requests too.
+        assert_eq!(
+            verdict(&plateau(0.069, 20.0), &plateau(0.138, 20.0)),
+            Verdict::Worse
+        );
     }
 
     #[test]
