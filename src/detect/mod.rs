@@ -442,9 +442,16 @@ impl Detector {
             Some((b, s)) => (b, s, "backlog"),
             None if self.vus_known_as_load() && !self.open_seen => return None,
             None => {
-                let level = self.level(Frame::concurrency)?;
-                let slope = self.trend(self.backlog_window(), Frame::concurrency)?;
-                (level, slope, "requests in flight")
+                // An arrival-rate test's busy VUs count its requests in flight directly,
+                // where rate × p95 is an estimate read over a rate window.
+                let pool = self.level(|f| f.pending).is_none() && self.vus_seen_as_pool();
+                let (get, what): (Field, _) = match pool {
+                    true => (|f| f.vus, "busy VUs"),
+                    false => (Frame::concurrency, "requests in flight"),
+                };
+                let level = self.level(get)?;
+                let slope = self.trend(self.backlog_window(), get)?;
+                (level, slope, what)
             }
         };
         (offered >= self.cfg.min_rate
@@ -596,6 +603,12 @@ impl Detector {
 
     fn vus_known_as_load(&self) -> bool {
         self.level(|f| f.vus).is_some() && self.vus_seen_thinking()
+    }
+
+    /// VUs were seen, while healthy, to be about as many as the requests in flight: an
+    /// arrival-rate test's pool, each busy VU one request (or iteration) under way.
+    fn vus_seen_as_pool(&self) -> bool {
+        median(self.vus_per_busy.iter().copied()).is_some_and(|r| r <= 1.5)
     }
 
     /// VUs were seen, while healthy, to outnumber the requests in flight.

@@ -709,3 +709,39 @@ fn arrival_rate_vus_seen_against_a_gauge_scraped_every_5_s_are_not_taken_for_thi
     let knee = d.knee.clone().unwrap_or_else(|| panic!("{tr:#?}"));
     assert_eq!(knee.load_unit, "req/s", "{knee:?}");
 }
+
+#[test]
+fn with_only_the_client_in_view_an_arrival_rate_tests_busy_vus_show_the_decoupling() {
+    // k6 alone on an arrival-rate ramp, 5 → 80 req/s over 60 s against 40 req/s (crossed at
+    // 28 s), its rates over 10 s. Each busy VU is one request under way: they grow by
+    // arrivals minus completions at once, where rate × p95 waits on a latency window.
+    let frames = windowed(75, |_| 40.0, 10, |t| 5.0 + 1.25 * t);
+    let mut late = std::collections::VecDeque::new();
+    let frames: Vec<Frame> = frames
+        .into_iter()
+        .map(|f| {
+            let (busy, backlog) = (f.pending.unwrap(), f.queue_lag.unwrap());
+            late.push_back(backlog);
+            if late.len() > 10 {
+                late.pop_front();
+            }
+            let queued = late.iter().sum::<f64>() / late.len() as f64;
+            Frame {
+                vus: Some(busy.round().max(1.0)),
+                client_rate: f.throughput,
+                client_p95: Some(0.1 + queued / 40.0),
+                offered_from: Some("k6_offered".into()),
+                queue_lag: None,
+                ..client_only(f)
+            }
+        })
+        .collect();
+    let (d, tr) = run(frames);
+    let dec = d.stage(StageId::Decoupled);
+    let c = dec.first_confirmed.unwrap_or_else(|| panic!("{tr:#?}"));
+    assert!(
+        c <= 28_000 + 7_000,
+        "decoupled confirmed at {c} ms: {tr:#?}"
+    );
+    assert!(dec.first_evidence.starts_with("busy VUs grow"), "{tr:#?}");
+}
