@@ -42,10 +42,9 @@ const Z: f64 = 2.0;
 /// exponential, v(q) = a − s·ln(1−q), the shape queueing latency takes (so the slope at q is
 /// s/(1−q)). A p50 of 240 requests from a 100 ms exponential service moves by ±19%; a
 /// 5% band would call half of such reruns worse. None when the count or the tail is unknown.
-fn sampling_error(p: &Plateau, q: f64) -> Option<f64> {
+fn sampling_error(p: &Plateau, q: f64, v: f64) -> Option<f64> {
     let n = p.achieved_rps? * p.duration_s;
     let l = p.latency?;
-    let v = quantile_of(&l, q)?;
     let (qh, vh) = [(0.9, l.p90), (0.95, l.p95), (0.99, l.p99), (0.999, l.p99_9)]
         .into_iter()
         .find_map(|(qh, vh)| Some((qh, vh?)).filter(|_| qh > q))?;
@@ -54,16 +53,6 @@ fn sampling_error(p: &Plateau, q: f64) -> Option<f64> {
     }
     let s = (vh - v) / ((1.0 - q) / (1.0 - qh)).ln();
     Some(Z * s * (q / ((1.0 - q) * n)).sqrt())
-}
-
-fn quantile_of(l: &super::data::Quantiles, q: f64) -> Option<f64> {
-    match q {
-        q if q == 0.5 => l.p50,
-        q if q == 0.9 => l.p90,
-        q if q == 0.95 => l.p95,
-        q if q == 0.99 => l.p99,
-        _ => None,
-    }
 }
 
 /// Differences smaller than these are noise whatever the share (a 0.2 ms p50 that doubles).
@@ -172,9 +161,9 @@ fn plateau_rows(base: &Report, cur: &Report, band: f64) -> Vec<DeltaRow> {
                 row.verdict = Verdict::WithinNoise;
             }
             // Two runs' quantiles each carry their own sampling error.
-            let sampled = sampling_error(b, q).zip(sampling_error(c, q));
-            if let (Some((eb, ec)), Some(x), Some(y)) = (sampled, x, y) {
-                if (y - x).abs() <= eb.hypot(ec) {
+            if let (Some(x), Some(y)) = (x, y) {
+                let sampled = sampling_error(b, q, x).zip(sampling_error(c, q, y));
+                if sampled.is_some_and(|(eb, ec)| (y - x).abs() <= eb.hypot(ec)) {
                     row.verdict = Verdict::WithinNoise;
                 }
             }
