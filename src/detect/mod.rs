@@ -466,16 +466,34 @@ impl Detector {
         if !self.open_loop() {
             return None;
         }
-        self.ratio_decoupling().or_else(|| {
-            let (offered, backlog, slope, what) = self.backlog_decoupling()?;
-            Some(format!(
-                "{what} grow{} {slope:.1}/s ({backlog:.0} now): completions ≈ {:.0}% of offered {} req/s{}",
-                if what == "backlog" { "s" } else { "" },
-                (1.0 - slope / offered).max(0.0) * 100.0,
-                fmt_rate(offered),
-                self.sources_note()
-            ))
-        })
+        self.ratio_decoupling()
+            .or_else(|| {
+                let (offered, backlog, slope, what) = self.backlog_decoupling()?;
+                Some(format!(
+                    "{what} grow{} {slope:.1}/s ({backlog:.0} now): completions ≈ {:.0}% of offered {} req/s{}",
+                    if what == "backlog" { "s" } else { "" },
+                    (1.0 - slope / offered).max(0.0) * 100.0,
+                    fmt_rate(offered),
+                    self.sources_note()
+                ))
+            })
+            .or_else(|| self.residence_decoupling())
+    }
+
+    /// An open loop with no queue in view: requests in flight that climb while each stays
+    /// twice its best time (`pending_climbs`) are arrivals outrunning completions, since in
+    /// flight grows by their difference (Little's law). A shortfall too small for the rates
+    /// to tell apart within their noise shows there first, and the stage it causes cannot
+    /// come before it.
+    fn residence_decoupling(&self) -> Option<String> {
+        if self.queue_visible() || !self.offered_is_load() {
+            return None;
+        }
+        let piling = self.pending_climbs()?;
+        Some(format!(
+            "{piling}: arrivals outrun completions{}",
+            self.sources_note()
+        ))
     }
 
     /// Where the load and throughput figures came from, when not from signals that carry
