@@ -236,7 +236,47 @@ impl Detector {
     /// The lag is found from the data: while healthy, throughput is proportional to the load,
     /// and only the right lag makes their ratio constant across a ramp (a wrong one makes it
     /// drift with the load).
+    ///
+    /// In req/s it is never above the most completions per second seen: below the knee completions follow the load, so a load never completed lies
+    /// past it. A burst that jumps the wall has its onset far above; with no capacity to
+    /// meet, that bound is the knee (`None` where it does not bind: the onset load stands).
     pub fn knee_model(&self, vus: bool) -> Option<f64> {
+        let line = self.knee_line(vus);
+        if vus {
+            return line;
+        }
+        let Some(peak) = self.completions_peak() else {
+            return line;
+        };
+        match line {
+            Some(k) => Some(k.min(peak)),
+            None => self
+                .knee
+                .as_ref()
+                .and_then(|k| k.offered_rps)
+                .filter(|&onset| onset > peak)
+                .map(|_| peak),
+        }
+    }
+
+    /// The most completions per second any throughput reading showed: the throughput's and
+    /// its last interval's over the run, the client's own rate before any request failed
+    /// (it counts failed requests too).
+    fn completions_peak(&self) -> Option<f64> {
+        let err = self.stage(StageId::ErrorsVisible).first_onset;
+        self.history
+            .iter()
+            .flat_map(|f| {
+                let client = f.client_rate.filter(|_| err.is_none_or(|e| f.t < e));
+                [f.throughput, f.throughput_last, client]
+            })
+            .flatten()
+            .filter(|v| v.is_finite())
+            .reduce(f64::max)
+    }
+
+    /// Where the healthy line meets the capacity (see `knee_model`).
+    fn knee_line(&self, vus: bool) -> Option<f64> {
         let cap = self.capacity_rps()?;
         let onset = self.piling_onset()?;
         let h = &self.history;

@@ -773,3 +773,28 @@ fn a_step_just_past_the_wall_decouples_once_requests_in_flight_pile_up() {
     );
     assert!(pend.is_some_and(|p| dec <= p), "{tr:#?}");
 }
+
+#[test]
+fn a_burst_that_jumps_the_wall_puts_the_knee_at_most_at_the_completions_seen() {
+    // 15 req/s, then 70 from 30 s on against 40 req/s, read every second, and clients fail
+    // at once: no plateau and nothing piled up before the first error, so no capacity. The
+    // onset's load is the burst's 70; completions never passed 40, so neither did the knee.
+    let offered = |t: f64| if t < 30.0 { 15.0 } else { 70.0 };
+    let frames: Vec<Frame> = windowed(36, |_| 40.0, 1, offered)
+        .into_iter()
+        .map(|f| Frame {
+            eof_errors: Some(if f.t < 30_000 {
+                0.0
+            } else {
+                10.0 + f.t as f64 / 1000.0
+            }),
+            ..f
+        })
+        .collect();
+    let (d, tr) = run(frames);
+    assert_eq!(d.capacity_rps(), None, "{tr:#?}");
+    let onset = d.knee.as_ref().and_then(|k| k.offered_rps);
+    assert!(onset.is_some_and(|o| o > 60.0), "{onset:?}: {tr:#?}");
+    let knee = d.knee_model(false).unwrap_or_else(|| panic!("{tr:#?}"));
+    assert!((knee - 40.0).abs() <= 1.0, "knee {knee}");
+}

@@ -41,7 +41,8 @@ const Z: f64 = 2.0;
 /// to a latency through the tail's slope, read from the next higher quantile as a shifted
 /// exponential, v(q) = a − s·ln(1−q), the shape queueing latency takes (so the slope at q is
 /// s/(1−q)). A p50 of 240 requests from a 100 ms exponential service moves by ±19%; a
-/// 5% band would call half of such reruns worse. None when the count or the tail is unknown.
+/// 5% band would call about a third of such reruns worse. None when the count or the tail
+/// is unknown.
 fn sampling_error(p: &Plateau, q: f64, v: f64) -> Option<f64> {
     let n = p.achieved_rps? * p.duration_s;
     let l = p.latency?;
