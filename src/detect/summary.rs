@@ -237,7 +237,8 @@ impl Detector {
     /// and only the right lag makes their ratio constant across a ramp (a wrong one makes it
     /// drift with the load).
     ///
-    /// In req/s it is never above the most completions per second seen: below the knee completions follow the load, so a load never completed lies
+    /// In req/s it is never above the most completions per second seen before clients
+    /// failed: below the knee completions follow the load, so a load never completed lies
     /// past it. A burst that jumps the wall has its onset far above; with no capacity to
     /// meet, that bound is the knee (`None` where it does not bind: the onset load stands).
     pub fn knee_model(&self, vus: bool) -> Option<f64> {
@@ -259,16 +260,24 @@ impl Detector {
         }
     }
 
-    /// The most completions per second any throughput reading showed: the throughput's and
-    /// its last interval's over the run, the client's own rate before any request failed
-    /// (it counts failed requests too).
+    /// The most completions per second any throughput reading showed before clients failed:
+    /// once they fail, a service may count its failed answers as completions, and the
+    /// client's rate counts them too. A rate over a window still averages the time before the
+    /// first error for half a window after it, so it is read that much longer.
     fn completions_peak(&self) -> Option<f64> {
         let err = self.stage(StageId::ErrorsVisible).first_onset;
+        let before = |t: i64, grace_s: f64| {
+            err.is_none_or(|e| t < e.saturating_add((grace_s * 1000.0) as i64))
+        };
         self.history
             .iter()
             .flat_map(|f| {
-                let client = f.client_rate.filter(|_| err.is_none_or(|e| f.t < e));
-                [f.throughput, f.throughput_last, client]
+                let half = f.rate_window_s.unwrap_or(0.0) / 2.0;
+                [
+                    f.throughput.filter(|_| before(f.t, half)),
+                    f.throughput_last.filter(|_| before(f.t, 0.0)),
+                    f.client_rate.filter(|_| before(f.t, 0.0)),
+                ]
             })
             .flatten()
             .filter(|v| v.is_finite())
