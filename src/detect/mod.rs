@@ -756,25 +756,7 @@ impl Detector {
         let rising = self.rising_load();
         let held = rising.is_none().then(|| self.overload_held()).flatten();
         let (name, load_rel, first, last) = rising.or(held.map(|o| ("offered", 0.0, o, o)))?;
-        // Load's trend over the long window (it must really be rising); throughput's over a
-        // short one: throughput now where it could be rebuilt, so a wall shows within a few
-        // samples, else the rate's over the backlog window, once that has filled with it.
-        let w = self.backlog_window();
-        let (w, tslope) = match self.recent.back().and_then(|f| f.throughput_now) {
-            // It trails the wall by its span only: a longer window would still hold the climb
-            // into the wall.
-            Some(_) => (
-                self.now_window(),
-                self.trend(self.now_window(), Frame::throughput_now)?,
-            ),
-            None => (w, self.trend(w, |f| f.throughput)?),
-        };
-        let trel = tslope / tput;
-        let flat = match held {
-            // Not rising, as `rate_rises` judges it.
-            Some(_) => trel < self.cfg.rise_growth,
-            None => trel < self.cfg.plateau_ratio * load_rel,
-        };
+        let (w, trel, flat, tput) = self.throughput_flat(tput, held.is_some(), load_rel)?;
         let flat = flat && !self.newest_interval_rose();
         // Arrivals rising against flat completions leave their excess behind: in the queue
         // when one is in view, else in flight. A plateau starts only once work piles up as
@@ -818,6 +800,52 @@ impl Detector {
                 trel * 100.0,
                 self.sources_note()
             )
+        })
+    }
+
+    /// Whether throughput stopped growing: (the window judged, its relative trend, flat, the
+    /// level judged). Flat is not rising, as `rate_rises` judges it, where the load is `held`
+    /// above it; else growing by less than `plateau_ratio` of the load's relative trend
+    /// `load_rel`.
+    ///
+    /// Load's trend is over the long window (it must really be rising); throughput's over a
+    /// short one: throughput now (`tput`) where it could be rebuilt, so a wall shows within a
+    /// few samples, else the rate's over the backlog window, once that has filled with it.
+    fn throughput_flat(
+        &self,
+        tput: f64,
+        held: bool,
+        load_rel: f64,
+    ) -> Option<(Duration, f64, bool, f64)> {
+        let is_flat = |trel: f64| match held {
+            true => trel < self.cfg.rise_growth,
+            false => trel < self.cfg.plateau_ratio * load_rel,
+        };
+        let w = self.backlog_window();
+        let rate = || {
+            let level = self.level(|f| f.throughput).filter(|l| *l > 0.0)?;
+            Some((w, self.trend(w, |f| f.throughput)? / level, level))
+        };
+        if self.recent.back().and_then(|f| f.throughput_now).is_none() {
+            let (w, trel, level) = rate()?;
+            return Some((w, trel, is_flat(trel), level));
+        }
+        // Throughput now trails the wall by its span only: a longer window would still
+        // hold the climb into the wall.
+        let now = self.now_window();
+        let trel = self.trend(now, Frame::throughput_now)? / tput;
+        if is_flat(trel) {
+            return Some((now, trel, true, tput));
+        }
+        // Rebuilt from two differences of rates, it swings by w/d times their jitter (a
+        // counter polled a little early or late): the rate itself, once its window is past
+        // the wall, is flat where it swings. (Not where throughput now is the last
+        // interval's: a rate over a few sparse samples still holds the time before the
+        // wall, and falls once clients give up.)
+        let sparse = self.recent.back().is_some_and(Frame::now_is_last_interval);
+        Some(match rate().filter(|&(_, r, _)| !sparse && is_flat(r)) {
+            Some((w, r, level)) => (w, r, true, level),
+            None => (now, trel, false, tput),
         })
     }
 
