@@ -480,16 +480,23 @@ impl Detector {
             .or_else(|| self.residence_decoupling())
     }
 
-    /// An open loop with no queue in view: requests in flight that climb while each stays
-    /// twice its best time (`pending_climbs`) are arrivals outrunning completions, since in
-    /// flight grows by their difference (Little's law). A shortfall too small for the rates
-    /// to tell apart within their noise shows there first, and the stage it causes cannot
-    /// come before it.
+    /// An open loop: requests in flight that climb while each stays twice its best time
+    /// (`residence_climbs`, what `pending_climbs` judges without a queue) are arrivals
+    /// outrunning completions, since in flight grows by their difference (Little's law). A
+    /// shortfall too small for the rates to tell apart within their noise shows there first,
+    /// and the stage it causes cannot come before it. With a queue in view as well, the
+    /// requests in flight count the queued ones too: the same evidence.
     fn residence_decoupling(&self) -> Option<String> {
-        if self.queue_visible() || !self.offered_is_load() {
+        if !self.offered_is_load() {
             return None;
         }
-        let piling = self.pending_climbs()?;
+        // With a queue in view, the work must pile up there: a service whose latency rises
+        // with utilisation holds more requests in flight while its queue stays empty.
+        let queued = |(b, slope): (f64, f64)| b >= self.cfg.min_backlog && slope > 0.0;
+        if self.queue_visible() && !self.backlog_growth().is_some_and(queued) {
+            return None;
+        }
+        let piling = self.residence_climbs()?;
         Some(format!(
             "{piling}: arrivals outrun completions{}",
             self.sources_note()
@@ -678,6 +685,13 @@ impl Detector {
                 )
             });
         }
+        self.residence_climbs()
+    }
+
+    /// Requests in flight climbing while each stays `residence_factor` times its best time:
+    /// work piling up in front of the service, read without a queue.
+    fn residence_climbs(&self) -> Option<String> {
+        let w = self.backlog_window();
         let pending = self.level(Frame::concurrency)?;
         let tput = self.level(|f| f.throughput)?;
         let best = self.best_residence?;
