@@ -81,6 +81,10 @@ pub const MAX_FRAMES: usize = 20_000;
 /// Reads one number of a frame.
 type Field = fn(&Frame) -> Option<f64>;
 
+/// VUs per request in flight above which the VUs think between requests (a closed loop's
+/// load); at or below it they are an arrival-rate test's pool, each busy with one.
+const THINKING: f64 = 1.5;
+
 pub struct Detector {
     pub cfg: DetectConfig,
     pub stages: Vec<Stage>,
@@ -601,7 +605,12 @@ impl Detector {
     /// while healthy they outnumber the requests in flight; an arrival-rate test's VUs are
     /// about as many as those in flight. Unknown (no healthy samples) counts as load.
     fn vus_drive_load(&self) -> bool {
-        median(self.vus_per_busy.iter().copied()).is_none_or(|r| r > 1.5)
+        self.vus_per_busy().is_none_or(|r| r > THINKING)
+    }
+
+    /// VUs per request in flight, the median over the healthy samples seen.
+    fn vus_per_busy(&self) -> Option<f64> {
+        median(self.vus_per_busy.iter().copied())
     }
 
     /// Whether this run's load is its VUs (a closed loop), as far as the data shows yet:
@@ -633,12 +642,12 @@ impl Detector {
     /// VUs were seen, while healthy, to be about as many as the requests in flight: an
     /// arrival-rate test's pool, each busy VU one request (or iteration) under way.
     fn vus_seen_as_pool(&self) -> bool {
-        median(self.vus_per_busy.iter().copied()).is_some_and(|r| r <= 1.5)
+        self.vus_per_busy().is_some_and(|r| r <= THINKING)
     }
 
     /// VUs were seen, while healthy, to outnumber the requests in flight.
     fn vus_seen_thinking(&self) -> bool {
-        median(self.vus_per_busy.iter().copied()).is_some_and(|r| r > 1.5)
+        self.vus_per_busy().is_some_and(|r| r > THINKING)
     }
 
     fn decoupled(&self) -> Option<String> {
@@ -856,7 +865,7 @@ impl Detector {
         // the wall, is flat where it swings. (Not where throughput now is the last
         // interval's: a rate over a few sparse samples still holds the time before the
         // wall, and falls once clients give up.)
-        let sparse = self.recent.back().is_some_and(Frame::now_is_last_interval);
+        let sparse = self.now_is_last_interval();
         Some(match rate().filter(|&(_, r, _)| !sparse && is_flat(r)) {
             Some((w, r, level)) => (w, r, true, level),
             None => (now, trel, false, tput),
