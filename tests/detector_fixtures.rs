@@ -283,8 +283,9 @@ fn closed_loop_vu_ramp_decouples_before_the_plateau() {
     let at = slitop::report::headline::knee_at(&s).unwrap();
     assert_eq!(at.load_unit, "VUs", "{at:?}");
     // 60 VUs thinking 0.5 s against 40 req/s: the wall is at 40 × (0.5 + 0.1) = 24 VUs.
+    // Within the goal of 10%, from the healthy throughput per VU.
     let knee = at.load.unwrap();
-    assert!((knee - 24.0).abs() / 24.0 < 0.15, "knee {knee} VUs");
+    assert!((knee - 24.0).abs() / 24.0 < 0.1, "knee {knee} VUs");
 }
 
 /// A VU ramp whose queue's arrivals outran its completions for many refreshes while VUs were
@@ -297,8 +298,10 @@ fn a_closed_loop_whose_queue_arrivals_outran_completions_keeps_its_knee_in_vus()
     assert_eq!(s.detector.knee.clone().unwrap().load_unit, "VUs");
     let at = slitop::report::headline::knee_at(&s).unwrap();
     assert_eq!(at.load_unit, "VUs", "{at:?}");
+    // The healthy throughput per VU, each reading over the mean VUs of its own window, puts
+    // it within 5%; a lag guessed between throughput and VUs had it 7% high.
     let knee = at.load.unwrap();
-    assert!((knee - 19.4).abs() / 19.4 < 0.1, "knee {knee} VUs");
+    assert!((knee - 19.4).abs() / 19.4 < 0.05, "knee {knee} VUs");
 }
 
 #[test]

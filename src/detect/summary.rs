@@ -242,10 +242,10 @@ impl Detector {
     /// past it. A burst that jumps the wall has its onset far above; with no capacity to
     /// meet, that bound is the knee (`None` where it does not bind: the onset load stands).
     pub fn knee_model(&self, vus: bool) -> Option<f64> {
-        let line = self.knee_line(vus);
         if vus {
-            return line;
+            return self.knee_per_vu().or_else(|| self.knee_line(true));
         }
+        let line = self.knee_line(false);
         let Some(peak) = self.completions_peak() else {
             return line;
         };
@@ -282,6 +282,15 @@ impl Detector {
             .flatten()
             .filter(|v| v.is_finite())
             .reduce(f64::max)
+    }
+
+    /// A closed loop's knee from its healthy throughput per VU (`per_vu::Line`: each reading
+    /// divided by the mean VUs over its own rate window, so no lag between the two is
+    /// guessed): the VUs whose healthy throughput is the capacity.
+    fn knee_per_vu(&self) -> Option<f64> {
+        let cap = self.capacity_rps()?;
+        let per_vu = self.line.level().filter(|l| *l > 0.0)?;
+        cap.is_finite().then(|| cap / per_vu)
     }
 
     /// Where the healthy line meets the capacity (see `knee_model`).
