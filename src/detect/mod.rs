@@ -585,12 +585,16 @@ impl Detector {
         let (eff, _) = self.per_vu()?;
         // The load grew: the VUs now against those the line was last met over.
         let now = self.level(|f| f.vus)?;
-        (tput >= self.cfg.min_rate
-            && eff < self.cfg.efficiency_drop * line
-            && now >= self.cfg.vu_growth * on_line)
+        let bar = self.cfg.efficiency_drop * line;
+        // Per VU over the rate's window, or over the last few seconds alone (the sooner).
+        let (eff, over) = match self.per_vu_now() {
+            Some(e) if e < bar && eff >= bar => (e, " over the last seconds"),
+            _ => (eff, ""),
+        };
+        (tput >= self.cfg.min_rate && eff < bar && now >= self.cfg.vu_growth * on_line)
             .then(|| {
                 format!(
-                    "throughput per VU {:.2} req/s, {:.0}% of its healthy {:.2} (last met at {:.0} VUs); now {:.0} VUs, {} req/s",
+                    "throughput per VU{over} {:.2} req/s, {:.0}% of its healthy {:.2} (last met at {:.0} VUs); now {:.0} VUs, {} req/s",
                     eff,
                     eff / line * 100.0,
                     line,
@@ -1045,11 +1049,10 @@ impl Detector {
         if let (Some(tp), Some((e, v))) = (self.level(|f| f.throughput), self.per_vu()) {
             // Only where the VUs being added cannot lift the reading past the margin the
             // bar allows: a bar learned above the line fires decoupled early.
-            let unbiased = self
-                .ramp_bias()
-                .is_some_and(|b| b <= 1.0 - self.cfg.efficiency_drop);
+            let bias = self.ramp_bias();
+            let unbiased = bias.is_some_and(|b| b <= 1.0 - self.cfg.efficiency_drop);
             if tp >= min_rate && v >= self.cfg.min_vus && unbiased {
-                self.line.learn(e, v);
+                self.line.learn(e, v, bias.unwrap_or(0.0));
             }
         }
     }

@@ -26,6 +26,9 @@ const LINE_MIN: usize = LINE_READINGS;
 #[derive(Clone, Debug, Default)]
 pub struct Line {
     readings: VecDeque<f64>,
+    /// The same readings less what the VUs added over each window lifted them by (one
+    /// request per VU added): the healthy rate of the VUs themselves, which the knee is in.
+    unlifted: VecDeque<f64>,
     /// Mean VUs over the rate window of the last healthy reading at or above the line.
     pub vus_on_line: Option<f64>,
 }
@@ -41,10 +44,21 @@ impl Line {
         median(self.readings.iter().copied())
     }
 
-    pub fn learn(&mut self, per_vu: f64, vus: f64) {
+    /// The unlifted line (see `unlifted`), once the line has its readings.
+    pub fn unlifted_level(&self) -> Option<f64> {
+        self.level()?;
+        median(self.unlifted.iter().copied())
+    }
+
+    /// A healthy reading, the VUs it is per, and the share of it the VUs added over its
+    /// window account for (`Detector::ramp_bias`).
+    pub fn learn(&mut self, per_vu: f64, vus: f64, lift: f64) {
         self.readings.push_back(per_vu);
+        self.unlifted
+            .push_back(per_vu * (1.0 - lift.clamp(0.0, 1.0)));
         if self.readings.len() > LINE_READINGS {
             self.readings.pop_front();
+            self.unlifted.pop_front();
         }
         if self.level().is_none_or(|l| per_vu >= l) {
             self.vus_on_line = Some(vus);
@@ -104,6 +118,42 @@ impl Detector {
     fn per_vu_of(&self, f: &Frame) -> Option<(f64, f64)> {
         let v = self.window_vus(f).filter(|v| *v > 0.0)?;
         Some((f.throughput? / v, v)).filter(|x| x.0.is_finite())
+    }
+
+    /// Throughput now (see `unwindow`) per VU over its own span: each reading divided by the
+    /// mean VUs of the seconds it covers. Past the wall it falls as the VUs grow, at once,
+    /// where the rate's figure falls only as its window fills with the time past the wall
+    /// (a tenth of a 10 s window holds a twentieth of the shortfall). Median of the last
+    /// three refreshes; None where throughput now is not rebuilt.
+    pub(super) fn per_vu_now(&self) -> Option<f64> {
+        let vals: Vec<f64> = self
+            .recent
+            .iter()
+            .rev()
+            .take(3)
+            .filter_map(|f| {
+                let tp = f.throughput_now.filter(|_| !f.now_is_last_interval())?;
+                let span = super::unwindow::span_s(f.rate_window_s, f.sample_s.unwrap_or(1.0));
+                let v = self.mean_vus(f.t - (span * 1000.0) as TimeMs, f.t)?;
+                Some(tp / v).filter(|x| x.is_finite() && v > 0.0)
+            })
+            .collect();
+        if vals.len() < 3 {
+            return None;
+        }
+        median(vals.iter().copied())
+    }
+
+    /// Mean VUs of the frames with `from < t <= to`; None when the history starts after `from`.
+    fn mean_vus(&self, from: TimeMs, to: TimeMs) -> Option<f64> {
+        let h = &self.history;
+        if h.first().is_none_or(|g| g.t > from) {
+            return None;
+        }
+        let i = h.partition_point(|g| g.t <= from);
+        let j = h.partition_point(|g| g.t <= to);
+        let vals: Vec<f64> = h[i..j].iter().filter_map(|g| g.vus).collect();
+        (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64)
     }
 
     /// Throughput per VU now and the VUs it is per: medians of the last three refreshes, as

@@ -289,7 +289,7 @@ impl Detector {
     /// guessed): the VUs whose healthy throughput is the capacity.
     fn knee_per_vu(&self) -> Option<f64> {
         let cap = self.capacity_rps()?;
-        let per_vu = self.line.level().filter(|l| *l > 0.0)?;
+        let per_vu = self.line.unlifted_level().filter(|l| *l > 0.0)?;
         cap.is_finite().then(|| cap / per_vu)
     }
 

@@ -801,3 +801,40 @@ fn a_burst_that_jumps_the_wall_puts_the_knee_at_most_at_the_completions_seen() {
     let knee = d.knee_model(false).unwrap_or_else(|| panic!("{tr:#?}"));
     assert!((knee - 40.0).abs() <= 1.0, "knee {knee}");
 }
+
+#[test]
+fn a_closed_loop_past_its_wall_decouples_from_the_last_seconds_not_a_window_later() {
+    // VUs 2 → 98 over 120 s, each VU 1/(0.1 s + 0.5 s think) req/s while healthy, against
+    // 40 req/s (the wall at 24 VUs, 27.5 s in), read through 10 s rate windows. The window's
+    // throughput per VU falls 5% only ~6 s past the wall; the last seconds' at once.
+    let vus = |t: f64| 2.0 + 0.8 * t;
+    let per_vu = 1.0 / 0.6;
+    let mut done: Vec<f64> = Vec::new();
+    let frames: Vec<Frame> = (0..90)
+        .map(|s| {
+            let t = s as f64;
+            done.push((vus(t) * per_vu).min(40.0));
+            let rate = done.iter().rev().take(10).sum::<f64>() / 10.0;
+            Frame {
+                t: s * 1000,
+                vus: Some(vus(t).floor()),
+                throughput: Some(rate),
+                offered: Some(rate),
+                rate_window_s: Some(10.0),
+                pending: Some(rate * 0.1),
+                p95: Some(0.1),
+                ..Frame::default()
+            }
+        })
+        .collect();
+    let (d, tr) = run(frames);
+    let c = d
+        .stage(StageId::Decoupled)
+        .first_confirmed
+        .unwrap_or_else(|| panic!("{tr:#?}"));
+    assert!(
+        (27_500..=27_500 + 7_000).contains(&c),
+        "decoupled confirmed at {c} ms: {tr:#?}"
+    );
+    assert_eq!(d.knee.clone().unwrap().load_unit, "VUs");
+}
