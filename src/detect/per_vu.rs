@@ -71,15 +71,25 @@ impl Detector {
     /// None when the window reaches back before the first frame (the VUs then are unknown).
     pub(super) fn window_vus(&self, f: &Frame) -> Option<f64> {
         let w = (f.rate_window_s.unwrap_or(0.0) * 1000.0) as TimeMs;
+        self.mean_vus(f.t - w, f.t)
+    }
+
+    /// Mean VUs of the frames with `from <= t <= to`; None when the history starts after
+    /// `from` (the VUs then are unknown).
+    fn mean_vus(&self, from: TimeMs, to: TimeMs) -> Option<f64> {
         let h = &self.history;
-        let from = f.t - w;
         if h.first().is_none_or(|g| g.t > from) {
             return None;
         }
         let i = h.partition_point(|g| g.t < from);
-        let j = h.partition_point(|g| g.t <= f.t);
+        let j = h.partition_point(|g| g.t <= to);
         let vals: Vec<f64> = h[i..j].iter().filter_map(|g| g.vus).collect();
         (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64)
+    }
+
+    /// `read` of each of the last three refreshes that has it, newest first.
+    fn last_three<T>(&self, read: impl Fn(&Frame) -> Option<T>) -> Vec<T> {
+        self.recent.iter().rev().take(3).filter_map(read).collect()
     }
 
     /// The VUs added over a frame's rate window (none when they fell or are unknown).
@@ -99,18 +109,12 @@ impl Detector {
     /// Over a ramp that is its VU rate / (VUs × throughput per VU): large at a handful of
     /// VUs, whatever the window.
     pub(super) fn ramp_bias(&self) -> Option<f64> {
-        let vals: Vec<f64> = self
-            .recent
-            .iter()
-            .rev()
-            .take(3)
-            .filter_map(|f| {
-                let added = self.window_vus_added(f)?;
-                let w = f.rate_window_s.filter(|w| *w > 0.0)?;
-                let tp = f.throughput.filter(|t| *t > 0.0)?;
-                Some(added / w / tp)
-            })
-            .collect();
+        let vals = self.last_three(|f| {
+            let added = self.window_vus_added(f)?;
+            let w = f.rate_window_s.filter(|w| *w > 0.0)?;
+            let tp = f.throughput.filter(|t| *t > 0.0)?;
+            Some(added / w / tp)
+        });
         median(vals.iter().copied())
     }
 
@@ -126,46 +130,23 @@ impl Detector {
     /// (a tenth of a 10 s window holds a twentieth of the shortfall). Median of the last
     /// three refreshes; None where throughput now is not rebuilt.
     pub(super) fn per_vu_now(&self) -> Option<f64> {
-        let vals: Vec<f64> = self
-            .recent
-            .iter()
-            .rev()
-            .take(3)
-            .filter_map(|f| {
-                let tp = f.throughput_now.filter(|_| !f.now_is_last_interval())?;
-                let span = super::unwindow::span_s(f.rate_window_s, f.sample_s.unwrap_or(1.0));
-                let v = self.mean_vus(f.t - (span * 1000.0) as TimeMs, f.t)?;
-                Some(tp / v).filter(|x| x.is_finite() && v > 0.0)
-            })
-            .collect();
+        let vals = self.last_three(|f| {
+            let tp = f.throughput_now.filter(|_| !f.now_is_last_interval())?;
+            let span = super::unwindow::span_s(f.rate_window_s, f.sample_s.unwrap_or(1.0));
+            // The seconds it covers: after `t − span`.
+            let v = self.mean_vus(f.t - (span * 1000.0) as TimeMs + 1, f.t)?;
+            Some(tp / v).filter(|x| x.is_finite() && v > 0.0)
+        });
         if vals.len() < 3 {
             return None;
         }
         median(vals.iter().copied())
     }
 
-    /// Mean VUs of the frames with `from < t <= to`; None when the history starts after `from`.
-    fn mean_vus(&self, from: TimeMs, to: TimeMs) -> Option<f64> {
-        let h = &self.history;
-        if h.first().is_none_or(|g| g.t > from) {
-            return None;
-        }
-        let i = h.partition_point(|g| g.t <= from);
-        let j = h.partition_point(|g| g.t <= to);
-        let vals: Vec<f64> = h[i..j].iter().filter_map(|g| g.vus).collect();
-        (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64)
-    }
-
     /// Throughput per VU now and the VUs it is per: medians of the last three refreshes, as
     /// every other figure, so one odd reading does not flip the stage.
     pub(super) fn per_vu(&self) -> Option<(f64, f64)> {
-        let vals: Vec<(f64, f64)> = self
-            .recent
-            .iter()
-            .rev()
-            .take(3)
-            .filter_map(|f| self.per_vu_of(f))
-            .collect();
+        let vals = self.last_three(|f| self.per_vu_of(f));
         if vals.len() < 2 {
             return None;
         }
