@@ -126,9 +126,9 @@ impl Detector {
 
     /// Throughput now (see `unwindow`) per VU over its own span: each reading divided by the
     /// mean VUs of the seconds it covers. Past the wall it falls as the VUs grow, at once,
-    /// where the rate's figure falls only as its window fills with the time past the wall
-    /// (a tenth of a 10 s window holds a twentieth of the shortfall). Median of the last
-    /// three refreshes; None where throughput now is not rebuilt.
+    /// where the rate's figure averages the shortfall over its whole window and so falls only
+    /// as the window fills with the time past the wall. Median of the last three refreshes;
+    /// None where throughput now is not rebuilt.
     pub(super) fn per_vu_now(&self) -> Option<f64> {
         let vals = self.last_three(|f| {
             let tp = f.throughput_now.filter(|_| !f.now_is_last_interval())?;
