@@ -269,6 +269,23 @@ impl Engine {
         self.signals.iter().find(|s| s.def.name == name)?.range
     }
 
+    /// Seconds from the newest sample a locally evaluated signal reads (as of `t`) to `t`:
+    /// how far behind the refresh its data is (a scrape that answered after the refresh
+    /// began counts only at the next). None for signals Prometheus computes.
+    pub fn sample_age_s(&self, store: &Store, name: &str, t: TimeMs) -> Option<f64> {
+        let s = self.signals.iter().find(|s| s.def.name == name)?;
+        let Evaluator::Local(q) = &s.eval else {
+            return None;
+        };
+        let newest = q
+            .metric_names()
+            .iter()
+            .flat_map(|n| store.family(n))
+            .filter_map(|(_, series)| series.last_at(t).map(|p| p.0))
+            .max()?;
+        Some((t - newest).max(0) as f64 / 1000.0)
+    }
+
     /// A signal's fast companion, when it has one.
     pub fn fast_of(&self, name: &str) -> Option<&Signal> {
         // Read every refresh for every role: compared in place, without building the name.

@@ -51,6 +51,12 @@ pub struct Frame {
     /// The window (s) the throughput is a rate over, where it is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_window_s: Option<f64>,
+    /// Seconds from the newest sample behind the throughput, and behind the VUs, to the
+    /// frame, where slitop evaluated them itself (see `Engine::sample_age_s`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throughput_age_s: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vus_age_s: Option<f64>,
     /// Completions per second over the last few seconds, rebuilt by the detector from the
     /// throughput's rate and its window (see `detect::unwindow`), where the data allows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -87,6 +93,14 @@ impl Frame {
         !crate::model::sampling::rebuildable(self.rate_window_s, self.sample_s.unwrap_or(1.0))
     }
 
+    /// The seconds the throughput's rate counts over (see `model::sampling::rate_span_s`),
+    /// for fresh samples `refresh_s` apart where the frame does not say otherwise.
+    pub fn rate_span_s(&self, refresh_s: f64) -> Option<f64> {
+        let w = self.rate_window_s?;
+        let s = self.sample_s.unwrap_or(refresh_s);
+        Some(crate::model::sampling::rate_span_s(w, s))
+    }
+
     /// Throughput now where it could be rebuilt from its rate, else the rate itself.
     pub fn throughput_now(&self) -> Option<f64> {
         self.throughput_now.or(self.throughput)
@@ -110,6 +124,16 @@ impl Frame {
     }
 
     pub fn from_engine(engine: &Engine, t: TimeMs) -> Frame {
+        Self::from_engine_aged(engine, |_| None, t)
+    }
+
+    /// The same, with the ages of the samples behind the throughput and the VUs: `age` of a
+    /// signal's name (see `Engine::sample_age_s`).
+    pub fn from_engine_aged(
+        engine: &Engine,
+        age: impl Fn(&str) -> Option<f64>,
+        t: TimeMs,
+    ) -> Frame {
         let with_role = |r: Role| engine.signals.iter().filter(move |s| s.def.role == Some(r));
         // A rate role is read through its fast companion when that has data (see
         // `Engine::fast`): the detector never waits on a display window.
@@ -144,19 +168,14 @@ impl Frame {
         };
         let server_p95 = role(Role::LatencyP95);
         let client_p95 = role(Role::ClientP95);
-        let hops = with_role(Role::HopLatency)
-            .chain(with_role(Role::ServiceTime))
-            .filter_map(|s| Some((s.def.name.clone(), finite_sum(s)?)))
-            .collect();
-        let stability = with_role(Role::Stability)
-            .filter(|s| !s.latest.is_empty())
-            .map(|s| (s.def.name.clone(), finite_sum(s).unwrap_or(0.0)))
-            .collect();
+        let (hops, stability) = hops_and_stability(engine);
         // The rate window behind the throughput: its signal's longest range (the fast view
         // may shorten it further; the run knows by how much).
         let rate_window_s = throughput
             .as_ref()
             .and_then(|x| Some(engine.longest_range(&x.1)?.as_secs_f64()));
+        let vus_signal = with_role(Role::Vus).find(|s| value(s).is_some());
+        let throughput_age_s = throughput.as_ref().and_then(|x| age(&x.1));
         let throughput_last = throughput
             .as_ref()
             .and_then(|x| engine.last_of(&x.1))
@@ -184,10 +203,27 @@ impl Frame {
             hops,
             sample_s: None,
             rate_window_s,
+            throughput_age_s,
+            vus_age_s: vus_signal.and_then(|s| age(&s.def.name)),
             throughput_now: None,
             throughput_last,
         }
     }
+}
+
+/// Each hop's latency (and the service time), and each stability counter: (name, value).
+#[allow(clippy::type_complexity)]
+fn hops_and_stability(engine: &Engine) -> (Vec<(String, f64)>, Vec<(String, f64)>) {
+    let with_role = |r: Role| engine.signals.iter().filter(move |s| s.def.role == Some(r));
+    let hops = with_role(Role::HopLatency)
+        .chain(with_role(Role::ServiceTime))
+        .filter_map(|s| Some((s.def.name.clone(), finite_sum(s)?)))
+        .collect();
+    let stability = with_role(Role::Stability)
+        .filter(|s| !s.latest.is_empty())
+        .map(|s| (s.def.name.clone(), finite_sum(s).unwrap_or(0.0)))
+        .collect();
+    (hops, stability)
 }
 
 #[cfg(test)]

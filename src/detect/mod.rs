@@ -227,6 +227,15 @@ impl Detector {
         self.recent.back().and_then(|f| f.sample_s).unwrap_or(0.0)
     }
 
+    /// Seconds between the last two refreshes (one where there are not two yet).
+    fn refresh_s(&self) -> f64 {
+        let n = self.recent.len();
+        match (n.checked_sub(2), self.recent.back()) {
+            (Some(i), Some(last)) => ((last.t - self.recent[i].t) as f64 / 1000.0).max(0.001),
+            _ => 1.0,
+        }
+    }
+
     /// The backlog window, fitted to the sample interval: a trend needs a few fresh samples,
     /// and a 15 s scrape seen through 6 s is a staircase (flat, then a jump), not a trend.
     fn backlog_window(&self) -> Duration {

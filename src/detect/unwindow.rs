@@ -3,7 +3,10 @@
 //! A rate over *w* seconds is the count of the last *w* seconds over *w*, so it trails any
 //! change by up to *w*: a wall shows in it only once its window has filled with the wall
 //! (a plateau confirmed about a window late, a capacity read low while the window still
-//! holds the time before). Since count(t) − count(t − w) = w · rate(t), the count of the
+//! holds the time before). A rate over a window of samples *s* apart counts the *w* = window
+//! − *s* seconds from its first sample to its last (Prometheus extrapolates the increase to
+//! the window's edges, then divides by the window). Since count(t) − count(t − w) =
+//! w · rate(t), the count of the
 //! last *d* seconds is w · (rate(t) − rate(t − d)) plus the count of the *d* seconds just
 //! before the window began, found the same way one window earlier; the count of *d* seconds
 //! two windows back is read from the rate whose window is centred on it. No count is carried
@@ -64,6 +67,8 @@ impl Unwindow {
             return None;
         }
         self.rates.push_back((t, rate));
+        // What the rate counts over: one interval short of its window (see `rate_span_s`).
+        let w = crate::model::sampling::rate_span_s(w, sample_s);
         let d = (SPAN_SAMPLES * sample_s).max(MIN_SPAN_S);
         let ms = |s: f64| (s * 1000.0) as TimeMs;
         let (w_ms, d_ms) = (ms(w), ms(d));
@@ -101,16 +106,62 @@ impl Unwindow {
 mod tests {
     use super::*;
 
-    /// Per-second completions `c`, read as a rate over `w` seconds each second.
+    /// Per-second completions `c`, read as a rate over `w` seconds each second: samples a
+    /// second apart, so the window holds `w` of them and the rate is the count of its last
+    /// `w − 1` seconds over those seconds (as Prometheus extrapolates it).
     fn feed(c: &[f64], w: usize) -> Vec<Option<f64>> {
         let mut u = Unwindow::default();
         (0..c.len())
             .map(|i| {
-                let from = (i + 1).saturating_sub(w);
-                let rate = c[from..=i].iter().sum::<f64>() / w as f64;
+                let from = (i + 2).saturating_sub(w);
+                let rate = c[from..=i].iter().sum::<f64>() / (w - 1) as f64;
                 u.push(i as TimeMs * 1000, Some(rate), Some(w as f64), 1.0)
             })
             .collect()
+    }
+
+    /// Per-second completions `c`, counted by a counter sampled each second and read by the
+    /// local PromQL evaluator as `rate(jobs[w])` just after each sample.
+    fn through_rate(c: &[f64], w: usize) -> Vec<Option<f64>> {
+        use crate::model::Labels;
+        use crate::promql::{compile_local, EvalOptions, Value};
+        let q = compile_local(&format!("sum(rate(jobs[{w}s]))")).unwrap();
+        let mut store = crate::store::Store::new(Default::default());
+        let mut u = Unwindow::default();
+        let mut total = 0.0;
+        c.iter()
+            .enumerate()
+            .map(|(i, n)| {
+                total += n;
+                let t = i as TimeMs * 1000;
+                store.push(&Labels::named("jobs"), t, total);
+                let rate = match q.eval(&store, t + 20, &EvalOptions::default()) {
+                    Ok(Value::Vector(v)) => v.first().map(|x| x.1),
+                    _ => None,
+                };
+                u.push(t + 20, rate, Some(w as f64), 1.0)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_burst_read_through_a_short_rate_is_read_at_its_level_not_above() {
+        // 15 req/s, then 39 from second 30 on, read as Prometheus reads `rate(jobs[5s])`:
+        // five samples, four seconds between the first and the last. Differenced as if the
+        // rate counted five, the step's change came out 5/4 of itself: 45 req/s.
+        let c: Vec<f64> = (0..60).map(|i| if i < 30 { 15.0 } else { 39.0 }).collect();
+        let u = through_rate(&c, 5);
+        // Two seconds in, the burst's level, for as long as the span and a half; then a
+        // wobble within half the step, gone 2.5 spans after it.
+        for (i, v) in u.iter().enumerate().skip(32) {
+            let v = v.unwrap();
+            let off = (v - 39.0).abs();
+            match i {
+                32..=36 | 41.. => assert!(off < 0.5, "second {i}: {v}"),
+                37..=40 => assert!(off <= 12.0, "second {i}: {v}"),
+                _ => {}
+            }
+        }
     }
 
     #[test]
@@ -119,15 +170,16 @@ mod tests {
         let c: Vec<f64> = (0..70).map(|i| if i < 30 { 15.0 } else { 40.0 }).collect();
         let u = feed(&c, 10);
         // Three seconds into the wall, the throughput now is the wall's, while the rate over
-        // 10 s is still under 27, and it stays so for 1.5 windows; the wobble after that
-        // stays within half the step, and is gone 2.5 windows after the step.
-        for (i, v) in u.iter().enumerate().skip(32).take(14) {
+        // 10 s is still under 27, and it stays so for 1.5 spans (nine seconds between the
+        // window's first sample and its last); the wobble after that stays within half the
+        // step, and is gone 2.5 spans after the step.
+        for (i, v) in u.iter().enumerate().skip(32).take(12) {
             assert!((v.unwrap() - 40.0).abs() < 0.5, "second {i}: {v:?}");
         }
         for (i, v) in u.iter().enumerate().skip(32) {
             assert!((v.unwrap() - 40.0).abs() <= 12.5, "second {i}: {v:?}");
         }
-        for (i, v) in u.iter().enumerate().skip(57) {
+        for (i, v) in u.iter().enumerate().skip(53) {
             assert!((v.unwrap() - 40.0).abs() < 0.5, "second {i}: {v:?}");
         }
     }
@@ -145,9 +197,10 @@ mod tests {
         let c = |t: f64| 5.0 + t.min(60.0);
         let mut u = Unwindow::default();
         for i in 10..3_660usize {
-            // A rate over 10 s of a linear ramp is its value 5 s ago.
+            // A rate over 10 s of a linear ramp (nine seconds between its first sample and
+            // its last) is its value 4.5 s ago.
             let t = i as f64;
-            let rate = c(t - 5.0) * noise();
+            let rate = c(t - 4.5) * noise();
             let got = u.push(i as TimeMs * 1000, Some(rate), Some(10.0), 1.0);
             if let Some(got) = got.filter(|_| i >= 20) {
                 // Throughput over the last 3 s is that of 1.5 s ago; 10/3 × two differences

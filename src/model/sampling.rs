@@ -11,3 +11,17 @@ pub const MIN_SAMPLES_PER_WINDOW: f64 = 4.0;
 pub fn rebuildable(window_s: Option<f64>, sample_s: f64) -> bool {
     window_s.is_some_and(|w| sample_s > 0.0 && w >= MIN_SAMPLES_PER_WINDOW * sample_s)
 }
+
+/// The seconds a rate over `window_s` of samples `sample_s` apart counts over: the span from
+/// its first sample in the window to its last, one interval short of the window (Prometheus
+/// extrapolates the increase to the window's edges and divides by the window, which comes to
+/// the increase over that span divided by the span). Differencing such rates as if they
+/// counted the whole window overshoots every change by window ÷ span (a quarter for 1 s
+/// samples behind a 5 s rate).
+pub fn rate_span_s(window_s: f64, sample_s: f64) -> f64 {
+    if sample_s > 0.0 && window_s > sample_s {
+        window_s - sample_s
+    } else {
+        window_s
+    }
+}

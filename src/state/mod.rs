@@ -223,7 +223,9 @@ impl RunState {
             (s.def.name.as_str(), v)
         });
         self.history.push(now, values);
-        let mut frame = Frame::from_engine(&self.engine, now);
+        let (engine, store) = (&self.engine, &self.store);
+        let age = |name: &str| engine.sample_age_s(store, name, now);
+        let mut frame = Frame::from_engine_aged(engine, age, now);
         frame.sample_s = self
             .store
             .get(&Labels::named(series::SAMPLE_INTERVAL))
