@@ -302,6 +302,13 @@ fn a_closed_loop_whose_queue_arrivals_outran_completions_keeps_its_knee_in_vus()
     // it within 5%; a lag guessed between throughput and VUs had it 7% high.
     let knee = at.load.unwrap();
     assert!((knee - 19.4).abs() / 19.4 < 0.05, "knee {knee} VUs");
+    // Its queue climbing is the VUs' requests outrunning completions: the decoupling comes
+    // with it, not a refresh after (throughput per VU takes longer to fall past its margin).
+    let (d, p) = (
+        s.detector.stage(StageId::Decoupled).first_confirmed,
+        s.detector.stage(StageId::PendingClimbs).first_confirmed,
+    );
+    assert!(d.is_some() && d <= p, "decoupled {d:?}, pending_climbs {p:?}");
 }
 
 #[test]

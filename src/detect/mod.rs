@@ -664,7 +664,24 @@ impl Detector {
     }
 
     fn decoupled(&self) -> Option<String> {
-        self.open_decoupled().or_else(|| self.closed_decoupled())
+        self.open_decoupled()
+            .or_else(|| self.closed_decoupled())
+            .or_else(|| self.closed_queue_decoupling())
+    }
+
+    /// A closed loop whose queue climbs as `pending_climbs` judges it: the VUs' requests
+    /// arrive faster than they are completed, the decoupling itself, read without waiting for
+    /// throughput per VU to fall past its margin (VUs added beyond the wall queue at once).
+    fn closed_queue_decoupling(&self) -> Option<String> {
+        let vus_are_pool = self.cfg.load_model == LoadModel::Auto && !self.vus_drive_load();
+        if !self.closed_loop() || vus_are_pool || !self.queue_visible() {
+            return None;
+        }
+        let vus = self.level(|f| f.vus).filter(|v| *v >= self.cfg.min_vus)?;
+        let piling = self.pending_climbs()?;
+        Some(format!(
+            "{piling} at {vus:.0} VUs: their requests outrun completions"
+        ))
     }
 
     /// A queue reported within the backlog window: one refresh without its reading (a slow
@@ -708,6 +725,34 @@ impl Detector {
             });
         }
         self.residence_climbs()
+            .or_else(|| self.closed_loop_queueing())
+    }
+
+    /// A closed loop past its wall: each VU added beyond it waits in flight, so the requests
+    /// in flight climb while the throughput per VU stays below its healthy line (`decoupled`'s
+    /// closed-loop reading; by Little's law, VUs = throughput × (residence + think time), so
+    /// that line falls only as residence rises). Residence alone doubles only some VUs later:
+    /// with VUs thinking five service times, four VUs past a 24-VU wall.
+    fn closed_loop_queueing(&self) -> Option<String> {
+        let shortfall = self.closed_decoupled()?;
+        // The requests themselves: VUs standing in for them climb all along a VU ramp.
+        let pending = self.level(Frame::in_flight)?;
+        let slope = self.trend(self.backlog_window(), Frame::in_flight)?;
+        (pending >= self.cfg.min_backlog && slope > 0.0).then(|| {
+            format!(
+                "{} {pending:.0} climbing {slope:.1}/s while {shortfall}",
+                self.concurrency_name()
+            )
+        })
+    }
+
+    /// What `Frame::concurrency` read, in words.
+    fn concurrency_name(&self) -> &'static str {
+        match self.recent.back() {
+            Some(f) if f.pending.is_some() => "in-flight",
+            Some(f) if f.in_flight().is_some() => "client in-flight (rate × p95)",
+            _ => "client VUs",
+        }
     }
 
     /// Requests in flight climbing while each stays `residence_factor` times its best time:
@@ -719,11 +764,7 @@ impl Detector {
         let best = self.best_residence?;
         let residence = pending / tput;
         let slope = self.trend(w, Frame::concurrency)?;
-        let what = match self.recent.back() {
-            Some(f) if f.pending.is_some() => "in-flight",
-            Some(f) if f.in_flight().is_some() => "client in-flight (rate × p95)",
-            _ => "client VUs",
-        };
+        let what = self.concurrency_name();
         (tput >= self.cfg.min_rate
             && pending >= self.cfg.min_backlog
             && residence >= self.cfg.residence_factor * best

@@ -66,22 +66,23 @@ impl Line {
     }
 }
 
-/// How much older the throughput's newest sample is than the VUs' (ms; 0 where unknown): the
-/// VUs of the seconds a rate counts are those read that much before the frame. A scrape
-/// that answers after the refresh began lags the VUs by a refresh, and read against the
-/// VUs of now, a ramp's throughput per VU reads 6% low at 16 VUs.
-fn vus_lead_ms(f: &Frame) -> TimeMs {
-    match (f.throughput_age_s, f.vus_age_s) {
-        (Some(tp), Some(v)) => ((tp - v) * 1000.0) as TimeMs,
-        _ => 0,
-    }
+/// How much older the throughput's newest sample is than the VUs' (ms): the VUs of the
+/// seconds a rate counts are those read that much before the frame. A scrape that answers
+/// after the refresh began lags the VUs by a refresh, and read against the VUs of now, a
+/// ramp's throughput per VU reads 6% low at 16 VUs. Where Prometheus computed the rate, its
+/// newest sample is half a scrape interval old on average (`refresh_s` where none is said).
+fn vus_lead_ms(f: &Frame, refresh_s: f64) -> TimeMs {
+    let tp = f
+        .throughput_age_s
+        .unwrap_or(f.sample_s.unwrap_or(refresh_s) / 2.0);
+    ((tp - f.vus_age_s.unwrap_or(0.0)) * 1000.0) as TimeMs
 }
 
 impl Detector {
     /// The VUs a frame's throughput was measured over: their mean across its rate window.
     /// None when the window reaches back before the first frame (the VUs then are unknown).
     pub(super) fn window_vus(&self, f: &Frame) -> Option<f64> {
-        let end = f.t - vus_lead_ms(f);
+        let end = f.t - vus_lead_ms(f, self.refresh_s());
         self.mean_vus(end - self.rate_span_ms(f), end)
     }
 
@@ -121,7 +122,7 @@ impl Detector {
 
     /// The VUs added over a frame's rate window (none when they fell or are unknown).
     fn window_vus_added(&self, f: &Frame) -> Option<f64> {
-        let end = f.t - vus_lead_ms(f);
+        let end = f.t - vus_lead_ms(f, self.refresh_s());
         let w = self.rate_span_ms(f);
         let h = &self.history;
         let i = h.partition_point(|g| g.t < end - w);
@@ -162,7 +163,7 @@ impl Detector {
             let tp = f.throughput_now.filter(|_| !f.now_is_last_interval())?;
             let span = super::unwindow::span_s(f.rate_window_s, f.sample_s.unwrap_or(1.0));
             // The seconds it covers: after `t − span`, as old as its samples.
-            let end = f.t - vus_lead_ms(f);
+            let end = f.t - vus_lead_ms(f, self.refresh_s());
             let v = self.mean_vus(end - (span * 1000.0) as TimeMs + 1, end)?;
             Some(tp / v).filter(|x| x.is_finite() && v > 0.0)
         });

@@ -487,7 +487,9 @@ fn closed_loop(secs: i64, vus: impl Fn(f64) -> f64, cap: f64, window: usize) -> 
             let n = vus(s as f64);
             let x = (n / 0.6).min(cap);
             done.push(x);
-            let tput = done.iter().rev().take(window).sum::<f64>() / window as f64;
+            // As Prometheus reads it from samples a second apart (see `windowed`).
+            let span = (window - 1).max(1);
+            let tput = done.iter().rev().take(span).sum::<f64>() / span as f64;
             let r = (n / x - 0.5).max(0.1);
             Frame {
                 t: s * 1000,
@@ -502,6 +504,29 @@ fn closed_loop(secs: i64, vus: impl Fn(f64) -> f64, cap: f64, window: usize) -> 
             }
         })
         .collect()
+}
+
+#[test]
+fn a_closed_loop_without_a_queue_shows_requests_piling_up_by_its_decoupling_not_after_its_plateau()
+{
+    // 1 → 60 VUs over 70 s against 32 req/s (the wall at 19.2 VUs, 21.6 s in), no queue in
+    // view: past the wall each VU added waits in flight at the service. Their residence
+    // (in flight ÷ throughput) doubles only some VUs later, after the throughput has been
+    // flat for long enough to be a plateau.
+    let vus = |t: f64| 1.0 + t * 59.0 / 70.0;
+    let (d, tr) = run(closed_loop(90, vus, 32.0, 10));
+    let confirmed = |id| {
+        d.stage(id)
+            .first_confirmed
+            .unwrap_or_else(|| panic!("{id:?}: {tr:#?}"))
+    };
+    let (dec, pend, plat) = (
+        confirmed(StageId::Decoupled),
+        confirmed(StageId::PendingClimbs),
+        confirmed(StageId::Plateau),
+    );
+    assert!(dec <= pend && pend <= plat, "{dec} {pend} {plat}: {tr:#?}");
+    assert!(pend <= 21_600 + 10_000, "pending_climbs at {pend}: {tr:#?}");
 }
 
 #[test]
@@ -823,7 +848,7 @@ fn a_closed_loop_past_its_wall_decouples_from_the_last_seconds_not_a_window_late
         .map(|s| {
             let t = s as f64;
             done.push((vus(t) * per_vu).min(40.0));
-            let rate = done.iter().rev().take(10).sum::<f64>() / 10.0;
+            let rate = done.iter().rev().take(9).sum::<f64>() / 9.0;
             Frame {
                 t: s * 1000,
                 vus: Some(vus(t).floor()),
