@@ -308,7 +308,10 @@ fn a_closed_loop_whose_queue_arrivals_outran_completions_keeps_its_knee_in_vus()
         s.detector.stage(StageId::Decoupled).first_confirmed,
         s.detector.stage(StageId::PendingClimbs).first_confirmed,
     );
-    assert!(d.is_some() && d <= p, "decoupled {d:?}, pending_climbs {p:?}");
+    assert!(
+        d.is_some() && d <= p,
+        "decoupled {d:?}, pending_climbs {p:?}"
+    );
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The data every part of slitop shares: label sets, samples, what sources emit, and the
 //! names of the series that sources, the screen and the report all read.
 
+pub mod cadence;
 pub mod sampling;
 pub mod series;
 

@@ -152,10 +152,15 @@ impl Run {
         let out = Output::create(&dir, &header, opts.record_format)?;
         let cancel = CancellationToken::new();
         let sources = crate::sources::start_all(&cfg, &state.engine.remote_queries(), &cancel)?;
-        let mut tick = tokio::time::interval(cfg.refresh);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // The first tick fires at once; skip it so the first refresh has data from one poll.
-        tick.tick().await;
+        // Refreshes half a refresh after the sources' polls (see `model::cadence`), the first
+        // no sooner than that after they started, so it has data from one poll. A late
+        // refresh skips to the grid rather than moving it.
+        let period = cfg.refresh.as_millis() as TimeMs;
+        let now = clock();
+        let first = crate::model::cadence::until_grid(now, now + period / 2, period, period / 2);
+        let start = tokio::time::Instant::now() + std::time::Duration::from_millis(first as u64);
+        let mut tick = tokio::time::interval_at(start, cfg.refresh);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let live = Live {
             deadline: opts.duration.map(|d| tokio::time::Instant::now() + d),
             signals: [

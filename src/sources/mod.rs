@@ -338,7 +338,14 @@ async fn poll_forever<P: Poller>(mut poller: P, settings: &PollSettings, rep: &m
             }
         };
         let Ok(wait) = outcome else { return };
-        tokio::time::sleep(wait.saturating_sub(started.elapsed())).await;
+        // The next poll `wait` after this one began, on the refresh's grid (see
+        // `model::cadence`), so it never drifts from the refresh that reads it: the grid
+        // point nearest to that, never one before now.
+        let now = now_ms();
+        let period = settings.refresh.as_millis() as TimeMs;
+        let due = now + wait.as_millis() as TimeMs - started.elapsed().as_millis() as TimeMs;
+        let ms = crate::model::cadence::until_grid(now, due - period / 2, period, 0);
+        tokio::time::sleep(Duration::from_millis(ms as u64)).await;
     }
 }
 
