@@ -490,17 +490,22 @@ impl Detector {
                     self.sources_note()
                 ))
             })
-            .or_else(|| self.residence_decoupling())
     }
 
-    /// An open loop: requests in flight that climb while each stays twice its best time
+    /// Requests in flight that climb while each stays twice its best time
     /// (`residence_climbs`, what `pending_climbs` judges without a queue) are arrivals
     /// outrunning completions, since in flight grows by their difference (Little's law). A
     /// shortfall too small for the rates to tell apart within their noise shows there first,
     /// and the stage it causes cannot come before it. With a queue in view as well, the
     /// requests in flight count the queued ones too: the same evidence.
+    ///
+    /// A closed loop likewise: its VUs = throughput × (residence + think time), so each VU's
+    /// throughput has fallen once residence has doubled, before a reading over a rate window
+    /// shows it past its margin.
     fn residence_decoupling(&self) -> Option<String> {
-        if !self.offered_is_load() {
+        let vus_are_pool = self.cfg.load_model == LoadModel::Auto && !self.vus_drive_load();
+        let closed = !self.offered_is_load() && self.closed_loop() && !vus_are_pool;
+        if !self.offered_is_load() && !closed {
             return None;
         }
         // With a queue in view, the work must pile up there: a service whose latency rises
@@ -510,10 +515,11 @@ impl Detector {
             return None;
         }
         let piling = self.residence_climbs()?;
-        Some(format!(
-            "{piling}: arrivals outrun completions{}",
-            self.sources_note()
-        ))
+        let why = match closed {
+            true => "each VU's requests take longer, so its throughput fell",
+            false => "arrivals outrun completions",
+        };
+        Some(format!("{piling}: {why}{}", self.sources_note()))
     }
 
     /// Where the load and throughput figures came from, when not from signals that carry
@@ -665,6 +671,7 @@ impl Detector {
 
     fn decoupled(&self) -> Option<String> {
         self.open_decoupled()
+            .or_else(|| self.residence_decoupling())
             .or_else(|| self.closed_decoupled())
             .or_else(|| self.closed_queue_decoupling())
     }
