@@ -503,9 +503,9 @@ impl Detector {
     /// throughput has fallen once residence has doubled, before a reading over a rate window
     /// shows it past its margin.
     fn residence_decoupling(&self) -> Option<String> {
-        let vus_are_pool = self.cfg.load_model == LoadModel::Auto && !self.vus_drive_load();
-        let closed = !self.offered_is_load() && self.closed_loop() && !vus_are_pool;
-        if !self.offered_is_load() && !closed {
+        let open = self.offered_is_load();
+        let closed = !open && self.vus_closed_loop();
+        if !open && !closed {
             return None;
         }
         // With a queue in view, the work must pile up there: a service whose latency rises
@@ -588,10 +588,7 @@ impl Detector {
     /// against the VUs its rate window averaged (see `per_vu`), so it is flat while healthy
     /// and the shortfall shows as soon as the rate window holds it.
     fn closed_decoupled(&self) -> Option<String> {
-        // In Auto, VUs that never thought between requests are an arrival-rate test's
-        // pool: their throughput each falls with latency long before any wall.
-        let vus_are_pool = self.cfg.load_model == LoadModel::Auto && !self.vus_drive_load();
-        if !self.closed_loop() || vus_are_pool {
+        if !self.vus_closed_loop() {
             return None;
         }
         let tput = self.level(|f| f.throughput)?;
@@ -618,6 +615,13 @@ impl Detector {
                     fmt_rate(tput)
                 )
             })
+    }
+
+    /// A closed loop whose VUs are its load. In Auto, VUs that never thought between requests
+    /// are an arrival-rate test's pool: their throughput each falls with latency long before
+    /// any wall.
+    fn vus_closed_loop(&self) -> bool {
+        self.closed_loop() && (self.cfg.load_model != LoadModel::Auto || self.vus_drive_load())
     }
 
     /// Whether the VUs are the test's load: a closed loop's VUs think between requests, so
@@ -680,8 +684,7 @@ impl Detector {
     /// arrive faster than they are completed, the decoupling itself, read without waiting for
     /// throughput per VU to fall past its margin (VUs added beyond the wall queue at once).
     fn closed_queue_decoupling(&self) -> Option<String> {
-        let vus_are_pool = self.cfg.load_model == LoadModel::Auto && !self.vus_drive_load();
-        if !self.closed_loop() || vus_are_pool || !self.queue_visible() {
+        if !self.vus_closed_loop() || !self.queue_visible() {
             return None;
         }
         let vus = self.level(|f| f.vus).filter(|v| *v >= self.cfg.min_vus)?;
