@@ -314,6 +314,58 @@ fn a_closed_loop_whose_queue_arrivals_outran_completions_keeps_its_knee_in_vus()
     );
 }
 
+/// A VU ramp watched through a Prometheus scraping every 5 s, with k6's own API beside it:
+/// the iterations k6 starts (its offered rate) run seconds ahead of the completions the 5 s
+/// scrapes show, on any ramp, and the in-flight gauge read every 5 s climbs with the load.
+/// Its VUs think between requests, so they are the load: that gap is no decoupling, and the
+/// knee is counted in VUs from the healthy throughput per VU. Ground truth from k6's own
+/// series in the recording: its request rate per VU while healthy, and the rate it held
+/// once VUs were far past the wall.
+#[test]
+fn a_closed_loop_behind_slow_scrapes_is_not_read_as_an_open_one() {
+    let rec = load("vu-ramp-prom5s");
+    let s = replay(&rec);
+    let (vus, reqs) = (raw(&rec, "k6_vus"), raw(&rec, "k6_http_reqs_total"));
+    let (mut per_vu, mut held) = (Vec::new(), Vec::new());
+    for w in reqs.windows(6) {
+        let ((t0, a), (t1, b)) = (w[0], w[5]);
+        let rate = (b - a) / ((t1 - t0) as f64 / 1000.0);
+        let v: Vec<f64> = vus
+            .iter()
+            .filter(|(t, _)| (t0..=t1).contains(t))
+            .map(|x| x.1)
+            .collect();
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        if (6.0..=16.0).contains(&mean) {
+            per_vu.push(rate / mean);
+        }
+        if mean >= 40.0 {
+            held.push(rate);
+        }
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let truth = median(held) / median(per_vu);
+    let crossed = vus.iter().find(|(_, v)| *v >= truth).unwrap().0;
+    let knee = s.detector.knee.clone().unwrap();
+    assert_eq!(knee.load_unit, "VUs", "{:#?}", s.transitions);
+    let at = slitop::report::headline::knee_at(&s).unwrap();
+    let load = at.load.unwrap();
+    assert!(
+        (load - truth).abs() / truth < 0.1,
+        "knee {load} VUs, truth {truth:.1}"
+    );
+    let d = onset(&s, StageId::Decoupled);
+    assert!(
+        d >= crossed - 2_000,
+        "decoupled {} ms before the VUs reached the wall: {:#?}",
+        crossed - d,
+        s.transitions
+    );
+}
+
 #[test]
 fn jitter_does_not_make_stages_flap() {
     for name in ["ramp", "baseline", "burst", "vu-ramp"] {
@@ -365,6 +417,7 @@ fn replaying_each_fixture_reproduces_the_transitions_it_recorded_live() {
         "steps",
         "vu-ramp-queue",
         "burst-hop",
+        "vu-ramp-prom5s",
     ] {
         let rec = load(name);
         let (s, recorded) = replay_into(&rec).unwrap();

@@ -476,7 +476,9 @@ impl Detector {
     /// Open-loop decoupling: completions fall behind arrivals, by the rate ratio or by the
     /// backlog growth that the shortfall leaves behind.
     fn open_decoupled(&self) -> Option<String> {
-        if !self.open_loop() {
+        // A closed loop's arrivals are its own output, behind completions by its sources'
+        // delays on any ramp: their ratio says nothing once its VUs are known as its load.
+        if !self.offered_is_load() {
             return None;
         }
         self.ratio_decoupling()
