@@ -84,6 +84,7 @@ pub fn unescape_help(s: &str, format: Format) -> String {
 
 pub struct Parsed<'a> {
     pub name: &'a str,
+    /// Its labels, the metric name (`__name__`) among them.
     pub labels: Labels,
     pub value: f64,
     pub timestamp_ms: Option<i64>,
@@ -137,10 +138,19 @@ pub fn sample(text: &str, format: Format) -> LineResult<Parsed<'_>> {
         ));
     }
     let name = &text[start..i];
-    let mut labels = Labels::new();
+    // Gathered as pairs and built into the map at once: inserting one label at a time cost a
+    // tree walk and a shared-copy check each, on every line of every scrape.
+    let mut pairs: Vec<(String, String)> = Vec::with_capacity(8);
     if i < b.len() && b[i] == b'{' {
-        i = parse_labels(text, i + 1, &mut labels)?;
+        i = parse_labels(text, i + 1, &mut pairs)?;
     }
+    pairs.push((crate::model::METRIC_NAME.to_string(), name.to_string()));
+    pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    let labels = Labels::from(
+        pairs
+            .into_iter()
+            .collect::<std::collections::BTreeMap<_, _>>(),
+    );
     if i >= b.len() || !(b[i] == b' ' || b[i] == b'\t') {
         return Err((
             i,
@@ -212,7 +222,7 @@ pub fn sample(text: &str, format: Format) -> LineResult<Parsed<'_>> {
 // One piece: the label grammar (names, `=`, quoted values with escapes, commas, the closing
 // brace) is one small state machine over one cursor; its steps only make sense together.
 /// Parses label pairs after `{`; returns the index after `}`.
-fn parse_labels(text: &str, mut i: usize, labels: &mut Labels) -> LineResult<usize> {
+fn parse_labels(text: &str, mut i: usize, labels: &mut Vec<(String, String)>) -> LineResult<usize> {
     let b = text.as_bytes();
     let skip_ws = |i: &mut usize| {
         while *i < b.len() && (b[*i] == b' ' || b[*i] == b'\t') {
@@ -301,14 +311,11 @@ fn parse_labels(text: &str, mut i: usize, labels: &mut Labels) -> LineResult<usi
         if lname == crate::model::METRIC_NAME {
             return Err((ns, format!("label `{lname}` appears twice")));
         }
-        match std::sync::Arc::make_mut(&mut labels.0).entry(lname.to_string()) {
-            std::collections::btree_map::Entry::Occupied(_) => {
-                return Err((ns, format!("label `{lname}` appears twice")));
-            }
-            std::collections::btree_map::Entry::Vacant(e) => {
-                e.insert(std::mem::take(&mut value));
-            }
+        // A handful of labels: a scan is cheaper than any set.
+        if labels.iter().any(|(k, _)| k == lname) {
+            return Err((ns, format!("label `{lname}` appears twice")));
         }
+        labels.push((lname.to_string(), std::mem::take(&mut value)));
         skip_ws(&mut i);
         match b.get(i) {
             Some(b',') => i += 1,

@@ -172,6 +172,7 @@ fn parse_lines_with(
         format,
         saw_eof: false,
         keep,
+        last: None,
     };
     let mut lineno = 0usize;
     for raw in input.split('\n') {
@@ -208,6 +209,8 @@ struct Parser<'k> {
     saw_eof: bool,
     /// Which sample names to keep (None: all).
     keep: Option<&'k dyn Fn(&str) -> bool>,
+    /// The last sample name and its family (cleared when a comment defines a family).
+    last: Option<(String, Option<usize>)>,
 }
 
 impl Parser<'_> {
@@ -243,11 +246,20 @@ impl Parser<'_> {
             }
         }
         let s = line::sample(text, self.format)?;
-        let family = family_of(&self.out.families, &self.by_name, s.name);
-        let mut labels = s.labels;
-        labels.set(crate::model::METRIC_NAME, s.name);
+        // Lines of one family come together: its name is looked up once, not hashed per line.
+        let family = match &self.last {
+            Some((n, f)) if n == s.name => *f,
+            _ => {
+                let f = family_of(&self.out.families, &self.by_name, s.name);
+                let (n, slot) = self.last.get_or_insert_with(Default::default);
+                n.clear();
+                n.push_str(s.name);
+                *slot = f;
+                f
+            }
+        };
         self.out.samples.push(ExpSample {
-            labels,
+            labels: s.labels,
             value: s.value,
             timestamp_ms: s.timestamp_ms,
             family,
@@ -257,6 +269,7 @@ impl Parser<'_> {
 
     /// `# HELP`, `# TYPE` or `# UNIT`: creates the family on first mention, then sets the field.
     fn meta(&mut self, kind: line::MetaKind, name: &str, arg: &str) -> Result<(), String> {
+        self.last = None;
         // Checked before the family is created, so a skipped line leaves nothing behind.
         let typed = match kind {
             line::MetaKind::Type => Some(MetricType::from_word(arg.trim()).ok_or_else(|| {
