@@ -366,6 +366,37 @@ fn a_closed_loop_behind_slow_scrapes_is_not_read_as_an_open_one() {
     );
 }
 
+/// A VU ramp watched through a Prometheus scraping every 15 s: a rate over
+/// 45 s is a handful of stairs before a wall half a minute in, and the plateau is confirmed
+/// only as k6 ramps its VUs back down. The capacity is what throughput held while the VUs
+/// were past the knee (not the ramp-down's falling completions), and the knee comes from the
+/// client's own completions per VU, polled every second. Ground truth from the run's access
+/// log (fixture README): capacity 40.0 req/s, the wall at 24.1 VUs.
+#[test]
+fn a_closed_loop_behind_15s_scrapes_keeps_its_capacity_and_knee() {
+    let s = replay(&load("vu-ramp-prom15s"));
+    let cap = s.detector.capacity_rps().unwrap();
+    assert!((cap - 40.0).abs() / 40.0 < 0.05, "capacity {cap}");
+    let at = slitop::report::headline::knee_at(&s).unwrap();
+    assert_eq!(at.load_unit, "VUs", "{at:?}");
+    let knee = at.load.unwrap();
+    assert!((knee - 24.1).abs() / 24.1 < 0.1, "knee {knee} VUs");
+}
+
+/// An arrival-rate ramp through a Prometheus scraping every 5 s: the healthy line between
+/// k6's offered rate and the server's completions is drawn from the client's completions,
+/// polled every second (the server's are a staircase whose lag to the load the data cannot
+/// pin down). Ground truth from the run's access log (fixture README): capacity and knee
+/// 39.0 req/s.
+#[test]
+fn an_open_loop_behind_5s_scrapes_puts_its_knee_at_the_wall() {
+    let s = replay(&load("ramp-prom5s"));
+    let at = slitop::report::headline::knee_at(&s).unwrap();
+    assert_eq!(at.load_unit, "req/s", "{at:?}");
+    let knee = at.load.unwrap();
+    assert!((knee - 39.0).abs() / 39.0 < 0.1, "knee {knee} req/s");
+}
+
 #[test]
 fn jitter_does_not_make_stages_flap() {
     for name in ["ramp", "baseline", "burst", "vu-ramp"] {
@@ -418,6 +449,8 @@ fn replaying_each_fixture_reproduces_the_transitions_it_recorded_live() {
         "vu-ramp-queue",
         "burst-hop",
         "vu-ramp-prom5s",
+        "vu-ramp-prom15s",
+        "ramp-prom5s",
     ] {
         let rec = load(name);
         let (s, recorded) = replay_into(&rec).unwrap();

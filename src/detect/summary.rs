@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use super::robust::median;
 use super::{Detector, StageId};
+use crate::model::sampling::fast_window_s;
 
 /// Whole-run figures kept as frames arrive, so they cover every frame (the history is
 /// thinned on long runs) and cost nothing to read.
@@ -166,21 +167,44 @@ impl Detector {
     /// Median throughput over a plateau's span. A rate over a few sample intervals still
     /// holds samples from before the wall for about two of them after the onset: with slow
     /// samples (a 15 s scrape) those are skipped, when the plateau lasted long enough.
+    ///
+    /// Only readings taken while the load was at least the knee's count: below it throughput
+    /// follows the load (a VU ramp-down, a burst settling back). Through slow samples a
+    /// plateau may be confirmed only as the load falls back; what throughput held from the
+    /// first sign of work piling up is the capacity then.
     fn plateau_median(&self, from: i64, to: i64) -> Option<f64> {
         let held = |from: i64| {
             median(
                 self.frames_between(from, to)
                     .iter()
+                    .filter(|f| self.at_knee_load(f))
                     .filter_map(super::Frame::throughput_now),
             )
         };
         let i = self.history.partition_point(|f| f.t < from);
         let sample_s = self.history.get(i).and_then(|f| f.sample_s).unwrap_or(0.0);
         let lag = (2.0 * sample_s * 1000.0) as i64;
-        if sample_s >= 2.0 && to != i64::MAX && from + 2 * lag > to {
-            return held(from);
-        }
-        held(from + if sample_s >= 2.0 { lag } else { 0 }).or_else(|| held(from))
+        let within = |from: i64| {
+            if sample_s >= 2.0 && to != i64::MAX && from + 2 * lag > to {
+                return held(from);
+            }
+            held(from + if sample_s >= 2.0 { lag } else { 0 }).or_else(|| held(from))
+        };
+        within(from).or_else(|| within(self.piling_onset()?.min(from)))
+    }
+
+    /// Whether a frame's load was at least the knee's (the load at its onset, in its unit);
+    /// true where no knee is known yet.
+    fn at_knee_load(&self, f: &super::Frame) -> bool {
+        let Some((at, unit)) = self
+            .knee
+            .as_ref()
+            .and_then(|k| Some((k.load?, &k.load_unit)))
+        else {
+            return true;
+        };
+        let load = if unit == "VUs" { f.vus } else { f.offered };
+        load.is_some_and(|l| l >= at)
     }
 
     /// The frames with `from <= t <= to`, found by bisection (frames are in time order).
@@ -303,9 +327,17 @@ impl Detector {
             .iter()
             .take_while(|f| f.t < onset)
             .filter_map(|f| {
-                let window_ms = (f.rate_window_s.unwrap_or(0.0) * 1000.0) as i64;
+                // Through samples far apart (a 15 s scrape, its rate over 45 s), the server's
+                // completions are a handful of stairs before a wall half a minute in; the
+                // client's own completions, polled every refresh over the window fitted to
+                // it, draw the same line.
+                let (tput, window_s) = match (f.sample_s, f.client_rate) {
+                    (Some(_), Some(c)) => (c, fast_window_s(self.refresh_s())),
+                    _ => (f.throughput?, f.rate_window_s.unwrap_or(0.0)),
+                };
+                let tput = Some(tput).filter(|t| *t >= self.cfg.min_rate)?;
                 // A window not yet full of data is extrapolated: no reading of the line.
-                let tput = f.throughput.filter(|t| *t >= self.cfg.min_rate)?;
+                let window_ms = (window_s * 1000.0) as i64;
                 (f.t >= first + window_ms).then_some((f.t, tput))
             })
             .collect();

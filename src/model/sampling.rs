@@ -6,6 +6,14 @@
 /// edges, and its differences say nothing about seconds.
 pub const MIN_SAMPLES_PER_WINDOW: f64 = 4.0;
 
+/// The window (whole seconds) the detector differentiates over for samples `sample_s` apart:
+/// three sample intervals (so a window always holds two or three samples, as Grafana's rate
+/// interval does), never under 10 s (shorter windows at 1 s scrapes only add noise). Whole
+/// seconds: a measured interval jitters by milliseconds, and the query sent should not.
+pub fn fast_window_s(sample_s: f64) -> f64 {
+    (sample_s * 3.0).round().max(10.0)
+}
+
 /// True when a rate over `window_s` of samples `sample_s` apart holds enough of them to be
 /// differenced (see `MIN_SAMPLES_PER_WINDOW`).
 pub fn rebuildable(window_s: Option<f64>, sample_s: f64) -> bool {

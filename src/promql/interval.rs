@@ -127,12 +127,10 @@ pub fn last_interval(text: &str) -> Option<String> {
     (walk(&mut expr, &mut rates) && rates > 0).then(|| expr.to_string())
 }
 
-/// The window the detector differentiates over for samples `interval` apart: three sample
-/// intervals (so a window always holds two or three samples, as Grafana's rate interval does),
-/// never under 10 s (shorter windows at 1 s scrapes only add noise). Whole seconds: a measured
-/// interval jitters by milliseconds, and the query sent should not (`[12s]`, not `[12s9ms]`).
+/// The window the detector differentiates over for samples `interval` apart
+/// (`model::sampling::fast_window_s`: `[12s]`, not `[12s9ms]`).
 pub fn fast_window(interval: Duration) -> Duration {
-    Duration::from_secs((interval * 3).as_secs_f64().round() as u64).max(Duration::from_secs(10))
+    Duration::from_secs(crate::model::sampling::fast_window_s(interval.as_secs_f64()) as u64)
 }
 
 /// Calls `f` on every range selector of a query that parses.
