@@ -397,6 +397,25 @@ fn an_open_loop_behind_5s_scrapes_puts_its_knee_at_the_wall() {
     assert!((knee - 39.0).abs() / 39.0 < 0.1, "knee {knee} req/s");
 }
 
+/// A ramp through a Prometheus scraping every 15 s, against a gateway that counts the
+/// requests it drops as answered (504s among its completions): no plateau is seen before
+/// clients fail, so the capacity is what throughput held while work piled up. An interval
+/// read after the first client error holds those failures; with them the capacity came 60%
+/// high. Ground truth from the run's access log (fixture README): 39.0 req/s.
+#[test]
+fn a_gateway_counting_its_drops_does_not_lift_the_capacity_read_through_slow_scrapes() {
+    let s = replay(&load("ramp-5xx-prom15s"));
+    let cap = s.detector.capacity_rps().unwrap();
+    assert!((cap - 39.0).abs() / 39.0 < 0.05, "capacity {cap}");
+    let at = slitop::report::headline::knee_at(&s).unwrap();
+    let knee = at.load.unwrap();
+    assert!(
+        (knee - 39.0).abs() / 39.0 < 0.1,
+        "knee {knee} {}",
+        at.load_unit
+    );
+}
+
 #[test]
 fn jitter_does_not_make_stages_flap() {
     for name in ["ramp", "baseline", "burst", "vu-ramp"] {
@@ -451,6 +470,7 @@ fn replaying_each_fixture_reproduces_the_transitions_it_recorded_live() {
         "vu-ramp-prom5s",
         "vu-ramp-prom15s",
         "ramp-prom5s",
+        "ramp-5xx-prom15s",
     ] {
         let rec = load(name);
         let (s, recorded) = replay_into(&rec).unwrap();

@@ -226,7 +226,9 @@ impl Detector {
 
     /// The highest throughput (median of three refreshes) from the first sign of work piling
     /// up until half a rate window after the first client error (a rate still averages the
-    /// time before the error that long); the last interval's where samples are far apart.
+    /// time before the error that long); the last interval's where samples are far apart,
+    /// until the error only: an interval read after it holds the failures (a gateway that
+    /// counts its dropped requests as answered ones counts them as completions).
     fn peak_before(&self, err: i64) -> Option<f64> {
         let start = self.piling_onset()?;
         let h = &self.history;
@@ -241,8 +243,11 @@ impl Detector {
             .filter_map(|f| {
                 // Samples too far apart for a rate to leave the climb into the wall behind
                 // before clients fail: their last interval is the wall's own figure.
-                let last = f.throughput_now.filter(|_| f.now_is_last_interval());
-                last.or(f.throughput)
+                if f.now_is_last_interval() {
+                    let age_ms = (f.sample_s.unwrap_or(0.0) * 500.0) as i64;
+                    return f.throughput_now.filter(|_| f.t < err + age_ms);
+                }
+                f.throughput
             })
             .collect();
         span.windows(3)
