@@ -106,6 +106,26 @@ fn onset(s: &RunState, id: StageId) -> i64 {
         .unwrap_or_else(|| panic!("{id:?} never active: {:#?}", s.transitions))
 }
 
+/// The report's knee is in `unit` and within `tol` (a share) of `truth`.
+fn assert_knee(s: &RunState, unit: &str, truth: f64, tol: f64) {
+    let at = slitop::report::headline::knee_at(s).unwrap();
+    assert_eq!(at.load_unit, unit, "{at:?}");
+    let knee = at.load.unwrap();
+    assert!(
+        (knee - truth).abs() / truth < tol,
+        "knee {knee} {unit}, truth {truth:.1}"
+    );
+}
+
+/// The detector's capacity is within 5% of `truth`.
+fn assert_capacity(s: &RunState, truth: f64) {
+    let cap = s.detector.capacity_rps().unwrap();
+    assert!(
+        (cap - truth).abs() / truth < 0.05,
+        "capacity {cap}, truth {truth}"
+    );
+}
+
 fn confirmed(s: &RunState, id: StageId) -> i64 {
     s.detector.stage(id).first_confirmed.unwrap()
 }
@@ -280,12 +300,9 @@ fn closed_loop_vu_ramp_decouples_before_the_plateau() {
     assert_eq!(s.detector.knee.clone().unwrap().load_unit, "VUs");
     // The report reads the run as the detector judged it: the queue's arrivals outran its
     // completions while VUs were added, which does not make the knee an arrival rate.
-    let at = slitop::report::headline::knee_at(&s).unwrap();
-    assert_eq!(at.load_unit, "VUs", "{at:?}");
     // 60 VUs thinking 0.5 s against 40 req/s: the wall is at 40 × (0.5 + 0.1) = 24 VUs.
     // Within the goal of 10%, from the healthy throughput per VU.
-    let knee = at.load.unwrap();
-    assert!((knee - 24.0).abs() / 24.0 < 0.1, "knee {knee} VUs");
+    assert_knee(&s, "VUs", 24.0, 0.1);
 }
 
 /// A VU ramp whose queue's arrivals outran its completions for many refreshes while VUs were
@@ -296,12 +313,9 @@ fn closed_loop_vu_ramp_decouples_before_the_plateau() {
 fn a_closed_loop_whose_queue_arrivals_outran_completions_keeps_its_knee_in_vus() {
     let s = replay(&load("vu-ramp-queue"));
     assert_eq!(s.detector.knee.clone().unwrap().load_unit, "VUs");
-    let at = slitop::report::headline::knee_at(&s).unwrap();
-    assert_eq!(at.load_unit, "VUs", "{at:?}");
     // The healthy throughput per VU, each reading over the mean VUs of its own window, puts
     // it within 5%; a lag guessed between throughput and VUs had it 7% high.
-    let knee = at.load.unwrap();
-    assert!((knee - 19.4).abs() / 19.4 < 0.05, "knee {knee} VUs");
+    assert_knee(&s, "VUs", 19.4, 0.05);
     // Its queue climbing is the VUs' requests outrunning completions: the decoupling comes
     // with it, not a refresh after (throughput per VU takes longer to fall past its margin).
     let (d, p) = (
@@ -351,12 +365,7 @@ fn a_closed_loop_behind_slow_scrapes_is_not_read_as_an_open_one() {
     let crossed = vus.iter().find(|(_, v)| *v >= truth).unwrap().0;
     let knee = s.detector.knee.clone().unwrap();
     assert_eq!(knee.load_unit, "VUs", "{:#?}", s.transitions);
-    let at = slitop::report::headline::knee_at(&s).unwrap();
-    let load = at.load.unwrap();
-    assert!(
-        (load - truth).abs() / truth < 0.1,
-        "knee {load} VUs, truth {truth:.1}"
-    );
+    assert_knee(&s, "VUs", truth, 0.1);
     let d = onset(&s, StageId::Decoupled);
     assert!(
         d >= crossed - 2_000,
@@ -375,12 +384,8 @@ fn a_closed_loop_behind_slow_scrapes_is_not_read_as_an_open_one() {
 #[test]
 fn a_closed_loop_behind_15s_scrapes_keeps_its_capacity_and_knee() {
     let s = replay(&load("vu-ramp-prom15s"));
-    let cap = s.detector.capacity_rps().unwrap();
-    assert!((cap - 40.0).abs() / 40.0 < 0.05, "capacity {cap}");
-    let at = slitop::report::headline::knee_at(&s).unwrap();
-    assert_eq!(at.load_unit, "VUs", "{at:?}");
-    let knee = at.load.unwrap();
-    assert!((knee - 24.1).abs() / 24.1 < 0.1, "knee {knee} VUs");
+    assert_capacity(&s, 40.0);
+    assert_knee(&s, "VUs", 24.1, 0.1);
 }
 
 /// An arrival-rate ramp through a Prometheus scraping every 5 s: the healthy line between
@@ -391,10 +396,7 @@ fn a_closed_loop_behind_15s_scrapes_keeps_its_capacity_and_knee() {
 #[test]
 fn an_open_loop_behind_5s_scrapes_puts_its_knee_at_the_wall() {
     let s = replay(&load("ramp-prom5s"));
-    let at = slitop::report::headline::knee_at(&s).unwrap();
-    assert_eq!(at.load_unit, "req/s", "{at:?}");
-    let knee = at.load.unwrap();
-    assert!((knee - 39.0).abs() / 39.0 < 0.1, "knee {knee} req/s");
+    assert_knee(&s, "req/s", 39.0, 0.1);
 }
 
 /// A ramp through a Prometheus scraping every 15 s, against a gateway that counts the
@@ -405,15 +407,8 @@ fn an_open_loop_behind_5s_scrapes_puts_its_knee_at_the_wall() {
 #[test]
 fn a_gateway_counting_its_drops_does_not_lift_the_capacity_read_through_slow_scrapes() {
     let s = replay(&load("ramp-5xx-prom15s"));
-    let cap = s.detector.capacity_rps().unwrap();
-    assert!((cap - 39.0).abs() / 39.0 < 0.05, "capacity {cap}");
-    let at = slitop::report::headline::knee_at(&s).unwrap();
-    let knee = at.load.unwrap();
-    assert!(
-        (knee - 39.0).abs() / 39.0 < 0.1,
-        "knee {knee} {}",
-        at.load_unit
-    );
+    assert_capacity(&s, 39.0);
+    assert_knee(&s, "req/s", 39.0, 0.1);
 }
 
 #[test]
