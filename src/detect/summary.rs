@@ -227,8 +227,9 @@ impl Detector {
     /// The highest throughput (median of three refreshes) from the first sign of work piling
     /// up until half a rate window after the first client error (a rate still averages the
     /// time before the error that long); the last interval's where samples are far apart,
-    /// until the error only: an interval read after it holds the failures (a gateway that
-    /// counts its dropped requests as answered ones counts them as completions).
+    /// read no later than its samples' age (half a scrape) after the error: a later one holds
+    /// the failures (a gateway that counts its dropped requests as answered ones counts them
+    /// as completions).
     fn peak_before(&self, err: i64) -> Option<f64> {
         let start = self.piling_onset()?;
         let h = &self.history;
@@ -332,10 +333,11 @@ impl Detector {
             .iter()
             .take_while(|f| f.t < onset)
             .filter_map(|f| {
-                // Through samples far apart (a 15 s scrape, its rate over 45 s), the server's
-                // completions are a handful of stairs before a wall half a minute in; the
-                // client's own completions, polled every refresh over the window fitted to
-                // it, draw the same line.
+                // Read through a Prometheus server (which says its scrape interval), the
+                // server's completions come a scrape late, and through slow scrapes (15 s, a
+                // rate over 45 s) are a handful of stairs before a wall half a minute in; the
+                // client's own completions, polled every refresh with its load and read over
+                // the window fitted to that, draw the same line without either.
                 let (tput, window_s) = match (f.sample_s, f.client_rate) {
                     (Some(_), Some(c)) => (c, fast_window_s(self.refresh_s())),
                     _ => (f.throughput?, f.rate_window_s.unwrap_or(0.0)),
