@@ -93,6 +93,14 @@ impl Frame {
         !crate::model::sampling::rebuildable(self.rate_window_s, self.sample_s.unwrap_or(1.0))
     }
 
+    /// How old the newest sample behind the throughput is (s): as measured where slitop
+    /// evaluated it, else half a sample interval (its mean age where Prometheus computed the
+    /// rate; samples `refresh_s` apart where the frame does not say otherwise).
+    pub fn throughput_age_or_mean_s(&self, refresh_s: f64) -> f64 {
+        self.throughput_age_s
+            .unwrap_or(self.sample_s.unwrap_or(refresh_s) / 2.0)
+    }
+
     /// The seconds the throughput's rate counts over (see `model::sampling::rate_span_s`),
     /// for fresh samples `refresh_s` apart where the frame does not say otherwise.
     pub fn rate_span_s(&self, refresh_s: f64) -> Option<f64> {

@@ -72,9 +72,7 @@ impl Line {
 /// ramp's throughput per VU reads 6% low at 16 VUs. Where Prometheus computed the rate, its
 /// newest sample is half a scrape interval old on average (`refresh_s` where none is said).
 fn vus_lead_ms(f: &Frame, refresh_s: f64) -> TimeMs {
-    let tp = f
-        .throughput_age_s
-        .unwrap_or(f.sample_s.unwrap_or(refresh_s) / 2.0);
+    let tp = f.throughput_age_or_mean_s(refresh_s);
     ((tp - f.vus_age_s.unwrap_or(0.0)) * 1000.0) as TimeMs
 }
 

@@ -232,6 +232,7 @@ impl Detector {
     /// as completions).
     fn peak_before(&self, err: i64) -> Option<f64> {
         let start = self.piling_onset()?;
+        let refresh_s = self.refresh_s();
         let h = &self.history;
         let i = h.partition_point(|f| f.t < err);
         let half_window = h
@@ -245,7 +246,7 @@ impl Detector {
                 // Samples too far apart for a rate to leave the climb into the wall behind
                 // before clients fail: their last interval is the wall's own figure.
                 if f.now_is_last_interval() {
-                    let age_ms = (f.sample_s.unwrap_or(0.0) * 500.0) as i64;
+                    let age_ms = (f.throughput_age_or_mean_s(refresh_s) * 1000.0) as i64;
                     return f.throughput_now.filter(|_| f.t < err + age_ms);
                 }
                 f.throughput
@@ -342,10 +343,9 @@ impl Detector {
                     (Some(_), Some(c)) => (c, fast_window_s(self.refresh_s())),
                     _ => (f.throughput?, f.rate_window_s.unwrap_or(0.0)),
                 };
-                let tput = Some(tput).filter(|t| *t >= self.cfg.min_rate)?;
                 // A window not yet full of data is extrapolated: no reading of the line.
                 let window_ms = (window_s * 1000.0) as i64;
-                (f.t >= first + window_ms).then_some((f.t, tput))
+                (tput >= self.cfg.min_rate && f.t >= first + window_ms).then_some((f.t, tput))
             })
             .collect();
         let floor = if vus {

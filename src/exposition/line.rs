@@ -145,7 +145,7 @@ pub fn sample(text: &str, format: Format) -> LineResult<Parsed<'_>> {
         i = parse_labels(text, i + 1, &mut pairs)?;
     }
     pairs.push((crate::model::METRIC_NAME.to_string(), name.to_string()));
-    pairs.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    // Collecting sorts them (duplicates were refused above).
     let labels = Labels::from(
         pairs
             .into_iter()
