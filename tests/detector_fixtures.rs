@@ -381,11 +381,30 @@ fn a_closed_loop_behind_slow_scrapes_is_not_read_as_an_open_one() {
 /// were past the knee (not the ramp-down's falling completions), and the knee comes from the
 /// client's own completions per VU, polled every second. Ground truth from the run's access
 /// log (fixture README): capacity 40.0 req/s, the wall at 24.1 VUs.
+///
+/// Its plateau is judged on the client's completions, polled every second, and so comes
+/// within two scrapes and 10 s of the VUs passing the wall (the server's three 15 s intervals
+/// confirmed it 52 s after).
 #[test]
 fn a_closed_loop_behind_15s_scrapes_keeps_its_capacity_and_knee() {
-    let s = replay(&load("vu-ramp-prom15s"));
+    let rec = load("vu-ramp-prom15s");
+    let s = replay(&rec);
     assert_capacity(&s, 40.0);
     assert_knee(&s, "VUs", 24.1, 0.1);
+    let wall = raw(&rec, "k6_vus").iter().find(|p| p.1 >= 24.1).unwrap().0;
+    let late = confirmed(&s, StageId::Plateau) - wall;
+    assert!(
+        (0..=40_000).contains(&late),
+        "plateau {late} ms after the wall"
+    );
+    assert!(
+        s.detector
+            .stage(StageId::Plateau)
+            .first_evidence
+            .starts_with("client completions (server samples every 15 s)"),
+        "{:#?}",
+        s.transitions
+    );
 }
 
 /// An arrival-rate ramp through a Prometheus scraping every 5 s: the healthy line between
@@ -404,11 +423,46 @@ fn an_open_loop_behind_5s_scrapes_puts_its_knee_at_the_wall() {
 /// clients fail, so the capacity is what throughput held while work piled up. An interval
 /// read after the first client error holds those failures; with them the capacity came 60%
 /// high. Ground truth from the run's access log (fixture README): 39.0 req/s.
+///
+/// The client's completions, polled every second, show the plateau before clients fail and
+/// within two scrapes and 10 s of the offered rate passing the wall (the server's 15 s
+/// intervals never did).
 #[test]
 fn a_gateway_counting_its_drops_does_not_lift_the_capacity_read_through_slow_scrapes() {
-    let s = replay(&load("ramp-5xx-prom15s"));
+    let rec = load("ramp-5xx-prom15s");
+    let s = replay(&rec);
     assert_capacity(&s, 39.0);
     assert_knee(&s, "req/s", 39.0, 0.1);
+    // k6's own counts: iterations it started (completed or dropped) per second over 5 s, and
+    // its first failed request.
+    let (done, dropped) = (
+        raw(&rec, "k6_iterations_total"),
+        raw(&rec, "k6_dropped_iterations_total"),
+    );
+    let started: Vec<(i64, f64)> = done
+        .iter()
+        .map(|&(t, v)| {
+            let d = dropped.iter().rev().find(|p| p.0 <= t).map_or(0.0, |p| p.1);
+            (t, v + d)
+        })
+        .collect();
+    let wall = started
+        .windows(6)
+        .find(|w| (w[5].1 - w[0].1) / ((w[5].0 - w[0].0) as f64 / 1000.0) >= 39.0)
+        .unwrap()[5]
+        .0;
+    let failed = raw(&rec, "k6_http_req_failed_total");
+    let first_error = failed.iter().find(|p| p.1 > 0.0).unwrap().0;
+    let plateau = confirmed(&s, StageId::Plateau);
+    assert!(
+        plateau < first_error,
+        "plateau {plateau}, first error {first_error}"
+    );
+    assert!(
+        (0..=40_000).contains(&(plateau - wall)),
+        "plateau {} ms after the wall",
+        plateau - wall
+    );
 }
 
 #[test]

@@ -33,6 +33,13 @@ pub struct Frame {
     /// Requests the client completes per second (k6), whatever else is the throughput.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_rate: Option<f64>,
+    /// Requests the client completes per second without failing (k6), whatever else is the
+    /// throughput: the same work as the server's completions, polled every refresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_done: Option<f64>,
+    /// The same, over the last few seconds (rebuilt by the detector as `throughput_now` is).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_done_now: Option<f64>,
     pub error_rate: Option<f64>,
     /// Cumulative connection-level client failures (EOF, reset).
     pub eof_errors: Option<f64>,
@@ -203,18 +210,18 @@ impl Frame {
             p95: server_p95.or(client_p95),
             client_p95,
             client_rate: role(Role::ClientRate),
+            client_done: role(Role::ClientOkRate),
             error_rate: role(Role::ErrorRate),
             eof_errors: role(Role::EofErrors),
             dropped_iterations: role(Role::DroppedIterations),
             vus_max: role(Role::VusMax),
             stability,
             hops,
-            sample_s: None,
             rate_window_s,
             throughput_age_s,
             vus_age_s: vus_signal.and_then(|s| age(&s.def.name)),
-            throughput_now: None,
             throughput_last,
+            ..Frame::default()
         }
     }
 }

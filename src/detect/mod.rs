@@ -75,6 +75,10 @@ const TREND_SAMPLES: f64 = 4.0;
 /// A closed loop's backlog climbs when it grows by at least this much per second.
 const CLOSED_CLIMB: f64 = 0.1;
 
+/// The client's completions stand in for the server's while their means over the trend
+/// window are within this share of each other (see `Detector::client_view`).
+const CLIENT_AGREES: f64 = 0.25;
+
 /// Frames kept in the detector's history (see `Detector::history`).
 pub const MAX_FRAMES: usize = 20_000;
 
@@ -127,8 +131,15 @@ pub struct Detector {
     /// whole-run scans behind it are not repeated on every frame.
     pub live: summary::LiveSummary,
     whole: summary::WholeRun,
-    /// Completions rebuilt from the throughput's rate (see `unwindow`).
+    /// Completions rebuilt from the throughput's rate (see `unwindow`), and from the
+    /// client's completions.
     unwindow: unwindow::Unwindow,
+    client_unwindow: unwindow::Unwindow,
+    /// The client's completions stand in for the server's (see `client_view`), as judged at
+    /// the newest frame, and as judged when the plateau was first confirmed: its level is
+    /// then read from them (see `summary::plateau_median`).
+    client_stands_in: bool,
+    plateau_in_client: bool,
 }
 
 /// Seconds between fresh samples behind a frame: the source's sample interval where it said,
@@ -180,6 +191,9 @@ impl Detector {
             live: summary::LiveSummary::default(),
             whole: summary::WholeRun::default(),
             unwindow: Default::default(),
+            client_unwindow: Default::default(),
+            client_stands_in: false,
+            plateau_in_client: false,
         }
     }
 
@@ -314,6 +328,12 @@ impl Detector {
         if !unwindow::rebuildable(frame.rate_window_s, s) {
             frame.throughput_now = frame.throughput_last;
         }
+        // The client is polled every refresh, its rates over the window fitted to that.
+        let refresh = (frame.t - prev) as f64 / 1000.0;
+        let window = crate::model::sampling::fast_window_s(refresh);
+        frame.client_done_now =
+            self.client_unwindow
+                .push(frame.t, frame.client_done, Some(window), refresh);
     }
 
     /// Feeds one refresh; returns the stage transitions it caused, in sequence order.
@@ -336,6 +356,7 @@ impl Detector {
         let clear = self.cfg.clear_hold.as_millis() as TimeMs;
         let mut out = Vec::new();
 
+        self.client_stands_in = self.client_view();
         self.track_load_end();
         self.track_hops();
         let checks = [
@@ -364,6 +385,9 @@ impl Detector {
             let tr = stage.update(t, holds, || evidence, || self.clear_note(id), h, clear);
             self.stages[i] = stage;
             out.extend(tr);
+        }
+        if self.stage(StageId::Plateau).first_confirmed == Some(t) {
+            self.plateau_in_client = self.client_stands_in;
         }
         self.learn_baselines();
         self.track_knee();
@@ -846,7 +870,8 @@ impl Detector {
         let held = rising.is_none().then(|| self.overload_held()).flatten();
         let (name, load_rel, first, last) = rising.or(held.map(|o| ("offered", 0.0, o, o)))?;
         let (w, trel, flat, tput) = self.throughput_flat(tput, held.is_some(), load_rel)?;
-        let flat = flat && !self.newest_interval_rose();
+        // (The client's completions are fresh every refresh: no interval straddles a jump.)
+        let flat = flat && (self.client_stands_in || !self.newest_interval_rose());
         // Arrivals rising against flat completions leave their excess behind: in the queue
         // when one is in view, else in flight. A plateau starts only once work piles up as
         // `pending_climbs` judges it (rate windows can flatten a few seconds before it does,
@@ -882,8 +907,16 @@ impl Detector {
                 Some(o) => format!("offered stays above it at {} req/s", fmt_rate(o)),
                 None => format!("{name} rose {} → {}{unit}", fmt_rate(first), fmt_rate(last)),
             };
+            // Say whose completions were judged, and why not the server's.
+            let whose = match self.client_stands_in {
+                true => format!(
+                    "client completions (server samples every {:.0} s) ",
+                    self.sample_s()
+                ),
+                false => "throughput ".into(),
+            };
             format!(
-                "throughput {} req/s flat for {} ({:+.2}%/s) while {load}{}{generator}",
+                "{whose}{} req/s flat for {} ({:+.2}%/s) while {load}{}{generator}",
                 fmt_rate(tput),
                 humantime::format_duration(w),
                 trel * 100.0,
@@ -910,6 +943,12 @@ impl Detector {
             true => trel < self.cfg.rise_growth,
             false => trel < self.cfg.plateau_ratio * load_rel,
         };
+        if self.client_stands_in {
+            let level = self.level(|f| f.client_done_now).filter(|l| *l > 0.0)?;
+            let now = self.client_now_window();
+            let trel = self.trend(now, |f| f.client_done_now)? / level;
+            return Some((now, trel, is_flat(trel), level));
+        }
         let w = self.backlog_window();
         let rate = || {
             let level = self.level(|f| f.throughput).filter(|l| *l > 0.0)?;
@@ -936,6 +975,51 @@ impl Detector {
             Some((w, r, level)) => (w, r, true, level),
             None => (now, trel, false, tput),
         })
+    }
+
+    /// Whether to judge the plateau on the client's completions: where the server's samples
+    /// are too far apart to rebuild its throughput now (a Prometheus server scraping every 5
+    /// or 15 s: its last interval is all there is, and three of them take half a minute to
+    /// look flat), the client's completions that did not fail are the same work, polled
+    /// every refresh. They stand in only while their level agrees with the server's over the
+    /// trend window: the client may not be all of the service's traffic, nor the service
+    /// count only the client's successes.
+    fn client_view(&self) -> bool {
+        if !self.now_is_last_interval() {
+            return false;
+        }
+        // Both as means over time; the server's last interval is one interval old at its
+        // middle on average (half an interval to its end, which is up to an interval old),
+        // so the client's is taken that much earlier.
+        let now = self.recent.back().map_or(0, |f| f.t);
+        let w = self.trend_window().as_millis() as TimeMs;
+        let lag = (self.sample_s() * 1000.0) as TimeMs;
+        let (Some(client), Some(server)) = (
+            self.mean_between(now - w - lag, now - lag, |f| f.client_done_now),
+            self.mean_between(now - w, now, Frame::throughput_now),
+        ) else {
+            return false;
+        };
+        server > 0.0 && (client / server - 1.0).abs() <= CLIENT_AGREES
+    }
+
+    /// Mean of a field over the frames with `from <= t <= to` (each refresh counts once:
+    /// a mean over time); None when fewer than half of them have it.
+    fn mean_between(&self, from: TimeMs, to: TimeMs, f: Field) -> Option<f64> {
+        let h = &self.history;
+        let span = &h[h.partition_point(|fr| fr.t < from)..h.partition_point(|fr| fr.t <= to)];
+        let vals: Vec<f64> = span.iter().filter_map(f).collect();
+        (!vals.is_empty() && 2 * vals.len() >= span.len())
+            .then(|| vals.iter().sum::<f64>() / vals.len() as f64)
+    }
+
+    /// The window over which the client's completions now must be flat: as `now_window`,
+    /// for samples a refresh apart behind a rate over the window fitted to them.
+    fn client_now_window(&self) -> Duration {
+        let r = self.refresh_s();
+        let window = crate::model::sampling::fast_window_s(r);
+        let secs = unwindow::span_s(Some(window), r) + 2.0 * r;
+        Duration::from_secs(secs.round().max(1.0) as u64)
     }
 
     /// The offered rate, when it has stayed above completions by the decoupling margin over
@@ -1269,6 +1353,18 @@ impl Detector {
         match id {
             StageId::RateRises => format!("throughput {} no longer rising", rate(tput)),
             StageId::Decoupled | StageId::Plateau => match self.level(|f| f.offered) {
+                // Short of the offered rate, a plateau ends because throughput moved (clients
+                // giving up, a service falling over), not because it caught up.
+                Some(o)
+                    if id == StageId::Plateau
+                        && tput.is_some_and(|t| t < self.cfg.decouple_ratio * o) =>
+                {
+                    format!(
+                        "throughput {} no longer flat, short of offered {}",
+                        rate(tput),
+                        rate(Some(o))
+                    )
+                }
                 Some(o) => format!(
                     "throughput {} keeps up with offered {}",
                     rate(tput),

@@ -173,6 +173,19 @@ impl Detector {
     /// plateau may be confirmed only as the load falls back; what throughput held from the
     /// first sign of work piling up is the capacity then.
     fn plateau_median(&self, from: i64, to: i64) -> Option<f64> {
+        // Where the client's completions stood in for the server's slow samples, the plateau
+        // was seen in them, and its level is theirs: they trail the wall by a few seconds,
+        // where a slow scrape's last interval can still end before it.
+        if self.plateau_in_client {
+            let client = self
+                .frames_between(from, to)
+                .iter()
+                .filter(|f| self.at_knee_load(f))
+                .filter_map(|f| f.client_done_now);
+            if let Some(c) = median(client) {
+                return Some(c);
+            }
+        }
         let held = |from: i64| {
             median(
                 self.frames_between(from, to)

@@ -692,6 +692,55 @@ fn scraped_15s_ramp(last: bool) -> Vec<Frame> {
         .collect()
 }
 
+/// A ramp past 40 req/s seen by the server every 15 s (its last interval's figure held between
+/// scrapes) and by the client every second, the client completing `share` of the service's
+/// work.
+fn scraped_15s_with_client(share: f64) -> Vec<Frame> {
+    let fresh = simulate(150, 40.0, |t| 5.0 + 0.5 * t, None, 0.0);
+    let client: Vec<Option<f64>> = fresh.iter().map(|f| f.throughput).collect();
+    let scraped = scraped_every(fresh, 15, true);
+    scraped
+        .into_iter()
+        .zip(client)
+        .map(|(f, c)| Frame {
+            throughput_last: f.throughput,
+            client_done: c.map(|c| c * share),
+            ..f
+        })
+        .collect()
+}
+
+#[test]
+fn behind_15_s_scrapes_the_plateau_is_seen_in_the_clients_completions_when_they_agree() {
+    // The plateau comes as soon as work is seen piling up (the stage before it in the
+    // sequence, held back here by the backlog's own 15 s scrapes), not three flat server
+    // intervals later.
+    let (d, tr) = run(scraped_15s_with_client(1.0));
+    let p = d.stage(StageId::Plateau);
+    let c = p.first_confirmed.unwrap_or_else(|| panic!("{tr:#?}"));
+    let piled = d.stage(StageId::PendingClimbs).first_confirmed.unwrap();
+    assert!(
+        c <= piled + 5_000,
+        "plateau {c}, piling up {piled}: {tr:#?}"
+    );
+    assert!(
+        p.first_evidence
+            .starts_with("client completions (server samples every 15 s) "),
+        "{}",
+        p.first_evidence
+    );
+    let cap = d.capacity_rps().unwrap();
+    assert!((cap - 40.0).abs() <= 2.0, "capacity {cap}");
+    // A client doing half of the service's work is not the same work: the server's own
+    // intervals are judged, and its capacity is not the client's share of it.
+    let (d, tr) = run(scraped_15s_with_client(0.5));
+    let p = d.stage(StageId::Plateau);
+    assert!(!p.first_evidence.starts_with("client"), "{tr:#?}");
+    if let Some(cap) = d.capacity_rps() {
+        assert!((cap - 40.0).abs() <= 4.0, "capacity {cap}");
+    }
+}
+
 #[test]
 fn scraped_every_15_s_the_capacity_is_read_from_the_last_interval_even_without_a_plateau() {
     // The wall at 34 s; the only interval wholly on it ends at 50 s, five seconds before
