@@ -982,35 +982,37 @@ impl Detector {
     /// or 15 s: its last interval is all there is, and three of them take half a minute to
     /// look flat), the client's completions that did not fail are the same work, polled
     /// every refresh. They stand in only while their level agrees with the server's over the
-    /// trend window: the client may not be all of the service's traffic, nor the service
-    /// count only the client's successes.
+    /// trend window (the client may not be all of the service's traffic, nor the service
+    /// count only the client's successes), and while clients do not fail.
     fn client_view(&self) -> bool {
-        if !self.now_is_last_interval() {
+        // While clients fail, their completions are short of the service's: it still
+        // answers requests whose client gave up.
+        if !self.now_is_last_interval()
+            || self.stage(StageId::ErrorsVisible).state == StageState::Active
+        {
             return false;
         }
-        // Both as means over time; the server's last interval is one interval old at its
-        // middle on average (half an interval to its end, which is up to an interval old),
-        // so the client's is taken that much earlier.
+        // Both as means over time, over the same readings: each of the server's paired with
+        // the client's one interval earlier (its last interval is about that old at its
+        // middle on average: half an interval to its end, which is up to an interval old).
         let now = self.recent.back().map_or(0, |f| f.t);
         let w = self.trend_window().as_millis() as TimeMs;
         let lag = (self.sample_s() * 1000.0) as TimeMs;
-        let (Some(client), Some(server)) = (
-            self.mean_between(now - w - lag, now - lag, |f| f.client_done_now),
-            self.mean_between(now - w, now, Frame::throughput_now),
-        ) else {
-            return false;
-        };
-        server > 0.0 && (client / server - 1.0).abs() <= CLIENT_AGREES
-    }
-
-    /// Mean of a field over the frames with `from <= t <= to` (each refresh counts once:
-    /// a mean over time); None when fewer than half of them have it.
-    fn mean_between(&self, from: TimeMs, to: TimeMs, f: Field) -> Option<f64> {
         let h = &self.history;
-        let span = &h[h.partition_point(|fr| fr.t < from)..h.partition_point(|fr| fr.t <= to)];
-        let vals: Vec<f64> = span.iter().filter_map(f).collect();
-        (!vals.is_empty() && 2 * vals.len() >= span.len())
-            .then(|| vals.iter().sum::<f64>() / vals.len() as f64)
+        let at = |t: TimeMs| h.get(h.partition_point(|f| f.t <= t).checked_sub(1)?);
+        let pairs: Vec<(f64, f64)> = h[h.partition_point(|f| f.t < now - w)..]
+            .iter()
+            .filter_map(|f| Some((at(f.t - lag)?.client_done_now?, f.throughput_now?)))
+            .collect();
+        let n = pairs.len();
+        // At least one of the server's intervals.
+        if (n as f64) * self.refresh_s() < self.sample_s() {
+            return false;
+        }
+        let (client, server) = pairs
+            .iter()
+            .fold((0.0, 0.0), |(c, s), p| (c + p.0, s + p.1));
+        server > 0.0 && (client / server - 1.0).abs() <= CLIENT_AGREES
     }
 
     /// The window over which the client's completions now must be flat: as `now_window`,

@@ -175,10 +175,12 @@ impl Detector {
     fn plateau_median(&self, from: i64, to: i64) -> Option<f64> {
         // Where the client's completions stood in for the server's slow samples, the plateau
         // was seen in them, and its level is theirs: they trail the wall by a few seconds,
-        // where a slow scrape's last interval can still end before it.
+        // where a slow scrape's last interval can still end before it. Only until clients
+        // fail: the service's answers to clients that gave up are work done, but not theirs.
         if self.plateau_in_client {
+            let err = self.stage(StageId::ErrorsVisible).first_onset;
             let client = self
-                .frames_between(from, to)
+                .frames_between(from, to.min(err.map_or(i64::MAX, |e| e - 1)))
                 .iter()
                 .filter(|f| self.at_knee_load(f))
                 .filter_map(|f| f.client_done_now);

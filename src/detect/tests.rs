@@ -694,9 +694,9 @@ fn scraped_15s_ramp(last: bool) -> Vec<Frame> {
 
 /// A ramp past 40 req/s seen by the server every 15 s (its last interval's figure held between
 /// scrapes) and by the client every second, the client completing `share` of the service's
-/// work.
+/// work; its requests wait as long as it takes (no client fails).
 fn scraped_15s_with_client(share: f64) -> Vec<Frame> {
-    let fresh = simulate(150, 40.0, |t| 5.0 + 0.5 * t, None, 0.0);
+    let fresh = simulate(200, 40.0, |t| 5.0 + 0.3 * t, None, 0.0);
     let client: Vec<Option<f64>> = fresh.iter().map(|f| f.throughput).collect();
     let scraped = scraped_every(fresh, 15, true);
     scraped
@@ -705,6 +705,7 @@ fn scraped_15s_with_client(share: f64) -> Vec<Frame> {
         .map(|(f, c)| Frame {
             throughput_last: f.throughput,
             client_done: c.map(|c| c * share),
+            eof_errors: None,
             ..f
         })
         .collect()
@@ -726,8 +727,7 @@ fn behind_15_s_scrapes_the_plateau_is_seen_in_the_clients_completions_when_they_
     assert!(
         p.first_evidence
             .starts_with("client completions (server samples every 15 s) "),
-        "{}",
-        p.first_evidence
+        "{tr:#?}"
     );
     let cap = d.capacity_rps().unwrap();
     assert!((cap - 40.0).abs() <= 2.0, "capacity {cap}");
