@@ -312,5 +312,31 @@ async fn a_timestamp_far_in_the_future_is_left_out_and_does_not_block_its_series
         .family("jobs_total")
         .next()
         .expect("the series is there");
-    assert_eq!(series.last(), Some((now, 2.0)));
+    // Stamped when the answer began: at or just after the poll.
+    let (t, v) = series.last().unwrap();
+    assert_eq!(v, 2.0);
+    assert!((now..now + 2_000).contains(&t), "{t} vs {now}");
+}
+
+/// A target that answers late (a service busy under load) has its samples stamped when the
+/// answer began, not when it was asked for: its counters are as of then, and stamped at the
+/// question each interval's count would be divided by a span shorter than its own.
+#[tokio::test]
+async fn a_late_answer_is_stamped_when_it_began() {
+    let srv = FakeHttp::start(|_| {
+        std::thread::sleep(Duration::from_millis(400));
+        Reply::ok("text/plain; version=0.0.4", "# TYPE a counter\na_total 1\n")
+    });
+    let mut p = ScrapePoller::new(cfg(vec![srv.url("/metrics")]), Duration::from_secs(2)).unwrap();
+    let asked = now_ms();
+    let got = samples(&p.poll(asked).await.unwrap());
+    let a = got
+        .iter()
+        .find(|s| s.labels.name() == Some("a_total"))
+        .unwrap();
+    assert!(
+        (asked + 400..asked + 1_500).contains(&a.t),
+        "stamped {} ms after it was asked for",
+        a.t - asked
+    );
 }
