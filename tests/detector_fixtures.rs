@@ -465,6 +465,16 @@ fn a_gateway_counting_its_drops_does_not_lift_the_capacity_read_through_slow_scr
     );
 }
 
+/// A burst through a Prometheus scraping every 15 s: clients fail 9 s past the wall, inside
+/// one scrape, so each of the server's intervals holds the time before the burst or the
+/// failures (17.6 and 20.4 req/s). The client's completions, polled every second, held the wall meanwhile.
+/// Ground truth from the run's access log (fixture README): 39.5 req/s.
+#[test]
+fn a_burst_shorter_than_a_scrape_reads_its_capacity_from_the_clients_completions() {
+    let s = replay(&load("burst-prom15s"));
+    assert_capacity(&s, 39.5);
+}
+
 #[test]
 fn jitter_does_not_make_stages_flap() {
     for name in ["ramp", "baseline", "burst", "vu-ramp"] {
@@ -520,6 +530,7 @@ fn replaying_each_fixture_reproduces_the_transitions_it_recorded_live() {
         "vu-ramp-prom15s",
         "ramp-prom5s",
         "ramp-5xx-prom15s",
+        "burst-prom15s",
     ] {
         let rec = load(name);
         let (s, recorded) = replay_into(&rec).unwrap();
