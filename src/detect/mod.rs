@@ -75,8 +75,9 @@ const TREND_SAMPLES: f64 = 4.0;
 /// A closed loop's backlog climbs when it grows by at least this much per second.
 const CLOSED_CLIMB: f64 = 0.1;
 
-/// The client's completions stand in for the server's while their means over the trend
-/// window are within this share of each other (see `Detector::client_view`).
+/// The client's completions stand in for the server's while their means, paired reading by
+/// reading over the trend window, are within this share of each other (see
+/// `Detector::client_view`).
 const CLIENT_AGREES: f64 = 0.25;
 
 /// Frames kept in the detector's history (see `Detector::history`).

@@ -260,10 +260,10 @@ impl Detector {
             .filter_map(|f| {
                 // Samples too far apart for a rate to leave the climb into the wall behind
                 // before clients fail: their last interval is the wall's own figure.
-                // One interval may straddle the time before the wall (or a 9 s wall between
-                // a burst and the first error): the client's own completions, polled every
-                // refresh, are then the fresher figure. They are never more than the
-                // service's, so the higher of the two is read.
+                // One interval may straddle the time before the wall (a burst's wall can be
+                // shorter than an interval before clients fail): the client's own
+                // completions, polled every refresh, are then the fresher figure. They are
+                // never more than the service's, so the higher of the two is read.
                 if f.now_is_last_interval() {
                     let age_ms = (f.throughput_age_or_mean_s(refresh_s) * 1000.0) as i64;
                     let server = f.throughput_now.filter(|_| f.t < err + age_ms);
