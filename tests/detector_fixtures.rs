@@ -475,6 +475,27 @@ fn a_burst_shorter_than_a_scrape_reads_its_capacity_from_the_clients_completions
     assert_capacity(&s, 39.5);
 }
 
+/// A VU ramp through a Prometheus scraping every 5 s: one scrape counted 5 requests in flight
+/// where 2 or 3 were usual, and read against the rate it made a doubled residence, 9 s
+/// before the wall; the healthy line ended there and the knee came 11% low. The client's own
+/// latency, seen every second, had not grown. Ground truth from the run's access log
+/// (fixture README): the wall at 24.1 VUs.
+#[test]
+fn one_scraped_count_of_requests_in_flight_is_not_work_piling_up() {
+    let rec = load("vu-ramp-inflight-prom5s");
+    let s = replay(&rec);
+    let near = raw(&rec, "k6_vus")
+        .iter()
+        .find(|p| p.1 >= 0.9 * 24.1)
+        .unwrap()
+        .0;
+    for id in [StageId::Decoupled, StageId::PendingClimbs] {
+        let c = confirmed(&s, id);
+        assert!(c >= near, "{id:?} at {c}, VUs near the wall at {near}");
+    }
+    assert_knee(&s, "VUs", 24.1, 0.1);
+}
+
 #[test]
 fn jitter_does_not_make_stages_flap() {
     for name in ["ramp", "baseline", "burst", "vu-ramp"] {
@@ -531,6 +552,7 @@ fn replaying_each_fixture_reproduces_the_transitions_it_recorded_live() {
         "ramp-prom5s",
         "ramp-5xx-prom15s",
         "burst-prom15s",
+        "vu-ramp-inflight-prom5s",
     ] {
         let rec = load(name);
         let (s, recorded) = replay_into(&rec).unwrap();

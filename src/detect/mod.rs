@@ -103,6 +103,7 @@ pub struct Detector {
     /// Best (lowest) residence time and p95 seen while healthy; throughput per VU while healthy.
     best_residence: Option<f64>,
     best_p95: Option<f64>,
+    best_client_p95: Option<f64>,
     line: per_vu::Line,
     pub knee: Option<Knee>,
     /// Arrivals have outrun completions (ratio rule held): the load is open-loop, whatever
@@ -174,6 +175,7 @@ impl Detector {
             history: Vec::new(),
             best_residence: None,
             best_p95: None,
+            best_client_p95: None,
             line: per_vu::Line::default(),
             knee: None,
             open_seen: false,
@@ -802,10 +804,19 @@ impl Detector {
         let residence = pending / tput;
         let slope = self.trend(w, Frame::concurrency)?;
         let what = self.concurrency_name();
+        // A count of requests in flight scraped every few seconds is one moment's, read for
+        // the whole interval: where the client's own latency, seen every refresh, has not
+        // grown by the same factor, the requests are not staying longer.
+        let client_agrees = !self.now_is_last_interval()
+            || match (self.level(|f| f.client_p95), self.best_client_p95) {
+                (Some(p), Some(b)) => p >= self.cfg.residence_factor * b,
+                _ => true,
+            };
         (tput >= self.cfg.min_rate
             && pending >= self.cfg.min_backlog
             && residence >= self.cfg.residence_factor * best
-            && slope > 0.0)
+            && slope > 0.0
+            && client_agrees)
             .then(|| {
                 format!(
                     "{what} {pending:.0} climbing {slope:.1}/s; residence {} vs best {}",
@@ -1189,6 +1200,11 @@ impl Detector {
         if let Some(p) = self.level(|f| f.p95).filter(|p| *p > 0.0) {
             if self.best_p95.is_none_or(|b| p < b) {
                 self.best_p95 = Some(p);
+            }
+        }
+        if let Some(p) = self.level(|f| f.client_p95).filter(|p| *p > 0.0) {
+            if self.best_client_p95.is_none_or(|b| p < b) {
+                self.best_client_p95 = Some(p);
             }
         }
         for (name, v) in self.hop_levels().into_iter().filter(|(_, v)| *v > 0.0) {
