@@ -150,6 +150,14 @@ fn fresh_s(f: &Frame, prev: TimeMs) -> f64 {
     f.sample_s.unwrap_or((f.t - prev) as f64 / 1000.0)
 }
 
+/// The span throughput now covers (see `unwindow::span_s`) for a rate over `window_s` of
+/// samples `s` apart, and two more samples: the window over which it must be flat.
+fn flat_window(window_s: Option<f64>, s: f64) -> Duration {
+    let secs = unwindow::span_s(window_s, s) + 2.0 * s;
+    // Whole seconds (the evidence names it; refreshes are never exactly 1 s apart).
+    Duration::from_secs(secs.round().max(1.0) as u64)
+}
+
 fn fmt_rate(v: f64) -> String {
     if v >= 100.0 {
         format!("{v:.0}")
@@ -294,10 +302,7 @@ impl Detector {
             (Some(i), Some(last)) => fresh_s(last, self.recent[i].t),
             _ => 1.0,
         };
-        let window = self.recent.back().and_then(|f| f.rate_window_s);
-        let secs = unwindow::span_s(window, s) + 2.0 * s;
-        // Whole seconds (the evidence names it; refreshes are never exactly 1 s apart).
-        Duration::from_secs(secs.round().max(1.0) as u64)
+        flat_window(self.recent.back().and_then(|f| f.rate_window_s), s)
     }
 
     /// The trend window, fitted to the sample interval likewise.
@@ -1031,9 +1036,7 @@ impl Detector {
     /// for samples a refresh apart behind a rate over the window fitted to them.
     fn client_now_window(&self) -> Duration {
         let r = self.refresh_s();
-        let window = crate::model::sampling::fast_window_s(r);
-        let secs = unwindow::span_s(Some(window), r) + 2.0 * r;
-        Duration::from_secs(secs.round().max(1.0) as u64)
+        flat_window(Some(crate::model::sampling::fast_window_s(r)), r)
     }
 
     /// The offered rate, when it has stayed above completions by the decoupling margin over

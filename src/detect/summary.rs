@@ -268,10 +268,7 @@ impl Detector {
                     let age_ms = (f.throughput_age_or_mean_s(refresh_s) * 1000.0) as i64;
                     let server = f.throughput_now.filter(|_| f.t < err + age_ms);
                     let client = f.client_done_now.filter(|_| f.t < err);
-                    return match (server, client) {
-                        (Some(s), Some(c)) => Some(s.max(c)),
-                        (s, c) => s.or(c),
-                    };
+                    return server.into_iter().chain(client).reduce(f64::max);
                 }
                 f.throughput
             })
