@@ -479,6 +479,22 @@ fn a_burst_shorter_than_a_scrape_reads_its_capacity_from_the_clients_completions
     assert_capacity(&s, 39.5);
 }
 
+/// A burst through a Prometheus scraping every 15 s whose samples show work piling up only
+/// 6 s after clients failed: the wall was met all the same, and its capacity is what was
+/// completed before the failures (the client's completions, polled every second, reached it
+/// while the server's first interval was still to come). The healthy line ends at the first
+/// error, so the knee stands as well. Ground truth from the run's access log (fixture
+/// README): 39.0 req/s.
+#[test]
+fn work_seen_piling_up_only_after_clients_failed_still_gives_the_capacity() {
+    let s = replay(&load("burst-late-prom15s"));
+    let err = confirmed(&s, StageId::ErrorsVisible);
+    let piling = confirmed(&s, StageId::Decoupled);
+    assert!(piling > err, "decoupled {piling}, first error {err}");
+    assert_capacity(&s, 39.0);
+    assert_knee(&s, "req/s", 39.0, 0.1);
+}
+
 /// A VU ramp through a Prometheus scraping every 5 s: one scrape counted 5 requests in flight
 /// where 2 or 3 were usual, and read against the rate it made a doubled residence, 9 s
 /// before the wall; the healthy line ended there and the knee came 11% low. The client's own
@@ -556,6 +572,7 @@ fn replaying_each_fixture_reproduces_the_transitions_it_recorded_live() {
         "ramp-prom5s",
         "ramp-5xx-prom15s",
         "burst-prom15s",
+        "burst-late-prom15s",
         "vu-ramp-inflight-prom5s",
     ] {
         let rec = load(name);

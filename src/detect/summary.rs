@@ -103,7 +103,7 @@ impl Detector {
         let err = self.stage(StageId::ErrorsVisible).first_onset;
         let Some(from) = p.first_onset else {
             // Only where work piled up before clients failed: else no wall was seen.
-            let before = err.filter(|&e| self.piling_onset().is_some_and(|p| p < e))?;
+            let before = err.filter(|&e| self.piling_from(e).is_some_and(|p| p < e))?;
             return self
                 .wall_before(before)
                 .map(|c| (c, CapacityBasis::PiledUp));
@@ -143,15 +143,35 @@ impl Detector {
     fn wall_before(&self, err: i64) -> Option<f64> {
         // With samples far apart the reading at the first sign of piling up is an interval
         // that ended before it, and a handful of intervals are all there are: their highest.
-        let h = &self.history;
-        let at = h.get(
-            h.partition_point(|f| f.t < err)
-                .min(h.len().saturating_sub(1)),
-        );
-        if at.is_some_and(super::Frame::now_is_last_interval) {
+        if self
+            .frame_at(err)
+            .is_some_and(super::Frame::now_is_last_interval)
+        {
             return self.peak_before(err);
         }
         self.now_before(err).or_else(|| self.peak_before(err))
+    }
+
+    /// The frame at `t`, or the last one before it.
+    fn frame_at(&self, t: i64) -> Option<&super::Frame> {
+        let h = &self.history;
+        h.get(
+            h.partition_point(|f| f.t < t)
+                .min(h.len().saturating_sub(1)),
+        )
+    }
+
+    /// When work began piling up, as far as the data can date it before clients failed at
+    /// `err`: the first sign of it (`piling_onset`), less, through samples far apart, the two
+    /// intervals a rate over them may show it late by. A burst through a 15 s scrape can
+    /// fail clients inside one interval, before its samples show the queue; the work piled
+    /// up all the same.
+    fn piling_from(&self, err: i64) -> Option<i64> {
+        let onset = self.piling_onset()?;
+        let Some(f) = self.frame_at(err).filter(|f| f.now_is_last_interval()) else {
+            return Some(onset);
+        };
+        Some(onset - (2.0 * f.sample_s.unwrap_or(0.0) * 1000.0) as i64)
     }
 
     /// The median throughput now (see `unwindow`) from the first sign of work piling up
@@ -240,13 +260,13 @@ impl Detector {
     }
 
     /// The highest throughput (median of three refreshes) from the first sign of work piling
-    /// up until half a rate window after the first client error (a rate still averages the
+    /// up (as `piling_from` dates it) until half a rate window after the first client error (a rate still averages the
     /// time before the error that long); the last interval's where samples are far apart,
     /// read no later than its samples' age (half a scrape) after the error: a later one holds
     /// the failures (a gateway that counts its dropped requests as answered ones counts them
     /// as completions).
     fn peak_before(&self, err: i64) -> Option<f64> {
-        let start = self.piling_onset()?;
+        let start = self.piling_from(err)?;
         let refresh_s = self.refresh_s();
         let h = &self.history;
         let i = h.partition_point(|f| f.t < err);
@@ -264,13 +284,15 @@ impl Detector {
                 // shorter than an interval before clients fail): the client's own
                 // completions, polled every refresh, are then the fresher figure. They are
                 // never more than the service's, so the higher of the two is read.
-                if f.now_is_last_interval() {
-                    let age_ms = (f.throughput_age_or_mean_s(refresh_s) * 1000.0) as i64;
-                    let server = f.throughput_now.filter(|_| f.t < err + age_ms);
-                    let client = f.client_done_now.filter(|_| f.t < err);
-                    return server.into_iter().chain(client).reduce(f64::max);
-                }
-                f.throughput
+                let client = f.client_done_now.filter(|_| f.t < err);
+                let server = match f.now_is_last_interval() {
+                    true => {
+                        let age_ms = (f.throughput_age_or_mean_s(refresh_s) * 1000.0) as i64;
+                        f.throughput_now.filter(|_| f.t < err + age_ms)
+                    }
+                    false => f.throughput,
+                };
+                server.into_iter().chain(client).reduce(f64::max)
             })
             .collect();
         span.windows(3)
@@ -348,12 +370,15 @@ impl Detector {
     /// Where the healthy line meets the capacity (see `knee_model`).
     fn knee_line(&self, vus: bool) -> Option<f64> {
         let cap = self.capacity_rps()?;
-        let onset = self.piling_onset()?;
+        // Healthy: before work piled up, and before clients failed (through slow samples,
+        // work may be seen piling up only after that).
+        let err = self.stage(StageId::ErrorsVisible).first_onset;
+        let healthy_until = self.piling_onset()?.min(err.unwrap_or(i64::MAX));
         let h = &self.history;
         let first = h.first()?.t;
         let healthy: Vec<(i64, f64)> = h
             .iter()
-            .take_while(|f| f.t < onset)
+            .take_while(|f| f.t < healthy_until)
             .filter_map(|f| {
                 // Read through a Prometheus server (which says its scrape interval), the
                 // server's completions come a scrape late, and through slow scrapes (15 s, a
