@@ -360,7 +360,10 @@ impl Detector {
             let half = self.history.len() / 2;
             crate::model::thin_front(&mut self.history, half);
         }
+        // Held for the hold time as refreshes count it: one that comes a few ms early must not
+        // make a condition that held for its three refreshes wait for a fourth (and lapse).
         let hold = self.cfg.hold.as_millis() as TimeMs;
+        let hold = hold - ((self.refresh_s() * 500.0) as TimeMs).min(hold / 4);
         let clear = self.cfg.clear_hold.as_millis() as TimeMs;
         let mut out = Vec::new();
 

@@ -921,3 +921,30 @@ fn a_closed_loop_past_its_wall_decouples_from_the_last_seconds_not_a_window_late
     );
     assert_eq!(d.knee.clone().unwrap().load_unit, "VUs");
 }
+
+/// Refreshes come a few ms early or late. A condition that holds over the refreshes spanning
+/// the hold time is confirmed at the last of them even where that one came 1 ms early: it
+/// must not wait for one more refresh, nor lapse if the condition stops there.
+#[test]
+fn a_refresh_a_millisecond_early_does_not_delay_a_confirmation() {
+    let clean = simulate(160, 40.0, |t| 5.0 + 0.5 * t, None, 0.0);
+    let (d0, _) = run(clean.clone());
+    for phase in 0..3 {
+        let early: Vec<Frame> = clean
+            .iter()
+            .enumerate()
+            .map(|(i, f)| Frame {
+                t: f.t - i64::from(i % 3 == phase),
+                ..f.clone()
+            })
+            .collect();
+        let (d1, _) = run(early);
+        for id in StageId::ALL {
+            let (a, b) = (d0.stage(id).first_confirmed, d1.stage(id).first_confirmed);
+            assert!(
+                a.zip(b).is_some_and(|(a, b)| (a - b).abs() <= 1),
+                "{id:?}: confirmed at {a:?} on time, {b:?} with refreshes 1 ms early (phase {phase})"
+            );
+        }
+    }
+}
