@@ -495,6 +495,31 @@ fn work_seen_piling_up_only_after_clients_failed_still_gives_the_capacity() {
     assert_knee(&s, "req/s", 39.0, 0.1);
 }
 
+/// A stage out of the sequence says why, from the run's data; one in its place says nothing.
+/// A burst past the wall at 1 s samples: p95 passes 500 ms within seconds of the queue
+/// forming, sooner than throughput can be seen flat. The 15 s burst: its samples show the
+/// piling up only after clients failed. The ramp keeps its order.
+#[test]
+fn a_stage_out_of_sequence_says_why() {
+    let why = |name: &str, id| replay(&load(name)).detector.out_of_sequence(id);
+    let hop = why("burst-hop", StageId::Plateau).expect("the burst's plateau comes after p95");
+    assert!(hop.starts_with("confirmed"), "{hop}");
+    assert!(
+        hop.contains("after the first sign of work piling up"),
+        "{hop}"
+    );
+    assert!(hop.contains("seen flat only over"), "{hop}");
+    let late = replay(&load("burst-late-prom15s"));
+    for id in [StageId::Decoupled, StageId::PendingClimbs, StageId::Plateau] {
+        let w = late.detector.out_of_sequence(id).unwrap();
+        assert!(w.contains("samples came every 15 s"), "{id:?}: {w}");
+    }
+    let ramp = replay(&load("ramp"));
+    for id in StageId::ALL {
+        assert_eq!(ramp.detector.out_of_sequence(id), None, "{id:?}");
+    }
+}
+
 /// A VU ramp through a Prometheus scraping every 5 s: one scrape counted 5 requests in flight
 /// where 2 or 3 were usual, and read against the rate it made a doubled residence, 9 s
 /// before the wall; the healthy line ended there and the knee came 11% low. The client's own

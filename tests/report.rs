@@ -577,3 +577,31 @@ fn a_vu_ramp_is_modelled_and_an_arrival_ramp_is_not() {
         j["concurrency_model"]
     );
 }
+
+/// A stage out of the saturation sequence carries its reason in report.json and under the
+/// stage table; the ramp, in order, has neither.
+#[test]
+fn a_stage_out_of_sequence_is_explained_in_the_report() {
+    let (dir, rec) = run_dir("burst-hop");
+    slitop(&["report", rec.to_str().unwrap()]);
+    let (r, md) = report(dir.path());
+    let plateau = r["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["id"] == "plateau")
+        .unwrap();
+    let why = plateau["out_of_sequence"].as_str().unwrap();
+    assert!(why.starts_with("confirmed"), "{why}");
+    assert!(md.contains("Out of sequence:"), "{md}");
+    assert!(md.contains(&format!("- 4 plateau: {why}")), "{md}");
+    let (dir, rec) = run_dir("ramp");
+    slitop(&["report", rec.to_str().unwrap()]);
+    let (r, md) = report(dir.path());
+    assert!(r["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s.get("out_of_sequence").is_none()));
+    assert!(!md.contains("Out of sequence"), "{md}");
+}

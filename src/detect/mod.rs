@@ -7,6 +7,7 @@ pub mod concurrency;
 pub mod frame;
 pub mod per_vu;
 pub mod robust;
+mod sequence;
 pub mod stage;
 pub mod summary;
 pub mod unwindow;

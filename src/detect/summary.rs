@@ -153,7 +153,7 @@ impl Detector {
     }
 
     /// The frame at `t`, or the last one before it.
-    fn frame_at(&self, t: i64) -> Option<&super::Frame> {
+    pub(super) fn frame_at(&self, t: i64) -> Option<&super::Frame> {
         let h = &self.history;
         h.get(
             h.partition_point(|f| f.t < t)
@@ -252,7 +252,7 @@ impl Detector {
 
     /// The first sign of work piling up: the earliest onset of `decoupled` or
     /// `pending_climbs`.
-    fn piling_onset(&self) -> Option<i64> {
+    pub(super) fn piling_onset(&self) -> Option<i64> {
         [StageId::Decoupled, StageId::PendingClimbs]
             .iter()
             .filter_map(|&id| self.stage(id).first_onset)

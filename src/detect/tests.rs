@@ -948,3 +948,32 @@ fn a_refresh_a_millisecond_early_does_not_delay_a_confirmation() {
         }
     }
 }
+
+/// Clients failing at a load well under the wall, at low latency: the stages before them are
+/// out of sequence, and say that no work piled up and that requests were refused before they
+/// were slowed.
+#[test]
+fn errors_at_low_load_say_no_work_piled_up_and_nothing_was_slowed() {
+    let frames: Vec<Frame> = simulate(120, 40.0, |_| 16.0, None, 0.0)
+        .into_iter()
+        .map(|f| Frame {
+            eof_errors: Some((f.t as f64 / 1000.0 - 60.0).max(0.0) * 5.0),
+            ..f
+        })
+        .collect();
+    let (d, _) = run(frames);
+    assert!(d.stage(StageId::ErrorsVisible).first_confirmed.is_some());
+    for id in [StageId::Decoupled, StageId::PendingClimbs, StageId::Plateau] {
+        let why = d.out_of_sequence(id).unwrap();
+        assert!(
+            why.starts_with("not seen, while errors_visible was"),
+            "{why}"
+        );
+        assert!(why.contains("no work piled up"), "{why}");
+    }
+    let p95 = d.out_of_sequence(StageId::P95High).unwrap();
+    assert!(
+        p95.contains("refused or dropped before they were slowed"),
+        "{p95}"
+    );
+}

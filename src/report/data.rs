@@ -267,6 +267,9 @@ pub struct Stage {
     pub activations: u32,
     /// Only for a stage that was reached.
     pub evidence: Option<String>,
+    /// Why it came after a later stage, or not at all while a later one came.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_sequence: Option<String>,
 }
 
 /// A load at a moment: the knee, in the detector's unit or the run's.

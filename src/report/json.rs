@@ -73,6 +73,7 @@ fn stage(d: &detect::Detector, id: StageId) -> Stage {
         cleared_unix_ms: s.cleared,
         activations: s.activations,
         evidence: s.reached().then(|| s.evidence.clone()),
+        out_of_sequence: d.out_of_sequence(id),
     }
 }
 

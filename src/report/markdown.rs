@@ -196,6 +196,18 @@ fn stages(o: &mut String, r: &Report, start: i64) {
     for st in &r.stages {
         stage_row(o, st, start);
     }
+    let odd: Vec<&Stage> = r
+        .stages
+        .iter()
+        .filter(|s| s.out_of_sequence.is_some())
+        .collect();
+    if !odd.is_empty() {
+        let _ = writeln!(o, "\nOut of sequence:\n");
+        for st in odd {
+            let why = st.out_of_sequence.as_deref().unwrap_or_default();
+            let _ = writeln!(o, "- {} {}: {}", st.number, st.id.id(), cell(why));
+        }
+    }
     if let Some(t) = r.p95_crit_unix_ms {
         let _ = writeln!(
             o,
