@@ -10,11 +10,14 @@
 # raised N s into a run whose data never showed it), capacity and knee errors (%), stages raised
 # on the baseline, and the goals missed.
 #
-#   scripts/bench-detector.sh [--only GLOB,...] [--out DIR] [--list]
+#   scripts/bench-detector.sh [--only GLOB,...] [--out DIR] [--system ref|wide] [--list]
 #   scripts/bench-detector.sh --rejudge --out DIR [--only GLOB,...]
 #
 # --rejudge replays an earlier --out's recordings through the slitop built now (same raw data,
 # this detector), so a detector change is judged without new runs.
+#
+# --system picks the system under test: ref (4 consumers x 100 ms fixed, 40 req/s; the default)
+# or wide (8 consumers x 100 ms exponential, 80 req/s, twice the rates, VUs thinking 100 ms).
 #
 # GLOB matches pipeline.scenario.watcher, e.g. --only 'default.ramp.*,*.baseline.k6'.
 # Pipelines: default retain drops5xx noskip. Scenarios: ramp vu-ramp steps burst baseline.
@@ -25,14 +28,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 
-out="" only="" list="" rejudge=""
+out="" only="" list="" rejudge="" system=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
     --only) only="$2"; shift 2 ;;
     --list) list=1; shift ;;
     --rejudge) rejudge=--rejudge; shift ;;
-    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
+    --system) system=(--system "$2"); shift 2 ;;
+    -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1" >&2; exit 2 ;;
   esac
 done
@@ -62,6 +66,6 @@ trap '[ -n "$cleanup" ] && rm -rf "$cleanup"' EXIT
 if [ -n "$rejudge" ] && [ -n "$cleanup" ]; then
   echo "--rejudge needs --out DIR of an earlier run" >&2; exit 2
 fi
-python3 scripts/bench_detector.py --root "$root" --out "$out" --only "$only" $rejudge \
+python3 scripts/bench_detector.py --root "$root" --out "$out" --only "$only" $rejudge "${system[@]}" \
   --bin "slitop=$target/release/slitop" --bin "pipeline=$target/release/slitop-pipeline" \
   --bin "valkey=$valkey" --bin "k6=$k6" --bin "prometheus=$prometheus"

@@ -28,16 +28,35 @@ from datetime import datetime
 STAGES = ["rate_rises", "decoupled", "pending_climbs", "plateau", "p95_high", "errors_visible"]
 SHORT = {"rate_rises": "rate", "decoupled": "dec", "pending_climbs": "pend",
          "plateau": "plat", "p95_high": "p95", "errors_visible": "err"}
-CONSUMERS, SERVICE_S, HOLD_S, THINK_S = 4, 0.1, 3.0, 0.5
+HOLD_S = 3.0
 
-# name → (k6 script, k6 env, run seconds, open loop?)
-SCENARIOS = {
-    "ramp": ("capacity-ramp.js", {"START_RATE": "5", "MAX_RATE": "80", "RAMP": "75s"}, 85, True),
-    "vu-ramp": ("vu-ramp.js", {"MAX_VUS": "60", "THINK": str(THINK_S), "RAMP": "70s"}, 85, False),
-    "steps": ("steps.js", {"STEPS": "20,30,40,50,60", "HOLD": "12s"}, 75, True),
-    "burst": ("burst.js", {"BASE": "15", "PEAK": "70", "SPIKE": "15s", "SETTLE": "30s"}, 72, True),
-    "baseline": ("baseline.js", {"RATE": "16", "DURATION": "60s"}, 62, True),
+# Systems under test: the pipeline's workers and the load scaled to their capacity. "ref" is
+# 4 consumers x 100 ms fixed (40 req/s); "wide" is 8 consumers x 100 ms exponential (80 req/s,
+# queueing well before the wall) driven by twice the rates and VUs thinking 100 ms.
+SYSTEMS = {
+    "ref": {"consumers": 4, "service_s": 0.1, "distribution": "fixed", "think_s": 0.5, "scale": 1},
+    "wide": {"consumers": 8, "service_s": 0.1, "distribution": "exponential", "think_s": 0.1,
+             "scale": 2},
 }
+SYSTEM = dict(SYSTEMS["ref"], name="ref")
+
+
+def scenarios():
+    """name → (k6 script, k6 env, run seconds, open loop?), rates scaled to the system."""
+    k = SYSTEM["scale"]
+    r = lambda *xs: ",".join(str(int(x * k)) for x in xs)
+    return {
+        "ramp": ("capacity-ramp.js", {"START_RATE": r(5), "MAX_RATE": r(80), "RAMP": "75s"}, 85, True),
+        "vu-ramp": ("vu-ramp.js", {"MAX_VUS": "60", "THINK": str(SYSTEM["think_s"]), "RAMP": "70s"},
+                    85, False),
+        "steps": ("steps.js", {"STEPS": r(20, 30, 40, 50, 60), "HOLD": "12s"}, 75, True),
+        "burst": ("burst.js", {"BASE": r(15), "PEAK": r(70), "SPIKE": "15s", "SETTLE": "30s"}, 72,
+                  True),
+        "baseline": ("baseline.js", {"RATE": r(16), "DURATION": "60s"}, 62, True),
+    }
+
+
+SCENARIOS = scenarios()
 
 # Pipeline variants: name → extra slitop-pipeline flags.
 PIPELINES = {
@@ -171,7 +190,9 @@ def run_one(bins, root, pipeline, scenario, watchers, out):
         valkey = f"redis://127.0.0.1:{vport}"
         procs.start("pipeline", [
             bins["pipeline"], "--listen", f"127.0.0.1:{hport}", "--valkey", valkey,
-            "--consumers", str(CONSUMERS), "--service-time", f"{int(SERVICE_S * 1000)}ms",
+            "--consumers", str(SYSTEM["consumers"]),
+            "--service-time", f"{int(SYSTEM['service_s'] * 1000)}ms",
+            "--distribution", SYSTEM["distribution"],
             "--hold-timeout", f"{int(HOLD_S)}s",
             "--access-log", os.path.join(run_dir, "access.jsonl")] + PIPELINES[pipeline], run_dir)
         if not wait_http(f"http://127.0.0.1:{hport}/healthz", 30):
@@ -263,7 +284,8 @@ def truth(run_dir, open_loop):
         i = (e["end_ms"] - t0) // 1000
         if 0 <= i < n:
             lat[i].append((e["end_ms"] - e["arrival_ms"]) / 1000)
-    base = statistics.median([x for xs in lat[: max(5, n // 6)] for x in xs] or [SERVICE_S])
+    early = [x for xs in lat[: max(5, n // 6)] for x in xs] or [SYSTEM["service_s"]]
+    base = statistics.median(early)
     queued = [bool(xs) and statistics.median(xs) > 2 * base + 0.05 for xs in lat]
     t = {"t0": t0, "base_latency_s": base, "drops": len(drops)}
     t["rate_rises"] = t0 + 1000 * next((i for i, a in enumerate(done) if a > 0), 0)
@@ -281,8 +303,9 @@ def truth(run_dir, open_loop):
             cross = next((i for i in range(n - 3) if all(ma[j] > cap for j in range(i, i + 3))), None)
             t["knee"] = cap
         else:
-            # A closed loop offers VUs / (think + unloaded latency) requests per second.
-            per_vu = 1 / (THINK_S + base)
+            # A closed loop offers VUs / (think + unloaded latency) requests per second: the
+            # mean latency (where it varies, the median is well under it).
+            per_vu = 1 / (SYSTEM["think_s"] + statistics.mean(early))
             cross_ms = next((tv for tv, v in vus if v * per_vu > cap), None)
             cross = None if cross_ms is None else (cross_ms - t0) // 1000
             t["knee"] = cap / per_vu
@@ -468,7 +491,16 @@ def main():
     ap.add_argument("--rejudge", action="store_true",
                     help="replay an earlier --out's recordings through this slitop, then analyse")
     ap.add_argument("--bin", action="append", default=[], help="NAME=PATH")
+    ap.add_argument("--system", choices=sorted(SYSTEMS),
+                    help="system under test (default ref; an earlier --out keeps its own)")
     a = ap.parse_args()
+    # The system is written with the runs, so judging them again uses its truth.
+    saved = os.path.join(a.out, "system.json")
+    name = a.system or (json.load(open(saved)).get("name") if os.path.exists(saved) else "ref")
+    global SCENARIOS
+    SYSTEM.clear()
+    SYSTEM.update(SYSTEMS[name], name=name)
+    SCENARIOS = scenarios()
     runs = matrix([p for p in a.only.split(",") if p])
     if a.list:
         for p, s, ws in runs:
@@ -479,6 +511,8 @@ def main():
         rejudge(bins["slitop"], a.out, runs)
     elif not a.analyse_only:
         os.makedirs(a.out, exist_ok=True)
+        with open(saved, "w") as f:
+            json.dump(SYSTEM, f)
         for i, (p, s, ws) in enumerate(runs):
             print(f"# run {i + 1}/{len(runs)}: {p}.{s} watched by {', '.join(ws)}", file=sys.stderr)
             run_one(bins, a.root, p, s, ws, a.out)
@@ -489,6 +523,9 @@ def main():
           "in order, capacity within 5%, knee within 10% (req/s open loop, VUs closed loop), no "
           "stage but rate on the baseline, decoupled <= 10 s (1 s samples; 5 s and 15 s Prometheus: "
           "2 scrapes + 10 s). k6 alone has no server metrics: pending comes only from client VUs.")
+    print(f"System: {SYSTEM['name']}: {SYSTEM['consumers']} consumers x "
+          f"{SYSTEM['service_s'] * 1000:.0f} ms {SYSTEM['distribution']}, VUs think "
+          f"{SYSTEM['think_s'] * 1000:.0f} ms, rates x{SYSTEM['scale']}.")
     print("Truth (access log, k6 JSON):")
     for n in notes:
         print("  " + n)
