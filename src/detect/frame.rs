@@ -30,6 +30,9 @@ pub struct Frame {
     /// Server-side p95 (s); the client's when the server has none.
     pub p95: Option<f64>,
     pub client_p95: Option<f64>,
+    /// The client's mean latency (s) over its recent requests (k6 JSON output).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_mean: Option<f64>,
     /// Requests the client completes per second (k6), whatever else is the throughput.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_rate: Option<f64>,
@@ -130,12 +133,16 @@ impl Frame {
     }
 
     /// Requests in flight: at the service where it says; with only the client in view,
-    /// Little's law on its own figures, completions per second times their latency. Its p95
-    /// stands in for the mean it does not report: an upper bound, so a closed loop's VUs are
-    /// never taken for thinking when they are not.
+    /// Little's law on its own figures, completions per second times their mean latency.
     pub fn in_flight(&self) -> Option<f64> {
         self.pending
-            .or_else(|| Some(self.client_rate.or(self.throughput)? * self.client_p95?))
+            .or_else(|| Some(self.client_rate.or(self.throughput)? * self.client_latency()?))
+    }
+
+    /// The client's mean latency, for Little's law; its p95 where it reports no mean (an
+    /// upper bound: three times the mean where latency is exponential).
+    pub fn client_latency(&self) -> Option<f64> {
+        self.client_mean.or(self.client_p95)
     }
 
     pub fn from_engine(engine: &Engine, t: TimeMs) -> Frame {
@@ -181,7 +188,6 @@ impl Frame {
         let fallback = |x: &Option<(f64, String, Role)>, primary: Role| {
             x.as_ref().filter(|x| x.2 != primary).map(|x| x.1.clone())
         };
-        let server_p95 = role(Role::LatencyP95);
         let client_p95 = role(Role::ClientP95);
         let (hops, stability) = hops_and_stability(engine);
         // The rate window behind the throughput: its signal's longest range (the fast view
@@ -207,8 +213,9 @@ impl Frame {
             queue_lag: role(Role::QueueLag),
             consumers: role(Role::Consumers),
             service_time: role(Role::ServiceTime),
-            p95: server_p95.or(client_p95),
+            p95: role(Role::LatencyP95).or(client_p95),
             client_p95,
+            client_mean: role(Role::ClientMean),
             client_rate: role(Role::ClientRate),
             client_done: role(Role::ClientOkRate),
             error_rate: role(Role::ErrorRate),

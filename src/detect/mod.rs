@@ -580,15 +580,25 @@ impl Detector {
         }
     }
 
-    /// Requests in flight at the service are many and growing; true when none are reported
-    /// (nothing to corroborate with).
+    /// Requests in flight (at the service, else the client's by Little's law) are many,
+    /// growing, and each stays longer than it did; true when none are known (nothing to
+    /// corroborate with).
     fn in_flight_piles_up(&self) -> bool {
-        let Some(p) = self.level(|f| f.pending) else {
+        let Some(p) = self.level(Frame::in_flight) else {
             return true;
         };
+        // More requests in flight because more arrive is no piling up (Little's law: in
+        // flight = arrivals × residence; a load that rises from nothing or steps up fills them
+        // at once): each must also stay `residence_factor` times its best. Read against the
+        // arrivals, which the in-flight count follows without a rate window's lag.
+        let longer = match (self.level(|f| f.offered), self.best_residence) {
+            (Some(o), Some(best)) if o > 0.0 => p / o >= self.cfg.residence_factor * best,
+            _ => true,
+        };
         p >= self.cfg.min_backlog
+            && longer
             && self
-                .trend(self.backlog_window(), |f| f.pending)
+                .trend(self.backlog_window(), Frame::in_flight)
                 .is_some_and(|slope| slope > 0.0)
     }
 
@@ -798,6 +808,9 @@ impl Detector {
     fn concurrency_name(&self) -> &'static str {
         match self.recent.back() {
             Some(f) if f.pending.is_some() => "in-flight",
+            Some(f) if f.in_flight().is_some() && f.client_mean.is_some() => {
+                "client in-flight (rate × mean latency)"
+            }
             Some(f) if f.in_flight().is_some() => "client in-flight (rate × p95)",
             _ => "client VUs",
         }
@@ -1189,9 +1202,11 @@ impl Detector {
             }
         }
         // Requests in flight at the server are a count at one scrape (a handful, read every
-        // 5 s); the client's own rate × p95 is its mean over the last seconds, and no lower:
-        // arrival-rate VUs, each busy with a request, are never taken for thinking VUs.
-        let little = self.level(|f| Some(f.client_rate? * f.client_p95?));
+        // 5 s); the client's own rate × mean latency is its mean over the last seconds, and no
+        // lower: arrival-rate VUs, each busy with a request, are never taken for thinking VUs.
+        // (Its p95, where it reports no mean, is an upper bound: where latency varies, three
+        // times the mean, and a closed loop's thinking VUs looked like a busy pool.)
+        let little = self.level(|f| Some(f.client_rate? * f.client_latency()?));
         let busy = match (self.level(Frame::in_flight), little) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),

@@ -977,3 +977,55 @@ fn errors_at_low_load_say_no_work_piled_up_and_nothing_was_slowed() {
         "{p95}"
     );
 }
+
+/// A load that steps up well under the wall fills the requests in flight at once (Little's
+/// law: in flight = arrivals × residence), while completions over a rate window trail the
+/// arrivals for the window. More requests in flight, each no longer than before, is no work
+/// piling up: the ratio out of step is not a decoupling.
+#[test]
+fn a_step_under_the_wall_fills_the_requests_in_flight_without_decoupling() {
+    let offered = |s: i64| if s < 20 { 40.0 } else { 80.0 };
+    let frames: Vec<Frame> = (0..60)
+        .map(|s| {
+            // The completions of the last 10 s, as `rate(…[10s])` reads them.
+            let tput = (s - 9..=s).map(|u| offered(u.max(0))).sum::<f64>() / 10.0;
+            Frame {
+                t: s * 1000,
+                offered: Some(offered(s)),
+                throughput: Some(tput),
+                rate_window_s: Some(10.0),
+                pending: Some(offered(s) * 0.1 + if s % 2 == 0 { 0.2 } else { 0.0 }),
+                p95: Some(0.12),
+                ..Frame::default()
+            }
+        })
+        .collect();
+    let (d, tr) = run(frames);
+    assert_eq!(d.stage(StageId::Decoupled).first_confirmed, None, "{tr:#?}");
+}
+
+/// With only the client in view, Little's law reads its requests in flight from its rate and
+/// mean latency: a closed loop whose latency varies (exponential service, a p95 three times
+/// the mean) keeps its VUs known as thinking, and its knee in VUs.
+#[test]
+fn the_clients_mean_latency_keeps_thinking_vus_a_closed_loop() {
+    let frames: Vec<Frame> = (0..40)
+        .map(|s| {
+            let vus = 1.0 + s as f64 * 0.5;
+            // Each VU thinks 100 ms and waits 100 ms on average: 5 req/s.
+            let rate = vus * 5.0;
+            Frame {
+                t: s * 1000,
+                vus: Some(vus),
+                throughput: Some(rate),
+                client_rate: Some(rate),
+                client_mean: Some(0.1),
+                client_p95: Some(0.3),
+                p95: Some(0.3),
+                ..Frame::default()
+            }
+        })
+        .collect();
+    let (d, _) = run(frames);
+    assert!(d.load_in_vus(), "VUs thinking half their time are the load");
+}

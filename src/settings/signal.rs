@@ -72,6 +72,9 @@ pub enum Role {
     LatencyP95,
     LatencyP99,
     ClientP95,
+    /// The client's mean latency over its recent requests: with its request rate, the
+    /// requests it has in flight (Little's law).
+    ClientMean,
     /// Failed requests per second (or fraction).
     ErrorRate,
     /// Connection-level failures seen by clients (EOF, reset).

@@ -324,6 +324,13 @@ impl K6JsonPoller {
                     crate::stats::percentile(&window, q) / 1000.0,
                 ));
             }
+            // The mean, for Little's law: requests in flight = rate × mean latency (a p95
+            // stands in badly where latency varies: three times the mean for exponential).
+            out.push(Sample::new(
+                Labels::named("k6_client_duration_mean_seconds"),
+                now,
+                window.iter().sum::<f64>() / window.len() as f64 / 1000.0,
+            ));
             out.push(Sample::new(
                 Labels::named("k6_client_duration_max_seconds"),
                 now,
@@ -525,6 +532,13 @@ mod tests {
             .unwrap()
             .value;
         assert!((p50 - 0.1).abs() < 1e-12);
+        // The mean of 120 ms and 80 ms, for Little's law.
+        let mean = s
+            .iter()
+            .find(|x| x.labels.name() == Some("k6_client_duration_mean_seconds"))
+            .unwrap()
+            .value;
+        assert!((mean - 0.1).abs() < 1e-12, "{mean}");
     }
 
     #[test]
