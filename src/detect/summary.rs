@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::robust::median;
-use super::{Detector, StageId};
+use super::{unwindow, Detector, StageId};
 use crate::model::sampling::fast_window_s;
 
 /// Whole-run figures kept as frames arrive, so they cover every frame (the history is
@@ -76,6 +76,12 @@ impl CapacityBasis {
 
 /// Refreshes of a plateau before the first client error that make a capacity of their own.
 const MIN_HELD: usize = 5;
+
+/// Refreshes a throughput must hold (their median) to count as held while work piled up: the
+/// client's completions rebuilt over a few seconds swing by a tenth with counts polled a
+/// little early or late, and the highest of three-reading medians read that swing as
+/// capacity.
+const HELD_READINGS: usize = 5;
 
 /// The healthy line's lag is searched in steps of this many ms, over at least this many
 /// readings.
@@ -175,13 +181,26 @@ impl Detector {
     }
 
     /// The median throughput now (see `unwindow`) from the first sign of work piling up
-    /// until the first client error, when it was rebuilt there: unlike a rate, it holds no
-    /// time from before the wall, and needs no allowance for a window after the error.
+    /// (past its own span, where enough readings remain) until the first client error, when
+    /// it was rebuilt there: unlike a rate, it then holds no time from before the wall, and
+    /// needs no allowance for a window after the error.
     fn now_before(&self, err: i64) -> Option<f64> {
         let start = self.piling_onset()?;
-        let span = self.frames_between(start, err - 1);
-        let now: Vec<f64> = span.iter().filter_map(|f| f.throughput_now).collect();
-        (now.len() >= MIN_HELD).then(|| median(now))?
+        let now = |from: i64| {
+            let v: Vec<f64> = self
+                .frames_between(from, err - 1)
+                .iter()
+                .filter_map(|f| f.throughput_now)
+                .collect();
+            (v.len() >= MIN_HELD).then(|| median(v))?
+        };
+        // Throughput now still holds the time before the wall for its own span after work is
+        // first seen piling up (seen at once, that is the climb into the wall): left out
+        // where enough readings remain after it.
+        let span_ms = self.frame_at(start).map_or(0.0, |f| {
+            unwindow::span_s(f.rate_window_s, f.sample_s.unwrap_or(self.refresh_s())) * 1000.0
+        });
+        now(start + span_ms as i64).or_else(|| now(start))
     }
 
     /// Median throughput over a plateau's span. A rate over a few sample intervals still
@@ -259,12 +278,12 @@ impl Detector {
             .min()
     }
 
-    /// The highest throughput (median of three refreshes) from the first sign of work piling
-    /// up (as `piling_from` dates it) until half a rate window after the first client error (a rate still averages the
-    /// time before the error that long); the last interval's where samples are far apart,
-    /// read no later than its samples' age (half a scrape) after the error: a later one holds
-    /// the failures (a gateway that counts its dropped requests as answered ones counts them
-    /// as completions).
+    /// The highest throughput held (median of `HELD_READINGS` refreshes) from the first sign
+    /// of work piling up (as `piling_from` dates it) until half a rate window after the first
+    /// client error (a rate still averages the time before the error that long); the last
+    /// interval's where samples are far apart, read no later than its samples' age (half a
+    /// scrape) after the error: a later one holds the failures (a gateway that counts its
+    /// dropped requests as answered ones counts them as completions).
     fn peak_before(&self, err: i64) -> Option<f64> {
         let start = self.piling_from(err)?;
         let refresh_s = self.refresh_s();
@@ -295,7 +314,7 @@ impl Detector {
                 server.into_iter().chain(client).reduce(f64::max)
             })
             .collect();
-        span.windows(3)
+        span.windows(HELD_READINGS)
             .filter_map(|w| median(w.iter().copied()))
             .reduce(f64::max)
     }
