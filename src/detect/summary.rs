@@ -174,7 +174,13 @@ impl Detector {
     /// up all the same.
     fn piling_from(&self, err: i64) -> Option<i64> {
         let onset = self.piling_onset()?;
-        let Some(f) = self.frame_at(err).filter(|f| f.now_is_last_interval()) else {
+        // Read where the piling up was seen: a Prometheus server's interval is known only
+        // once its samples have come, which may be after the error.
+        let Some(f) = [self.frame_at(onset), self.frame_at(err)]
+            .into_iter()
+            .flatten()
+            .find(|f| f.sample_s.is_some() && f.now_is_last_interval())
+        else {
             return Some(onset);
         };
         Some(onset - (2.0 * f.sample_s.unwrap_or(0.0) * 1000.0) as i64)
