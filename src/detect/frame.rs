@@ -103,6 +103,12 @@ impl Frame {
         !crate::model::sampling::rebuildable(self.rate_window_s, self.sample_s.unwrap_or(1.0))
     }
 
+    /// The sample interval (s) where it is known and too long to rebuild throughput now from
+    /// (a Prometheus server scraping every 5 or 15 s: its last interval is all there is).
+    pub fn slow_sample_s(&self) -> Option<f64> {
+        self.sample_s.filter(|_| self.now_is_last_interval())
+    }
+
     /// How old the newest sample behind the throughput is (s): as measured where slitop
     /// evaluated it, else half a sample interval (its mean age where Prometheus computed the
     /// rate; samples `refresh_s` apart where the frame does not say otherwise).

@@ -56,13 +56,11 @@ impl Detector {
         let slow_frame = [f, own]
             .into_iter()
             .flatten()
-            .find(|f| f.sample_s.is_some() && f.now_is_last_interval());
-        let slow = slow_frame.is_some();
-        let sample_s = slow_frame.and_then(|f| f.sample_s).unwrap_or(0.0);
-        let samples = slow.then(|| {
+            .find(|f| f.slow_sample_s().is_some());
+        let samples = slow_frame.and_then(Frame::slow_sample_s).map(|s| {
             format!(
-                "the service's samples came every {sample_s:.0} s, and a rate over them shows a change up to {:.0} s late",
-                2.0 * sample_s
+                "the service's samples came every {s:.0} s, and a rate over them shows a change up to {:.0} s late",
+                2.0 * s
             )
         });
         let why = match id {
@@ -89,15 +87,14 @@ impl Detector {
                     }
                 ),
             }),
-            StageId::P95High => self.failed_before_slowing(at, slow),
+            StageId::P95High => self.failed_before_slowing(at, slow_frame.is_some()),
             StageId::ErrorsVisible => None,
         };
-        match (samples, why) {
-            (Some(s), Some(w)) => format!("{s}; {w}"),
-            (Some(s), None) => s,
-            (None, Some(w)) => w,
-            (None, None) => format!("{} came first in this run's data", later.id()),
+        let parts: Vec<String> = samples.into_iter().chain(why).collect();
+        if parts.is_empty() {
+            return format!("{} came first in this run's data", later.id());
         }
+        parts.join("; ")
     }
 
     /// Why no plateau was seen before `later` at `at`: too little time since work began

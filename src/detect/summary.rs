@@ -176,14 +176,12 @@ impl Detector {
         let onset = self.piling_onset()?;
         // Read where the piling up was seen: a Prometheus server's interval is known only
         // once its samples have come, which may be after the error.
-        let Some(f) = [self.frame_at(onset), self.frame_at(err)]
+        let slow_s = [self.frame_at(onset), self.frame_at(err)]
             .into_iter()
             .flatten()
-            .find(|f| f.sample_s.is_some() && f.now_is_last_interval())
-        else {
-            return Some(onset);
-        };
-        Some(onset - (2.0 * f.sample_s.unwrap_or(0.0) * 1000.0) as i64)
+            .find_map(super::Frame::slow_sample_s)
+            .unwrap_or(0.0);
+        Some(onset - (2.0 * slow_s * 1000.0) as i64)
     }
 
     /// The median throughput now (see `unwindow`) from the first sign of work piling up

@@ -196,15 +196,14 @@ fn stages(o: &mut String, r: &Report, start: i64) {
     for st in &r.stages {
         stage_row(o, st, start);
     }
-    let odd: Vec<&Stage> = r
+    let odd: Vec<(&Stage, &str)> = r
         .stages
         .iter()
-        .filter(|s| s.out_of_sequence.is_some())
+        .filter_map(|s| Some((s, s.out_of_sequence.as_deref()?)))
         .collect();
     if !odd.is_empty() {
         let _ = writeln!(o, "\nOut of sequence:\n");
-        for st in odd {
-            let why = st.out_of_sequence.as_deref().unwrap_or_default();
+        for (st, why) in odd {
             let _ = writeln!(o, "- {} {}: {}", st.number, st.id.id(), cell(why));
         }
     }
