@@ -625,6 +625,9 @@ fn replaying_each_fixture_reproduces_the_transitions_it_recorded_live() {
         "burst-wide-hop",
         "burst-wide-prom15s",
         "vu-ramp-inflight-prom5s",
+        "vu-ramp-wide-hop",
+        "ramp-wide-5xx-prom1s",
+        "baseline-wide-hop",
     ] {
         let rec = load(name);
         let (s, recorded) = replay_into(&rec).unwrap();
@@ -660,4 +663,69 @@ fn p95_high_names_the_hop_that_rose_first_and_most() {
         "{}",
         p95.first_evidence
     );
+}
+
+/// The second system's VU ramp watched with `valkey-hop`: 8 consumers hold 8 entries in
+/// service at a healthy load, and a ramp of VUs fills them long before the wall. Counted as
+/// backlog, that read as work piling up at 8 VUs, 7 s before the wall, and the knee came 43%
+/// low. Ground truth from the run's access log (fixture README): the wall at 15.8 VUs, the
+/// VUs' offered rate past the capacity from `WIDE_VU_WALL_MS` on.
+#[test]
+fn entries_in_service_at_many_consumers_are_not_work_piling_up() {
+    let s = replay(&load("vu-ramp-wide-hop"));
+    for id in [StageId::Decoupled, StageId::PendingClimbs] {
+        let on = onset(&s, id);
+        assert!(
+            on >= WIDE_VU_WALL_MS - 1_000,
+            "{id:?} {} ms before the wall",
+            WIDE_VU_WALL_MS - on
+        );
+        assert!(
+            confirmed(&s, id) - WIDE_VU_WALL_MS <= 10_000,
+            "{id:?} later than 10 s"
+        );
+    }
+    assert_knee(&s, "VUs", 15.8, 0.10);
+}
+const WIDE_VU_WALL_MS: i64 = 1_795_926_401_000;
+
+/// The second system's arrival-rate ramp through a Prometheus scraping every second, its
+/// gateway counting dropped requests as 504s: the gateway's gauge of requests in flight reads
+/// 0 one second and 6 the next at 5 req/s, and the lowest of those readings, taken as the
+/// healthy residence (58 ms where requests take 100 ms), was doubled by ordinary traffic:
+/// `decoupled` came 17 s before the wall and the knee 96% low. The residence is now a mean
+/// over seconds. Ground truth from the run's access log (fixture README): capacity and knee
+/// 77.0 req/s, the arrivals past it from `WIDE_5XX_WALL_MS` on.
+#[test]
+fn a_noisy_gauge_of_requests_in_flight_does_not_set_the_healthy_residence() {
+    let s = replay(&load("ramp-wide-5xx-prom1s"));
+    let on = onset(&s, StageId::Decoupled);
+    assert!(
+        on >= WIDE_5XX_WALL_MS - 1_000,
+        "{} ms before the wall",
+        WIDE_5XX_WALL_MS - on
+    );
+    assert!(confirmed(&s, StageId::Decoupled) - WIDE_5XX_WALL_MS <= 10_000);
+    assert_knee(&s, "req/s", 77.0, 0.10);
+    assert_capacity(&s, 77.0);
+}
+const WIDE_5XX_WALL_MS: i64 = 1_795_926_730_000;
+
+/// The second system at 40% of its capacity (32 req/s against 8 consumers of 100 ms): the
+/// consumers hold up to 7 entries in service and the gateway's gauge of requests in flight
+/// swings from 1 to 6 around its mean of 3. Neither is work piling up: no stage past
+/// `rate_rises` is even suspected, and the report says the backlog never piled up (a backlog
+/// of 7 read as piled up, and the drain gate judged a drain that never was).
+#[test]
+fn a_wide_baseline_neither_suspects_piling_up_nor_reports_a_backlog() {
+    let s = replay(&load("baseline-wide-hop"));
+    let past_rate: Vec<_> = s
+        .transitions
+        .iter()
+        .filter(|t| t.stage != StageId::RateRises)
+        .collect();
+    assert!(past_rate.is_empty(), "{past_rate:#?}");
+    let b = slitop::report::headline::backlog(&s).peak.unwrap();
+    assert!(b.peak >= 5.0, "the backlog, in service, reached {}", b.peak);
+    assert!(!b.piled_up, "{b:?}");
 }

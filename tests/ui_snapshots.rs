@@ -197,7 +197,7 @@ fn the_envelope_after_the_load_leaves_the_drain_out_and_says_so() {
     let end = screen_text(View::Envelope, 80, 24, 95, false);
     insta::assert_snapshot!("envelope_80x24_after_the_drain_nocolor", end);
     assert!(end.contains("drain not plotted"), "{end}");
-    assert!(end.contains("knee 39.3 req/s"), "{end}");
+    assert!(end.contains("knee 39.5 req/s"), "{end}");
     let rising = screen_text(View::Envelope, 80, 24, 55, false);
     assert!(!rising.contains("drain"), "{rising}");
 }
@@ -207,7 +207,7 @@ fn cleared_stages_keep_their_times_and_all_six_chips_fit_80_columns() {
     let wide = screen_text(View::Dashboard, 160, 48, 55, false);
     let strip = wide.lines().nth(1).unwrap();
     assert!(
-        strip.contains("◌ 1 rate 0:04–0:52  ● 2 decoupled 0:31"),
+        strip.contains("◌ 1 rate 0:04–0:52  ● 2 decoupled 0:33"),
         "{strip}"
     );
     let narrow = screen_text(View::Dashboard, 80, 24, 55, false);
@@ -357,7 +357,7 @@ fn a_run_over_itself_as_baseline_marks_the_same_onsets_and_no_difference() {
     let text = text_of(&buf);
     insta::assert_snapshot!("dashboard_160x48_saturated_baseline_itself_nocolor", text);
     let strip = text.lines().nth(1).unwrap();
-    assert!(strip.contains("● 2 dec 0:31 base 0:31"), "{strip}");
+    assert!(strip.contains("● 2 dec 0:33 base 0:33"), "{strip}");
     assert!(text.contains("vs base, same load"), "{text}");
     assert!(text.contains("+0.0/s (+0%)"), "{text}");
     assert!(text.contains("┈ base ramp"), "{text}");

@@ -97,6 +97,15 @@ impl Frame {
         self.queue_lag
     }
 
+    /// The backlog beyond what the consumers hold in service: each consumer works one entry
+    /// at a time, and those count as pending from delivery to acknowledgement. A load that
+    /// rises fills them long before any wall (8 consumers hold 8), so it is this part whose
+    /// growth means work piling up. The whole backlog where the consumers are not known.
+    pub fn waiting(&self) -> Option<f64> {
+        let b = self.backlog()?;
+        Some((b - self.consumers.unwrap_or(0.0)).max(0.0))
+    }
+
     /// True when the samples behind this frame are too far apart for its rate window to be
     /// differenced (see `model::sampling`): its throughput now is the last interval's figure.
     pub fn now_is_last_interval(&self) -> bool {

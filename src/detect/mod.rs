@@ -22,7 +22,7 @@ pub use stage::{Stage, StageId, StageState, Transition};
 
 use crate::model::TimeMs;
 use crate::settings::{DetectConfig, LoadModel};
-use robust::{median, theil_sen};
+use robust::{median, quantile, theil_sen};
 
 /// A warning raised once, at the first time its condition was seen.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -90,6 +90,11 @@ type Field = fn(&Frame) -> Option<f64>;
 /// VUs per request in flight above which the VUs think between requests (a closed loop's
 /// load); at or below it they are an arrival-rate test's pool, each busy with one.
 const THINKING: f64 = 1.5;
+/// Seconds the healthy residence is averaged over (see `residence_over_window`), and the
+/// readings of it kept (ten minutes at one a second; their median is the healthy residence).
+const RESIDENCE_SPAN_S: f64 = 10.0;
+const RESIDENCE_READINGS: usize = 600;
+const RESIDENCE_QUANTILE: f64 = 0.25;
 
 pub struct Detector {
     pub cfg: DetectConfig,
@@ -101,8 +106,10 @@ pub struct Detector {
     /// so a run at 1 s holds at most `MAX_FRAMES` frames (≈ 300 B each: ≈ 6 MB) from its
     /// 6th hour on, however long it lasts.
     pub history: Vec<Frame>,
-    /// Best (lowest) residence time and p95 seen while healthy; throughput per VU while healthy.
-    best_residence: Option<f64>,
+    /// Residence time while healthy (the median of `residences`, see `residence_over_window`);
+    /// best (lowest) p95 seen while healthy; throughput per VU while healthy.
+    healthy_residence: Option<f64>,
+    residences: VecDeque<f64>,
     best_p95: Option<f64>,
     best_client_p95: Option<f64>,
     line: per_vu::Line,
@@ -182,7 +189,8 @@ impl Detector {
             stages: StageId::ALL.into_iter().map(Stage::new).collect(),
             recent: VecDeque::new(),
             history: Vec::new(),
-            best_residence: None,
+            healthy_residence: None,
+            residences: VecDeque::new(),
             best_p95: None,
             best_client_p95: None,
             line: per_vu::Line::default(),
@@ -454,10 +462,11 @@ impl Detector {
         self.cfg.load_model != LoadModel::Open
     }
 
-    /// Growth of the backlog per second over the backlog window, with its current level.
+    /// Growth per second of the work waiting at the queue (`Frame::waiting`) over the backlog
+    /// window, with its current level.
     fn backlog_growth(&self) -> Option<(f64, f64)> {
-        let level = self.level(Frame::backlog)?;
-        let slope = self.trend(self.backlog_window(), Frame::backlog)?;
+        let level = self.level(Frame::waiting)?;
+        let slope = self.trend(self.backlog_window(), Frame::waiting)?;
         Some((level, slope))
     }
 
@@ -591,9 +600,10 @@ impl Detector {
         // flight = arrivals × residence; a load that rises from nothing or steps up fills them
         // at once): each must also stay `residence_factor` times its best. Read against the
         // arrivals, which the in-flight count follows without a rate window's lag.
-        let longer = match (self.level(|f| f.offered), self.best_residence) {
+        // Before a healthy residence is known, more in flight is no evidence either.
+        let longer = match (self.level(|f| f.offered), self.healthy_residence) {
             (Some(o), Some(best)) if o > 0.0 => p / o >= self.cfg.residence_factor * best,
-            _ => true,
+            (_, best) => best.is_some(),
         };
         p >= self.cfg.min_backlog
             && longer
@@ -611,7 +621,7 @@ impl Detector {
         // Without a queue, the requests in flight at the service must pile up instead: two
         // rates from sources with different delays (a local queue's arrivals against a
         // Prometheus server's completions) are out of step on any ramp.
-        let corroborated = match self.level(Frame::backlog) {
+        let corroborated = match self.level(Frame::waiting) {
             Some(b) => b >= self.cfg.min_backlog,
             None => self.in_flight_piles_up(),
         };
@@ -774,16 +784,30 @@ impl Detector {
         // A queue is the direct measure; in-flight residence is the fallback for plain HTTP.
         if self.queue_visible() {
             let need = self.climb_needed();
-            let (backlog, slope) = self.backlog_growth()?;
-            return (backlog >= self.cfg.min_backlog && slope >= need).then(|| {
+            let (waiting, slope) = self.backlog_growth()?;
+            return (waiting >= self.cfg.min_backlog && slope >= need).then(|| {
                 format!(
-                    "backlog {backlog:.0}, climbing {slope:.1}/s over {}",
+                    "{}, climbing {slope:.1}/s over {}",
+                    self.backlog_words(),
                     humantime::format_duration(w)
                 )
             });
         }
         self.residence_climbs()
             .or_else(|| self.closed_loop_queueing())
+    }
+
+    /// The backlog in words, with the part waiting beyond what the consumers hold in
+    /// service where they are known: "backlog 14, 6 past 8 consumers".
+    fn backlog_words(&self) -> String {
+        let backlog = self.level(Frame::backlog).unwrap_or(0.0);
+        match self.level(|f| f.consumers).filter(|c| *c > 0.0) {
+            Some(c) => {
+                let waiting = self.level(Frame::waiting).unwrap_or(0.0);
+                format!("backlog {backlog:.0}, {waiting:.0} past {c:.0} consumers")
+            }
+            None => format!("backlog {backlog:.0}"),
+        }
     }
 
     /// A closed loop past its wall: each VU added beyond it waits in flight, so the requests
@@ -822,7 +846,7 @@ impl Detector {
         let w = self.backlog_window();
         let pending = self.level(Frame::concurrency)?;
         let tput = self.level(|f| f.throughput)?;
-        let best = self.best_residence?;
+        let healthy = self.healthy_residence?;
         let residence = pending / tput;
         let slope = self.trend(w, Frame::concurrency)?;
         let what = self.concurrency_name();
@@ -836,14 +860,14 @@ impl Detector {
             };
         (tput >= self.cfg.min_rate
             && pending >= self.cfg.min_backlog
-            && residence >= self.cfg.residence_factor * best
+            && residence >= self.cfg.residence_factor * healthy
             && slope > 0.0
             && client_agrees)
             .then(|| {
                 format!(
-                    "{what} {pending:.0} climbing {slope:.1}/s; residence {} vs best {}",
+                    "{what} {pending:.0} climbing {slope:.1}/s; residence {} vs healthy {}",
                     fmt_secs(residence),
-                    fmt_secs(best)
+                    fmt_secs(healthy)
                 )
             })
     }
@@ -1192,14 +1216,12 @@ impl Detector {
             return;
         }
         let min_rate = self.cfg.min_rate;
-        if let (Some(p), Some(tp)) = (self.level(Frame::concurrency), self.level(|f| f.throughput))
-        {
-            if tp >= min_rate && p > 0.0 {
-                let r = p / tp;
-                if self.best_residence.is_none_or(|b| r < b) {
-                    self.best_residence = Some(r);
-                }
+        if let Some(r) = self.residence_over_window() {
+            self.residences.push_back(r);
+            if self.residences.len() > RESIDENCE_READINGS {
+                self.residences.pop_front();
             }
+            self.healthy_residence = quantile(self.residences.iter().copied(), RESIDENCE_QUANTILE);
         }
         // Requests in flight at the server are a count at one scrape (a handful, read every
         // 5 s); the client's own rate × mean latency is its mean over the last seconds, and no
@@ -1242,6 +1264,34 @@ impl Detector {
                 self.line.learn(e, v, bias.unwrap_or(0.0));
             }
         }
+    }
+
+    /// Residence (s) by Little's law over the last `RESIDENCE_SPAN_S` (at least three samples):
+    /// the mean requests in flight over the mean completions per second. A count of a handful
+    /// in flight read at one moment is as often 0 as 2, so the lowest single reading lies far
+    /// under the true time (half of it, at 10 req/s of 100 ms), and a bar set from it is met
+    /// by healthy traffic. Means over ten seconds still swing by a fifth at 3 in flight, and
+    /// the lowest of a minute of them lies 40% low: the healthy residence is their median.
+    /// None until the span is covered, or where the completions are under the minimum rate.
+    fn residence_over_window(&self) -> Option<f64> {
+        let span_s = RESIDENCE_SPAN_S.max(3.0 * self.sample_s());
+        let h = &self.history;
+        let now = h.last()?.t;
+        let from = now - (span_s * 1000.0) as TimeMs;
+        if h.first()?.t > from {
+            return None;
+        }
+        let pairs: Vec<(f64, f64)> = h[h.partition_point(|f| f.t < from)..]
+            .iter()
+            .filter_map(|f| Some((f.concurrency()?, f.throughput?)))
+            .collect();
+        if pairs.len() < 3 {
+            return None;
+        }
+        let n = pairs.len() as f64;
+        let in_flight = pairs.iter().map(|p| p.0).sum::<f64>() / n;
+        let tput = pairs.iter().map(|p| p.1).sum::<f64>() / n;
+        (tput >= self.cfg.min_rate && in_flight > 0.0).then(|| in_flight / tput)
     }
 
     /// The knee: load at the onset of `decoupled`, else of `pending_climbs`. Its unit follows

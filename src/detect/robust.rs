@@ -18,6 +18,17 @@ pub fn median(values: impl IntoIterator<Item = f64>) -> Option<f64> {
     })
 }
 
+/// The `q` quantile (0..=1, nearest rank) of the finite values; None when there are none.
+pub fn quantile(values: impl IntoIterator<Item = f64>, q: f64) -> Option<f64> {
+    let mut v: Vec<f64> = values.into_iter().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    let k = ((v.len() - 1) as f64 * q.clamp(0.0, 1.0)).round() as usize;
+    let (_, at, _) = v.select_nth_unstable_by(k, f64::total_cmp);
+    Some(*at)
+}
+
 /// Theil–Sen slope (median of pairwise slopes) of `(t seconds, value)` points, per second.
 /// Needs at least three finite points spanning some time.
 pub fn theil_sen(points: &[(f64, f64)]) -> Option<f64> {
@@ -50,6 +61,15 @@ mod tests {
         assert_eq!(median([3.0, f64::NAN, 1.0, 2.0]), Some(2.0));
         assert_eq!(median([4.0, 1.0, 3.0, 2.0]), Some(2.5));
         assert_eq!(median([f64::NAN]), None);
+    }
+
+    #[test]
+    fn quantile_is_the_nearest_rank() {
+        let v = (1..=9).map(f64::from);
+        assert_eq!(quantile(v.clone(), 0.25), Some(3.0));
+        assert_eq!(quantile(v.clone(), 0.0), Some(1.0));
+        assert_eq!(quantile(v, 1.0), Some(9.0));
+        assert_eq!(quantile([f64::NAN], 0.5), None);
     }
 
     #[test]

@@ -107,13 +107,14 @@ impl Detector {
     pub fn capacity(&self) -> Option<(f64, CapacityBasis)> {
         let p = self.stage(StageId::Plateau);
         let err = self.stage(StageId::ErrorsVisible).first_onset;
-        let Some(from) = p.first_onset else {
+        let Some(plateau_from) = p.first_onset else {
             // Only where work piled up before clients failed: else no wall was seen.
             let before = err.filter(|&e| self.piling_from(e).is_some_and(|p| p < e))?;
             return self
                 .wall_before(before)
                 .map(|c| (c, CapacityBasis::PiledUp));
         };
+        let from = self.saturated_from(plateau_from);
         // The condition stopped holding `clear_hold` before the stage cleared.
         // Nor after the load ended: the drain's falling completions are not what it held.
         let to = p
@@ -142,6 +143,21 @@ impl Detector {
                 self.plateau_median(from, to)
                     .map(|c| (c, CapacityBasis::Plateau))
             })
+    }
+
+    /// Where the service's readings hold its capacity: from the first sign of work piling up
+    /// (all its workers busy since) past throughput now's own span, when that is before the
+    /// plateau's onset. A plateau is confirmed only once throughput is seen flat for some
+    /// seconds; the seconds before count as well, and where service times vary, a median
+    /// over few seconds is some percent off the service's mean rate.
+    fn saturated_from(&self, plateau_from: i64) -> i64 {
+        let Some(start) = self.piling_onset() else {
+            return plateau_from;
+        };
+        let span_ms = self.frame_at(start).map_or(0.0, |f| {
+            unwindow::span_s(f.rate_window_s, f.sample_s.unwrap_or(self.refresh_s())) * 1000.0
+        });
+        plateau_from.min(start + span_ms as i64)
     }
 
     /// Throughput while work piled up until the first client error at `err`: throughput now
@@ -466,14 +482,15 @@ impl Detector {
         })
     }
 
-    /// Seconds from the backlog's peak (arrivals fell below the service rate) until it was
-    /// back under one item; None when it never piled up or has not drained yet.
+    /// Seconds from the backlog's peak (arrivals fell below the service rate) until no item
+    /// waited beyond those the consumers hold in service (`Frame::waiting`); None when it
+    /// never piled up or has not drained yet.
     pub fn drain_s(&self) -> Option<f64> {
         let (peak_i, peak) = self
             .history
             .iter()
             .enumerate()
-            .filter_map(|(i, f)| f.backlog().map(|b| (i, b)))
+            .filter_map(|(i, f)| f.waiting().map(|b| (i, b)))
             .fold(None, |m: Option<(usize, f64)>, (i, b)| match m {
                 Some((_, mb)) if mb >= b => m,
                 _ => Some((i, b)),
@@ -484,7 +501,7 @@ impl Detector {
         let t0 = self.history[peak_i].t;
         let end = self.history[peak_i..]
             .iter()
-            .find(|f| f.backlog().is_some_and(|b| b < 1.0))?;
+            .find(|f| f.waiting().is_some_and(|b| b < 1.0))?;
         Some((end.t - t0) as f64 / 1000.0)
     }
 }

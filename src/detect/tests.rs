@@ -59,7 +59,8 @@ fn simulate(
             vus: vus.map(|v| v(t)),
             throughput: Some(tput),
             pending: Some(lam * (0.1 + wait) * meas()),
-            queue_lag: Some(backlog.round()),
+            // Lag plus pending: the waiting jobs and those the consumers hold in service.
+            queue_lag: Some((backlog + served * 0.1).round()),
             consumers: Some(4.0),
             service_time: Some(0.1 * meas()),
             p95: Some(p95 * meas()),
@@ -1028,4 +1029,33 @@ fn the_clients_mean_latency_keeps_thinking_vus_a_closed_loop() {
         .collect();
     let (d, _) = run(frames);
     assert!(d.load_in_vus(), "VUs thinking half their time are the load");
+}
+
+/// A gauge of a handful of requests in flight, read at one moment each second, is as often
+/// half its mean as twice it. The healthy residence is a mean over seconds (Little's law on
+/// means): taken from the lowest reading, half the true time, ordinary traffic doubled it and
+/// a healthy ramp read as work piling up.
+#[test]
+fn a_noisy_count_of_requests_in_flight_does_not_lower_the_healthy_residence() {
+    const SWING: [f64; 6] = [0.0, 1.0, 2.0, 1.0, 0.5, 1.5];
+    let frames: Vec<Frame> = (0..90)
+        .map(|s| {
+            // 5 → 72 req/s against a service of 100 req/s: requests take 100 ms throughout.
+            let lam = 5.0 + 0.75 * s as f64;
+            Frame {
+                t: s * 1000,
+                offered: Some(lam),
+                throughput: Some(lam),
+                pending: Some((lam * 0.1 * SWING[s as usize % SWING.len()]).round()),
+                p95: Some(0.12),
+                ..Frame::default()
+            }
+        })
+        .collect();
+    let (d, tr) = run(frames);
+    for id in [StageId::Decoupled, StageId::PendingClimbs] {
+        assert!(!d.stage(id).reached(), "{id:?}: {tr:#?}");
+    }
+    let best = d.healthy_residence.unwrap();
+    assert!((0.08..0.12).contains(&best), "healthy residence {best}");
 }

@@ -206,7 +206,14 @@ pub fn backlog(state: &RunState) -> Backlog {
     let Some((t, b)) = peak else {
         return Backlog::default();
     };
-    let piled = b >= d.cfg.min_backlog;
+    // Piled up: work waited beyond what the consumers hold in service (`Frame::waiting`);
+    // eight consumers busy at a healthy load are a backlog of eight that never piled up.
+    let waited = d
+        .history
+        .iter()
+        .filter_map(|f| f.waiting())
+        .fold(0.0, f64::max);
+    let piled = waited >= d.cfg.min_backlog;
     let drain = finite(d.drain_s());
     Backlog {
         seen: true,
