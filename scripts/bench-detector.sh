@@ -10,14 +10,15 @@
 # raised N s into a run whose data never showed it), capacity and knee errors (%), stages raised
 # on the baseline, and the goals missed.
 #
-#   scripts/bench-detector.sh [--only GLOB,...] [--out DIR] [--system ref|wide] [--list]
+#   scripts/bench-detector.sh [--only GLOB,...] [--out DIR] [--system ref|wide|slow] [--list]
 #   scripts/bench-detector.sh --rejudge --out DIR [--only GLOB,...]
 #
 # --rejudge replays an earlier --out's recordings through the slitop built now (same raw data,
 # this detector), so a detector change is judged without new runs.
 #
-# --system picks the system under test: ref (4 consumers x 100 ms fixed, 40 req/s; the default)
-# or wide (8 consumers x 100 ms exponential, 80 req/s, twice the rates, VUs thinking 100 ms).
+# --system picks the system under test: ref (4 consumers x 100 ms fixed, 40 req/s; the default),
+# wide (8 consumers x 100 ms exponential, 80 req/s, twice the rates, VUs thinking 100 ms) or
+# slow (3 consumers x 150 ms +-100 ms uniform, 20 req/s, half the rates, VUs thinking 250 ms).
 #
 # GLOB matches pipeline.scenario.watcher, e.g. --only 'default.ramp.*,*.baseline.k6'.
 # Pipelines: default retain drops5xx noskip. Scenarios: ramp vu-ramp steps burst baseline.

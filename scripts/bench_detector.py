@@ -32,11 +32,15 @@ HOLD_S = 3.0
 
 # Systems under test: the pipeline's workers and the load scaled to their capacity. "ref" is
 # 4 consumers x 100 ms fixed (40 req/s); "wide" is 8 consumers x 100 ms exponential (80 req/s,
-# queueing well before the wall) driven by twice the rates and VUs thinking 100 ms.
+# queueing well before the wall) driven by twice the rates and VUs thinking 100 ms; "slow" is
+# 3 consumers x 150 ms uniform +-100 ms (20 req/s: a wall at a few req/s and a handful of VUs)
+# driven by half the rates and VUs thinking 250 ms.
 SYSTEMS = {
     "ref": {"consumers": 4, "service_s": 0.1, "distribution": "fixed", "think_s": 0.5, "scale": 1},
     "wide": {"consumers": 8, "service_s": 0.1, "distribution": "exponential", "think_s": 0.1,
              "scale": 2},
+    "slow": {"consumers": 3, "service_s": 0.15, "jitter_s": 0.1, "distribution": "uniform",
+             "think_s": 0.25, "scale": 0.5},
 }
 SYSTEM = dict(SYSTEMS["ref"], name="ref")
 
@@ -193,6 +197,7 @@ def run_one(bins, root, pipeline, scenario, watchers, out):
             "--consumers", str(SYSTEM["consumers"]),
             "--service-time", f"{int(SYSTEM['service_s'] * 1000)}ms",
             "--distribution", SYSTEM["distribution"],
+            "--jitter", f"{int(SYSTEM.get('jitter_s', 0) * 1000)}ms",
             "--hold-timeout", f"{int(HOLD_S)}s",
             "--access-log", os.path.join(run_dir, "access.jsonl")] + PIPELINES[pipeline], run_dir)
         if not wait_http(f"http://127.0.0.1:{hport}/healthz", 30):
@@ -526,8 +531,9 @@ def main():
           "in order, capacity within 5%, knee within 10% (req/s open loop, VUs closed loop), no "
           "stage but rate on the baseline, decoupled <= 10 s (1 s samples; 5 s and 15 s Prometheus: "
           "2 scrapes + 10 s). k6 alone has no server metrics: pending comes only from client VUs.")
+    jitter = f" +-{SYSTEM['jitter_s'] * 1000:.0f} ms" if SYSTEM.get("jitter_s") else ""
     print(f"System: {SYSTEM['name']}: {SYSTEM['consumers']} consumers x "
-          f"{SYSTEM['service_s'] * 1000:.0f} ms {SYSTEM['distribution']}, VUs think "
+          f"{SYSTEM['service_s'] * 1000:.0f} ms{jitter} {SYSTEM['distribution']}, VUs think "
           f"{SYSTEM['think_s'] * 1000:.0f} ms, rates x{SYSTEM['scale']}.")
     print("Truth (access log, k6 JSON):")
     for n in notes:

@@ -91,10 +91,14 @@ type Field = fn(&Frame) -> Option<f64>;
 /// load); at or below it they are an arrival-rate test's pool, each busy with one.
 const THINKING: f64 = 1.5;
 /// Seconds the healthy residence is averaged over (see `residence_over_window`), and the
-/// readings of it kept (ten minutes at one a second; their median is the healthy residence).
+/// readings of it kept (a minute at one a second: the level near the load of now).
 const RESIDENCE_SPAN_S: f64 = 10.0;
-const RESIDENCE_READINGS: usize = 600;
+const RESIDENCE_READINGS: usize = 60;
 const RESIDENCE_QUANTILE: f64 = 0.25;
+/// Healthy spans needed before the residence is trusted.
+const RESIDENCE_MIN: usize = 3;
+/// Completions must span this factor across the healthy spans for an intercept to be fitted.
+const RESIDENCE_FIT_SPREAD: f64 = 1.5;
 
 pub struct Detector {
     pub cfg: DetectConfig,
@@ -109,7 +113,10 @@ pub struct Detector {
     /// Residence time while healthy (the median of `residences`, see `residence_over_window`);
     /// best (lowest) p95 seen while healthy; throughput per VU while healthy.
     healthy_residence: Option<f64>,
-    residences: VecDeque<f64>,
+    /// Requests the in-flight count holds whatever the load (see `fit_residence`).
+    in_flight_offset: f64,
+    /// (completions per second, mean requests in flight) over healthy ten-second spans.
+    residences: VecDeque<(f64, f64)>,
     best_p95: Option<f64>,
     best_client_p95: Option<f64>,
     line: per_vu::Line,
@@ -190,6 +197,7 @@ impl Detector {
             recent: VecDeque::new(),
             history: Vec::new(),
             healthy_residence: None,
+            in_flight_offset: 0.0,
             residences: VecDeque::new(),
             best_p95: None,
             best_client_p95: None,
@@ -601,6 +609,7 @@ impl Detector {
         // at once): each must also stay `residence_factor` times its best. Read against the
         // arrivals, which the in-flight count follows without a rate window's lag.
         // Before a healthy residence is known, more in flight is no evidence either.
+        let p = p - self.in_flight_offset;
         let longer = match (self.level(|f| f.offered), self.healthy_residence) {
             (Some(o), Some(best)) if o > 0.0 => p / o >= self.cfg.residence_factor * best,
             (_, best) => best.is_some(),
@@ -847,6 +856,9 @@ impl Detector {
         let pending = self.level(Frame::concurrency)?;
         let tput = self.level(|f| f.throughput)?;
         let healthy = self.healthy_residence?;
+        // The requests the count holds whatever the load are not staying longer.
+        let count = pending;
+        let pending = pending - self.in_flight_offset;
         let residence = pending / tput;
         let slope = self.trend(w, Frame::concurrency)?;
         let what = self.concurrency_name();
@@ -864,8 +876,12 @@ impl Detector {
             && slope > 0.0
             && client_agrees)
             .then(|| {
+                let at_any_load = match self.in_flight_offset {
+                    c if c >= 0.5 => format!(" ({c:.0} at any load)"),
+                    _ => String::new(),
+                };
                 format!(
-                    "{what} {pending:.0} climbing {slope:.1}/s; residence {} vs healthy {}",
+                    "{what} {count:.0}{at_any_load} climbing {slope:.1}/s; residence {} vs healthy {}",
                     fmt_secs(residence),
                     fmt_secs(healthy)
                 )
@@ -1221,7 +1237,7 @@ impl Detector {
             if self.residences.len() > RESIDENCE_READINGS {
                 self.residences.pop_front();
             }
-            self.healthy_residence = quantile(self.residences.iter().copied(), RESIDENCE_QUANTILE);
+            self.fit_residence();
         }
         // Requests in flight at the server are a count at one scrape (a handful, read every
         // 5 s); the client's own rate × mean latency is its mean over the last seconds, and no
@@ -1263,17 +1279,21 @@ impl Detector {
             if tp >= min_rate && v >= self.cfg.min_vus && unbiased {
                 self.line.learn(e, v, bias.unwrap_or(0.0));
             }
+            if tp >= min_rate && v >= self.cfg.min_vus {
+                self.line.keep(e, tp, bias.unwrap_or(0.0));
+            }
         }
     }
 
     /// Residence (s) by Little's law over the last `RESIDENCE_SPAN_S` (at least three samples):
-    /// the mean requests in flight over the mean completions per second. A count of a handful
+    /// the mean requests in flight over the mean completions per second, each rate against
+    /// the requests in flight over the seconds it counts (`window_mean`). A count of a handful
     /// in flight read at one moment is as often 0 as 2, so the lowest single reading lies far
     /// under the true time (half of it, at 10 req/s of 100 ms), and a bar set from it is met
     /// by healthy traffic. Means over ten seconds still swing by a fifth at 3 in flight, and
     /// the lowest of a minute of them lies 40% low: the healthy residence is their median.
     /// None until the span is covered, or where the completions are under the minimum rate.
-    fn residence_over_window(&self) -> Option<f64> {
+    fn residence_over_window(&self) -> Option<(f64, f64)> {
         let span_s = RESIDENCE_SPAN_S.max(3.0 * self.sample_s());
         let h = &self.history;
         let now = h.last()?.t;
@@ -1283,7 +1303,7 @@ impl Detector {
         }
         let pairs: Vec<(f64, f64)> = h[h.partition_point(|f| f.t < from)..]
             .iter()
-            .filter_map(|f| Some((f.concurrency()?, f.throughput?)))
+            .filter_map(|f| Some((self.window_mean(f, Frame::concurrency)?, f.throughput?)))
             .collect();
         if pairs.len() < 3 {
             return None;
@@ -1291,7 +1311,35 @@ impl Detector {
         let n = pairs.len() as f64;
         let in_flight = pairs.iter().map(|p| p.0).sum::<f64>() / n;
         let tput = pairs.iter().map(|p| p.1).sum::<f64>() / n;
-        (tput >= self.cfg.min_rate && in_flight > 0.0).then(|| in_flight / tput)
+        (tput >= self.cfg.min_rate && in_flight > 0.0).then_some((tput, in_flight))
+    }
+
+    /// The healthy residence from the healthy spans' (completions, requests in flight): the
+    /// lower quartile of their ratios; where the completions spread enough to tell, Little's
+    /// law fitted with an intercept. A count that also holds requests other than those the
+    /// completions count (a gauge summed over every endpoint holds the scrapes reading it)
+    /// is `offset + completions × residence`: its ratio falls as the load grows, and the
+    /// offset read as residence doubles with it at a low load. The offset is kept only where
+    /// the fit finds one (positive, with a positive residence).
+    fn fit_residence(&mut self) {
+        let r = &self.residences;
+        let ratio = quantile(r.iter().map(|(x, l)| l / x), RESIDENCE_QUANTILE);
+        let (lo, hi) = r.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), (x, _)| {
+            (lo.min(*x), hi.max(*x))
+        });
+        let fit = (r.len() >= 10 && hi >= RESIDENCE_FIT_SPREAD * lo)
+            .then(|| {
+                let pts: Vec<(f64, f64)> = r.iter().copied().collect();
+                let w = theil_sen(&pts)?;
+                let c = median(r.iter().map(|(x, l)| l - w * x))?;
+                (w > 0.0 && c > 0.0).then_some((w, c))
+            })
+            .flatten();
+        (self.healthy_residence, self.in_flight_offset) = match fit {
+            Some((w, c)) => (Some(w), c),
+            // A bar from the first span or two is a moment's count of a handful.
+            None => (ratio.filter(|_| r.len() >= RESIDENCE_MIN), 0.0),
+        };
     }
 
     /// The knee: load at the onset of `decoupled`, else of `pending_climbs`. Its unit follows

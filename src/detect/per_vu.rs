@@ -21,6 +21,8 @@ const LINE_READINGS: usize = 10;
 /// VUs, it lies high, and a bar set too high holds the stage suspected, which stops the line
 /// from learning any more.
 const LINE_MIN: usize = LINE_READINGS;
+/// Readings kept for the knee (the first ones: a closed loop's wall comes once).
+const BELOW_WALL_READINGS: usize = 3600;
 
 /// Throughput per VU while healthy: its recent readings and the VUs where it was last met.
 #[derive(Clone, Debug, Default)]
@@ -31,6 +33,11 @@ pub struct Line {
     unlifted: VecDeque<f64>,
     /// Mean VUs over the rate window of the last healthy reading at or above the line.
     pub vus_on_line: Option<f64>,
+    /// Every reading taken while no stage past `rate_rises` was suspected, unlifted, with the
+    /// throughput it came from: (per VU, throughput). A wall a few VUs into a ramp leaves too
+    /// few readings the VUs added do not lift past the bar's margin for a line, while the knee
+    /// needs only those clearly below the capacity (see `Detector::knee_per_vu`).
+    pub below_wall: Vec<(f64, f64)>,
 }
 
 impl Line {
@@ -48,6 +55,27 @@ impl Line {
     pub fn unlifted_level(&self) -> Option<f64> {
         self.level()?;
         median(self.unlifted.iter().copied())
+    }
+
+    /// A healthy reading for the knee alone (see `below_wall`), its lift taken out.
+    pub fn keep(&mut self, per_vu: f64, tput: f64, lift: f64) {
+        if self.below_wall.len() < BELOW_WALL_READINGS {
+            self.below_wall
+                .push((per_vu * (1.0 - lift.clamp(0.0, 1.0)), tput));
+        }
+    }
+
+    /// The median unlifted throughput per VU of the readings whose throughput was under
+    /// `share` of `capacity` (a closed loop below its wall: each VU's rate is its healthy
+    /// one), when there are at least three.
+    pub fn below(&self, capacity: f64, share: f64) -> Option<f64> {
+        let v: Vec<f64> = self
+            .below_wall
+            .iter()
+            .filter(|(_, tput)| *tput < share * capacity)
+            .map(|(p, _)| *p)
+            .collect();
+        (v.len() >= 3).then(|| median(v))?
     }
 
     /// A healthy reading, the VUs it is per, and the share of it the VUs added over its
@@ -80,8 +108,25 @@ impl Detector {
     /// The VUs a frame's throughput was measured over: their mean across its rate window.
     /// None when the window reaches back before the first frame (the VUs then are unknown).
     pub(super) fn window_vus(&self, f: &Frame) -> Option<f64> {
+        self.window_mean(f, |g| g.vus)
+    }
+
+    /// The mean of `get` over the seconds a frame's throughput rate counts (as `window_vus`
+    /// reads the VUs): a count read against that rate in Little's law must cover the same
+    /// time, or on a ramp the count of now, against completions of some seconds ago, reads
+    /// high.
+    pub(super) fn window_mean(
+        &self,
+        f: &Frame,
+        get: impl Fn(&Frame) -> Option<f64>,
+    ) -> Option<f64> {
+        let span = self.rate_span_ms(f);
+        if span == 0 {
+            // Not a rate over a window (or of its first sample alone): the count of now.
+            return get(f);
+        }
         let end = f.t - vus_lead_ms(f, self.refresh_s());
-        self.mean_vus(end - self.rate_span_ms(f), end)
+        self.mean_of(end - span, end, get)
     }
 
     /// The ms a frame's throughput rate counts over: from the first sample in its window to
@@ -103,13 +148,24 @@ impl Detector {
     /// Mean VUs of the frames with `from <= t <= to`; None when the history starts after
     /// `from` (the VUs then are unknown).
     fn mean_vus(&self, from: TimeMs, to: TimeMs) -> Option<f64> {
+        self.mean_of(from, to, |g| g.vus)
+    }
+
+    /// Mean of `get` over the frames with `from <= t <= to`; None when the history starts
+    /// after `from`.
+    fn mean_of(
+        &self,
+        from: TimeMs,
+        to: TimeMs,
+        get: impl Fn(&Frame) -> Option<f64>,
+    ) -> Option<f64> {
         let h = &self.history;
         if h.first().is_none_or(|g| g.t > from) {
             return None;
         }
         let i = h.partition_point(|g| g.t < from);
         let j = h.partition_point(|g| g.t <= to);
-        let vals: Vec<f64> = h[i..j].iter().filter_map(|g| g.vus).collect();
+        let vals: Vec<f64> = h[i..j].iter().filter_map(get).collect();
         (!vals.is_empty()).then(|| vals.iter().sum::<f64>() / vals.len() as f64)
     }
 

@@ -87,6 +87,8 @@ const HELD_READINGS: usize = 5;
 /// readings.
 const LAG_STEP_MS: usize = 250;
 const MIN_LINE_POINTS: usize = 5;
+/// Share of the capacity under which a closed loop's readings are short of its wall.
+const BELOW_WALL: f64 = 0.9;
 
 impl Detector {
     /// The throughput the wall held, when one was reached (see `capacity`).
@@ -400,10 +402,17 @@ impl Detector {
     /// A closed loop's knee from its healthy throughput per VU (`per_vu::Line`: each reading
     /// divided by the mean VUs over its own rate window, so no lag between the two is
     /// guessed): the VUs whose healthy throughput is the capacity.
+    ///
+    /// A wall a few VUs into the ramp leaves no line: then the readings whose throughput was
+    /// under `BELOW_WALL` of the capacity, clearly short of the wall, give the healthy rate.
     fn knee_per_vu(&self) -> Option<f64> {
-        let cap = self.capacity_rps()?;
-        let per_vu = self.line.unlifted_level().filter(|l| *l > 0.0)?;
-        cap.is_finite().then(|| cap / per_vu)
+        let cap = self.capacity_rps().filter(|c| c.is_finite())?;
+        let per_vu = self
+            .line
+            .unlifted_level()
+            .or_else(|| self.line.below(cap, BELOW_WALL))
+            .filter(|l| *l > 0.0)?;
+        Some(cap / per_vu)
     }
 
     /// Where the healthy line meets the capacity (see `knee_model`).
