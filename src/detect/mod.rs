@@ -90,14 +90,19 @@ type Field = fn(&Frame) -> Option<f64>;
 /// VUs per request in flight above which the VUs think between requests (a closed loop's
 /// load); at or below it they are an arrival-rate test's pool, each busy with one.
 const THINKING: f64 = 1.5;
-/// Seconds the healthy residence is averaged over (see `residence_over_window`), and the
-/// readings of it kept (a minute at one a second: the level near the load of now).
+/// The most of a reading of throughput per VU the VUs being added may account for, for it to
+/// count toward a closed loop's knee (see `per_vu::Line::keep`).
+const MAX_LIFT: f64 = 0.5;
+/// Seconds the healthy residence is averaged over (see `residence_over_window`), the
+/// readings of it kept (a minute at one a second: the level near the load of now), and the
+/// quantile of their ratios read where no intercept is fitted (see `fit_residence`).
 const RESIDENCE_SPAN_S: f64 = 10.0;
 const RESIDENCE_READINGS: usize = 60;
 const RESIDENCE_QUANTILE: f64 = 0.25;
 /// Healthy spans needed before the residence is trusted.
 const RESIDENCE_MIN: usize = 3;
-/// Completions must span this factor across the healthy spans for an intercept to be fitted.
+/// Healthy spans, and the factor their completions must span, for an intercept to be fitted.
+const RESIDENCE_FIT_MIN: usize = 10;
 const RESIDENCE_FIT_SPREAD: f64 = 1.5;
 
 pub struct Detector {
@@ -110,8 +115,8 @@ pub struct Detector {
     /// so a run at 1 s holds at most `MAX_FRAMES` frames (≈ 300 B each: ≈ 6 MB) from its
     /// 6th hour on, however long it lasts.
     pub history: Vec<Frame>,
-    /// Residence time while healthy (the median of `residences`, see `residence_over_window`);
-    /// best (lowest) p95 seen while healthy; throughput per VU while healthy.
+    /// Residence time while healthy (from `residences`, see `fit_residence`); best (lowest)
+    /// p95 seen while healthy; throughput per VU while healthy.
     healthy_residence: Option<f64>,
     /// Requests the in-flight count holds whatever the load (see `fit_residence`).
     in_flight_offset: f64,
@@ -606,7 +611,7 @@ impl Detector {
         };
         // More requests in flight because more arrive is no piling up (Little's law: in
         // flight = arrivals × residence; a load that rises from nothing or steps up fills them
-        // at once): each must also stay `residence_factor` times its best. Read against the
+        // at once): each must also stay `residence_factor` times its healthy time. Read against the
         // arrivals, which the in-flight count follows without a rate window's lag.
         // Before a healthy residence is known, more in flight is no evidence either.
         let p = p - self.in_flight_offset;
@@ -1279,7 +1284,9 @@ impl Detector {
             if tp >= min_rate && v >= self.cfg.min_vus && unbiased {
                 self.line.learn(e, v, bias.unwrap_or(0.0));
             }
-            if tp >= min_rate && v >= self.cfg.min_vus {
+            // For the knee alone, readings the added VUs lift by up to half are taken less
+            // that share; past it, little of the reading is the VUs' own rate.
+            if tp >= min_rate && v >= self.cfg.min_vus && bias.is_some_and(|b| b <= MAX_LIFT) {
                 self.line.keep(e, tp, bias.unwrap_or(0.0));
             }
         }
@@ -1291,8 +1298,9 @@ impl Detector {
     /// in flight read at one moment is as often 0 as 2, so the lowest single reading lies far
     /// under the true time (half of it, at 10 req/s of 100 ms), and a bar set from it is met
     /// by healthy traffic. Means over ten seconds still swing by a fifth at 3 in flight, and
-    /// the lowest of a minute of them lies 40% low: the healthy residence is their median.
-    /// None until the span is covered, or where the completions are under the minimum rate.
+    /// the lowest of a minute of them lies 40% low (see `fit_residence` for what is read from
+    /// them). None until the span is covered, or where the completions are under the minimum
+    /// rate.
     fn residence_over_window(&self) -> Option<(f64, f64)> {
         let span_s = RESIDENCE_SPAN_S.max(3.0 * self.sample_s());
         let h = &self.history;
@@ -1327,7 +1335,7 @@ impl Detector {
         let (lo, hi) = r.iter().fold((f64::INFINITY, 0.0f64), |(lo, hi), (x, _)| {
             (lo.min(*x), hi.max(*x))
         });
-        let fit = (r.len() >= 10 && hi >= RESIDENCE_FIT_SPREAD * lo)
+        let fit = (r.len() >= RESIDENCE_FIT_MIN && hi >= RESIDENCE_FIT_SPREAD * lo)
             .then(|| {
                 let pts: Vec<(f64, f64)> = r.iter().copied().collect();
                 let w = theil_sen(&pts)?;
@@ -1342,12 +1350,26 @@ impl Detector {
         };
     }
 
+    /// k6 dropped iterations while the load ran: its count rose since it was first reported.
+    fn iterations_dropped(&self) -> bool {
+        let first = self.history.iter().find_map(|f| f.dropped_iterations);
+        let now = self.recent.back().and_then(|f| f.dropped_iterations);
+        matches!((first, now), (Some(a), Some(b)) if b > a) && self.load_ended.is_none()
+    }
+
     /// The knee: load at the onset of `decoupled`, else of `pending_climbs`. Its unit follows
     /// the load model: VUs when the decoupling was closed-loop and arrivals never outran
     /// completions, else the offered rate. An arrival-rate test adds VUs as latency grows, so
     /// the closed-loop rule may fire first there; arrivals outrunning completions afterwards
     /// still make the knee an arrival rate.
     fn track_knee(&mut self) {
+        // k6 drops iterations only where a schedule starts them (arrival-rate executors; an
+        // iteration-based one drops those its time limit cuts off, at its end): its VUs are a
+        // pool, however many of them idle between iterations at a low rate.
+        if !self.open_seen && self.iterations_dropped() {
+            self.open_seen = true;
+            self.knee = None;
+        }
         // VUs once seen thinking stay a closed loop's load when they stop being reported (k6
         // finished while its arrivals still drain): that is no evidence of an open loop.
         if !self.open_seen && !self.vus_seen_thinking() && self.ratio_decoupling().is_some() {

@@ -59,7 +59,10 @@ impl Line {
 
     /// A healthy reading for the knee alone (see `below_wall`), its lift taken out.
     pub fn keep(&mut self, per_vu: f64, tput: f64, lift: f64) {
-        if self.below_wall.len() < BELOW_WALL_READINGS {
+        // A sample read again (a slow scrape's, every refresh until the next) is one reading:
+        // against VUs still being added, its repeats would fall as if each VU did less.
+        let fresh = self.below_wall.last().is_none_or(|(_, t)| *t != tput);
+        if fresh && self.below_wall.len() < BELOW_WALL_READINGS {
             self.below_wall
                 .push((per_vu * (1.0 - lift.clamp(0.0, 1.0)), tput));
         }

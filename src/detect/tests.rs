@@ -1072,3 +1072,57 @@ fn a_noisy_count_of_requests_in_flight_does_not_lower_the_healthy_residence() {
     let best = d.healthy_residence.unwrap();
     assert!((0.08..0.12).contains(&best), "healthy residence {best}");
 }
+
+/// A gauge of requests in flight summed over every endpoint also holds the scrapes reading
+/// it: five at any load, on top of arrivals × 100 ms. Read as residence, that offset is 1 s at
+/// 5 req/s and doubles as "residence" all along a healthy ramp; fitted as Little's law with an
+/// intercept, the residence is the requests' own 100 ms, and the ramp raises nothing.
+#[test]
+fn requests_in_flight_at_any_load_are_fitted_apart_from_the_residence() {
+    let frames: Vec<Frame> = (0..90)
+        .map(|s| {
+            let lam = 5.0 + 0.75 * s as f64;
+            Frame {
+                t: s * 1000,
+                offered: Some(lam),
+                throughput: Some(lam),
+                pending: Some(5.0 + lam * 0.1),
+                p95: Some(0.12),
+                ..Frame::default()
+            }
+        })
+        .collect();
+    let (d, tr) = run(frames);
+    for id in [StageId::Decoupled, StageId::PendingClimbs] {
+        assert!(!d.stage(id).reached(), "{id:?}: {tr:#?}");
+    }
+    let w = d.healthy_residence.unwrap();
+    assert!((0.09..0.11).contains(&w), "healthy residence {w}");
+    assert!(
+        (d.in_flight_offset - 5.0).abs() < 0.5,
+        "offset {}",
+        d.in_flight_offset
+    );
+}
+
+/// An arrival-rate test at a few requests per second: k6 keeps more VUs than requests in
+/// flight (they idle between the iterations the schedule starts), which reads as VUs
+/// thinking, a closed loop. k6 drops iterations only where a schedule starts them: once it
+/// does, the run is an open loop and the knee an arrival rate.
+#[test]
+fn dropped_iterations_make_an_idle_vu_pool_an_open_loop() {
+    let frames: Vec<Frame> = simulate(160, 40.0, |t| 5.0 + 0.5 * t, None, 0.0)
+        .into_iter()
+        .map(|mut f| {
+            let busy = f.pending.unwrap_or(0.0);
+            f.vus = Some((3.0 * busy).max(3.0).round());
+            // The pool runs short past the wall: iterations dropped from 80 s on.
+            f.dropped_iterations = Some(((f.t - 80_000) as f64 / 1000.0).max(0.0) * 2.0);
+            f
+        })
+        .collect();
+    let (d, tr) = run(frames);
+    let knee = d.knee.clone().unwrap_or_else(|| panic!("{tr:#?}"));
+    assert_eq!(knee.load_unit, "req/s", "{knee:?}");
+    assert!((35.0..48.0).contains(&knee.load.unwrap()), "{knee:?}");
+}
