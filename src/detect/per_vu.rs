@@ -33,10 +33,11 @@ pub struct Line {
     unlifted: VecDeque<f64>,
     /// Mean VUs over the rate window of the last healthy reading at or above the line.
     pub vus_on_line: Option<f64>,
-    /// Every reading taken while no stage past `rate_rises` was suspected, unlifted, with the
-    /// throughput it came from: (per VU, throughput). A wall a few VUs into a ramp leaves too
-    /// few readings the VUs added do not lift past the bar's margin for a line, while the knee
-    /// needs only those clearly below the capacity (see `Detector::knee_per_vu`).
+    /// Readings taken while no stage past `rate_rises` was suspected, each fresh sample once,
+    /// unlifted, with the throughput they came from: (per VU, throughput). A wall a few VUs
+    /// into a ramp leaves too few readings the VUs added do not lift past the bar's margin for
+    /// a line, while the knee needs only those clearly below the capacity, lifted by up to
+    /// half (see `Detector::knee_per_vu`).
     pub below_wall: Vec<(f64, f64)>,
 }
 

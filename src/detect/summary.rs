@@ -156,10 +156,17 @@ impl Detector {
         let Some(start) = self.piling_onset() else {
             return plateau_from;
         };
-        let span_ms = self.frame_at(start).map_or(0.0, |f| {
+        plateau_from.min(self.past_now_span(start))
+    }
+
+    /// `t` plus the span throughput now covers there: its readings before then still hold
+    /// time before `t` (the first sign of work piling up, seen at once: the climb into the
+    /// wall).
+    fn past_now_span(&self, t: i64) -> i64 {
+        let span_ms = self.frame_at(t).map_or(0.0, |f| {
             unwindow::span_s(f.rate_window_s, f.sample_s.unwrap_or(self.refresh_s())) * 1000.0
         });
-        plateau_from.min(start + span_ms as i64)
+        t + span_ms as i64
     }
 
     /// Throughput while work piled up until the first client error at `err`: throughput now
@@ -219,10 +226,7 @@ impl Detector {
         // Throughput now still holds the time before the wall for its own span after work is
         // first seen piling up (seen at once, that is the climb into the wall): left out
         // where enough readings remain after it.
-        let span_ms = self.frame_at(start).map_or(0.0, |f| {
-            unwindow::span_s(f.rate_window_s, f.sample_s.unwrap_or(self.refresh_s())) * 1000.0
-        });
-        now(start + span_ms as i64).or_else(|| now(start))
+        now(self.past_now_span(start)).or_else(|| now(start))
     }
 
     /// Median throughput over a plateau's span. A rate over a few sample intervals still
