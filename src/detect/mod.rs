@@ -1352,9 +1352,12 @@ impl Detector {
 
     /// k6 dropped iterations while the load ran: its count rose since it was first reported.
     fn iterations_dropped(&self) -> bool {
+        // The newest first: without k6 in view, the history is never searched.
+        let Some(now) = self.recent.back().and_then(|f| f.dropped_iterations) else {
+            return false;
+        };
         let first = self.history.iter().find_map(|f| f.dropped_iterations);
-        let now = self.recent.back().and_then(|f| f.dropped_iterations);
-        matches!((first, now), (Some(a), Some(b)) if b > a) && self.load_ended.is_none()
+        first.is_some_and(|a| now > a) && self.load_ended.is_none()
     }
 
     /// The knee: load at the onset of `decoupled`, else of `pending_climbs`. Its unit follows

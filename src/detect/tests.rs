@@ -1051,15 +1051,23 @@ fn the_clients_mean_latency_keeps_thinking_vus_a_closed_loop() {
 #[test]
 fn a_noisy_count_of_requests_in_flight_does_not_lower_the_healthy_residence() {
     const SWING: [f64; 6] = [0.0, 1.0, 2.0, 1.0, 0.5, 1.5];
+    let d = healthy_ramp_raises_nothing(|s, lam| (lam * 0.1 * SWING[s % SWING.len()]).round());
+    let best = d.healthy_residence.unwrap();
+    assert!((0.08..0.12).contains(&best), "healthy residence {best}");
+}
+
+/// Arrivals 5 → 72 req/s against a service of 100 req/s (requests take 100 ms throughout),
+/// the requests in flight read by `pending(second, arrivals)`: no stage past `rate_rises`
+/// that reads them is raised.
+fn healthy_ramp_raises_nothing(pending: impl Fn(usize, f64) -> f64) -> Detector {
     let frames: Vec<Frame> = (0..90)
         .map(|s| {
-            // 5 → 72 req/s against a service of 100 req/s: requests take 100 ms throughout.
             let lam = 5.0 + 0.75 * s as f64;
             Frame {
-                t: s * 1000,
+                t: s as i64 * 1000,
                 offered: Some(lam),
                 throughput: Some(lam),
-                pending: Some((lam * 0.1 * SWING[s as usize % SWING.len()]).round()),
+                pending: Some(pending(s, lam)),
                 p95: Some(0.12),
                 ..Frame::default()
             }
@@ -1069,8 +1077,7 @@ fn a_noisy_count_of_requests_in_flight_does_not_lower_the_healthy_residence() {
     for id in [StageId::Decoupled, StageId::PendingClimbs] {
         assert!(!d.stage(id).reached(), "{id:?}: {tr:#?}");
     }
-    let best = d.healthy_residence.unwrap();
-    assert!((0.08..0.12).contains(&best), "healthy residence {best}");
+    d
 }
 
 /// A gauge of requests in flight summed over every endpoint also holds the scrapes reading
@@ -1079,23 +1086,7 @@ fn a_noisy_count_of_requests_in_flight_does_not_lower_the_healthy_residence() {
 /// intercept, the residence is the requests' own 100 ms, and the ramp raises nothing.
 #[test]
 fn requests_in_flight_at_any_load_are_fitted_apart_from_the_residence() {
-    let frames: Vec<Frame> = (0..90)
-        .map(|s| {
-            let lam = 5.0 + 0.75 * s as f64;
-            Frame {
-                t: s * 1000,
-                offered: Some(lam),
-                throughput: Some(lam),
-                pending: Some(5.0 + lam * 0.1),
-                p95: Some(0.12),
-                ..Frame::default()
-            }
-        })
-        .collect();
-    let (d, tr) = run(frames);
-    for id in [StageId::Decoupled, StageId::PendingClimbs] {
-        assert!(!d.stage(id).reached(), "{id:?}: {tr:#?}");
-    }
+    let d = healthy_ramp_raises_nothing(|_, lam| 5.0 + lam * 0.1);
     let w = d.healthy_residence.unwrap();
     assert!((0.09..0.11).contains(&w), "healthy residence {w}");
     assert!(
