@@ -12,6 +12,7 @@ Usage: bench_detector.py --root REPO --out DIR [--only PATTERN,...] [--list]
 """
 
 import argparse
+import bisect
 import fnmatch
 import json
 import os
@@ -272,6 +273,19 @@ def moving_avg(xs, half):
     return [statistics.fmean(xs[max(0, i - half):i + half + 1]) for i in range(len(xs))]
 
 
+def unqueued(log):
+    """Latency (s) of each request that found a consumer free as it arrived (fewer requests in
+    the system than consumers): the unloaded latency, service and hops without a wait. The
+    first seconds of a run stand in for it badly where the wall comes early: a VU ramp that
+    meets 3 consumers 11 s in has queued for seconds of them."""
+    arrivals = sorted(e["arrival_ms"] for e in log)
+    ends = sorted(e["end_ms"] for e in log)
+    def in_system(t):
+        return bisect.bisect_left(arrivals, t) - bisect.bisect_right(ends, t)
+    return [(e["end_ms"] - e["arrival_ms"]) / 1000 for e in log
+            if in_system(e["arrival_ms"]) < SYSTEM["consumers"]]
+
+
 def truth(run_dir, open_loop):
     """What really happened, from the access log and k6's JSON output (times in Unix ms)."""
     log = [e for e in read_jsonl(os.path.join(run_dir, "access.jsonl")) if e.get("endpoint") == "/pexec"]
@@ -289,7 +303,7 @@ def truth(run_dir, open_loop):
         i = (e["end_ms"] - t0) // 1000
         if 0 <= i < n:
             lat[i].append((e["end_ms"] - e["arrival_ms"]) / 1000)
-    early = [x for xs in lat[: max(5, n // 6)] for x in xs] or [SYSTEM["service_s"]]
+    early = unqueued(log) or [SYSTEM["service_s"]]
     base = statistics.median(early)
     queued = [bool(xs) and statistics.median(xs) > 2 * base + 0.05 for xs in lat]
     t = {"t0": t0, "base_latency_s": base, "drops": len(drops)}
