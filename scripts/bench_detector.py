@@ -524,6 +524,9 @@ def main():
     SYSTEM.update(SYSTEMS[name], name=name)
     SCENARIOS = scenarios()
     runs = matrix([p for p in a.only.split(",") if p])
+    if not runs:
+        print(f"--only {a.only!r} matches no pipeline.scenario.watcher (see --list)", file=sys.stderr)
+        return 2
     if a.list:
         for p, s, ws in runs:
             print(f"{p}.{s}: {' '.join(ws)}")

@@ -578,6 +578,35 @@ fn a_vu_ramp_is_modelled_and_an_arrival_ramp_is_not() {
     );
 }
 
+/// A closed loop's knee read from its VUs' cycle says so: their think time and unloaded
+/// latency in report.json, and the rate each VU keeps in report.md. An arrival-rate ramp's
+/// knee, in req/s, has none.
+#[test]
+fn a_knee_read_from_the_vus_cycle_gives_it() {
+    let (_d, rec) = run_dir("vu-ramp-slow-think");
+    // Its p95 gate (the preset's 2 s) fails past the wall: exit 3, the report written.
+    assert_eq!(
+        slitop(&["report", rec.to_str().unwrap()]).status.code(),
+        Some(3)
+    );
+    let (j, md) = report(rec.parent().unwrap());
+    let c = &j["knee"]["vu_cycle"];
+    let (think, unloaded) = (
+        f(&c["think_s"]).unwrap(),
+        f(&c["unloaded_latency_s"]).unwrap(),
+    );
+    assert!((think - 0.25).abs() < 0.01, "{c}");
+    assert!((0.15..0.2).contains(&unloaded), "{c}");
+    let knee = f(&j["knee"]["load"]).unwrap();
+    let cap = f(&j["capacity_rps"]).unwrap();
+    assert!((knee - cap * (think + unloaded)).abs() < 1e-6, "{j}");
+    assert!(md.contains("Each VU thinks 251 ms per request"), "{md}");
+    let (_d, rec) = run_dir("ramp");
+    assert!(slitop(&["report", rec.to_str().unwrap()]).status.success());
+    let (j, _) = report(rec.parent().unwrap());
+    assert!(j["knee"].get("vu_cycle").is_none(), "{}", j["knee"]);
+}
+
 /// A stage out of the saturation sequence carries its reason in report.json and under the
 /// stage table; the ramp, in order, has neither.
 #[test]

@@ -33,6 +33,10 @@ pub struct Frame {
     /// The client's mean latency (s) over its recent requests (k6 JSON output).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_mean: Option<f64>,
+    /// Seconds a VU spends per request outside it (k6 JSON output: its iterations' time less
+    /// their requests').
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_think: Option<f64>,
     /// Requests the client completes per second (k6), whatever else is the throughput.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_rate: Option<f64>,
@@ -200,9 +204,6 @@ impl Frame {
             Role::ClientOkRate,
             Role::ClientRate,
         ]);
-        let fallback = |x: &Option<(f64, String, Role)>, primary: Role| {
-            x.as_ref().filter(|x| x.2 != primary).map(|x| x.1.clone())
-        };
         let client_p95 = role(Role::ClientP95);
         let (hops, stability) = hops_and_stability(engine);
         // The rate window behind the throughput: its signal's longest range (the fast view
@@ -231,6 +232,7 @@ impl Frame {
             p95: role(Role::LatencyP95).or(client_p95),
             client_p95,
             client_mean: role(Role::ClientMean),
+            client_think: role(Role::ClientThink),
             client_rate: role(Role::ClientRate),
             client_done: role(Role::ClientOkRate),
             error_rate: role(Role::ErrorRate),
@@ -246,6 +248,11 @@ impl Frame {
             ..Frame::default()
         }
     }
+}
+
+/// The signal a role was filled from, when not one with the role itself.
+fn fallback(x: &Option<(f64, String, Role)>, primary: Role) -> Option<String> {
+    x.as_ref().filter(|x| x.2 != primary).map(|x| x.1.clone())
 }
 
 /// Each hop's latency (and the service time), and each stability counter: (name, value).

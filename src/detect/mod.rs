@@ -1262,6 +1262,10 @@ impl Detector {
                 }
             }
         }
+        let latency = self.level(|f| f.client_mean).filter(|_| self.loaded);
+        self.line
+            .cycle
+            .learn(latency, self.level(|f| f.client_think));
         if let Some(p) = self.level(|f| f.p95).filter(|p| *p > 0.0) {
             if self.best_p95.is_none_or(|b| p < b) {
                 self.best_p95 = Some(p);

@@ -10,7 +10,9 @@
 
 use std::collections::VecDeque;
 
-use super::robust::median;
+use serde::{Deserialize, Serialize};
+
+use super::robust::{median, quantile};
 use super::{Detector, Frame};
 use crate::model::TimeMs;
 
@@ -23,6 +25,69 @@ const LINE_READINGS: usize = 10;
 const LINE_MIN: usize = LINE_READINGS;
 /// Readings kept for the knee (the first ones: a closed loop's wall comes once).
 const BELOW_WALL_READINGS: usize = 3600;
+
+/// Healthy readings of the client's mean latency and think time kept (a minute at one a
+/// second), and the quantile of the latencies read as the unloaded one: the lower quartile,
+/// as for the healthy residence (a service short of its wall already queues some).
+const CYCLE_READINGS: usize = 60;
+const UNLOADED_QUANTILE: f64 = 0.25;
+
+/// A closed loop's cycle: each VU sends a request, waits for it and thinks, so its healthy
+/// rate is 1 / (think + unloaded latency), whatever the VUs did meanwhile. Read from rates
+/// over a ramp's window, the VUs added lift it, and requests queueing short of a soft wall
+/// (few consumers, service times that vary) sink it. Both are read while healthy: the think
+/// time does not change with load, but read while latency climbs it comes out short (the
+/// requests that end in a window are younger than those of the iterations that end in it).
+#[derive(Clone, Debug, Default)]
+pub struct Cycle {
+    latency: VecDeque<f64>,
+    think: VecDeque<f64>,
+}
+
+fn keep_last(q: &mut VecDeque<f64>, v: Option<f64>, cap: usize) {
+    if let Some(v) = v.filter(|v| v.is_finite() && *v >= 0.0) {
+        q.push_back(v);
+        if q.len() > cap {
+            q.pop_front();
+        }
+    }
+}
+
+impl Cycle {
+    /// A healthy reading of the client's mean latency and of its think time, where known.
+    pub fn learn(&mut self, latency: Option<f64>, think: Option<f64>) {
+        keep_last(&mut self.latency, latency, CYCLE_READINGS);
+        keep_last(&mut self.think, think, CYCLE_READINGS);
+    }
+
+    /// The think time and the unloaded latency, once three readings of each are in.
+    pub fn reading(&self) -> Option<VuCycle> {
+        if self.latency.len() < 3 || self.think.len() < 3 {
+            return None;
+        }
+        let c = VuCycle {
+            think_s: median(self.think.iter().copied())?,
+            unloaded_latency_s: quantile(self.latency.iter().copied(), UNLOADED_QUANTILE)?,
+        };
+        c.per_vu_rps().map(|_| c)
+    }
+}
+
+/// What a closed loop's VU does per request while healthy (see `Cycle`).
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VuCycle {
+    /// Seconds it spends per request outside it (think time).
+    pub think_s: f64,
+    /// Seconds it waits for a request at a light load.
+    pub unloaded_latency_s: f64,
+}
+
+impl VuCycle {
+    /// Requests per second per VU: 1 / (think + unloaded latency).
+    pub fn per_vu_rps(&self) -> Option<f64> {
+        Some(1.0 / (self.think_s + self.unloaded_latency_s)).filter(|r| r.is_finite() && *r > 0.0)
+    }
+}
 
 /// Throughput per VU while healthy: its recent readings and the VUs where it was last met.
 #[derive(Clone, Debug, Default)]
@@ -39,6 +104,8 @@ pub struct Line {
     /// a line, while the knee needs only those clearly below the capacity, lifted by up to
     /// half (see `Detector::knee_per_vu`).
     pub below_wall: Vec<(f64, f64)>,
+    /// The cycle of a VU (think and unloaded latency), where the client reports both.
+    pub cycle: Cycle,
 }
 
 impl Line {

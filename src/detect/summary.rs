@@ -407,16 +407,25 @@ impl Detector {
     /// divided by the mean VUs over its own rate window, so no lag between the two is
     /// guessed): the VUs whose healthy throughput is the capacity.
     ///
-    /// A wall a few VUs into the ramp leaves no line: then the readings whose throughput was
-    /// under `BELOW_WALL` of the capacity, clearly short of the wall, give the healthy rate.
+    /// Where the client reports its VUs' think time and its mean latency, the healthy rate is
+    /// read from their cycle instead (`per_vu::Cycle`): the line, read from rates over the
+    /// ramp, lies low where a soft wall queues requests short of it. A wall a few VUs into
+    /// the ramp leaves no line: then the readings whose throughput was under `BELOW_WALL` of
+    /// the capacity, clearly short of the wall, give the healthy rate.
     fn knee_per_vu(&self) -> Option<f64> {
         let cap = self.capacity_rps().filter(|c| c.is_finite())?;
         let per_vu = self
-            .line
-            .unlifted_level()
+            .knee_cycle()
+            .and_then(|c| c.per_vu_rps())
+            .or_else(|| self.line.unlifted_level())
             .or_else(|| self.line.below(cap, BELOW_WALL))
             .filter(|l| *l > 0.0)?;
         Some(cap / per_vu)
+    }
+
+    /// The VUs' cycle a closed loop's knee is read from, where the client reports it.
+    pub fn knee_cycle(&self) -> Option<super::per_vu::VuCycle> {
+        self.line.cycle.reading()
     }
 
     /// Where the healthy line meets the capacity (see `knee_model`).

@@ -1117,3 +1117,60 @@ fn dropped_iterations_make_an_idle_vu_pool_an_open_loop() {
     assert_eq!(knee.load_unit, "req/s", "{knee:?}");
     assert!((35.0..48.0).contains(&knee.load.unwrap()), "{knee:?}");
 }
+
+/// A closed loop against a soft wall: VUs think 250 ms and wait 150 ms unloaded, and
+/// requests start to queue well short of the 20 req/s the service completes at most
+/// (latency 150 ms × (1 + ρ⁴ / 2)). The VUs' healthy rate is 2.5 req/s each, so the knee is
+/// at 8 VUs; read from throughput per VU under 90% of the capacity, where requests already
+/// wait, it lay at 9.
+#[test]
+fn a_soft_walls_knee_comes_from_the_vus_cycle_not_from_rates_already_queueing() {
+    let (think, unloaded, cap) = (0.25, 0.15, 20.0);
+    let queued = |x: f64| unloaded * (1.0 + (x / cap).powi(4) / 2.0);
+    // The throughput N VUs keep: X = N / (think + latency(X)) up to the capacity, found by
+    // bisection; past it the VUs wait their turn.
+    let tput = |n: f64| {
+        let (mut lo, mut hi) = (0.0, cap);
+        for _ in 0..60 {
+            let mid = (lo + hi) / 2.0;
+            if mid * (think + queued(mid)) < n {
+                lo = mid;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    };
+    let mut done: Vec<f64> = Vec::new();
+    let frames: Vec<Frame> = (0..60)
+        .map(|s| {
+            let n = 1.0 + s as f64 * 0.5;
+            let x = tput(n);
+            let latency = (n / x - think).max(queued(x));
+            done.push(x);
+            let rate = done.iter().rev().take(9).sum::<f64>() / done.len().min(9) as f64;
+            Frame {
+                t: s * 1000,
+                vus: Some(n.round()),
+                throughput: Some(rate),
+                client_rate: Some(rate),
+                client_mean: Some(latency),
+                client_think: Some(think),
+                pending: Some(x * latency),
+                p95: Some(2.0 * latency),
+                client_p95: Some(2.0 * latency),
+                rate_window_s: Some(10.0),
+                ..Frame::default()
+            }
+        })
+        .collect();
+    let (d, tr) = run(frames);
+    let knee = d.knee_model(true).unwrap_or_else(|| panic!("{tr:#?}"));
+    assert!(
+        (knee - 8.0).abs() <= 0.4,
+        "knee {knee} VUs, 8 true: {tr:#?}"
+    );
+    let c = d.knee_cycle().unwrap();
+    assert_eq!(c.think_s, think);
+    assert!((c.unloaded_latency_s - unloaded).abs() < 0.01, "{c:?}");
+}

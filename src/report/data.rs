@@ -284,6 +284,9 @@ pub struct Knee {
     /// Why the load generator may have been the limit at the knee.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub generator_bound: Option<String>,
+    /// A closed loop's VUs: their think time and unloaded latency, the knee's basis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vu_cycle: Option<crate::detect::per_vu::VuCycle>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -331,5 +331,6 @@ pub fn knee_at(state: &RunState) -> Option<Knee> {
         offered_rps: finite(f.offered),
         vus: finite(f.vus),
         generator_bound: k.generator_bound.clone(),
+        vu_cycle: None,
     })
 }

@@ -97,6 +97,20 @@ fn knee(k: &detect::Knee) -> Knee {
         offered_rps: finite(*offered_rps),
         vus: finite(*vus),
         generator_bound: generator_bound.clone(),
+        vu_cycle: None,
+    }
+}
+
+/// The knee where the healthy line meets the capacity (see `Detector::knee_model`), with the
+/// VUs' cycle it was read from where it was.
+fn modelled_knee(d: &detect::Detector, k: &detect::Knee) -> Knee {
+    let model = d.knee_model(k.load_unit == "VUs");
+    Knee {
+        load: finite(model).or(finite(k.load)),
+        vu_cycle: d
+            .knee_cycle()
+            .filter(|_| k.load_unit == "VUs" && model.is_some()),
+        ..knee(k)
     }
 }
 
@@ -189,14 +203,7 @@ pub fn build(i: &Inputs) -> Report {
         profile: headline::profile(state, &plateau_rows),
         summary: headline::summary(state),
         stages: StageId::ALL.iter().map(|&id| stage(d, id)).collect(),
-        knee: d.knee.as_ref().map(|k| {
-            // Where the healthy line meets the capacity (see `Detector::knee_model`).
-            let model = d.knee_model(k.load_unit == "VUs");
-            Knee {
-                load: finite(model).or(finite(k.load)),
-                ..knee(k)
-            }
-        }),
+        knee: d.knee.as_ref().map(|k| modelled_knee(d, k)),
         knee_at: headline::knee_at(state),
         capacity_rps: finite(d.capacity_rps()),
         capacity_basis: d.capacity().map(|c| c.1),

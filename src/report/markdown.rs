@@ -340,8 +340,16 @@ fn knee_line(k: &Knee, at: Option<&Knee>, start: i64) -> String {
         (None, Some(v)) => format!("; {} VUs then", rate(Some(v))),
         _ => String::new(),
     };
+    let cycle = k.vu_cycle.as_ref().map_or(String::new(), |c| {
+        format!(
+            " Each VU thinks {} per request and waits {} for it unloaded: {} req/s each.",
+            secs(Some(c.think_s)),
+            secs(Some(c.unloaded_latency_s)),
+            rate(c.per_vu_rps())
+        )
+    });
     format!(
-        "- Knee: {} {} at {} (onset of decoupling{then}).",
+        "- Knee: {} {} at {} (onset of decoupling{then}).{cycle}",
         rate(k.load),
         k.load_unit,
         offset(Some(k.unix_ms), start)

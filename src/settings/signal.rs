@@ -75,6 +75,9 @@ pub enum Role {
     /// The client's mean latency over its recent requests: with its request rate, the
     /// requests it has in flight (Little's law).
     ClientMean,
+    /// The seconds a VU spends per request outside it (think time): with the unloaded
+    /// latency, a closed loop's healthy rate per VU, and so its knee.
+    ClientThink,
     /// Failed requests per second (or fraction).
     ErrorRate,
     /// Connection-level failures seen by clients (EOF, reset).

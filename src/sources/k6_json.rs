@@ -39,6 +39,12 @@ pub struct K6JsonPoller {
     window_ms: TimeMs,
     /// (sample time, duration ms) of http_req_duration points, oldest first.
     durations: VecDeque<(TimeMs, f64)>,
+    /// The same of iteration_duration points: with the requests' durations, the time each VU
+    /// spends outside its requests (`k6_client_think_seconds`).
+    iterations: VecDeque<(TimeMs, f64)>,
+    iterations_seen: f64,
+    /// The newest `vus` point (time, VUs): each VU has one iteration running.
+    vus: Option<(TimeMs, f64)>,
     requests: f64,
     failed: f64,
     bad_lines: f64,
@@ -48,7 +54,13 @@ pub struct K6JsonPoller {
 
 /// Every line has a type; only `Point` lines carry a sample in `data`.
 /// The metrics whose points are read.
-const READ_METRICS: [&[u8]; 3] = [b"http_req_duration", b"http_req_failed", b"http_reqs"];
+const READ_METRICS: [&[u8]; 5] = [
+    b"http_req_duration",
+    b"http_req_failed",
+    b"http_reqs",
+    b"iteration_duration",
+    b"vus",
+];
 
 /// The value of a line's `"metric":"NAME"` key, when it comes before the line's `"data"` (as
 /// k6 writes points: a tag named `metric` inside the data is not it) and is a plain name.
@@ -110,6 +122,8 @@ pub enum LineKind {
     /// Counted in `k6_json_bad_lines_total`: not JSON, not a point, a bad time or value.
     Bad,
     Duration,
+    Iteration,
+    Vus,
     Failed,
     Request,
 }
@@ -129,6 +143,9 @@ impl K6JsonPoller {
             buf: Vec::new(),
             window_ms: window.as_millis().max(1) as TimeMs,
             durations: VecDeque::new(),
+            iterations: VecDeque::new(),
+            iterations_seen: 0.0,
+            vus: None,
             requests: 0.0,
             failed: 0.0,
             bad_lines: 0.0,
@@ -243,11 +260,18 @@ impl K6JsonPoller {
             self.bad_lines += 1.0;
             return LineKind::Bad;
         };
-        match line.metric.as_ref() {
-            "http_req_duration" => match parse_time(&time) {
+        let metric = line.metric.as_ref();
+        match metric {
+            "http_req_duration" | "iteration_duration" => match parse_time(&time) {
                 Some(t) if t <= now.saturating_add(FUTURE_SLACK_MS) && value.is_finite() => {
-                    self.durations.push_back((t, value));
-                    LineKind::Duration
+                    if metric == "iteration_duration" {
+                        self.iterations.push_back((t, value));
+                        self.iterations_seen += 1.0;
+                        LineKind::Iteration
+                    } else {
+                        self.durations.push_back((t, value));
+                        LineKind::Duration
+                    }
                 }
                 _ => {
                     self.bad_lines += 1.0;
@@ -262,6 +286,18 @@ impl K6JsonPoller {
                 self.count_request(value, &tags);
                 LineKind::Request
             }
+            "vus" => match parse_time(&time) {
+                Some(t) if value.is_finite() && value >= 0.0 => {
+                    if self.vus.is_none_or(|v| v.0 <= t) {
+                        self.vus = Some((t, value));
+                    }
+                    LineKind::Vus
+                }
+                _ => {
+                    self.bad_lines += 1.0;
+                    LineKind::Bad
+                }
+            },
             _ => LineKind::Unread,
         }
     }
@@ -286,11 +322,51 @@ impl K6JsonPoller {
         }
     }
 
+    /// The seconds a VU spends per request outside it (its think time and the script's own
+    /// work): the mean iteration, per request, less the mean request, both over the window.
+    /// It does not change with load, and with the unloaded latency it gives a closed loop's
+    /// healthy rate per VU, which a rate read over a ramp's window does not (the VUs added
+    /// meanwhile, and requests already queueing short of the wall, move it). None before an
+    /// iteration has ended.
+    fn think_s(&self, requests_ms: &[f64], now: TimeMs) -> Option<f64> {
+        let (n, sum) = self
+            .iterations
+            .iter()
+            .filter(|d| d.0 <= now)
+            .fold((0.0, 0.0), |(n, s), d| (n + 1.0, s + d.1));
+        if n == 0.0 || requests_ms.is_empty() {
+            return None;
+        }
+        let per_iteration = self.requests_per_iteration()?;
+        let request = requests_ms.iter().sum::<f64>() / requests_ms.len() as f64;
+        Some(((sum / n / per_iteration - request) / 1000.0).max(0.0))
+    }
+
+    /// Requests per iteration, from every point seen. The requests of the iterations still
+    /// running count too, one running on each VU: the ratio lies between requests ÷
+    /// (iterations ended + VUs) and requests ÷ iterations ended. A dozen iterations into a
+    /// ramp those are 1.0 and 1.3 for a script of one request; where one whole number lies
+    /// between them it is that (a script sends whole requests), else their middle.
+    fn requests_per_iteration(&self) -> Option<f64> {
+        let ended = self.iterations_seen;
+        if ended == 0.0 || self.requests == 0.0 {
+            return None;
+        }
+        let running = self.vus.map_or(0.0, |v| v.1);
+        let (lo, hi) = (self.requests / (ended + running), self.requests / ended);
+        Some(if lo.ceil() == hi.floor() && hi >= 1.0 {
+            hi.floor()
+        } else {
+            (lo + hi) / 2.0
+        })
+    }
+
     fn samples(&mut self, now: TimeMs) -> Vec<Sample> {
         let from = now.saturating_sub(self.window_ms);
         // Points arrive out of order (several files, k6's own buffering): every one that
         // left the window goes, not only those in front.
         self.durations.retain(|d| d.0 > from);
+        self.iterations.retain(|d| d.0 > from);
         let mut window: Vec<f64> = self
             .durations
             .iter()
@@ -336,6 +412,13 @@ impl K6JsonPoller {
                 now,
                 window[window.len() - 1] / 1000.0,
             ));
+            if let Some(think) = self.think_s(&window, now) {
+                out.push(Sample::new(
+                    Labels::named("k6_client_think_seconds"),
+                    now,
+                    think,
+                ));
+            }
         }
         for ((code, err), n) in &self.errors {
             out.push(Sample::new(
@@ -574,6 +657,74 @@ mod tests {
         p.samples(later);
         let kept: Vec<f64> = p.durations.iter().map(|d| d.1).collect();
         assert_eq!(kept, vec![30.0]);
+    }
+
+    /// Feeds `iterations` iterations of `per_iteration` requests of `request_ms` each, the
+    /// VU thinking `think_ms` once per iteration, all ending in the window before `now`.
+    fn iterate(p: &mut K6JsonPoller, now: TimeMs, iterations: u32, per_iteration: u32) {
+        let at = |ms: TimeMs| {
+            humantime::format_rfc3339_millis(
+                std::time::UNIX_EPOCH + Duration::from_millis(ms as u64),
+            )
+            .to_string()
+        };
+        let (request_ms, think_ms) = (150.0, 250.0);
+        for i in 0..iterations {
+            let t = at(now - 10_000 + i as TimeMs * 100);
+            for _ in 0..per_iteration {
+                p.take_line(point("http_reqs", &t, 1.0, "").as_bytes(), now);
+                p.take_line(
+                    point("http_req_duration", &t, request_ms, "").as_bytes(),
+                    now,
+                );
+            }
+            let iteration = per_iteration as f64 * request_ms + think_ms;
+            let kind = p.take_line(
+                point("iteration_duration", &t, iteration, "").as_bytes(),
+                now,
+            );
+            assert_eq!(kind, LineKind::Iteration);
+        }
+    }
+
+    fn think(p: &mut K6JsonPoller, now: TimeMs) -> Option<f64> {
+        p.samples(now)
+            .iter()
+            .find(|x| x.labels.name() == Some("k6_client_think_seconds"))
+            .map(|x| x.value)
+    }
+
+    #[test]
+    fn think_time_is_the_iterations_time_outside_their_requests() {
+        let now = 1_795_360_179_000;
+        let mut p = K6JsonPoller::new(Vec::new(), Duration::from_secs(30));
+        assert_eq!(think(&mut p, now), None, "no iteration has ended yet");
+        iterate(&mut p, now, 20, 1);
+        let z = think(&mut p, now).unwrap();
+        assert!((z - 0.25).abs() < 1e-9, "{z}");
+        // Two requests an iteration: the VU thinks 250 ms per two requests.
+        let mut p = K6JsonPoller::new(Vec::new(), Duration::from_secs(30));
+        iterate(&mut p, now, 20, 2);
+        let z = think(&mut p, now).unwrap();
+        assert!((z - 0.125).abs() < 1e-9, "{z}");
+        // Four VUs just added have sent their first requests and are thinking: those are no
+        // think time lost (requests ÷ iterations ended alone would read 1.2 requests each).
+        let mut p = K6JsonPoller::new(Vec::new(), Duration::from_secs(30));
+        iterate(&mut p, now, 20, 1);
+        let t = humantime::format_rfc3339_millis(
+            std::time::UNIX_EPOCH + Duration::from_millis(now as u64 - 500),
+        )
+        .to_string();
+        for _ in 0..4 {
+            p.take_line(point("http_reqs", &t, 1.0, "").as_bytes(), now);
+            p.take_line(point("http_req_duration", &t, 150.0, "").as_bytes(), now);
+        }
+        assert_eq!(
+            p.take_line(point("vus", &t, 4.0, "").as_bytes(), now),
+            LineKind::Vus
+        );
+        let z = think(&mut p, now).unwrap();
+        assert!((z - 0.25).abs() < 1e-9, "{z}");
     }
 
     proptest::proptest! {
