@@ -630,6 +630,7 @@ fn replaying_each_fixture_reproduces_the_transitions_it_recorded_live() {
         "baseline-wide-hop",
         "vu-ramp-slow-hop",
         "vu-ramp-slow-think",
+        "burst-wide-prom5s",
     ] {
         let rec = load(name);
         let (s, recorded) = replay_into(&rec).unwrap();
@@ -768,3 +769,24 @@ fn a_closed_loops_knee_comes_from_its_vus_cycle_where_k6_reports_their_iteration
     let c = s.detector.knee_cycle().unwrap();
     assert!((c.think_s - 0.25).abs() < 0.01, "{c:?}");
 }
+
+/// The second system's burst (workers that never skip) watched with `nvcf` through a
+/// Prometheus scraping every 5 s, k6 alone counting the requests in flight: as k6 reached its
+/// 30 req/s they filled by 6 in three seconds, arrivals × residence, and that read as work
+/// piling up 20 s before the burst. Its capacity, read from that first sign, came out at
+/// 37 req/s, and the knee at 16. The requests in flight now count as piling up only beyond
+/// what completions rising × the residence fill. Truth from the access log: the wall at
+/// 76.5 req/s, crossed 21 s into the run.
+#[test]
+fn requests_in_flight_filling_as_k6_starts_are_no_work_piling_up() {
+    let s = replay(&load("burst-wide-prom5s"));
+    let onset = s.detector.stage(StageId::Decoupled).first_onset.unwrap();
+    assert!(
+        onset >= WIDE_BURST_CROSSING_MS,
+        "decoupled {} ms before the wall",
+        WIDE_BURST_CROSSING_MS - onset
+    );
+    assert_capacity(&s, 76.5);
+    assert_knee(&s, "req/s", 76.5, 0.10);
+}
+const WIDE_BURST_CROSSING_MS: i64 = 1_795_945_361_000;

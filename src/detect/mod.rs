@@ -522,13 +522,31 @@ impl Detector {
                 };
                 let level = self.level(get)?;
                 let slope = self.trend(self.backlog_window(), get)?;
-                (level, slope, what)
+                (level, slope - self.load_share_of_growth(level)?, what)
             }
         };
         (offered >= self.cfg.min_rate
             && backlog >= self.cfg.min_backlog
             && slope >= self.growth_needed())
         .then_some((offered, backlog, slope, what))
+    }
+
+    /// How fast requests in flight grow with the work done alone (per s): by Little's law
+    /// they are completions × residence, so completions that rise fill them at their rise ×
+    /// the residence however well they keep up. A load that starts (k6 reaching its rate in
+    /// a few seconds) grew them faster than any shortfall at once. Past the wall completions
+    /// stop rising and every request added is the shortfall (the offered rate's rise will
+    /// not do: k6's counts the VUs it adds past the wall). The residence is the healthy one,
+    /// else that of now (`level` in flight over completions).
+    fn load_share_of_growth(&self, level: f64) -> Option<f64> {
+        let residence = match self.healthy_residence {
+            Some(r) => r,
+            None => level / self.level(|f| f.throughput).filter(|t| *t > 0.0)?,
+        };
+        // Throughput now where it is rebuilt: a rate over a window still rises for a window
+        // past the wall.
+        let rise = self.trend(self.backlog_window(), |f| f.throughput_now.or(f.throughput))?;
+        Some(residence * rise.max(0.0))
     }
 
     /// Open-loop decoupling: completions fall behind arrivals, by the rate ratio or by the

@@ -1174,3 +1174,33 @@ fn a_soft_walls_knee_comes_from_the_vus_cycle_not_from_rates_already_queueing() 
     assert_eq!(c.think_s, think);
     assert!((c.unloaded_latency_s - unloaded).abs() < 0.01, "{c:?}");
 }
+
+/// A load that starts, with no queue in view: k6 reaches 30 req/s in 4 s against a service
+/// that serves 80, each request 300 ms. The requests in flight grow 2/s as it does
+/// (arrivals × residence, Little's law), faster than the shortfall that counts as
+/// decoupling, while completions keep up with every arrival. That growth was read as the
+/// decoupling, and the capacity, read from its onset, came out at half.
+#[test]
+fn requests_in_flight_filling_as_the_load_starts_are_not_the_decoupling() {
+    let (residence, window) = (0.3, 10usize);
+    let mut arrived: Vec<f64> = Vec::new();
+    let frames: Vec<Frame> = (0..40)
+        .map(|s| {
+            let lam = (7.5 * s as f64).min(30.0);
+            arrived.push(lam);
+            let span = window - 1;
+            let rate = arrived.iter().rev().take(span).sum::<f64>() / span as f64;
+            Frame {
+                t: s * 1000,
+                offered: Some(rate),
+                throughput: Some(rate),
+                pending: Some(lam * residence),
+                p95: Some(0.3),
+                rate_window_s: Some(window as f64),
+                ..Frame::default()
+            }
+        })
+        .collect();
+    let (d, tr) = run(frames);
+    assert_eq!(d.stage(StageId::Decoupled).first_onset, None, "{tr:#?}");
+}
