@@ -522,7 +522,7 @@ impl Detector {
                 };
                 let level = self.level(get)?;
                 let slope = self.trend(self.backlog_window(), get)?;
-                (level, slope - self.load_share_of_growth(level)?, what)
+                (level, slope - self.load_share_of_growth(level), what)
             }
         };
         (offered >= self.cfg.min_rate
@@ -537,16 +537,20 @@ impl Detector {
     /// a few seconds) grew them faster than any shortfall at once. Past the wall completions
     /// stop rising and every request added is the shortfall (the offered rate's rise will
     /// not do: k6's counts the VUs it adds past the wall). The residence is the healthy one,
-    /// else that of now (`level` in flight over completions).
-    fn load_share_of_growth(&self, level: f64) -> Option<f64> {
-        let residence = match self.healthy_residence {
-            Some(r) => r,
-            None => level / self.level(|f| f.throughput).filter(|t| *t > 0.0)?,
+    /// else that of now (`level` in flight over completions); none without completions.
+    fn load_share_of_growth(&self, level: f64) -> f64 {
+        let now = || {
+            self.level(|f| f.throughput)
+                .filter(|t| *t > 0.0)
+                .map(|t| level / t)
+        };
+        let Some(residence) = self.healthy_residence.or_else(now) else {
+            return 0.0;
         };
         // Throughput now where it is rebuilt: a rate over a window still rises for a window
         // past the wall.
-        let rise = self.trend(self.backlog_window(), |f| f.throughput_now.or(f.throughput))?;
-        Some(residence * rise.max(0.0))
+        let rise = self.trend(self.backlog_window(), |f| f.throughput_now.or(f.throughput));
+        residence * rise.unwrap_or(0.0).max(0.0)
     }
 
     /// Open-loop decoupling: completions fall behind arrivals, by the rate ratio or by the
