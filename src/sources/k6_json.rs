@@ -260,46 +260,41 @@ impl K6JsonPoller {
             self.bad_lines += 1.0;
             return LineKind::Bad;
         };
-        let metric = line.metric.as_ref();
-        match metric {
-            "http_req_duration" | "iteration_duration" => match parse_time(&time) {
-                Some(t) if t <= now.saturating_add(FUTURE_SLACK_MS) && value.is_finite() => {
-                    if metric == "iteration_duration" {
-                        self.iterations.push_back((t, value));
-                        self.iterations_seen += 1.0;
-                        LineKind::Iteration
-                    } else {
-                        self.durations.push_back((t, value));
-                        LineKind::Duration
-                    }
+        // A timed point (a duration, the VUs) is kept by its time: one far ahead of the clock
+        // would stay in the window, or stay the newest VU count, for ever.
+        let timed = |t: Option<TimeMs>| {
+            t.filter(|&t| t <= now.saturating_add(FUTURE_SLACK_MS) && value.is_finite())
+        };
+        let kind = match line.metric.as_ref() {
+            "http_req_duration" => timed(parse_time(&time)).map(|t| {
+                self.durations.push_back((t, value));
+                LineKind::Duration
+            }),
+            "iteration_duration" => timed(parse_time(&time)).map(|t| {
+                self.iterations.push_back((t, value));
+                self.iterations_seen += 1.0;
+                LineKind::Iteration
+            }),
+            "vus" => timed(parse_time(&time)).filter(|_| value >= 0.0).map(|t| {
+                if self.vus.is_none_or(|v| v.0 <= t) {
+                    self.vus = Some((t, value));
                 }
-                _ => {
-                    self.bad_lines += 1.0;
-                    LineKind::Bad
-                }
-            },
+                LineKind::Vus
+            }),
             "http_req_failed" if value != 0.0 => {
                 self.failed += 1.0;
-                LineKind::Failed
+                Some(LineKind::Failed)
             }
             "http_reqs" => {
                 self.count_request(value, &tags);
-                LineKind::Request
+                Some(LineKind::Request)
             }
-            "vus" => match parse_time(&time) {
-                Some(t) if value.is_finite() && value >= 0.0 => {
-                    if self.vus.is_none_or(|v| v.0 <= t) {
-                        self.vus = Some((t, value));
-                    }
-                    LineKind::Vus
-                }
-                _ => {
-                    self.bad_lines += 1.0;
-                    LineKind::Bad
-                }
-            },
-            _ => LineKind::Unread,
-        }
+            _ => Some(LineKind::Unread),
+        };
+        kind.unwrap_or_else(|| {
+            self.bad_lines += 1.0;
+            LineKind::Bad
+        })
     }
 
     /// An `http_reqs` point: the request, its status and its error code.
@@ -647,6 +642,12 @@ mod tests {
             now,
         );
         assert_eq!(p.bad_lines, 1.0, "the far-future point is a bad line");
+        // Nor does a far-future VU count stay the newest, the one every later count loses to.
+        p.take_line(
+            point("vus", "2999-01-01T00:00:00Z", 9.0, "").as_bytes(),
+            now,
+        );
+        assert_eq!((p.bad_lines, p.vus), (2.0, None));
         assert_eq!(p.durations.len(), 2);
         // An out-of-order old point behind a newer one is pruned all the same.
         p.take_line(
