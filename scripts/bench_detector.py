@@ -330,6 +330,13 @@ def truth(run_dir, open_loop):
             t["knee"] = cap / per_vu
         if cross is not None:
             t["crossing"] = t0 + 1000 * cross
+            # How long the load stayed past the wall: a plateau is completions seen flat
+            # over whole sample intervals inside it.
+            if open_loop:
+                held = next((j for j in range(cross, n) if ma[j] <= cap), n) - cross
+            else:
+                held = (max(tv for tv, v in vus if v * per_vu > cap) - cross_ms) // 1000
+            t["overload_s"] = held
             for s in ("decoupled", "pending_climbs", "plateau"):
                 t[s] = t["crossing"]
     p95 = [percentile([x for xs in lat[max(0, i - 4):i + 1] for x in xs], 0.95) for i in range(n)]
@@ -393,13 +400,20 @@ def pct(got, want):
 def judge(row, tr, first, cap, knee, scenario, watcher):
     """Fills the row's cells and the goals it misses."""
     miss = []
+    interval = {"nvcf-prom-5s": 5, "nvcf-prom-15s": 15}.get(watcher, 1)
+    bound = 10 + (2 * interval if interval > 1 else 0)
     if scenario == "baseline":
         false = [s for s in STAGES[1:] if s in first]
         row["false"] = str(len(false))
         if false:
             miss.append("false " + ",".join(SHORT[s] for s in false))
+    # Completions are seen flat over at least two whole sample intervals, which an overload
+    # shorter than three of them may not hold (a 15 s burst through 15 s scrapes).
+    short = tr.get("overload_s") is not None and tr["overload_s"] < 3 * interval
     for s in STAGES:
-        if s in first and s in tr:
+        if s == "plateau" and s not in first and s in tr and short:
+            row[SHORT[s]] = "n/a"
+        elif s in first and s in tr:
             row[SHORT[s]] = f"{(first[s] - tr[s]) / 1000:+.0f}"
         elif s in tr:
             row[SHORT[s]] = "miss"
@@ -409,12 +423,15 @@ def judge(row, tr, first, cap, knee, scenario, watcher):
         elif scenario != "baseline":
             row[SHORT[s]] = "n/a"
     seen = [s for s in STAGES if s in first and s in tr]
-    late = [f"{SHORT[a]}>{SHORT[b]}" for a, b in zip(seen, seen[1:]) if first[a] > first[b]]
+    swapped = [(a, b) for a, b in zip(seen, seen[1:]) if first[a] > first[b]]
+    # Two stages whose truths lie closer than the detection bound cannot be told apart in
+    # order by any detector that meets it (a burst's p95 passes 500 ms a second after the
+    # crossing, long before a plateau can be seen flat): noted, not a miss.
+    late = [f"{SHORT[a]}>{SHORT[b]}" for a, b in swapped if tr[b] - tr[a] >= 1000 * bound]
+    close = [f"{SHORT[a]}>{SHORT[b]}" for a, b in swapped if tr[b] - tr[a] < 1000 * bound]
     if late:
         miss.append("order(" + ",".join(late) + ")")
     if "decoupled" in first and "decoupled" in tr:
-        interval = {"nvcf-prom-5s": 5, "nvcf-prom-15s": 15}.get(watcher, 1)
-        bound = 10 + (2 * interval if interval > 1 else 0)
         if (first["decoupled"] - tr["decoupled"]) / 1000 > bound:
             miss.append(f"dec>{bound}s")
     c, k = pct(cap, tr.get("capacity")), pct(knee, tr.get("knee"))
@@ -425,7 +442,7 @@ def judge(row, tr, first, cap, knee, scenario, watcher):
             miss.append("cap")
         if k is None or abs(k) > 10:
             miss.append("knee")
-    row["goals"] = "ok" if not miss else " ".join(miss)
+    row["goals"] = ("ok" if not miss else " ".join(miss)) + "".join(f" ~{c}" for c in close)
 
 
 def table(rows):
@@ -486,7 +503,8 @@ def truth_note(pipeline, scenario, tr):
     cap = tr.get("capacity")
     knee = tr.get("knee")
     return (f"{pipeline}.{scenario}: capacity {'-' if cap is None else f'{cap:.1f} req/s'}, knee "
-            f"{'-' if knee is None else f'{knee:.1f} {unit}'}, crossing {rel('crossing')}, "
+            f"{'-' if knee is None else f'{knee:.1f} {unit}'}, crossing {rel('crossing')}"
+            + (f" (held {tr['overload_s']}s)" if "overload_s" in tr else "") + ", "
             f"p95>500ms {rel('p95_high')}, first client error {rel('errors_visible')}, "
             f"{tr['drops']} dropped" + (f"; n/a: {'; '.join(why)}" if why else ""))
 
@@ -544,10 +562,15 @@ def main():
     rows, notes = analyse(a.out, runs, "rejudged" if a.rejudge else None)
     print(table(rows))
     print("\nCells: confirmation - truth (s); miss = never confirmed; !N = raised N s into a run "
-          "whose data never showed it; n/a = the data cannot show it (below). Goals: every stage "
-          "in order, capacity within 5%, knee within 10% (req/s open loop, VUs closed loop), no "
-          "stage but rate on the baseline, decoupled <= 10 s (1 s samples; 5 s and 15 s Prometheus: "
-          "2 scrapes + 10 s). k6 alone has no server metrics: pending comes only from client VUs.")
+          "whose data never showed it; n/a = the data cannot show it (below; a plateau is seen "
+          "flat over two whole sample intervals, which a load held past the wall for less than "
+          "three does not allow). The detection bound "
+          "is 10 s on 1 s samples, 2 scrapes + 10 s through 5 s and 15 s Prometheus. Goals: "
+          "decoupled within the bound; every stage in order (~a>b: confirmed out of order where "
+          "the truths of a and b lie closer than the bound, which no detector meeting it can "
+          "order: noted, not missed); capacity within 5%; knee within 10% (req/s open loop, VUs "
+          "closed loop); no stage but rate on the baseline. k6 alone has no server metrics: "
+          "pending comes only from client VUs.")
     jitter = f" +-{SYSTEM['jitter_s'] * 1000:.0f} ms" if SYSTEM.get("jitter_s") else ""
     print(f"System: {SYSTEM['name']}: {SYSTEM['consumers']} consumers x "
           f"{SYSTEM['service_s'] * 1000:.0f} ms{jitter} {SYSTEM['distribution']}, VUs think "
