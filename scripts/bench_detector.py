@@ -330,13 +330,17 @@ def truth(run_dir, open_loop):
             t["knee"] = cap / per_vu
         if cross is not None:
             t["crossing"] = t0 + 1000 * cross
-            # How long the load stayed past the wall: a plateau is completions seen flat
-            # over whole sample intervals inside it.
+            # How long completions held at capacity: while the load stayed past the wall,
+            # until the first drop (from then on the queue is older than a client waits, and
+            # the work done for clients collapses). A plateau is completions seen flat over
+            # whole sample intervals inside that.
             if open_loop:
-                held = next((j for j in range(cross, n) if ma[j] <= cap), n) - cross
+                end = next((j for j in range(cross, n) if ma[j] <= cap), n)
             else:
-                held = (max(tv for tv, v in vus if v * per_vu > cap) - cross_ms) // 1000
-            t["overload_s"] = held
+                end = (max(tv for tv, v in vus if v * per_vu > cap) - t0) // 1000
+            if first_drop is not None:
+                end = min(end, (first_drop - t0) // 1000)
+            t["overload_s"] = max(0, end - cross)
             for s in ("decoupled", "pending_climbs", "plateau"):
                 t[s] = t["crossing"]
     p95 = [percentile([x for xs in lat[max(0, i - 4):i + 1] for x in xs], 0.95) for i in range(n)]
@@ -504,7 +508,7 @@ def truth_note(pipeline, scenario, tr):
     knee = tr.get("knee")
     return (f"{pipeline}.{scenario}: capacity {'-' if cap is None else f'{cap:.1f} req/s'}, knee "
             f"{'-' if knee is None else f'{knee:.1f} {unit}'}, crossing {rel('crossing')}"
-            + (f" (held {tr['overload_s']}s)" if "overload_s" in tr else "") + ", "
+            + (f" (held at capacity {tr['overload_s']}s)" if "overload_s" in tr else "") + ", "
             f"p95>500ms {rel('p95_high')}, first client error {rel('errors_visible')}, "
             f"{tr['drops']} dropped" + (f"; n/a: {'; '.join(why)}" if why else ""))
 
@@ -563,8 +567,8 @@ def main():
     print(table(rows))
     print("\nCells: confirmation - truth (s); miss = never confirmed; !N = raised N s into a run "
           "whose data never showed it; n/a = the data cannot show it (below; a plateau is seen "
-          "flat over two whole sample intervals, which a load held past the wall for less than "
-          "three does not allow). The detection bound "
+          "flat over two whole sample intervals, which completions held at capacity for less "
+          "than three do not allow). The detection bound "
           "is 10 s on 1 s samples, 2 scrapes + 10 s through 5 s and 15 s Prometheus. Goals: "
           "decoupled within the bound; every stage in order (~a>b: confirmed out of order where "
           "the truths of a and b lie closer than the bound, which no detector meeting it can "
