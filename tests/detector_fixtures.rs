@@ -768,7 +768,24 @@ fn a_closed_loops_knee_comes_from_its_vus_cycle_where_k6_reports_their_iteration
     assert_capacity(&s, 20.0);
     let c = s.detector.knee_cycle().unwrap();
     assert!((c.think_s - 0.25).abs() < 0.01, "{c:?}");
+    // The wall comes before ten healthy readings of throughput per VU make a line: it is
+    // judged against the cycle's rate, and `decoupled` is confirmed within the bound of 10 s
+    // (it took 10.5 s from a residence doubled).
+    let d = s.detector.stage(StageId::Decoupled);
+    let after = d.first_confirmed.unwrap() - SLOW_VU_RAMP_CROSSING_MS;
+    assert!(
+        (0..=10_000).contains(&after),
+        "decoupled {after} ms after the crossing"
+    );
+    assert!(
+        d.first_evidence.starts_with("throughput per VU"),
+        "{}",
+        d.first_evidence
+    );
 }
+/// The slow system's VU ramp with k6's iterations read: 8.2 VUs × 2.44 req/s each pass its
+/// 20 req/s 10 s into the run (access log).
+const SLOW_VU_RAMP_CROSSING_MS: i64 = 1_795_943_071_000;
 
 /// The second system's burst (workers that never skip) watched with `nvcf` through a
 /// Prometheus scraping every 5 s, k6 alone counting the requests in flight: as k6 reached its

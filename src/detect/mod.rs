@@ -686,29 +686,75 @@ impl Detector {
             return None;
         }
         let tput = self.level(|f| f.throughput)?;
-        let line = self.line.level()?;
-        let on_line = self.line.vus_on_line?;
         let (eff, _) = self.per_vu()?;
-        // The load grew: the VUs now against those the line was last met over.
         let now = self.level(|f| f.vus)?;
-        let bar = self.cfg.efficiency_drop * line;
+        let (bar, reference, basis) = self.per_vu_bar(now)?;
         // Per VU over the rate's window, or over the last few seconds alone (the sooner).
         let (eff, over) = match self.per_vu_now() {
             Some(e) if e < bar && eff >= bar => (e, " over the last seconds"),
             _ => (eff, ""),
         };
-        (tput >= self.cfg.min_rate && eff < bar && now >= self.cfg.vu_growth * on_line)
-            .then(|| {
-                format!(
-                    "throughput per VU{over} {:.2} req/s, {:.0}% of its healthy {:.2} (last met at {:.0} VUs); now {:.0} VUs, {} req/s",
-                    eff,
-                    eff / line * 100.0,
-                    line,
-                    on_line,
-                    now,
-                    fmt_rate(tput)
-                )
-            })
+        (tput >= self.cfg.min_rate && eff < bar).then(|| {
+            format!(
+                "throughput per VU{over} {:.2} req/s, {:.0}% of {basis}; now {:.0} VUs, {} req/s",
+                eff,
+                eff / reference * 100.0,
+                now,
+                fmt_rate(tput)
+            )
+        })
+    }
+
+    /// What throughput per VU is judged against at `vus` VUs: (the bar, the rate it is a share
+    /// of, that rate in words). The healthy line where it has formed and the VUs have grown
+    /// since it was last met. Before it has (a wall a few VUs into a ramp leaves too few
+    /// healthy readings), the rate each VU asks for unloaded, 1 / (think + unloaded latency),
+    /// where the client reports its cycle and the VUs have grown since a healthy reading met
+    /// it: an upper bound of the line (a service short of its wall queues a little; the slow
+    /// system's readings sat 7% under it at its crossing, the reference system's within
+    /// −6…+8% while healthy), so held to twice the line's margin.
+    fn per_vu_bar(&self, vus: f64) -> Option<(f64, f64, String)> {
+        if let Some(line) = self.line.level() {
+            let on_line = self.line.vus_on_line?;
+            return (vus >= self.cfg.vu_growth * on_line).then(|| {
+                let words = format!("its healthy {line:.2} (last met at {on_line:.0} VUs)");
+                (self.cfg.efficiency_drop * line, line, words)
+            });
+        }
+        let (bar, rate) = self.cycle_bar()?;
+        let cycle = self.knee_cycle()?;
+        let on_cycle = self.line.vus_on_cycle?;
+        (vus >= self.cfg.vu_growth * on_cycle).then(|| {
+            let words = format!(
+                "the {rate:.2} each VU asks for unloaded (thinks {}, waits {}; met at {on_cycle:.0} VUs)",
+                fmt_secs(cycle.think_s),
+                fmt_secs(cycle.unloaded_latency_s)
+            );
+            (bar, rate, words)
+        })
+    }
+
+    /// The bar throughput per VU is held to against the VUs' cycle, and the cycle's rate.
+    fn cycle_bar(&self) -> Option<(f64, f64)> {
+        let rate = self.knee_cycle()?.per_vu_rps()?;
+        let share = 1.0 - 2.0 * (1.0 - self.cfg.efficiency_drop);
+        (share > 0.0).then_some((share * rate, rate))
+    }
+
+    /// Notes the VUs of a healthy reading of throughput per VU that meets the cycle's bar,
+    /// over the rate's window or the last seconds (see `Line::vus_on_cycle`).
+    fn learn_cycle_met(&mut self) {
+        let Some((bar, _)) = self.cycle_bar() else {
+            return;
+        };
+        let Some((eff, _)) = self.per_vu() else {
+            return;
+        };
+        let vus = self.level(|f| f.vus).unwrap_or(0.0);
+        let met = eff >= bar || self.per_vu_now().is_some_and(|e| e >= bar);
+        if met && vus >= self.cfg.min_vus {
+            self.line.vus_on_cycle = Some(vus);
+        }
     }
 
     /// A closed loop whose VUs are its load. In Auto, VUs that never thought between requests
@@ -1302,6 +1348,7 @@ impl Detector {
             let best = self.hop_best.entry(name).or_insert(v);
             *best = best.min(v);
         }
+        self.learn_cycle_met();
         if let (Some(tp), Some((e, v))) = (self.level(|f| f.throughput), self.per_vu()) {
             // Only where the VUs being added cannot lift the reading past the margin the
             // bar allows: a bar learned above the line fires decoupled early.

@@ -106,6 +106,10 @@ pub struct Line {
     pub below_wall: Vec<(f64, f64)>,
     /// The cycle of a VU (think and unloaded latency), where the client reports both.
     pub cycle: Cycle,
+    /// VUs of the last healthy reading that met the cycle's bar (see
+    /// `Detector::per_vu_bar`): each VU busy with its iterations back to back. An
+    /// arrival-rate test's pool never meets it (its VUs idle between scheduled iterations).
+    pub vus_on_cycle: Option<f64>,
 }
 
 impl Line {

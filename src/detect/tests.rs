@@ -1204,3 +1204,33 @@ fn requests_in_flight_filling_as_the_load_starts_are_not_the_decoupling() {
     let (d, tr) = run(frames);
     assert_eq!(d.stage(StageId::Decoupled).first_onset, None, "{tr:#?}");
 }
+
+/// An arrival-rate test's pool, healthy: k6 keeps 6 VUs for 30 req/s of 111 ms requests, no
+/// think time, so each VU asks 9 req/s when busy but is busy a third of the time. Throughput
+/// per VU (5) sits far under that cycle's rate from the start, which is no fall: the cycle
+/// is a closed loop's bar only once its VUs were seen meeting it (k6's burst on the wide
+/// system read "decoupled" at its base load).
+#[test]
+fn an_arrival_rate_pool_under_its_cycle_rate_is_not_decoupled() {
+    let frames: Vec<Frame> = (0..40)
+        .map(|s| {
+            let x = 30.0 * (s as f64 / 4.0).min(1.0);
+            Frame {
+                t: s * 1000,
+                vus: Some(6.0),
+                offered: Some(x),
+                throughput: Some(x),
+                client_rate: Some(x),
+                client_mean: Some(0.111),
+                client_think: Some(0.0),
+                p95: Some(0.2),
+                client_p95: Some(0.2),
+                rate_window_s: Some(10.0),
+                ..Frame::default()
+            }
+        })
+        .collect();
+    let (d, tr) = run(frames);
+    assert!(d.knee_cycle().is_some(), "the cycle is known: {tr:#?}");
+    assert!(tr.iter().all(|t| t.stage != StageId::Decoupled), "{tr:#?}");
+}
