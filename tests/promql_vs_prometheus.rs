@@ -161,6 +161,13 @@ const EXPRS: &[&str] = &[
     "rate(gone[5s])",
     "c_total % 4",
     "c_total ^ 0.5",
+    // Set operators: a fallback for a series one source may not have (`or`), and filters.
+    "max(rate(gone[5s])) or max(rate(c_total[5s]))",
+    "max(rate(c_total[5s])) or max(g)",
+    "c_total or g",
+    "c_total and on (path) c_total{path=\"/a\"}",
+    "c_total unless c_total{path=\"/b\"}",
+    "rate(c_total[5s]) and ignoring (path) vector(1)",
 ];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

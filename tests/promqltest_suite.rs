@@ -25,12 +25,23 @@ const FILES: &[&str] = &[
 ];
 
 /// Supported cases whose result differs from Prometheus's, as `file:line` with why.
-const KNOWN_DIFFERENCES: &[(&str, &str)] = &[(
-    "name_label_dropping:89",
-    "Prometheus's test engine runs with the experimental delayed name removal \
-     (`--enable-feature=promql-delayed-name-removal`); a server without it, like slitop, \
-     refuses `rate` over two metric names that leave one labelset",
-)];
+const KNOWN_DIFFERENCES: &[(&str, &str)] = &[
+    (
+        "name_label_dropping:89",
+        "Prometheus's test engine runs with the experimental delayed name removal \
+         (`--enable-feature=promql-delayed-name-removal`); a server without it, like slitop, \
+         refuses `rate` over two metric names that leave one labelset",
+    ),
+    (
+        "name_label_dropping:119",
+        "delayed name removal again: without it `or` keeps the left side's metric name, so \
+         `sum by (__name__)` gives two series, as a server without the feature does",
+    ),
+    (
+        "name_label_dropping:123",
+        "delayed name removal again (the same `or` with its sides swapped)",
+    ),
+];
 
 /// Prometheus's `promqltest` tolerance (`defaultEpsilon`).
 const EPSILON: f64 = 1e-6;

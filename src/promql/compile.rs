@@ -45,6 +45,10 @@ pub enum BinOp {
     Lt,
     Ge,
     Le,
+    /// Set operators: which series of each side are kept, by their labels.
+    And,
+    Or,
+    Unless,
 }
 
 impl BinOp {
@@ -53,6 +57,10 @@ impl BinOp {
             self,
             BinOp::Eq | BinOp::Ne | BinOp::Gt | BinOp::Lt | BinOp::Ge | BinOp::Le
         )
+    }
+
+    pub fn is_set(self) -> bool {
+        matches!(self, BinOp::And | BinOp::Or | BinOp::Unless)
     }
 }
 
@@ -115,7 +123,7 @@ impl Node {
             | Node::HistogramQuantile(..) => true,
             Node::Binary {
                 op, return_bool, ..
-            } => !op.is_comparison() || *return_bool,
+            } => !op.is_set() && (!op.is_comparison() || *return_bool),
             _ => false,
         }
     }
@@ -238,12 +246,21 @@ fn lower_at(e: &Expr, depth: usize) -> Result<Node, PromqlError> {
                 "<" => BinOp::Lt,
                 ">=" => BinOp::Ge,
                 "<=" => BinOp::Le,
+                "and" => BinOp::And,
+                "or" => BinOp::Or,
+                "unless" => BinOp::Unless,
                 other => return Err(unsupported(format!("operator `{other}`"))),
             };
             let (return_bool, matching) = match &b.modifier {
                 None => (false, Matching::All),
                 Some(m) => {
-                    if !matches!(m.card, VectorMatchCardinality::OneToOne) {
+                    // Set operators match many to many; the others one to one only.
+                    let card_ok = match m.card {
+                        VectorMatchCardinality::OneToOne => true,
+                        VectorMatchCardinality::ManyToMany => op.is_set(),
+                        _ => false,
+                    };
+                    if !card_ok {
                         return Err(unsupported("group_left/group_right"));
                     }
                     if m.fill_values.lhs.is_some() || m.fill_values.rhs.is_some() {

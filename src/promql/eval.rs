@@ -361,6 +361,8 @@ fn elem(op: BinOp, l: f64, r: f64) -> (f64, bool) {
         BinOp::Lt => (l, l < r),
         BinOp::Ge => (l, l >= r),
         BinOp::Le => (l, l <= r),
+        // Set operators keep whole series (see `set_op`), never an element's value.
+        BinOp::And | BinOp::Or | BinOp::Unless => (l, true),
     }
 }
 
@@ -379,6 +381,14 @@ fn binary(
     lhs: Value,
     rhs: Value,
 ) -> Result<Value, PromqlError> {
+    if op.is_set() {
+        return match (lhs, rhs) {
+            (Value::Vector(l), Value::Vector(r)) => Ok(Value::Vector(set_op(op, m, l, r))),
+            _ => Err(PromqlError::Eval(format!(
+                "set operator {op:?} not allowed in binary scalar expression"
+            ))),
+        };
+    }
     let drop_name = !op.is_comparison() || return_bool;
     let finish = |mut l: Labels| {
         if drop_name {
@@ -409,6 +419,33 @@ fn binary(
             Value::Vector(vector_vector(op, return_bool, m, l, r, finish)?)
         }
     })
+}
+
+/// `and`, `or`, `unless`: the series of each side kept by whether their labels (as matched)
+/// occur on the other, labels and values untouched, as Prometheus's `VectorAnd`, `VectorOr`
+/// and `VectorUnless` do. Many-to-many is allowed.
+fn set_op(op: BinOp, m: &Matching, l: Vector, r: Vector) -> Vector {
+    let right: std::collections::HashSet<Labels> =
+        r.iter().map(|(lab, _)| signature(lab, m)).collect();
+    match op {
+        BinOp::And => l
+            .into_iter()
+            .filter(|(lab, _)| right.contains(&signature(lab, m)))
+            .collect(),
+        BinOp::Unless => l
+            .into_iter()
+            .filter(|(lab, _)| !right.contains(&signature(lab, m)))
+            .collect(),
+        _ => {
+            let left: std::collections::HashSet<Labels> =
+                l.iter().map(|(lab, _)| signature(lab, m)).collect();
+            let extra: Vec<_> = r
+                .into_iter()
+                .filter(|(lab, _)| !left.contains(&signature(lab, m)))
+                .collect();
+            l.into_iter().chain(extra).collect()
+        }
+    }
 }
 
 /// One-to-one matching of two vectors: each side may hold a signature once (a left series
