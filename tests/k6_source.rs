@@ -482,3 +482,84 @@ async fn a_rest_reply_over_the_size_cap_is_refused_with_the_reason() {
     let e = format!("{:#}", p.poll(now_ms()).await.unwrap_err());
     assert!(e.contains("reply refused") && e.contains("4 MiB"), "{e}");
 }
+
+/// A closed loop of 4 VUs, each sending two requests to a server that takes 30 ms and then
+/// thinking 250 ms: k6's REST API gives only means since the start, and their running totals
+/// differenced over the client window give the same mean latency and think time as the JSON
+/// output's points over that window: the script's 250 ms of think per two requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rest_api_and_the_json_output_give_the_same_vu_cycle() {
+    let server = common::FakeHttp::start(|_| {
+        std::thread::sleep(Duration::from_millis(30));
+        common::Reply::ok("text/plain", "ok")
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let js = dir.path().join("cycle.js");
+    let url = server.url("/x");
+    std::fs::write(
+        &js,
+        format!(
+            "import http from 'k6/http';\nimport {{ sleep }} from 'k6';\n\
+             export const options = {{ vus: 4, duration: '9s' }};\n\
+             export default function () {{ http.get('{url}'); http.get('{url}'); sleep(0.25); }}\n"
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out.json");
+    let api = common::free_port();
+    let _k6 = ChildGuard::spawn(
+        "k6",
+        Command::new(k6_bin())
+            .args(["run", "--quiet", "--address", &format!("127.0.0.1:{api}")])
+            .arg(format!("--out=json={}", out.display()))
+            .arg(&js)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    assert!(
+        common::wait_until(Duration::from_secs(15), || common::port_open(api)),
+        "k6 REST API never came up"
+    );
+    let window = Duration::from_secs(4);
+    let mut rest = K6RestPoller::new(
+        vec![format!("http://127.0.0.1:{api}")],
+        Duration::from_secs(2),
+    )
+    .unwrap()
+    .with_window(window);
+    let mut json = K6JsonPoller::new(vec![out.clone()], window);
+    let (mut from_rest, mut from_json) = (Vec::new(), Vec::new());
+    // Half-second polls for 7 s: the last ones cover a full window of steady load.
+    for _ in 0..14 {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now = now_ms();
+        if let Ok(evs) = rest.poll(now).await {
+            from_rest = samples(evs);
+        }
+        from_json = samples(json.poll(now).await.unwrap());
+    }
+    let get = |s: &[Sample], name: &str| value(s, name).unwrap_or_else(|| panic!("no {name}"));
+    let (rest_mean, rest_think) = (
+        get(&from_rest, "k6_api_duration_mean_seconds"),
+        get(&from_rest, "k6_api_think_seconds"),
+    );
+    let (json_mean, json_think) = (
+        get(&from_json, "k6_client_duration_mean_seconds"),
+        get(&from_json, "k6_client_think_seconds"),
+    );
+    assert!((0.03..0.08).contains(&rest_mean), "REST mean {rest_mean} s");
+    assert!(
+        (rest_mean - json_mean).abs() <= 0.15 * json_mean,
+        "mean: REST {rest_mean} s, JSON {json_mean} s"
+    );
+    for (who, think) in [("REST", rest_think), ("JSON", json_think)] {
+        assert!(
+            (think - 0.125).abs() < 0.02,
+            "{who} think {think} s per request"
+        );
+    }
+    assert!(
+        (rest_think - json_think).abs() < 0.02,
+        "think: REST {rest_think} s, JSON {json_think} s"
+    );
+}

@@ -9,6 +9,7 @@ use serde_json::Value as Json;
 
 use crate::model::{Labels, Sample, SourceEvent, TimeMs};
 use crate::sources::http::{describe_error, install_crypto_provider};
+use crate::sources::k6_cycle::{Totals, TotalsWindow};
 use crate::sources::probe::ProbeItem;
 use crate::sources::{Poller, SourceError};
 use crate::text::clean_short;
@@ -32,6 +33,9 @@ pub struct K6RestPoller {
     client: reqwest::Client,
     /// Per URL, what it said and how it last failed: tells an ended run from a broken one.
     seen: Vec<Seen>,
+    /// The requests' and iterations' running totals over the client window: their means
+    /// there (k6's own are since the start).
+    cycle: TotalsWindow,
 }
 
 /// k6's execution status: the run has started (setup, running, teardown follow).
@@ -166,6 +170,21 @@ struct Instance {
     iterations: f64,
     dropped: f64,
     p95_ms: Option<f64>,
+    /// Mean request and mean iteration since the start (ms), where k6 reports them.
+    request_mean_ms: Option<f64>,
+    iteration_mean_ms: Option<f64>,
+}
+
+impl Instance {
+    /// Its running totals, where it reports both means.
+    fn totals(&self) -> Option<Totals> {
+        Some(Totals {
+            requests: self.reqs,
+            request_ms: self.request_mean_ms? * self.reqs,
+            iterations: self.iterations,
+            iteration_ms: self.iteration_mean_ms? * self.iterations,
+        })
+    }
 }
 
 impl K6RestPoller {
@@ -181,7 +200,14 @@ impl K6RestPoller {
                 .map(|u| u.trim_end_matches('/').to_string())
                 .collect(),
             client: client(timeout)?,
+            cycle: TotalsWindow::new(crate::settings::K6Config::default().window),
         })
+    }
+
+    /// Means over `window` (the client window of the JSON output's figures).
+    pub fn with_window(mut self, window: Duration) -> Self {
+        self.cycle = TotalsWindow::new(window);
+        self
     }
 
     async fn get(&self, url: &str) -> anyhow::Result<Json> {
@@ -245,13 +271,40 @@ impl K6RestPoller {
                 "iterations" => i.iterations = num(&s["count"]),
                 "dropped_iterations" => i.dropped = num(&s["count"]),
                 "http_req_failed" => failed_rate = s["rate"].as_f64(),
-                "http_req_duration" => i.p95_ms = s["p(95)"].as_f64(),
+                "http_req_duration" => {
+                    i.p95_ms = s["p(95)"].as_f64();
+                    i.request_mean_ms = s["avg"].as_f64();
+                }
+                "iteration_duration" => i.iteration_mean_ms = s["avg"].as_f64(),
                 _ => {}
             }
         }
         // REST gives only the failed share since the start: the count is share × requests.
         i.failed = (failed_rate.unwrap_or(0.0) * i.reqs).round();
         Ok(i)
+    }
+}
+
+impl K6RestPoller {
+    /// The mean request and the VUs' think time over the client window, from the running
+    /// totals of every instance (`k6_api_duration_mean_seconds`, `k6_api_think_seconds`): the
+    /// client's latency and cycle where k6's JSON output is not read. A poll that did not hear
+    /// every instance, or one without both means, starts the window over.
+    fn cycle_samples(&mut self, ok: &[(String, Instance)], all: bool, now: TimeMs) -> Vec<Sample> {
+        let totals = ok.iter().map(|(_, i)| i.totals()).sum::<Option<Totals>>();
+        match totals.filter(|_| all) {
+            Some(t) => self.cycle.push(now, t),
+            None => self.cycle.clear(),
+        }
+        let vus = ok.iter().map(|(_, i)| i.vus).sum::<f64>();
+        let (mean, think) = self.cycle.means(vus);
+        [
+            ("k6_api_duration_mean_seconds", mean),
+            ("k6_api_think_seconds", think),
+        ]
+        .into_iter()
+        .filter_map(|(name, v)| Some(Sample::new(Labels::named(name), now, v?)))
+        .collect()
     }
 }
 
@@ -288,6 +341,7 @@ impl K6RestPoller {
 impl Poller for K6RestPoller {
     async fn poll(&mut self, now: TimeMs) -> anyhow::Result<Vec<SourceEvent>> {
         let (ok, mut errors) = self.ask_all().await;
+        let heard_all = errors.is_empty();
         let mut events = Vec::new();
         if ok.is_empty() {
             let (_, e) = errors.swap_remove(0);
@@ -340,6 +394,7 @@ impl Poller for K6RestPoller {
                 p / 1000.0,
             ));
         }
+        s.extend(self.cycle_samples(&ok, heard_all, now));
         for (u, i) in &ok {
             s.push(Sample::new(
                 Labels::named(crate::model::series::K6_STATUS).with("instance", u),
@@ -451,7 +506,9 @@ pub const KIND: crate::sources::SourceKind = crate::sources::SourceKind {
             .as_ref()
             .map(|k| k.urls.clone())
             .unwrap_or_default();
-        let poller = anyhow::Context::context(K6RestPoller::new(urls, a.cfg.timeout()), "k6")?;
+        let window = a.cfg.k6.as_ref().map(|k| k.window).unwrap_or_default();
+        let poller = anyhow::Context::context(K6RestPoller::new(urls, a.cfg.timeout()), "k6")?
+            .with_window(window);
         let settings = crate::sources::PollSettings::of(a.cfg, SOURCE);
         Ok(Box::pin(crate::sources::run_poller(
             poller, settings, a.tx, a.cancel,

@@ -334,26 +334,13 @@ impl K6JsonPoller {
         }
         let per_iteration = self.requests_per_iteration()?;
         let request = requests_ms.iter().sum::<f64>() / requests_ms.len() as f64;
-        Some(((sum / n / per_iteration - request) / 1000.0).max(0.0))
+        Some(super::k6_cycle::think_s(sum / n, per_iteration, request))
     }
 
-    /// Requests per iteration, from every point seen. The requests of the iterations still
-    /// running count too, one running on each VU: the ratio lies between requests ÷
-    /// (iterations ended + VUs) and requests ÷ iterations ended. A dozen iterations into a
-    /// ramp those are 1.0 and 1.3 for a script of one request; where one whole number lies
-    /// between them it is that (a script sends whole requests), else their middle.
+    /// Requests per iteration, from every point seen (see `k6_cycle`).
     fn requests_per_iteration(&self) -> Option<f64> {
-        let ended = self.iterations_seen;
-        if ended == 0.0 || self.requests == 0.0 {
-            return None;
-        }
         let running = self.vus.map_or(0.0, |v| v.1);
-        let (lo, hi) = (self.requests / (ended + running), self.requests / ended);
-        Some(if lo.ceil() == hi.floor() && hi >= 1.0 {
-            hi.floor()
-        } else {
-            (lo + hi) / 2.0
-        })
+        super::k6_cycle::requests_per_iteration(self.requests, self.iterations_seen, running)
     }
 
     fn samples(&mut self, now: TimeMs) -> Vec<Sample> {

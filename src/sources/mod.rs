@@ -4,6 +4,7 @@
 
 pub mod http;
 pub mod k6;
+pub mod k6_cycle;
 pub mod k6_json;
 mod kind;
 pub mod probe;
