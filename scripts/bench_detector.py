@@ -80,6 +80,7 @@ WATCHERS = {
     "nvcf-prom-5s": ("nvcf-prom", "5s"),
     "nvcf-prom-15s": ("nvcf-prom", "15s"),
     "k6": ("k6", None),
+    "k6-api": ("k6-api", None),
 }
 
 
@@ -176,6 +177,9 @@ def watcher_args(root, kind, arg, ctx):
         return ["--config", nvcf_config(root, arg, ctx["run_dir"]), "--scrape", ctx["metrics"]] + k6
     if kind == "nvcf-prom":
         return ["--preset", "nvcf", "--prometheus", ctx["prom"][arg]] + k6
+    if kind == "k6-api":
+        # k6's REST API alone, as a run started without a JSON output is watched.
+        return ["--preset", "k6", "--k6", ctx["k6_api"]]
     return ["--preset", "k6"] + k6
 
 
