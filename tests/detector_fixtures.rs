@@ -630,6 +630,7 @@ fn replaying_each_fixture_reproduces_the_transitions_it_recorded_live() {
         "baseline-wide-hop",
         "vu-ramp-slow-hop",
         "vu-ramp-slow-think",
+        "vu-ramp-slow-api",
         "burst-wide-prom5s",
     ] {
         let rec = load(name);
@@ -783,6 +784,28 @@ fn a_closed_loops_knee_comes_from_its_vus_cycle_where_k6_reports_their_iteration
         d.first_evidence
     );
 }
+/// The slow system's VU ramp watched through k6's REST API alone (no JSON output): its means
+/// since the start, differenced over the client window as running totals, give each VU's
+/// 250 ms of think and the client's latency. The wall, 10 s in, lies inside the throughput's
+/// first 10 s rate window, so no healthy reading of throughput per VU meets the cycle's bar;
+/// VUs that think are a closed loop's and are judged against it from the first readings
+/// (`decoupled` had come 11.5 s after the crossing, from a doubled residence). Truth from the
+/// access log: 20.0 req/s, the knee at 8.1 VUs, crossed 10 s in.
+#[test]
+fn a_closed_loop_watched_through_k6s_rest_api_alone_has_its_cycle_and_its_knee() {
+    let s = replay(&load("vu-ramp-slow-api"));
+    assert_knee(&s, "VUs", 8.1, 0.10);
+    assert_capacity(&s, 20.0);
+    let c = s.detector.knee_cycle().unwrap();
+    assert!((c.think_s - 0.25).abs() < 0.01, "{c:?}");
+    let d = s.detector.stage(StageId::Decoupled);
+    let after = d.first_confirmed.unwrap() - 1_795_954_151_000;
+    assert!(
+        (0..=10_000).contains(&after),
+        "decoupled {after} ms after the crossing"
+    );
+}
+
 /// The slow system's VU ramp with k6's iterations read: 8.2 VUs × 2.44 req/s each pass its
 /// 20 req/s 10 s into the run (access log).
 const SLOW_VU_RAMP_CROSSING_MS: i64 = 1_795_943_071_000;

@@ -90,6 +90,9 @@ type Field = fn(&Frame) -> Option<f64>;
 /// VUs per request in flight above which the VUs think between requests (a closed loop's
 /// load); at or below it they are an arrival-rate test's pool, each busy with one.
 const THINKING: f64 = 1.5;
+/// VUs whose think time is at least this share of their unloaded latency think between
+/// requests: a closed loop's (see `per_vu_bar`).
+const THINKS: f64 = 0.25;
 /// The most of a reading of throughput per VU the VUs being added may account for, for it to
 /// count toward a closed loop's knee (see `per_vu::Line::keep`).
 const MAX_LIFT: f64 = 0.5;
@@ -722,11 +725,19 @@ impl Detector {
             });
         }
         let (bar, rate) = self.cycle_bar()?;
-        let cycle = self.knee_cycle()?;
-        let on_cycle = self.line.vus_on_cycle?;
-        (vus >= self.cfg.vu_growth * on_cycle).then(|| {
+        let cycle = self.line.cycle.settled()?;
+        // VUs that think between requests are a closed loop's (an arrival-rate script has no
+        // reason to sleep: k6 schedules its iterations), judged from `min_vus`, where a wall
+        // inside the first rate window leaves no healthy reading to meet the bar.
+        let thinks = cycle.think_s >= THINKS * cycle.unloaded_latency_s;
+        let (from, since) = match self.line.vus_on_cycle {
+            Some(v) => (self.cfg.vu_growth * v, format!("met at {v:.0} VUs")),
+            None if thinks => (self.cfg.min_vus, "VUs that think".into()),
+            None => return None,
+        };
+        (vus >= from).then(|| {
             let words = format!(
-                "the {rate:.2} each VU asks for unloaded (thinks {}, waits {}; met at {on_cycle:.0} VUs)",
+                "the {rate:.2} each VU asks for unloaded (thinks {}, waits {}; {since})",
                 fmt_secs(cycle.think_s),
                 fmt_secs(cycle.unloaded_latency_s)
             );
@@ -736,7 +747,7 @@ impl Detector {
 
     /// The bar throughput per VU is held to against the VUs' cycle, and the cycle's rate.
     fn cycle_bar(&self) -> Option<(f64, f64)> {
-        let rate = self.knee_cycle()?.per_vu_rps()?;
+        let rate = self.line.cycle.settled()?.per_vu_rps()?;
         let share = 1.0 - 2.0 * (1.0 - self.cfg.efficiency_drop);
         (share > 0.0).then_some((share * rate, rate))
     }

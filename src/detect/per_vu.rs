@@ -62,7 +62,18 @@ impl Cycle {
 
     /// The think time and the unloaded latency, once three readings of each are in.
     pub fn reading(&self) -> Option<VuCycle> {
-        if self.latency.len() < 3 || self.think.len() < 3 {
+        self.reading_of(3)
+    }
+
+    /// The same once as many readings as the line needs are in: a bar set from the first
+    /// few (k6's first iterations in a short window read the think time low) is met by no
+    /// healthy reading, and a stage it raises stops the learning.
+    pub fn settled(&self) -> Option<VuCycle> {
+        self.reading_of(LINE_MIN)
+    }
+
+    fn reading_of(&self, n: usize) -> Option<VuCycle> {
+        if self.latency.len() < n || self.think.len() < n {
             return None;
         }
         let c = VuCycle {
