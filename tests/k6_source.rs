@@ -139,26 +139,14 @@ async fn rest_and_json_read_a_real_run_against_a_flaky_server() {
     let js = script(dir.path(), port, "6s");
     let out = dir.path().join("out.json");
     let summary = dir.path().join("summary.json");
-    let api = common::free_port();
-    let mut k6 = ChildGuard::spawn(
-        "k6",
-        Command::new(k6_bin())
-            .args(["run", "--quiet", "--address", &format!("127.0.0.1:{api}")])
-            .arg(format!("--out=json={}", out.display()))
-            .arg(format!("--summary-export={}", summary.display()))
-            .arg(&js)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
+    let (mut k6, api) = start_k6_with(
+        &js,
+        &[
+            format!("--out=json={}", out.display()),
+            format!("--summary-export={}", summary.display()),
+        ],
     );
-    assert!(
-        common::wait_until(Duration::from_secs(15), || common::port_open(api)),
-        "k6 REST API never came up"
-    );
-    let mut rest = K6RestPoller::new(
-        vec![format!("http://127.0.0.1:{api}")],
-        Duration::from_secs(2),
-    )
-    .unwrap();
+    let mut rest = K6RestPoller::new(vec![api], Duration::from_secs(2)).unwrap();
     let mut json = K6JsonPoller::new(vec![out.clone()], Duration::from_secs(3600));
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let (t1, srv1) = (Instant::now(), counts.requests.load(Ordering::SeqCst));
@@ -261,19 +249,7 @@ async fn stop_test_stops_k6_and_reports_refusals() {
     let port = flaky_server(counts);
     let dir = tempfile::tempdir().unwrap();
     let js = script(dir.path(), port, "60s");
-    let api = common::free_port();
-    let url = format!("http://127.0.0.1:{api}");
-    let mut k6 = ChildGuard::spawn(
-        "k6",
-        Command::new(k6_bin())
-            .args(["run", "--quiet", "--address", &format!("127.0.0.1:{api}")])
-            .arg(&js)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    assert!(common::wait_until(Duration::from_secs(15), || {
-        common::port_open(api)
-    }));
+    let (mut k6, url) = start_k6(&js);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let said = stop_test(&url, Duration::from_secs(3))
         .await
@@ -343,11 +319,17 @@ async fn a_k6_api_that_never_answers_is_timed_out() {
 /// Starts k6 on `script` with its REST API on a free port; returns the guard and the API's URL
 /// once it answers.
 fn start_k6(js: &std::path::Path) -> (ChildGuard, String) {
+    start_k6_with(js, &[])
+}
+
+/// `start_k6` with more arguments to `k6 run` (outputs, a summary export).
+fn start_k6_with(js: &std::path::Path, extra: &[String]) -> (ChildGuard, String) {
     let api = common::free_port();
     let k6 = ChildGuard::spawn(
         "k6",
         Command::new(k6_bin())
             .args(["run", "--quiet", "--address", &format!("127.0.0.1:{api}")])
+            .args(extra)
             .arg(js)
             .stdout(Stdio::null())
             .stderr(Stdio::null()),
@@ -506,27 +488,11 @@ async fn the_rest_api_and_the_json_output_give_the_same_vu_cycle() {
     )
     .unwrap();
     let out = dir.path().join("out.json");
-    let api = common::free_port();
-    let _k6 = ChildGuard::spawn(
-        "k6",
-        Command::new(k6_bin())
-            .args(["run", "--quiet", "--address", &format!("127.0.0.1:{api}")])
-            .arg(format!("--out=json={}", out.display()))
-            .arg(&js)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null()),
-    );
-    assert!(
-        common::wait_until(Duration::from_secs(15), || common::port_open(api)),
-        "k6 REST API never came up"
-    );
+    let (_k6, api) = start_k6_with(&js, &[format!("--out=json={}", out.display())]);
     let window = Duration::from_secs(4);
-    let mut rest = K6RestPoller::new(
-        vec![format!("http://127.0.0.1:{api}")],
-        Duration::from_secs(2),
-    )
-    .unwrap()
-    .with_window(window);
+    let mut rest = K6RestPoller::new(vec![api], Duration::from_secs(2))
+        .unwrap()
+        .with_window(window);
     let mut json = K6JsonPoller::new(vec![out.clone()], window);
     let (mut from_rest, mut from_json) = (Vec::new(), Vec::new());
     // Half-second polls for 7 s: the last ones cover a full window of steady load.

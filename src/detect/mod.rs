@@ -638,7 +638,9 @@ impl Detector {
         // flight = arrivals × residence; a load that rises from nothing or steps up fills them
         // at once): each must also stay `residence_factor` times its healthy time. Read against the
         // arrivals, which the in-flight count follows without a rate window's lag.
-        // Before a healthy residence is known, more in flight is no evidence either.
+        // Before a healthy residence is known, more in flight is no evidence either; nor,
+        // through scrapes seconds apart, is one scrape's count the client's latency does
+        // not bear out (a baseline at 40% through a 15 s Prometheus read as decoupled).
         let p = p - self.in_flight_offset;
         let longer = match (self.level(|f| f.offered), self.healthy_residence) {
             (Some(o), Some(best)) if o > 0.0 => p / o >= self.cfg.residence_factor * best,
@@ -646,6 +648,7 @@ impl Detector {
         };
         p >= self.cfg.min_backlog
             && longer
+            && self.client_latency_agrees()
             && self
                 .trend(self.backlog_window(), Frame::in_flight)
                 .is_some_and(|slope| slope > 0.0)
@@ -946,30 +949,34 @@ impl Detector {
         let residence = pending / tput;
         let slope = self.trend(w, Frame::concurrency)?;
         let what = self.concurrency_name();
-        // A count of requests in flight scraped every few seconds is one moment's, read for
-        // the whole interval: where the client's own latency, seen every refresh, has not
-        // grown by the same factor, the requests are not staying longer.
-        let client_agrees = !self.now_is_last_interval()
-            || match (self.level(|f| f.client_p95), self.best_client_p95) {
-                (Some(p), Some(b)) => p >= self.cfg.residence_factor * b,
-                _ => true,
-            };
         (tput >= self.cfg.min_rate
             && pending >= self.cfg.min_backlog
             && residence >= self.cfg.residence_factor * healthy
             && slope > 0.0
-            && client_agrees)
-            .then(|| {
-                let at_any_load = match self.in_flight_offset {
-                    c if c >= 0.5 => format!(" ({c:.0} at any load)"),
-                    _ => String::new(),
-                };
-                format!(
-                    "{what} {count:.0}{at_any_load} climbing {slope:.1}/s; residence {} vs healthy {}",
-                    fmt_secs(residence),
-                    fmt_secs(healthy)
-                )
-            })
+            && self.client_latency_agrees())
+        .then(|| {
+            let at_any_load = match self.in_flight_offset {
+                c if c >= 0.5 => format!(" ({c:.0} at any load)"),
+                _ => String::new(),
+            };
+            format!(
+                "{what} {count:.0}{at_any_load} climbing {slope:.1}/s; residence {} vs healthy {}",
+                fmt_secs(residence),
+                fmt_secs(healthy)
+            )
+        })
+    }
+
+    /// A count of requests in flight scraped every few seconds is one moment's, read for the
+    /// whole interval: where the client's own latency, seen every refresh, has not grown by
+    /// the residence factor too, the requests are not staying longer. True where samples
+    /// come every refresh, or the client's latency is not known.
+    fn client_latency_agrees(&self) -> bool {
+        !self.now_is_last_interval()
+            || match (self.level(|f| f.client_p95), self.best_client_p95) {
+                (Some(p), Some(b)) => p >= self.cfg.residence_factor * b,
+                _ => true,
+            }
     }
 
     /// The load that is rising, if any: (name, unit, relative slope, first, last).

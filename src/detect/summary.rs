@@ -382,7 +382,9 @@ impl Detector {
     /// The most completions per second any throughput reading showed before clients failed:
     /// once they fail, a service may count its failed answers as completions, and the
     /// client's rate counts them too. A rate over a window still averages the time before the
-    /// first error for half a window after it, so it is read that much longer.
+    /// first error for half a window after it, so it is read that much longer. Throughput now
+    /// counts too: a burst holds the wall for less than a rate window before clients give up
+    /// (8 s against k6's 10 s on the slow system), and no rate over it reaches the wall.
     fn completions_peak(&self) -> Option<f64> {
         let err = self.stage(StageId::ErrorsVisible).first_onset;
         let before = |t: i64, grace_s: f64| {
@@ -394,6 +396,7 @@ impl Detector {
                 let half = f.rate_window_s.unwrap_or(0.0) / 2.0;
                 [
                     f.throughput.filter(|_| before(f.t, half)),
+                    f.throughput_now.filter(|_| before(f.t, 0.0)),
                     f.throughput_last.filter(|_| before(f.t, 0.0)),
                     f.client_rate.filter(|_| before(f.t, 0.0)),
                 ]
