@@ -766,16 +766,22 @@ const SLOW_VU_WALL_MS: i64 = 1_795_933_746_000;
 /// already queue: it put this knee at 9.2 (+12%). Ground truth from the access log.
 #[test]
 fn a_closed_loops_knee_comes_from_its_vus_cycle_where_k6_reports_their_iterations() {
-    let s = replay(&load("vu-ramp-slow-think"));
-    assert_knee(&s, "VUs", 8.2, 0.05);
-    assert_capacity(&s, 20.0);
-    let c = s.detector.knee_cycle().unwrap();
-    assert!((c.think_s - 0.25).abs() < 0.01, "{c:?}");
     // The wall comes before ten healthy readings of throughput per VU make a line: it is
     // judged against the cycle's rate, and `decoupled` is confirmed within the bound of 10 s
     // (it took 10.5 s from a residence doubled).
+    assert_closed_loop_read_by_its_cycle("vu-ramp-slow-think", 8.2, 0.05, SLOW_VU_RAMP_CROSSING_MS);
+}
+
+/// A slow VU ramp's knee (`truth` VUs, within `tol`), capacity 20 req/s, its VUs' 250 ms of
+/// think, and `decoupled` judged against that cycle, confirmed within 10 s of `crossing_ms`.
+fn assert_closed_loop_read_by_its_cycle(name: &str, truth: f64, tol: f64, crossing_ms: i64) {
+    let s = replay(&load(name));
+    assert_knee(&s, "VUs", truth, tol);
+    assert_capacity(&s, 20.0);
+    let c = s.detector.knee_cycle().unwrap();
+    assert!((c.think_s - 0.25).abs() < 0.01, "{c:?}");
     let d = s.detector.stage(StageId::Decoupled);
-    let after = d.first_confirmed.unwrap() - SLOW_VU_RAMP_CROSSING_MS;
+    let after = d.first_confirmed.unwrap() - crossing_ms;
     assert!(
         (0..=10_000).contains(&after),
         "decoupled {after} ms after the crossing"
@@ -786,6 +792,7 @@ fn a_closed_loops_knee_comes_from_its_vus_cycle_where_k6_reports_their_iteration
         d.first_evidence
     );
 }
+
 /// The slow system's VU ramp watched through k6's REST API alone (no JSON output): its means
 /// since the start, differenced over the client window as running totals, give each VU's
 /// 250 ms of think and the client's latency. The wall, 10 s in, lies inside the throughput's
@@ -795,17 +802,7 @@ fn a_closed_loops_knee_comes_from_its_vus_cycle_where_k6_reports_their_iteration
 /// access log: 20.0 req/s, the knee at 8.1 VUs, crossed 10 s in.
 #[test]
 fn a_closed_loop_watched_through_k6s_rest_api_alone_has_its_cycle_and_its_knee() {
-    let s = replay(&load("vu-ramp-slow-api"));
-    assert_knee(&s, "VUs", 8.1, 0.10);
-    assert_capacity(&s, 20.0);
-    let c = s.detector.knee_cycle().unwrap();
-    assert!((c.think_s - 0.25).abs() < 0.01, "{c:?}");
-    let d = s.detector.stage(StageId::Decoupled);
-    let after = d.first_confirmed.unwrap() - 1_795_954_151_000;
-    assert!(
-        (0..=10_000).contains(&after),
-        "decoupled {after} ms after the crossing"
-    );
+    assert_closed_loop_read_by_its_cycle("vu-ramp-slow-api", 8.1, 0.10, 1_795_954_151_000);
 }
 
 /// The slow system's VU ramp with k6's iterations read: 8.2 VUs × 2.44 req/s each pass its
