@@ -716,7 +716,7 @@ impl Detector {
     /// since it was last met. Before it has (a wall a few VUs into a ramp leaves too few
     /// healthy readings), the rate each VU asks for unloaded, 1 / (think + unloaded latency),
     /// where the client reports its cycle and the VUs have grown since a healthy reading met
-    /// it: an upper bound of the line (a service short of its wall queues a little; the slow
+    /// it, or, VUs that think, from `min_vus`: an upper bound of the line (a service short of its wall queues a little; the slow
     /// system's readings sat 7% under it at its crossing, the reference system's within
     /// −6…+8% while healthy), so held to twice the line's margin.
     fn per_vu_bar(&self, vus: f64) -> Option<(f64, f64, String)> {
