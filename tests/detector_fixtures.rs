@@ -118,6 +118,16 @@ fn assert_knee(s: &RunState, unit: &str, truth: f64, tol: f64) {
 }
 
 /// The detector's capacity is within 5% of `truth`.
+/// No transition of any stage but `rate_rises`, not even a suspicion.
+fn assert_nothing_past_rate_rises(s: &RunState) {
+    let past_rate: Vec<_> = s
+        .transitions
+        .iter()
+        .filter(|t| t.stage != StageId::RateRises)
+        .collect();
+    assert!(past_rate.is_empty(), "{past_rate:#?}");
+}
+
 fn assert_capacity(s: &RunState, truth: f64) {
     let cap = s.detector.capacity_rps().unwrap();
     assert!(
@@ -725,12 +735,7 @@ const WIDE_5XX_WALL_MS: i64 = 1_795_926_730_000;
 #[test]
 fn a_wide_baseline_neither_suspects_piling_up_nor_reports_a_backlog() {
     let s = replay(&load("baseline-wide-hop"));
-    let past_rate: Vec<_> = s
-        .transitions
-        .iter()
-        .filter(|t| t.stage != StageId::RateRises)
-        .collect();
-    assert!(past_rate.is_empty(), "{past_rate:#?}");
+    assert_nothing_past_rate_rises(&s);
     let b = slitop::report::headline::backlog(&s).peak.unwrap();
     assert!(b.peak >= 5.0, "the backlog, in service, reached {}", b.peak);
     assert!(!b.piled_up, "{b:?}");
@@ -839,12 +844,7 @@ const WIDE_BURST_CROSSING_MS: i64 = 1_795_945_361_000;
 #[test]
 fn a_baseline_through_a_15s_prometheus_goes_no_further_than_rate_rises() {
     let s = replay(&load("baseline-wide-prom15s"));
-    let past_rate: Vec<_> = s
-        .transitions
-        .iter()
-        .filter(|t| t.stage != StageId::RateRises)
-        .collect();
-    assert!(past_rate.is_empty(), "{past_rate:#?}");
+    assert_nothing_past_rate_rises(&s);
 }
 
 /// The slow system's burst (workers that never skip) watched by k6 alone: clients give up 8 s

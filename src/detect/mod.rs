@@ -22,6 +22,7 @@ pub use stage::{Stage, StageId, StageState, Transition};
 
 use crate::model::TimeMs;
 use crate::settings::{DetectConfig, LoadModel};
+use per_vu::VuCycle;
 use robust::{median, quantile, theil_sen};
 
 /// A warning raised once, at the first time its condition was seen.
@@ -186,6 +187,35 @@ fn fmt_rate(v: f64) -> String {
         format!("{v:.0}")
     } else {
         format!("{v:.1}")
+    }
+}
+
+/// What throughput per VU is judged against (see `Detector::per_vu_bar`), named in the
+/// evidence only when it fires.
+enum PerVuBasis {
+    /// The healthy line, last met at these VUs.
+    Line { on_line: f64 },
+    /// The VUs' cycle; the VUs of the last healthy reading that met its bar, where one did
+    /// (else VUs that think).
+    Cycle { cycle: VuCycle, met_at: Option<f64> },
+}
+
+impl PerVuBasis {
+    fn words(&self, rate: f64) -> String {
+        match self {
+            PerVuBasis::Line { on_line } => {
+                format!("its healthy {rate:.2} (last met at {on_line:.0} VUs)")
+            }
+            PerVuBasis::Cycle { cycle, met_at } => format!(
+                "the {rate:.2} each VU asks for unloaded (thinks {}, waits {}; {})",
+                fmt_secs(cycle.think_s),
+                fmt_secs(cycle.unloaded_latency_s),
+                match met_at {
+                    Some(v) => format!("met at {v:.0} VUs"),
+                    None => "VUs that think".into(),
+                }
+            ),
+        }
     }
 }
 
@@ -702,9 +732,10 @@ impl Detector {
         };
         (tput >= self.cfg.min_rate && eff < bar).then(|| {
             format!(
-                "throughput per VU{over} {:.2} req/s, {:.0}% of {basis}; now {:.0} VUs, {} req/s",
+                "throughput per VU{over} {:.2} req/s, {:.0}% of {}; now {:.0} VUs, {} req/s",
                 eff,
                 eff / reference * 100.0,
+                basis.words(reference),
                 now,
                 fmt_rate(tput)
             )
@@ -712,56 +743,50 @@ impl Detector {
     }
 
     /// What throughput per VU is judged against at `vus` VUs: (the bar, the rate it is a share
-    /// of, that rate in words). The healthy line where it has formed and the VUs have grown
+    /// of, what that rate is). The healthy line where it has formed and the VUs have grown
     /// since it was last met. Before it has (a wall a few VUs into a ramp leaves too few
     /// healthy readings), the rate each VU asks for unloaded, 1 / (think + unloaded latency),
     /// where the client reports its cycle and the VUs have grown since a healthy reading met
-    /// it, or, VUs that think, from `min_vus`: an upper bound of the line (a service short of its wall queues a little; the slow
-    /// system's readings sat 7% under it at its crossing, the reference system's within
-    /// −6…+8% while healthy), so held to twice the line's margin.
-    fn per_vu_bar(&self, vus: f64) -> Option<(f64, f64, String)> {
+    /// it, or, for VUs that think, from `min_vus`: an upper bound of the line (a service short
+    /// of its wall queues a little; the slow system's readings sat 7% under it at its
+    /// crossing, the reference system's within −6…+8% while healthy), so held to twice the
+    /// line's margin.
+    fn per_vu_bar(&self, vus: f64) -> Option<(f64, f64, PerVuBasis)> {
         if let Some(line) = self.line.level() {
             let on_line = self.line.vus_on_line?;
-            return (vus >= self.cfg.vu_growth * on_line).then(|| {
-                let words = format!("its healthy {line:.2} (last met at {on_line:.0} VUs)");
-                (self.cfg.efficiency_drop * line, line, words)
-            });
+            return (vus >= self.cfg.vu_growth * on_line).then_some((
+                self.cfg.efficiency_drop * line,
+                line,
+                PerVuBasis::Line { on_line },
+            ));
         }
-        let (bar, rate) = self.cycle_bar()?;
-        let cycle = self.line.cycle.settled()?;
+        let (bar, cycle) = self.cycle_bar()?;
         // VUs that think between requests are a closed loop's (an arrival-rate script has no
         // reason to sleep: k6 schedules its iterations), judged from `min_vus`, where a wall
         // inside the first rate window leaves no healthy reading to meet the bar.
         let thinks = cycle.think_s >= THINKS * cycle.unloaded_latency_s;
-        let (from, since) = match self.line.vus_on_cycle {
-            Some(v) => (self.cfg.vu_growth * v, format!("met at {v:.0} VUs")),
-            None if thinks => (self.cfg.min_vus, "VUs that think".into()),
+        let met_at = self.line.vus_on_cycle;
+        let from = match met_at {
+            Some(v) => self.cfg.vu_growth * v,
+            None if thinks => self.cfg.min_vus,
             None => return None,
         };
-        (vus >= from).then(|| {
-            let words = format!(
-                "the {rate:.2} each VU asks for unloaded (thinks {}, waits {}; {since})",
-                fmt_secs(cycle.think_s),
-                fmt_secs(cycle.unloaded_latency_s)
-            );
-            (bar, rate, words)
-        })
+        let rate = cycle.per_vu_rps()?;
+        (vus >= from).then_some((bar, rate, PerVuBasis::Cycle { cycle, met_at }))
     }
 
-    /// The bar throughput per VU is held to against the VUs' cycle, and the cycle's rate.
-    fn cycle_bar(&self) -> Option<(f64, f64)> {
-        let rate = self.line.cycle.settled()?.per_vu_rps()?;
+    /// The bar throughput per VU is held to against the VUs' cycle, once it has settled, and
+    /// that cycle.
+    fn cycle_bar(&self) -> Option<(f64, VuCycle)> {
+        let cycle = self.line.cycle.settled()?;
         let share = 1.0 - 2.0 * (1.0 - self.cfg.efficiency_drop);
-        (share > 0.0).then_some((share * rate, rate))
+        (share > 0.0).then_some((share * cycle.per_vu_rps()?, cycle))
     }
 
-    /// Notes the VUs of a healthy reading of throughput per VU that meets the cycle's bar,
-    /// over the rate's window or the last seconds (see `Line::vus_on_cycle`).
-    fn learn_cycle_met(&mut self) {
-        let Some((bar, _)) = self.cycle_bar() else {
-            return;
-        };
-        let Some((eff, _)) = self.per_vu() else {
+    /// Notes the VUs of a healthy reading of throughput per VU (`per_vu`, over the rate's
+    /// window, or over the last seconds) that meets the cycle's bar (see `Line::vus_on_cycle`).
+    fn learn_cycle_met(&mut self, per_vu: Option<f64>) {
+        let (Some((bar, _)), Some(eff)) = (self.cycle_bar(), per_vu) else {
             return;
         };
         let vus = self.level(|f| f.vus).unwrap_or(0.0);
@@ -1366,8 +1391,9 @@ impl Detector {
             let best = self.hop_best.entry(name).or_insert(v);
             *best = best.min(v);
         }
-        self.learn_cycle_met();
-        if let (Some(tp), Some((e, v))) = (self.level(|f| f.throughput), self.per_vu()) {
+        let per_vu = self.per_vu();
+        self.learn_cycle_met(per_vu.map(|(e, _)| e));
+        if let (Some(tp), Some((e, v))) = (self.level(|f| f.throughput), per_vu) {
             // Only where the VUs being added cannot lift the reading past the margin the
             // bar allows: a bar learned above the line fires decoupled early.
             let bias = self.ramp_bias();
