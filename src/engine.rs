@@ -113,8 +113,13 @@ pub fn fast_name(signal: &str) -> String {
 /// The fast companion of a compiled signal, when its role is judged from rates and its query
 /// has a range to cut. Remote ones are fitted by the Prometheus source, which sees the
 /// server's scrape interval; local ones here, from the interval at which sources are polled.
+///
+/// The client's mean latency (Little's law's, for requests in flight) likewise, and where a
+/// local source keeps it over a display window, read from its recent companion (see
+/// `model::recent`).
 fn fast_companion(s: &Signal, interval: std::time::Duration) -> Option<Signal> {
-    if !s.def.role.is_some_and(|r| FAST_ROLES.contains(&r)) {
+    let mean = s.def.role == Some(Role::ClientMean);
+    if !mean && !s.def.role.is_some_and(|r| FAST_ROLES.contains(&r)) {
         return None;
     }
     let eval = match &s.eval {
@@ -122,7 +127,12 @@ fn fast_companion(s: &Signal, interval: std::time::Duration) -> Option<Signal> {
             .then_some(Evaluator::Remote)?,
         Evaluator::Local(_) => {
             let window = promql::interval::fast_window(interval);
-            let text = promql::interval::fitted(&s.def.query, window).ok()??;
+            let fitted = promql::interval::fitted(&s.def.query, window).ok()?;
+            let text = match mean {
+                true => promql::interval::recent(fitted.as_deref().unwrap_or(&s.def.query))
+                    .or(fitted)?,
+                false => fitted?,
+            };
             Evaluator::Local(Box::new(promql::compile_local(&text).ok()?))
         }
         Evaluator::Disabled(_) => return None,
@@ -470,5 +480,36 @@ mod tests {
         e.evaluate_local(&st, 1500);
         assert_eq!(e.signals[0].latest.len(), 1);
         assert_eq!(e.signals[0].latest[0].value, 7.0);
+    }
+
+    #[test]
+    fn the_client_mean_is_read_by_the_detector_over_its_newest_requests() {
+        let mut def = parse_adhoc(
+            "mean=max(k6_client_duration_mean_seconds) or max(k6_api_duration_mean_seconds)",
+        )
+        .unwrap();
+        def.role = Some(Role::ClientMean);
+        let srcs = LocalSources {
+            k6: true,
+            ..Default::default()
+        };
+        let mut e = Engine::new(
+            &[def],
+            srcs,
+            EvalOptions::default(),
+            std::time::Duration::from_secs(1),
+        )
+        .unwrap();
+        let mut st = Store::default();
+        st.push(&Labels::named("k6_api_duration_mean_seconds"), 1000, 0.1);
+        st.push(
+            &Labels::named("k6_api_recent_duration_mean_seconds"),
+            1000,
+            0.3,
+        );
+        e.evaluate_local(&st, 1500);
+        // The screen keeps the window's mean; the detector reads the newest requests'.
+        assert_eq!(e.signals[0].latest[0].value, 0.1);
+        assert_eq!(e.fast_of("mean").unwrap().latest[0].value, 0.3);
     }
 }

@@ -30,9 +30,12 @@ pub struct Frame {
     /// Server-side p95 (s); the client's when the server has none.
     pub p95: Option<f64>,
     pub client_p95: Option<f64>,
-    /// The client's mean latency (s) over its recent requests (k6 JSON output).
+    /// The client's mean latency (s) over its newest requests (k6), for Little's law.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_mean: Option<f64>,
+    /// The same over the client's display window: steadier, for the unloaded latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_mean_window: Option<f64>,
     /// Seconds a VU spends per request outside it (k6 JSON output: its iterations' time less
     /// their requests').
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -232,6 +235,7 @@ impl Frame {
             p95: role(Role::LatencyP95).or(client_p95),
             client_p95,
             client_mean: role(Role::ClientMean),
+            client_mean_window: with_role(Role::ClientMean).find_map(finite_sum),
             client_think: role(Role::ClientThink),
             client_rate: role(Role::ClientRate),
             client_done: role(Role::ClientOkRate),
@@ -378,6 +382,25 @@ mod tests {
             f.throughput.unwrap() > 9.0,
             "detector's rate {:?}",
             f.throughput
+        );
+    }
+
+    #[test]
+    fn the_client_mean_is_its_newest_requests_and_the_window_is_kept_apart() {
+        let mut e = engine(&[(
+            "mean",
+            "max(k6_client_duration_mean_seconds)",
+            Role::ClientMean,
+        )]);
+        let st = gauges(&[
+            ("k6_client_duration_mean_seconds", 0.1),
+            ("k6_client_recent_duration_mean_seconds", 0.3),
+        ]);
+        e.evaluate_local(&st, 1500);
+        let f = Frame::from_engine(&e, 1500);
+        assert_eq!(
+            (f.client_mean, f.client_mean_window),
+            (Some(0.3), Some(0.1))
         );
     }
 }

@@ -1373,7 +1373,9 @@ impl Detector {
                 }
             }
         }
-        let latency = self.level(|f| f.client_mean).filter(|_| self.loaded);
+        let latency = self
+            .level(|f| f.client_mean_window.or(f.client_mean))
+            .filter(|_| self.loaded);
         self.line
             .cycle
             .learn(latency, self.level(|f| f.client_think));

@@ -2,6 +2,7 @@
 //! names of the series that sources, the screen and the report all read.
 
 pub mod cadence;
+pub mod recent;
 pub mod sampling;
 pub mod series;
 

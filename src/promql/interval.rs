@@ -133,6 +133,40 @@ pub fn fast_window(interval: Duration) -> Duration {
     Duration::from_secs(crate::model::sampling::fast_window_s(interval.as_secs_f64()) as u64)
 }
 
+/// The query with each windowed family of the client's mean latency read from its recent
+/// companion (see `model::recent`). `None` when it reads none.
+pub fn recent(text: &str) -> Option<String> {
+    fn walk(e: &mut Expr, changed: &mut bool) {
+        let mut rename = |vs: &mut promql_parser::parser::VectorSelector| {
+            let recent = vs
+                .name
+                .as_deref()
+                .and_then(crate::model::recent::recent_family);
+            if let Some(r) = recent {
+                vs.name = Some(r.to_string());
+                *changed = true;
+            }
+        };
+        match e {
+            Expr::VectorSelector(vs) => rename(vs),
+            Expr::MatrixSelector(m) => rename(&mut m.vs),
+            Expr::Aggregate(a) => walk(&mut a.expr, changed),
+            Expr::Unary(u) => walk(&mut u.expr, changed),
+            Expr::Binary(b) => {
+                walk(&mut b.lhs, changed);
+                walk(&mut b.rhs, changed);
+            }
+            Expr::Paren(p) => walk(&mut p.expr, changed),
+            Expr::Call(c) => c.args.args.iter_mut().for_each(|a| walk(a, changed)),
+            _ => {}
+        }
+    }
+    let mut expr = super::parse::parse(text).ok()?;
+    let mut changed = false;
+    walk(&mut expr, &mut changed);
+    changed.then(|| expr.to_string())
+}
+
 /// Calls `f` on every range selector of a query that parses.
 fn each_range(text: &str, f: &mut impl FnMut(&promql_parser::parser::MatrixSelector)) {
     fn walk(e: &Expr, f: &mut impl FnMut(&promql_parser::parser::MatrixSelector)) {
@@ -220,6 +254,17 @@ pub fn over_interval(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_recent_view_reads_the_companions_of_windowed_means() {
+        let q =
+            "max(k6_client_duration_mean_seconds) or max(k6_api_duration_mean_seconds{a=\"b\"})";
+        assert_eq!(
+            recent(q).as_deref(),
+            Some("max(k6_client_recent_duration_mean_seconds) or max(k6_api_recent_duration_mean_seconds{a=\"b\"})")
+        );
+        assert_eq!(recent("max(k6_client_duration_seconds)"), None);
+    }
 
     #[test]
     fn the_fast_view_only_shortens() {

@@ -242,8 +242,6 @@ pub fn parse_adhoc(spec: &str) -> Result<SignalDef, ConfigError> {
     Ok(def)
 }
 
-/// The identifiers in a PromQL expression (metric names among them, with label names and
-/// function names): enough to tell which series families a query can read.
 /// The metric names a run needs kept: those the signals' queries name and those the screen
 /// reads directly (the queue view's, k6's run state). `None` when a query picks series by
 /// `__name__`, whose names no list can foresee: then every series is kept.
@@ -255,6 +253,13 @@ pub fn wanted_series(signals: &[SignalDef]) -> Option<std::collections::HashSet<
     if names.contains("__name__") {
         return None;
     }
+    // The detector reads a windowed mean's recent companion in its place.
+    let recent: Vec<String> = names
+        .iter()
+        .filter_map(|n| crate::model::recent::recent_family(n))
+        .map(str::to_string)
+        .collect();
+    names.extend(recent);
     names.extend(crate::model::series::QUEUE_SERIES.map(str::to_string));
     names.insert(crate::model::series::K6_STATUS.to_string());
     // The detector fits its windows to it.
@@ -262,6 +267,8 @@ pub fn wanted_series(signals: &[SignalDef]) -> Option<std::collections::HashSet<
     Some(names)
 }
 
+/// The identifiers in a PromQL expression (metric names among them, with label names and
+/// function names): enough to tell which series families a query can read.
 pub fn query_identifiers(query: &str) -> impl Iterator<Item = &str> {
     query
         .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
@@ -313,5 +320,15 @@ mod tests {
             .to_string()
             .contains("expected NAME=PROMQL"));
         assert!(parse_adhoc("a=").is_err());
+    }
+
+    #[test]
+    fn a_windowed_mean_keeps_its_recent_companion() {
+        let mut d = sig(Direction::HigherIsWorse, 1.0, 2.0);
+        d.query = "max(k6_client_duration_mean_seconds)".into();
+        let w = wanted_series(&[d]).unwrap();
+        assert!(w.contains("k6_client_duration_mean_seconds"));
+        assert!(w.contains("k6_client_recent_duration_mean_seconds"));
+        assert!(!w.contains("k6_api_recent_duration_mean_seconds"));
     }
 }

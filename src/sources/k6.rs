@@ -300,6 +300,11 @@ impl K6RestPoller {
         let (mean, think) = self.cycle.means(vus);
         [
             ("k6_api_duration_mean_seconds", mean),
+            // The detector's: the window's mean is that of half a window ago.
+            (
+                "k6_api_recent_duration_mean_seconds",
+                self.cycle.recent_mean(),
+            ),
             ("k6_api_think_seconds", think),
         ]
         .into_iter()

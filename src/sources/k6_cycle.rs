@@ -95,6 +95,19 @@ impl TotalsWindow {
         self.seen.clear();
     }
 
+    /// The mean request (s) over the newest readings that span `RECENT_MIN_MS` and hold
+    /// `RECENT_REQUESTS` (see `model::recent`), or the whole window where it holds fewer.
+    pub fn recent_mean(&self) -> Option<f64> {
+        use crate::model::recent::{RECENT_MIN_MS, RECENT_REQUESTS};
+        let (t, b) = self.seen.back()?;
+        let enough = |(at, a): &&(TimeMs, Totals)| {
+            t - at >= RECENT_MIN_MS && b.requests - a.requests >= RECENT_REQUESTS as f64
+        };
+        let (_, a) = self.seen.iter().rev().find(enough).or(self.seen.front())?;
+        let requests = b.requests - a.requests;
+        (requests > 0.0).then(|| (b.request_ms - a.request_ms) / requests / 1000.0)
+    }
+
     /// The mean request (s) over the window, and the think time (s, see `think_s`) where
     /// iterations ended in it too; `running` is the VUs, one iteration under way on each.
     pub fn means(&self, running: f64) -> (Option<f64>, Option<f64>) {
@@ -152,6 +165,17 @@ mod tests {
             "{mean:?}: since the start it is 0.1"
         );
         assert!((think.unwrap() - 0.25).abs() < 1e-9, "{think:?}");
+        // The newest readings: the last 100 requests, 10 s apart.
+        assert!((w.recent_mean().unwrap() - 0.15).abs() < 1e-9);
+        w.push(32_000, later(110.0));
+        // 3 s back holds 70 requests (enough): 10 of 150 ms, then 60 of 250 ms.
+        w.push(33_000, {
+            let mut x = later(170.0);
+            x.request_ms += 60.0 * 100.0;
+            x
+        });
+        let m = w.recent_mean().unwrap();
+        assert!((m - (10.0 * 0.15 + 60.0 * 0.25) / 70.0).abs() < 1e-9, "{m}");
         // k6 started again: no difference across it.
         w.push(31_000, at(5.0, 50.0, 300.0));
         assert_eq!(w.means(0.0), (None, None));

@@ -343,6 +343,51 @@ impl K6JsonPoller {
         super::k6_cycle::requests_per_iteration(self.requests, self.iterations_seen, running)
     }
 
+    /// The client's latency over the window (`window` its requests' durations in ms, sorted):
+    /// quantiles, mean, the newest requests' mean and the slowest, and the VUs' think time.
+    fn latency_samples(&self, window: &[f64], now: TimeMs) -> Vec<Sample> {
+        let mut out = Vec::new();
+        if window.is_empty() {
+            return out;
+        }
+        for (q, label) in [(0.5, "0.5"), (0.95, "0.95"), (0.99, "0.99")] {
+            out.push(Sample::new(
+                Labels::named("k6_client_duration_seconds").with("quantile", label),
+                now,
+                crate::stats::percentile(window, q) / 1000.0,
+            ));
+        }
+        // The mean, for Little's law: requests in flight = rate × mean latency (a p95
+        // stands in badly where latency varies: three times the mean for exponential).
+        out.push(Sample::new(
+            Labels::named("k6_client_duration_mean_seconds"),
+            now,
+            window.iter().sum::<f64>() / window.len() as f64 / 1000.0,
+        ));
+        // The detector's: the window's mean is that of half a window ago.
+        let newest = self.durations.iter().copied();
+        if let Some(ms) = crate::model::recent::recent_mean(newest, now) {
+            out.push(Sample::new(
+                Labels::named("k6_client_recent_duration_mean_seconds"),
+                now,
+                ms / 1000.0,
+            ));
+        }
+        out.push(Sample::new(
+            Labels::named("k6_client_duration_max_seconds"),
+            now,
+            window[window.len() - 1] / 1000.0,
+        ));
+        if let Some(think) = self.think_s(window, now) {
+            out.push(Sample::new(
+                Labels::named("k6_client_think_seconds"),
+                now,
+                think,
+            ));
+        }
+        out
+    }
+
     fn samples(&mut self, now: TimeMs) -> Vec<Sample> {
         let from = now.saturating_sub(self.window_ms);
         // Points arrive out of order (several files, k6's own buffering): every one that
@@ -374,34 +419,7 @@ impl K6JsonPoller {
                 self.bad_lines,
             ),
         ];
-        if !window.is_empty() {
-            for (q, label) in [(0.5, "0.5"), (0.95, "0.95"), (0.99, "0.99")] {
-                out.push(Sample::new(
-                    Labels::named("k6_client_duration_seconds").with("quantile", label),
-                    now,
-                    crate::stats::percentile(&window, q) / 1000.0,
-                ));
-            }
-            // The mean, for Little's law: requests in flight = rate × mean latency (a p95
-            // stands in badly where latency varies: three times the mean for exponential).
-            out.push(Sample::new(
-                Labels::named("k6_client_duration_mean_seconds"),
-                now,
-                window.iter().sum::<f64>() / window.len() as f64 / 1000.0,
-            ));
-            out.push(Sample::new(
-                Labels::named("k6_client_duration_max_seconds"),
-                now,
-                window[window.len() - 1] / 1000.0,
-            ));
-            if let Some(think) = self.think_s(&window, now) {
-                out.push(Sample::new(
-                    Labels::named("k6_client_think_seconds"),
-                    now,
-                    think,
-                ));
-            }
-        }
+        out.extend(self.latency_samples(&window, now));
         for ((code, err), n) in &self.errors {
             out.push(Sample::new(
                 Labels::named("k6_client_errors_total")
