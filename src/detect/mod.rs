@@ -1648,6 +1648,19 @@ impl Detector {
                         rate(Some(o))
                     )
                 }
+                // Still short, a decoupling ends because the shortfall stopped leaving work
+                // behind: the requests it holds fail or are shed instead of piling up.
+                Some(o) if tput.is_some_and(|t| t < self.cfg.decouple_ratio * o) => {
+                    let failing = match self.level(|f| f.error_rate) {
+                        Some(e) if e > 0.0 => format!(": {:.0}% of requests failing", e * 100.0),
+                        _ => String::new(),
+                    };
+                    format!(
+                        "throughput {} still short of offered {}, but no work piles up behind it{failing}",
+                        rate(tput),
+                        rate(Some(o))
+                    )
+                }
                 Some(o) => format!(
                     "throughput {} keeps up with offered {}",
                     rate(tput),

@@ -1234,3 +1234,41 @@ fn an_arrival_rate_pool_under_its_cycle_rate_is_not_decoupled() {
     assert!(d.knee_cycle().is_some(), "the cycle is known: {tr:#?}");
     assert!(tr.iter().all(|t| t.stage != StageId::Decoupled), "{tr:#?}");
 }
+
+/// A decoupling that ends while completions are still short of the offered rate ends because
+/// the shortfall no longer leaves work behind (the requests fail instead): its note says so,
+/// not that throughput keeps up.
+#[test]
+fn a_decoupling_that_clears_short_of_the_offered_rate_does_not_say_it_keeps_up() {
+    let frames = (0..90)
+        .map(|s| {
+            let (offered, tput, pending, errors) = match s {
+                0..30 => (20.0, 20.0, 2.0, 0.0),
+                30..50 => (60.0, 40.0, 2.0 + (s - 30) as f64 * 20.0, 0.0),
+                _ => (20.0, 2.0, 400.0, 0.9),
+            };
+            Frame {
+                t: s * 1000,
+                offered: Some(offered),
+                throughput: Some(tput),
+                pending: Some(pending),
+                p95: Some(0.1),
+                error_rate: Some(errors),
+                ..Frame::default()
+            }
+        })
+        .collect();
+    let (_, tr) = run(frames);
+    let active = tr
+        .iter()
+        .any(|t| t.stage == StageId::Decoupled && t.state == StageState::Active);
+    let cleared = tr
+        .iter()
+        .find(|t| t.stage == StageId::Decoupled && t.state == StageState::Cleared)
+        .unwrap_or_else(|| panic!("{tr:#?}"));
+    assert!(active, "{tr:#?}");
+    assert_eq!(
+        cleared.evidence,
+        "throughput 2.0 req/s still short of offered 20.0 req/s, but no work piles up behind it: 90% of requests failing"
+    );
+}
