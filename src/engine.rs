@@ -77,8 +77,9 @@ impl EngineError {
     }
 }
 
-/// Roles the detector judges from rates, and so reads through the fast view.
-const FAST_ROLES: [Role; 9] = [
+/// Roles the detector judges over a window, and so reads through the fast view: rates, and
+/// latencies read from histograms' rates or from the client's requests.
+const FAST_ROLES: [Role; 14] = [
     Role::Offered,
     Role::Throughput,
     Role::EnqueueRate,
@@ -88,6 +89,11 @@ const FAST_ROLES: [Role; 9] = [
     Role::ClientRate,
     Role::ClientOkRate,
     Role::ErrorRate,
+    Role::LatencyP95,
+    Role::ClientP95,
+    Role::ClientMean,
+    Role::HopLatency,
+    Role::ServiceTime,
 ];
 
 /// A fast companion is named after its signal with this suffix.
@@ -113,13 +119,10 @@ pub fn fast_name(signal: &str) -> String {
 /// The fast companion of a compiled signal, when its role is judged from rates and its query
 /// has a range to cut. Remote ones are fitted by the Prometheus source, which sees the
 /// server's scrape interval; local ones here, from the interval at which sources are polled.
-///
-/// The client's mean latency (Little's law's, for requests in flight) likewise, and where a
-/// local source keeps it over a display window, read from its recent companion (see
-/// `model::recent`).
+/// The client's latency a local source keeps over a display window is read from its recent
+/// companion (see `model::recent`).
 fn fast_companion(s: &Signal, interval: std::time::Duration) -> Option<Signal> {
-    let mean = s.def.role == Some(Role::ClientMean);
-    if !mean && !s.def.role.is_some_and(|r| FAST_ROLES.contains(&r)) {
+    if !s.def.role.is_some_and(|r| FAST_ROLES.contains(&r)) {
         return None;
     }
     let eval = match &s.eval {
@@ -128,11 +131,8 @@ fn fast_companion(s: &Signal, interval: std::time::Duration) -> Option<Signal> {
         Evaluator::Local(_) => {
             let window = promql::interval::fast_window(interval);
             let fitted = promql::interval::fitted(&s.def.query, window).ok()?;
-            let text = match mean {
-                true => promql::interval::recent(fitted.as_deref().unwrap_or(&s.def.query))
-                    .or(fitted)?,
-                false => fitted?,
-            };
+            let text =
+                promql::interval::recent(fitted.as_deref().unwrap_or(&s.def.query)).or(fitted)?;
             Evaluator::Local(Box::new(promql::compile_local(&text).ok()?))
         }
         Evaluator::Disabled(_) => return None,

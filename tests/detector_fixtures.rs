@@ -644,6 +644,7 @@ fn replaying_each_fixture_reproduces_the_transitions_it_recorded_live() {
         "burst-wide-prom5s",
         "baseline-wide-prom15s",
         "burst-slow-k6",
+        "steps-k6",
     ] {
         let rec = load(name);
         let (s, recorded) = replay_into(&rec).unwrap();
@@ -856,3 +857,29 @@ fn a_bursts_knee_is_not_capped_below_the_wall_by_rates_that_never_reached_it() {
     let s = replay(&load("burst-slow-k6"));
     assert_knee(&s, "req/s", 19.5, 0.10);
 }
+
+/// The reference system's steps watched by k6 alone: the step to 40 req/s lands 1.5% past
+/// the 39.4 it completes, so its queue grows by a request every other second, and no rate
+/// shows the 5% shortfall that counts as decoupling before the next step. Requests in flight
+/// (k6's rate × its mean latency) climbing at twice their healthy residence show it first:
+/// read from the client window's 30 s mean, that came 16 s after the crossing; from the
+/// newest requests' mean, within the bound. Truth from the access log: capacity 39.0 req/s
+/// (the median second), crossed 31 s into the run.
+#[test]
+fn a_step_just_past_the_wall_is_seen_from_the_newest_requests_latency() {
+    let s = replay(&load("steps-k6"));
+    let d = s.detector.stage(StageId::Decoupled);
+    let after = d.first_confirmed.unwrap() - STEPS_K6_CROSSING_MS;
+    assert!(
+        (0..=10_000).contains(&after),
+        "decoupled {after} ms after the crossing: {}",
+        d.first_evidence
+    );
+    assert!(
+        d.first_evidence.contains("residence"),
+        "{}",
+        d.first_evidence
+    );
+    assert_capacity(&s, 39.0);
+}
+const STEPS_K6_CROSSING_MS: i64 = 1_795_964_392_000;

@@ -263,9 +263,16 @@ fn fallback(x: &Option<(f64, String, Role)>, primary: Role) -> Option<String> {
 #[allow(clippy::type_complexity)]
 fn hops_and_stability(engine: &Engine) -> (Vec<(String, f64)>, Vec<(String, f64)>) {
     let with_role = |r: Role| engine.signals.iter().filter(move |s| s.def.role == Some(r));
+    // Through the fast view, as the p95 they are held against.
+    let value = |s: &Signal| {
+        engine
+            .fast_of(&s.def.name)
+            .and_then(finite_sum)
+            .or_else(|| finite_sum(s))
+    };
     let hops = with_role(Role::HopLatency)
         .chain(with_role(Role::ServiceTime))
-        .filter_map(|s| Some((s.def.name.clone(), finite_sum(s)?)))
+        .filter_map(|s| Some((s.def.name.clone(), value(s)?)))
         .collect();
     let stability = with_role(Role::Stability)
         .filter(|s| !s.latest.is_empty())
@@ -386,15 +393,20 @@ mod tests {
     }
 
     #[test]
-    fn the_client_mean_is_its_newest_requests_and_the_window_is_kept_apart() {
-        let mut e = engine(&[(
-            "mean",
-            "max(k6_client_duration_mean_seconds)",
-            Role::ClientMean,
-        )]);
+    fn the_clients_latency_is_its_newest_requests_and_the_windows_mean_is_kept_apart() {
+        let mut e = engine(&[
+            (
+                "mean",
+                "max(k6_client_duration_mean_seconds)",
+                Role::ClientMean,
+            ),
+            ("p95", "max(k6_client_duration_seconds)", Role::ClientP95),
+        ]);
         let st = gauges(&[
             ("k6_client_duration_mean_seconds", 0.1),
             ("k6_client_recent_duration_mean_seconds", 0.3),
+            ("k6_client_duration_seconds", 0.2),
+            ("k6_client_recent_duration_seconds", 0.6),
         ]);
         e.evaluate_local(&st, 1500);
         let f = Frame::from_engine(&e, 1500);
@@ -402,5 +414,31 @@ mod tests {
             (f.client_mean, f.client_mean_window),
             (Some(0.3), Some(0.1))
         );
+        assert_eq!((f.client_p95, f.p95), (Some(0.6), Some(0.6)));
+    }
+
+    #[test]
+    fn a_histograms_p95_is_read_through_the_fast_view() {
+        // A minute's window on screen; the detector's companion reads the last 10 s.
+        let q = "histogram_quantile(0.95, sum by (le) (rate(lat_bucket[1m])))";
+        let mut e = engine(&[("p95", q, Role::LatencyP95)]);
+        let mut st = Store::default();
+        // 10 requests a second of 50 ms, then of 2 s for the last 2 s: a thirtieth of the
+        // minute, a fifth of the last 10 s.
+        let (mut fast, mut slow) = (0.0, 0.0);
+        for s in 0..=60i64 {
+            for (le, v) in [("0.1", fast), ("2.5", fast + slow), ("+Inf", fast + slow)] {
+                st.push(&Labels::named("lat_bucket").with("le", le), s * 1000, v);
+            }
+            match s < 58 {
+                true => fast += 10.0,
+                false => slow += 10.0,
+            }
+        }
+        e.evaluate_local(&st, 60_000);
+        let shown = finite_sum(&e.signals[0]).unwrap();
+        let f = Frame::from_engine(&e, 60_000);
+        assert!(shown <= 0.1, "display p95 {shown}");
+        assert!(f.p95.unwrap() > 1.0, "detector's p95 {:?}", f.p95);
     }
 }

@@ -6,14 +6,17 @@
 
 use super::TimeMs;
 
-/// The recent mean covers at least this much time (a few refreshes)…
+/// The recent figures cover at least this much time (a few refreshes)…
 pub const RECENT_MIN_MS: TimeMs = 3_000;
-/// …and at least this many requests where the window holds them: at a few requests per
-/// second, the seconds it takes (a mean of 50 exponential latencies is within 15% of its own).
+/// …and at least this many requests for a mean where the window holds them: at a few
+/// requests per second, the seconds it takes (a mean of 50 exponential latencies is within
+/// 15% of its own)…
 pub const RECENT_REQUESTS: usize = 50;
+/// …and this many for a percentile (a p95 is then the tenth slowest).
+pub const RECENT_QUANTILE_REQUESTS: usize = 200;
 
-/// Each windowed family of the client's mean latency, with its recent companion.
-const RECENT_FAMILIES: [(&str, &str); 2] = [
+/// Each windowed family of the client's latency, with its recent companion.
+const RECENT_FAMILIES: [(&str, &str); 3] = [
     (
         "k6_client_duration_mean_seconds",
         "k6_client_recent_duration_mean_seconds",
@@ -21,6 +24,10 @@ const RECENT_FAMILIES: [(&str, &str); 2] = [
     (
         "k6_api_duration_mean_seconds",
         "k6_api_recent_duration_mean_seconds",
+    ),
+    (
+        "k6_client_duration_seconds",
+        "k6_client_recent_duration_seconds",
     ),
 ];
 
@@ -32,20 +39,23 @@ pub fn recent_family(name: &str) -> Option<&'static str> {
         .map(|(_, recent)| *recent)
 }
 
-/// The mean of the newest requests ending by `now`: those of the last `RECENT_MIN_MS`, and
-/// older ones until `RECENT_REQUESTS` are in. `points` are (end, value) in any order.
-pub fn recent_mean(points: impl Iterator<Item = (TimeMs, f64)>, now: TimeMs) -> Option<f64> {
+/// The values of the newest requests ending by `now`: those of the last `RECENT_MIN_MS`, and
+/// older ones until `count` are in. `points` are (end, value) in any order.
+pub fn recent(points: impl Iterator<Item = (TimeMs, f64)>, now: TimeMs, count: usize) -> Vec<f64> {
     let mut newest: Vec<(TimeMs, f64)> = points.filter(|p| p.0 <= now).collect();
     newest.sort_by_key(|p| std::cmp::Reverse(p.0));
-    let (mut n, mut sum) = (0usize, 0.0);
-    for (t, v) in newest {
-        if n >= RECENT_REQUESTS && t <= now - RECENT_MIN_MS {
-            break;
-        }
-        n += 1;
-        sum += v;
-    }
-    (n > 0).then(|| sum / n as f64)
+    let keep = newest
+        .iter()
+        .enumerate()
+        .take_while(|(n, (t, _))| *n < count || *t > now - RECENT_MIN_MS)
+        .count();
+    newest.into_iter().take(keep).map(|p| p.1).collect()
+}
+
+/// The mean of the newest requests (see `recent`, `RECENT_REQUESTS`).
+pub fn recent_mean(points: impl Iterator<Item = (TimeMs, f64)>, now: TimeMs) -> Option<f64> {
+    let v = recent(points, now, RECENT_REQUESTS);
+    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
 
 #[cfg(test)]
@@ -64,7 +74,9 @@ mod tests {
         let m = recent_mean(sparse.clone(), 19_800).unwrap();
         assert!((m - 14.5).abs() < 1e-9, "{m}");
         // Points stamped after `now` wait for their turn.
-        assert_eq!(recent_mean(sparse, -1), None);
+        assert_eq!(recent_mean(sparse.clone(), -1), None);
+        // A percentile's 200 reach 40 s back: all 100.
+        assert_eq!(recent(sparse, 19_800, RECENT_QUANTILE_REQUESTS).len(), 100);
     }
 
     #[test]
@@ -73,6 +85,6 @@ mod tests {
             recent_family("k6_api_duration_mean_seconds"),
             Some("k6_api_recent_duration_mean_seconds")
         );
-        assert_eq!(recent_family("k6_client_duration_seconds"), None);
+        assert_eq!(recent_family("k6_client_duration_max_seconds"), None);
     }
 }

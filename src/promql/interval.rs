@@ -133,7 +133,7 @@ pub fn fast_window(interval: Duration) -> Duration {
     Duration::from_secs(crate::model::sampling::fast_window_s(interval.as_secs_f64()) as u64)
 }
 
-/// The query with each windowed family of the client's mean latency read from its recent
+/// The query with each windowed family of the client's latency read from its recent
 /// companion (see `model::recent`). `None` when it reads none.
 pub fn recent(text: &str) -> Option<String> {
     fn walk(e: &mut Expr, changed: &mut bool) {
@@ -263,7 +263,7 @@ mod tests {
             recent(q).as_deref(),
             Some("max(k6_client_recent_duration_mean_seconds) or max(k6_api_recent_duration_mean_seconds{a=\"b\"})")
         );
-        assert_eq!(recent("max(k6_client_duration_seconds)"), None);
+        assert_eq!(recent("max(k6_client_duration_max_seconds)"), None);
     }
 
     #[test]

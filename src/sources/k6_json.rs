@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::model::recent::{recent_mean, RECENT_QUANTILE_REQUESTS};
 use crate::model::{now_ms, Labels, Sample, SourceEvent, TimeMs};
 use crate::sources::Poller;
 use crate::text::clean_short;
@@ -43,8 +44,11 @@ pub struct K6JsonPoller {
     /// spends outside its requests (`k6_client_think_seconds`).
     iterations: VecDeque<(TimeMs, f64)>,
     iterations_seen: f64,
-    /// The newest `vus` point (time, VUs): each VU has one iteration running.
-    vus: Option<(TimeMs, f64)>,
+    /// The newest `vus` point (time, VUs) of each file, by its index: each VU has one
+    /// iteration running, and instances writing a file each run theirs side by side.
+    vus: BTreeMap<usize, (TimeMs, f64)>,
+    /// The index of the file whose lines are being read.
+    reading: usize,
     requests: f64,
     failed: f64,
     bad_lines: f64,
@@ -145,7 +149,8 @@ impl K6JsonPoller {
             durations: VecDeque::new(),
             iterations: VecDeque::new(),
             iterations_seen: 0.0,
-            vus: None,
+            vus: BTreeMap::new(),
+            reading: 0,
             requests: 0.0,
             failed: 0.0,
             bad_lines: 0.0,
@@ -160,9 +165,10 @@ impl K6JsonPoller {
         // unless it straddles two reads), and put back however the reading ends.
         let mut files = std::mem::take(&mut self.files);
         let mut buf = std::mem::take(&mut self.buf);
-        let r = files
-            .iter_mut()
-            .try_for_each(|t| self.read_file(t, &mut buf, now));
+        let r = files.iter_mut().enumerate().try_for_each(|(i, t)| {
+            self.reading = i;
+            self.read_file(t, &mut buf, now)
+        });
         self.files = files;
         buf.clear();
         // A catch-up read of a long file can take READ_CAP: that much is not kept.
@@ -276,8 +282,9 @@ impl K6JsonPoller {
                 LineKind::Iteration
             }),
             "vus" => timed(parse_time(&time)).filter(|_| value >= 0.0).map(|t| {
-                if self.vus.is_none_or(|v| v.0 <= t) {
-                    self.vus = Some((t, value));
+                let newest = self.vus.entry(self.reading).or_insert((t, value));
+                if newest.0 <= t {
+                    *newest = (t, value);
                 }
                 LineKind::Vus
             }),
@@ -339,7 +346,7 @@ impl K6JsonPoller {
 
     /// Requests per iteration, from every point seen (see `k6_cycle`).
     fn requests_per_iteration(&self) -> Option<f64> {
-        let running = self.vus.map_or(0.0, |v| v.1);
+        let running = self.vus.values().map(|v| v.1).sum();
         super::k6_cycle::requests_per_iteration(self.requests, self.iterations_seen, running)
     }
 
@@ -350,11 +357,20 @@ impl K6JsonPoller {
         if window.is_empty() {
             return out;
         }
+        // The detector's: over the window, a p95 rises only once a twentieth of it is slow.
+        let newest = self.durations.iter().copied();
+        let mut recent = crate::model::recent::recent(newest, now, RECENT_QUANTILE_REQUESTS);
+        recent.sort_by(f64::total_cmp);
         for (q, label) in [(0.5, "0.5"), (0.95, "0.95"), (0.99, "0.99")] {
             out.push(Sample::new(
                 Labels::named("k6_client_duration_seconds").with("quantile", label),
                 now,
                 crate::stats::percentile(window, q) / 1000.0,
+            ));
+            out.push(Sample::new(
+                Labels::named("k6_client_recent_duration_seconds").with("quantile", label),
+                now,
+                crate::stats::percentile(&recent, q) / 1000.0,
             ));
         }
         // The mean, for Little's law: requests in flight = rate × mean latency (a p95
@@ -366,7 +382,7 @@ impl K6JsonPoller {
         ));
         // The detector's: the window's mean is that of half a window ago.
         let newest = self.durations.iter().copied();
-        if let Some(ms) = crate::model::recent::recent_mean(newest, now) {
+        if let Some(ms) = recent_mean(newest, now) {
             out.push(Sample::new(
                 Labels::named("k6_client_recent_duration_mean_seconds"),
                 now,
@@ -652,7 +668,7 @@ mod tests {
             point("vus", "2999-01-01T00:00:00Z", 9.0, "").as_bytes(),
             now,
         );
-        assert_eq!((p.bad_lines, p.vus), (2.0, None));
+        assert_eq!((p.bad_lines, p.vus.is_empty()), (2.0, true));
         assert_eq!(p.durations.len(), 2);
         // An out-of-order old point behind a newer one is pruned all the same.
         p.take_line(
@@ -729,6 +745,30 @@ mod tests {
             p.take_line(point("vus", &t, 4.0, "").as_bytes(), now),
             LineKind::Vus
         );
+        let z = think(&mut p, now).unwrap();
+        assert!((z - 0.25).abs() < 1e-9, "{z}");
+    }
+
+    #[test]
+    fn the_vus_of_instances_writing_a_file_each_are_summed() {
+        // Two instances have added two VUs each, which have sent their first requests: the
+        // four are running, not the two of whichever file was read last.
+        let now = 1_795_360_179_000;
+        let mut p = K6JsonPoller::new(Vec::new(), Duration::from_secs(30));
+        iterate(&mut p, now, 20, 1);
+        let t = humantime::format_rfc3339_millis(
+            std::time::UNIX_EPOCH + Duration::from_millis(now as u64 - 500),
+        )
+        .to_string();
+        for file in [0, 1] {
+            p.reading = file;
+            for _ in 0..2 {
+                p.take_line(point("http_reqs", &t, 1.0, "").as_bytes(), now);
+                p.take_line(point("http_req_duration", &t, 150.0, "").as_bytes(), now);
+            }
+            p.take_line(point("vus", &t, 2.0, "").as_bytes(), now);
+        }
+        assert_eq!(p.requests_per_iteration(), Some(1.0));
         let z = think(&mut p, now).unwrap();
         assert!((z - 0.25).abs() < 1e-9, "{z}");
     }
