@@ -645,6 +645,8 @@ fn replaying_each_fixture_reproduces_the_transitions_it_recorded_live() {
         "baseline-wide-prom15s",
         "burst-slow-k6",
         "steps-k6",
+        "burst-wide-noskip-prom1s",
+        "burst-slow-noskip-prom15s",
     ] {
         let rec = load(name);
         let (s, recorded) = replay_into(&rec).unwrap();
@@ -883,3 +885,29 @@ fn a_step_just_past_the_wall_is_seen_from_the_newest_requests_latency() {
     assert_capacity(&s, 39.0);
 }
 const STEPS_K6_CROSSING_MS: i64 = 1_795_964_392_000;
+
+/// The wide system's burst (workers that never skip) through a Prometheus scraping every
+/// second: clients failed 8 s after work began piling up, and the capacity is throughput now
+/// from past its own 3 s span after that first sign until then. The reading due 3 s after it
+/// came 1 ms early and was left out, one too few remained, and the capacity fell back on the
+/// readings from the first sign on, the climb into the wall: 63.2 req/s, 17% low. Truth from
+/// the access log: 76.0 req/s.
+#[test]
+fn a_refresh_a_millisecond_early_does_not_put_a_bursts_capacity_on_its_climb() {
+    let s = replay(&load("burst-wide-noskip-prom1s"));
+    assert_capacity(&s, 76.0);
+    assert_knee(&s, "req/s", 76.0, 0.10);
+}
+
+/// The slow system's burst (workers that never skip) through a Prometheus scraping every
+/// 15 s: work was seen piling up 13 s into the burst, and the healthy line, read from k6's
+/// completions polled every second until then, set the burst's first seconds (completions
+/// climbing to the wall) against the base load before it: 2.4 completions per request, and
+/// the knee at 8.1 req/s, 60% under the wall. The line now ends where the client's p95 first
+/// stood twice its best. Truth from the access log: 20.0 req/s.
+#[test]
+fn a_bursts_healthy_line_ends_where_the_clients_latency_doubled() {
+    let s = replay(&load("burst-slow-noskip-prom15s"));
+    assert_capacity(&s, 20.0);
+    assert_knee(&s, "req/s", 20.0, 0.10);
+}

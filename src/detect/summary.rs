@@ -166,7 +166,10 @@ impl Detector {
         let span_ms = self.frame_at(t).map_or(0.0, |f| {
             unwindow::span_s(f.rate_window_s, f.sample_s.unwrap_or(self.refresh_s())) * 1000.0
         });
-        t + span_ms as i64
+        // A refresh that came a few ms early is that span past `t` all the same: the one
+        // due then must not be left out (a burst's capacity fell back on the climb into the
+        // wall, 17% low, for a reading 1 ms short of it).
+        t + span_ms as i64 - (self.refresh_s() * 500.0) as i64
     }
 
     /// Throughput while work piled up until the first client error at `err`: throughput now
@@ -383,8 +386,9 @@ impl Detector {
     /// once they fail, a service may count its failed answers as completions, and the
     /// client's rate counts them too. A rate over a window still averages the time before the
     /// first error for half a window after it, so it is read that much longer. Throughput now
-    /// counts too: a burst holds the wall for less than a rate window before clients give up
-    /// (8 s against k6's 10 s on the slow system), and no rate over it reaches the wall.
+    /// counts too, and the client's completions over its last seconds: a burst holds the wall
+    /// for less than a rate window before clients give up (8 s against k6's 10 s on the slow
+    /// system), and no rate over it reaches the wall.
     fn completions_peak(&self) -> Option<f64> {
         let err = self.stage(StageId::ErrorsVisible).first_onset;
         let before = |t: i64, grace_s: f64| {
@@ -399,6 +403,7 @@ impl Detector {
                     f.throughput_now.filter(|_| before(f.t, 0.0)),
                     f.throughput_last.filter(|_| before(f.t, 0.0)),
                     f.client_rate.filter(|_| before(f.t, 0.0)),
+                    f.client_done_now.filter(|_| before(f.t, 0.0)),
                 ]
             })
             .flatten()
@@ -437,7 +442,10 @@ impl Detector {
         // Healthy: before work piled up, and before clients failed (through slow samples,
         // work may be seen piling up only after that).
         let err = self.stage(StageId::ErrorsVisible).first_onset;
-        let healthy_until = self.piling_onset()?.min(err.unwrap_or(i64::MAX));
+        let healthy_until = self
+            .piling_onset()?
+            .min(err.unwrap_or(i64::MAX))
+            .min(self.client_slowed().unwrap_or(i64::MAX));
         let h = &self.history;
         let first = h.first()?.t;
         let healthy: Vec<(i64, f64)> = h
@@ -488,6 +496,24 @@ impl Detector {
         }
         let (_, per_unit) = best?;
         (per_unit > 0.0 && cap.is_finite()).then(|| cap / per_unit)
+    }
+
+    /// When the client's p95, seen every refresh, first stood `residence_factor` times its
+    /// best so far: requests were waiting. Through slow scrapes work is seen piling up a scrape
+    /// or two late, and the readings of a burst's first seconds, completions rising against a
+    /// load from before it, are no healthy line (it put a burst's knee at 40% of its wall).
+    fn client_slowed(&self) -> Option<i64> {
+        // Not from the first requests' few readings, as for the line itself.
+        let from = self.history.first()?.t + (fast_window_s(self.refresh_s()) * 1000.0) as i64;
+        let mut best = f64::INFINITY;
+        self.history.iter().find_map(|f| {
+            let p = f.client_p95.filter(|p| *p > 0.0 && f.t >= from)?;
+            if p >= self.cfg.residence_factor * best {
+                return Some(f.t);
+            }
+            best = best.min(p);
+            None
+        })
     }
 
     pub fn scaling(&self) -> Option<Scaling> {
