@@ -394,18 +394,30 @@ impl Detector {
         let before = |t: i64, grace_s: f64| {
             err.is_none_or(|e| t < e.saturating_add((grace_s * 1000.0) as i64))
         };
-        self.history
-            .iter()
-            .flat_map(|f| {
-                let half = f.rate_window_s.unwrap_or(0.0) / 2.0;
-                [
-                    f.throughput.filter(|_| before(f.t, half)),
-                    f.throughput_now.filter(|_| before(f.t, 0.0)),
-                    f.throughput_last.filter(|_| before(f.t, 0.0)),
-                    f.client_rate.filter(|_| before(f.t, 0.0)),
-                    f.client_done_now.filter(|_| before(f.t, 0.0)),
-                ]
-            })
+        let rates = self.history.iter().flat_map(|f| {
+            let half = f.rate_window_s.unwrap_or(0.0) / 2.0;
+            [
+                f.throughput.filter(|_| before(f.t, half)),
+                f.throughput_last.filter(|_| before(f.t, 0.0)),
+                f.client_rate.filter(|_| before(f.t, 0.0)),
+            ]
+        });
+        // The figures over the last seconds swing by a tenth from one refresh to the next:
+        // the highest held (median of `HELD_READINGS`), as for the capacity.
+        let held = |get: fn(&super::Frame) -> Option<f64>| {
+            let v: Vec<f64> = self
+                .history
+                .iter()
+                .filter(|f| before(f.t, 0.0))
+                .filter_map(get)
+                .collect();
+            v.windows(HELD_READINGS)
+                .filter_map(|w| median(w.iter().copied()))
+                .reduce(f64::max)
+        };
+        let now = [held(|f| f.throughput_now), held(|f| f.client_done_now)];
+        rates
+            .chain(now)
             .flatten()
             .filter(|v| v.is_finite())
             .reduce(f64::max)
