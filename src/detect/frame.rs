@@ -179,14 +179,7 @@ impl Frame {
         t: TimeMs,
     ) -> Frame {
         let with_role = |r: Role| engine.signals.iter().filter(move |s| s.def.role == Some(r));
-        // A rate role is read through its fast companion when that has data (see
-        // `Engine::fast`): the detector never waits on a display window.
-        let value = |s: &Signal| {
-            engine
-                .fast_of(&s.def.name)
-                .and_then(finite_sum)
-                .or_else(|| finite_sum(s))
-        };
+        let value = |s: &Signal| fast_or_shown(engine, s);
         let role = |r: Role| with_role(r).find_map(value);
         // The first role in order of preference that has data, and the signal it came from.
         let first_of = |roles: &[Role]| {
@@ -259,20 +252,23 @@ fn fallback(x: &Option<(f64, String, Role)>, primary: Role) -> Option<String> {
     x.as_ref().filter(|x| x.2 != primary).map(|x| x.1.clone())
 }
 
+/// A signal's value as the detector reads it: through its fast companion when that has data
+/// (see `Engine::fast`), so it never waits on a display window; else as shown.
+fn fast_or_shown(engine: &Engine, s: &Signal) -> Option<f64> {
+    engine
+        .fast_of(&s.def.name)
+        .and_then(finite_sum)
+        .or_else(|| finite_sum(s))
+}
+
 /// Each hop's latency (and the service time), and each stability counter: (name, value).
 #[allow(clippy::type_complexity)]
 fn hops_and_stability(engine: &Engine) -> (Vec<(String, f64)>, Vec<(String, f64)>) {
     let with_role = |r: Role| engine.signals.iter().filter(move |s| s.def.role == Some(r));
     // Through the fast view, as the p95 they are held against.
-    let value = |s: &Signal| {
-        engine
-            .fast_of(&s.def.name)
-            .and_then(finite_sum)
-            .or_else(|| finite_sum(s))
-    };
     let hops = with_role(Role::HopLatency)
         .chain(with_role(Role::ServiceTime))
-        .filter_map(|s| Some((s.def.name.clone(), value(s)?)))
+        .filter_map(|s| Some((s.def.name.clone(), fast_or_shown(engine, s)?)))
         .collect();
     let stability = with_role(Role::Stability)
         .filter(|s| !s.latest.is_empty())

@@ -83,6 +83,14 @@ const MIN_HELD: usize = 5;
 /// capacity.
 const HELD_READINGS: usize = 5;
 
+/// The highest median of `HELD_READINGS` readings in a row.
+fn highest_held(readings: &[f64]) -> Option<f64> {
+    readings
+        .windows(HELD_READINGS)
+        .filter_map(|w| median(w.iter().copied()))
+        .reduce(f64::max)
+}
+
 /// The healthy line's lag is searched in steps of this many ms, over at least this many
 /// readings.
 const LAG_STEP_MS: usize = 250;
@@ -343,9 +351,7 @@ impl Detector {
                 server.into_iter().chain(client).reduce(f64::max)
             })
             .collect();
-        span.windows(HELD_READINGS)
-            .filter_map(|w| median(w.iter().copied()))
-            .reduce(f64::max)
+        highest_held(&span)
     }
 
     /// The knee where the healthy line meets the capacity: in VUs for a closed loop
@@ -411,9 +417,7 @@ impl Detector {
                 .filter(|f| before(f.t, 0.0))
                 .filter_map(get)
                 .collect();
-            v.windows(HELD_READINGS)
-                .filter_map(|w| median(w.iter().copied()))
-                .reduce(f64::max)
+            highest_held(&v)
         };
         let now = [held(|f| f.throughput_now), held(|f| f.client_done_now)];
         rates

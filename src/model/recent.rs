@@ -39,28 +39,41 @@ pub fn recent_family(name: &str) -> Option<&'static str> {
         .map(|(_, recent)| *recent)
 }
 
-/// The values of the newest requests ending by `now`: those of the last `RECENT_MIN_MS`, and
-/// older ones until `count` are in. `points` are (end, value) in any order.
-pub fn recent(points: impl Iterator<Item = (TimeMs, f64)>, now: TimeMs, count: usize) -> Vec<f64> {
+/// The requests ending by `now`, newest first. `points` are (end, value) in any order.
+pub fn newest_first(
+    points: impl Iterator<Item = (TimeMs, f64)>,
+    now: TimeMs,
+) -> Vec<(TimeMs, f64)> {
     let mut newest: Vec<(TimeMs, f64)> = points.filter(|p| p.0 <= now).collect();
     newest.sort_by_key(|p| std::cmp::Reverse(p.0));
+    newest
+}
+
+/// Of requests newest first (see `newest_first`), the newest: those of the last
+/// `RECENT_MIN_MS`, and older ones until `count` are in.
+pub fn newest_of(newest: &[(TimeMs, f64)], now: TimeMs, count: usize) -> &[(TimeMs, f64)] {
     let keep = newest
         .iter()
         .enumerate()
         .take_while(|(n, (t, _))| *n < count || *t > now - RECENT_MIN_MS)
         .count();
-    newest.into_iter().take(keep).map(|p| p.1).collect()
+    &newest[..keep]
 }
 
-/// The mean of the newest requests (see `recent`, `RECENT_REQUESTS`).
-pub fn recent_mean(points: impl Iterator<Item = (TimeMs, f64)>, now: TimeMs) -> Option<f64> {
-    let v = recent(points, now, RECENT_REQUESTS);
-    (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
+/// The mean of the values of requests newest first (see `newest_first`): those
+/// `newest_of` takes for a mean (`RECENT_REQUESTS`).
+pub fn mean_of_newest(newest: &[(TimeMs, f64)], now: TimeMs) -> Option<f64> {
+    let v = newest_of(newest, now, RECENT_REQUESTS);
+    (!v.is_empty()).then(|| v.iter().map(|p| p.1).sum::<f64>() / v.len() as f64)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn recent_mean(points: impl Iterator<Item = (TimeMs, f64)>, now: TimeMs) -> Option<f64> {
+        mean_of_newest(&newest_first(points, now), now)
+    }
 
     #[test]
     fn the_recent_mean_takes_the_last_seconds_or_enough_requests() {
@@ -76,7 +89,11 @@ mod tests {
         // Points stamped after `now` wait for their turn.
         assert_eq!(recent_mean(sparse.clone(), -1), None);
         // A percentile's 200 reach 40 s back: all 100.
-        assert_eq!(recent(sparse, 19_800, RECENT_QUANTILE_REQUESTS).len(), 100);
+        let newest = newest_first(sparse, 19_800);
+        assert_eq!(
+            newest_of(&newest, 19_800, RECENT_QUANTILE_REQUESTS).len(),
+            100
+        );
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::model::recent::{recent_mean, RECENT_QUANTILE_REQUESTS};
+use crate::model::recent::{mean_of_newest, newest_first, newest_of, RECENT_QUANTILE_REQUESTS};
 use crate::model::{now_ms, Labels, Sample, SourceEvent, TimeMs};
 use crate::sources::Poller;
 use crate::text::clean_short;
@@ -358,8 +358,11 @@ impl K6JsonPoller {
             return out;
         }
         // The detector's: over the window, a p95 rises only once a twentieth of it is slow.
-        let newest = self.durations.iter().copied();
-        let mut recent = crate::model::recent::recent(newest, now, RECENT_QUANTILE_REQUESTS);
+        let newest = newest_first(self.durations.iter().copied(), now);
+        let mut recent: Vec<f64> = newest_of(&newest, now, RECENT_QUANTILE_REQUESTS)
+            .iter()
+            .map(|p| p.1)
+            .collect();
         recent.sort_by(f64::total_cmp);
         for (q, label) in [(0.5, "0.5"), (0.95, "0.95"), (0.99, "0.99")] {
             out.push(Sample::new(
@@ -381,8 +384,7 @@ impl K6JsonPoller {
             window.iter().sum::<f64>() / window.len() as f64 / 1000.0,
         ));
         // The detector's: the window's mean is that of half a window ago.
-        let newest = self.durations.iter().copied();
-        if let Some(ms) = recent_mean(newest, now) {
+        if let Some(ms) = mean_of_newest(&newest, now) {
             out.push(Sample::new(
                 Labels::named("k6_client_recent_duration_mean_seconds"),
                 now,
