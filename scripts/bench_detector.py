@@ -35,13 +35,19 @@ HOLD_S = 3.0
 # 4 consumers x 100 ms fixed (40 req/s); "wide" is 8 consumers x 100 ms exponential (80 req/s,
 # queueing well before the wall) driven by twice the rates and VUs thinking 100 ms; "slow" is
 # 3 consumers x 150 ms uniform +-100 ms (20 req/s: a wall at a few req/s and a handful of VUs)
-# driven by half the rates and VUs thinking 250 ms.
+# driven by half the rates and VUs thinking 250 ms; "deep" is 24 consumers x 300 ms uniform
+# +-100 ms (80 req/s with a dozen requests in flight at 40% load, and p95 past 500 ms after
+# little more than 100 ms of waiting) driven by twice the rates and VUs thinking 200 ms.
 SYSTEMS = {
     "ref": {"consumers": 4, "service_s": 0.1, "distribution": "fixed", "think_s": 0.5, "scale": 1},
     "wide": {"consumers": 8, "service_s": 0.1, "distribution": "exponential", "think_s": 0.1,
              "scale": 2},
     "slow": {"consumers": 3, "service_s": 0.15, "jitter_s": 0.1, "distribution": "uniform",
              "think_s": 0.25, "scale": 0.5},
+    # Its VU ramp goes to 120 VUs: at 2 req/s a VU its knee is near 40, and 60 VUs queue
+    # too little for the access log to call the seconds overloaded.
+    "deep": {"consumers": 24, "service_s": 0.3, "jitter_s": 0.1, "distribution": "uniform",
+             "think_s": 0.2, "scale": 2, "max_vus": 120},
 }
 SYSTEM = dict(SYSTEMS["ref"], name="ref")
 
@@ -52,7 +58,8 @@ def scenarios():
     r = lambda *xs: ",".join(str(int(x * k)) for x in xs)
     return {
         "ramp": ("capacity-ramp.js", {"START_RATE": r(5), "MAX_RATE": r(80), "RAMP": "75s"}, 85, True),
-        "vu-ramp": ("vu-ramp.js", {"MAX_VUS": "60", "THINK": str(SYSTEM["think_s"]), "RAMP": "70s"},
+        "vu-ramp": ("vu-ramp.js", {"MAX_VUS": str(SYSTEM.get("max_vus", 60)),
+                                   "THINK": str(SYSTEM["think_s"]), "RAMP": "70s"},
                     85, False),
         "steps": ("steps.js", {"STEPS": r(20, 30, 40, 50, 60), "HOLD": "12s"}, 75, True),
         "burst": ("burst.js", {"BASE": r(15), "PEAK": r(70), "SPIKE": "15s", "SETTLE": "30s"}, 72,

@@ -263,6 +263,11 @@ impl Detector {
         }
     }
 
+    /// The residence (s) a request had while healthy, once learned (see `fit_residence`).
+    pub fn healthy_residence(&self) -> Option<f64> {
+        self.healthy_residence
+    }
+
     pub fn stage(&self, id: StageId) -> &Stage {
         &self.stages[id as usize]
     }
@@ -730,16 +735,18 @@ impl Detector {
             Some(e) if e < bar && eff >= bar => (e, " over the last seconds"),
             _ => (eff, ""),
         };
-        (tput >= self.cfg.min_rate && eff < bar).then(|| {
-            format!(
-                "throughput per VU{over} {:.2} req/s, {:.0}% of {}; now {:.0} VUs, {} req/s",
-                eff,
-                eff / reference * 100.0,
-                basis.words(reference),
-                now,
-                fmt_rate(tput)
-            )
-        })
+        (tput >= self.cfg.min_rate && eff < bar && self.cycle_latency_agrees(&basis, bar)).then(
+            || {
+                format!(
+                    "throughput per VU{over} {:.2} req/s, {:.0}% of {}; now {:.0} VUs, {} req/s",
+                    eff,
+                    eff / reference * 100.0,
+                    basis.words(reference),
+                    now,
+                    fmt_rate(tput)
+                )
+            },
+        )
     }
 
     /// What throughput per VU is judged against at `vus` VUs: (the bar, the rate it is a share
@@ -775,6 +782,22 @@ impl Detector {
         (vus >= from).then_some((bar, rate, PerVuBasis::Cycle { cycle, met_at }))
     }
 
+    /// Against the VUs' cycle, throughput per VU under `bar` means each request now takes
+    /// at least 1 / bar − think (a VU's rate is 1 / (think + latency)): the client's latency
+    /// over its newest requests must show it. A cycle read in the first seconds holds the
+    /// latency of a handful of VUs, which a service may give only then (the deep system's
+    /// rose from 260 to 300 ms by a third of its wall), and a ramp's rate over a window
+    /// reads each VU's rate some percent low: together past the margin at a quarter of the
+    /// wall, while every request still took its healthy time. True against the line, or
+    /// where the client reports no latency.
+    fn cycle_latency_agrees(&self, basis: &PerVuBasis, bar: f64) -> bool {
+        let PerVuBasis::Cycle { cycle, .. } = basis else {
+            return true;
+        };
+        self.level(|f| f.client_mean)
+            .is_none_or(|l| l >= 1.0 / bar - cycle.think_s)
+    }
+
     /// The bar throughput per VU is held to against the VUs' cycle, once it has settled, and
     /// that cycle.
     fn cycle_bar(&self) -> Option<(f64, VuCycle)> {
@@ -807,7 +830,18 @@ impl Detector {
     /// while healthy they outnumber the requests in flight; an arrival-rate test's VUs are
     /// about as many as those in flight. Unknown (no healthy samples) counts as load.
     fn vus_drive_load(&self) -> bool {
-        self.vus_per_busy().is_none_or(|r| r > THINKING)
+        self.vus_per_busy().is_none_or(|r| r > THINKING) && !self.client_reports_no_think()
+    }
+
+    /// The client reports its VUs' think time, and it is next to nothing: VUs that outnumber
+    /// the requests in flight are then an arrival-rate pool's idle ones (allocated before
+    /// the load needs them; counted against a slow scrape's few requests in flight), not a
+    /// closed loop's VUs thinking.
+    fn client_reports_no_think(&self) -> bool {
+        self.line
+            .cycle
+            .reading()
+            .is_some_and(|c| c.think_s < THINKS * c.unloaded_latency_s)
     }
 
     /// VUs per request in flight, the median over the healthy samples seen.
@@ -849,7 +883,7 @@ impl Detector {
 
     /// VUs were seen, while healthy, to outnumber the requests in flight.
     fn vus_seen_thinking(&self) -> bool {
-        self.vus_per_busy().is_some_and(|r| r > THINKING)
+        self.vus_per_busy().is_some_and(|r| r > THINKING) && !self.client_reports_no_think()
     }
 
     fn decoupled(&self) -> Option<String> {
@@ -1430,7 +1464,7 @@ impl Detector {
         }
         let pairs: Vec<(f64, f64)> = h[h.partition_point(|f| f.t < from)..]
             .iter()
-            .filter_map(|f| Some((self.window_mean(f, Frame::concurrency)?, f.throughput?)))
+            .filter_map(|f| Some((self.in_flight_over_rate(f)?, f.throughput?)))
             .collect();
         if pairs.len() < 3 {
             return None;
@@ -1439,6 +1473,21 @@ impl Detector {
         let in_flight = pairs.iter().map(|p| p.0).sum::<f64>() / n;
         let tput = pairs.iter().map(|p| p.1).sum::<f64>() / n;
         (tput >= self.cfg.min_rate && in_flight > 0.0).then_some((tput, in_flight))
+    }
+
+    /// The requests in flight over the seconds a frame's throughput rate counts. A count
+    /// (a gauge at the service, or VUs) is averaged over them; Little's law on the client's
+    /// own figures already is that mean (its rate counts the same window), and averaged again
+    /// it would lag a ramp by a second window: the deep system's healthy residence read half
+    /// its true 300 ms, and a ramp at a third of its wall looked like requests piling up.
+    fn in_flight_over_rate(&self, f: &Frame) -> Option<f64> {
+        // The service's gauge where it reports one (a scrape missing now and then is not the
+        // client's figures instead).
+        let gauge = self.level(|g| g.pending).is_some();
+        match f.in_flight() {
+            Some(little) if !gauge && f.pending.is_none() => Some(little),
+            _ => self.window_mean(f, Frame::concurrency),
+        }
     }
 
     /// The healthy residence from the healthy spans' (completions, requests in flight): the
