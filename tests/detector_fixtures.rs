@@ -720,13 +720,7 @@ const WIDE_VU_WALL_MS: i64 = 1_795_926_401_000;
 #[test]
 fn a_noisy_gauge_of_requests_in_flight_does_not_set_the_healthy_residence() {
     let s = replay(&load("ramp-wide-5xx-prom1s"));
-    let on = onset(&s, StageId::Decoupled);
-    assert!(
-        on >= WIDE_5XX_WALL_MS - 1_000,
-        "{} ms before the wall",
-        WIDE_5XX_WALL_MS - on
-    );
-    assert!(confirmed(&s, StageId::Decoupled) - WIDE_5XX_WALL_MS <= 10_000);
+    assert_decoupled_at_the_wall(&s, WIDE_5XX_WALL_MS, 1_000);
     assert_knee(&s, "req/s", 77.0, 0.10);
     assert_capacity(&s, 77.0);
 }
@@ -948,13 +942,20 @@ const DEEP_BURST_CROSSING_MS: i64 = 1_795_974_366_000;
 #[test]
 fn a_cycle_read_at_a_handful_of_vus_does_not_raise_decoupled_far_below_the_wall() {
     let s = replay(&load("vu-ramp-deep-hop"));
-    let on = onset(&s, StageId::Decoupled);
-    assert!(
-        on >= DEEP_VU_WALL_MS - 3_000,
-        "{} ms before",
-        DEEP_VU_WALL_MS - on
-    );
-    assert!(confirmed(&s, StageId::Decoupled) - DEEP_VU_WALL_MS <= 10_000);
+    assert_decoupled_at_the_wall(&s, DEEP_VU_WALL_MS, 3_000);
     assert_knee(&s, "VUs", 40.0, 0.10);
 }
 const DEEP_VU_WALL_MS: i64 = 1_795_974_222_939;
+
+/// `decoupled` suspected no more than `early_ms` before the wall at `wall_ms`, and confirmed
+/// within the 10 s bound after it.
+fn assert_decoupled_at_the_wall(s: &RunState, wall_ms: i64, early_ms: i64) {
+    let on = onset(s, StageId::Decoupled);
+    assert!(
+        on >= wall_ms - early_ms,
+        "{} ms before the wall",
+        wall_ms - on
+    );
+    let after = confirmed(s, StageId::Decoupled) - wall_ms;
+    assert!(after <= 10_000, "confirmed {after} ms after the wall");
+}
