@@ -1462,9 +1462,12 @@ impl Detector {
         if h.first()?.t > from {
             return None;
         }
+        // The service's gauge where it reports one (a scrape missing now and then is not the
+        // client's figures instead).
+        let gauge = self.level(|g| g.pending).is_some();
         let pairs: Vec<(f64, f64)> = h[h.partition_point(|f| f.t < from)..]
             .iter()
-            .filter_map(|f| Some((self.in_flight_over_rate(f)?, f.throughput?)))
+            .filter_map(|f| Some((self.in_flight_over_rate(f, gauge)?, f.throughput?)))
             .collect();
         if pairs.len() < 3 {
             return None;
@@ -1480,10 +1483,8 @@ impl Detector {
     /// own figures already is that mean (its rate counts the same window), and averaged again
     /// it would lag a ramp by a second window: the deep system's healthy residence read half
     /// its true 300 ms, and a ramp at a third of its wall looked like requests piling up.
-    fn in_flight_over_rate(&self, f: &Frame) -> Option<f64> {
-        // The service's gauge where it reports one (a scrape missing now and then is not the
-        // client's figures instead).
-        let gauge = self.level(|g| g.pending).is_some();
+    /// `gauge`: the run reports the service's own count now.
+    fn in_flight_over_rate(&self, f: &Frame, gauge: bool) -> Option<f64> {
         match f.in_flight() {
             Some(little) if !gauge && f.pending.is_none() => Some(little),
             _ => self.window_mean(f, Frame::concurrency),
