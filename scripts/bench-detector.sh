@@ -24,9 +24,10 @@
 # rates, VUs thinking 100 ms).
 #
 # GLOB matches pipeline.scenario.watcher, e.g. --only 'default.ramp.*,*.baseline.k6'.
-# Pipelines: default retain drops5xx noskip. Scenarios: ramp vu-ramp steps burst baseline.
+# Pipelines: default retain drops5xx noskip batch. Scenarios: ramp ramp-pause (the ramp from a script
+# whose iterations sleep think time after their request) vu-ramp steps burst baseline.
 # Watchers: hop nvcf-scrape-1m nvcf-scrape-10s nvcf-prom-1s nvcf-prom-5s nvcf-prom-15s k6.
-# The full matrix is 20 runs of 62-85 s (about 35 minutes). Without --out, run files go to a
+# The full matrix is 30 runs of 62-85 s (about 50 minutes). Without --out, run files go to a
 # temporary directory removed at the end; Prometheus data directories are always removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -65,6 +65,10 @@ def scenarios():
     r = lambda *xs: ",".join(str(int(x * k)) for x in xs)
     return {
         "ramp": ("capacity-ramp.js", {"START_RATE": r(5), "MAX_RATE": r(80), "RAMP": "75s"}, 85, True),
+        # The same open ramp from a script whose iterations sleep after their request, as many
+        # arrival-rate scripts do: each VU is busy for longer, k6 still sets the rate.
+        "ramp-pause": ("capacity-ramp.js", {"START_RATE": r(5), "MAX_RATE": r(80), "RAMP": "75s",
+                                            "PAUSE": str(SYSTEM["think_s"])}, 85, True),
         "vu-ramp": ("vu-ramp.js", {"MAX_VUS": str(SYSTEM.get("max_vus", 60)),
                                    "THINK": str(SYSTEM["think_s"]), "RAMP": "70s"},
                     85, False),
@@ -83,6 +87,8 @@ PIPELINES = {
     "retain": ["--retain", "100000"],
     "drops5xx": ["--count-drops"],
     "noskip": ["--no-skip-expired"],
+    # Consumers that read ten entries at a time: the backlog sits in their pending lists.
+    "batch": ["--batch", "10"],
 }
 
 # Watchers: name → (kind, argument). Every watcher watches every run.

@@ -1,6 +1,6 @@
 // Baseline: a fixed, moderate open-loop rate (about 40% of capacity by default).
 // RATE req/s (16), DURATION (2m), PRE_VUS (20), MAX_VUS (200).
-import { call, num } from './lib.js';
+import { call, num, pause } from './lib.js';
 
 export const options = {
   scenarios: {
@@ -17,4 +17,5 @@ export const options = {
 
 export default function () {
   call();
+  pause();
 }

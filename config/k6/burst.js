@@ -1,6 +1,6 @@
 // Burst: a steady base, a short spike past capacity, then back to base while the backlog
 // drains. BASE (10), PEAK (100), SPIKE (15s), SETTLE (60s).
-import { call, num } from './lib.js';
+import { call, num, pause } from './lib.js';
 
 export const options = {
   scenarios: {
@@ -23,4 +23,5 @@ export const options = {
 
 export default function () {
   call();
+  pause();
 }

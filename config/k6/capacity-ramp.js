@@ -1,6 +1,6 @@
 // Capacity ramp: open-loop arrival rate rising steadily past capacity; when k6 ends, keep
 // watching to see the backlog drain. START_RATE (5), MAX_RATE (80), RAMP (150s), MAX_VUS (400).
-import { call, num } from './lib.js';
+import { call, num, pause } from './lib.js';
 
 export const options = {
   scenarios: {
@@ -17,4 +17,5 @@ export const options = {
 
 export default function () {
   call();
+  pause();
 }

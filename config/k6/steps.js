@@ -2,7 +2,7 @@
 // per-step table (latency percentiles, queue delay, errors at each level). STEPS is a comma-
 // separated list of rates (default 10,20,30,40,50), HOLD how long each is held (20s), STEP_RISE
 // how long each climb takes (2s), MAX_VUS (400).
-import { call, num } from './lib.js';
+import { call, num, pause } from './lib.js';
 
 const levels = (__ENV.STEPS || '10,20,30,40,50')
   .split(',')
@@ -31,4 +31,5 @@ export const options = {
 
 export default function () {
   call();
+  pause();
 }

@@ -63,6 +63,11 @@ struct Args {
     /// duration histogram (by default they appear in neither, only in gateway_hold_timeouts_total).
     #[arg(long)]
     count_drops: bool,
+    /// Entries each consumer reads at a time (XREADGROUP COUNT), worked in turn: those read
+    /// wait in the consumer's pending list, not the group's lag, while idle consumers may
+    /// have nothing to read.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    batch: u64,
     /// Write one JSON line per request at the gateway to this file: arrival_ms, end_ms (answer
     /// or drop), outcome (ok, error, dropped), status, endpoint.
     #[arg(long, value_name = "FILE")]
@@ -114,6 +119,7 @@ async fn main() -> anyhow::Result<()> {
                 skip_expired: !a.no_skip_expired,
                 reclaim_after: a.reclaim_after,
                 keep_acked: a.retain.is_some(),
+                batch: a.batch,
             })));
         }
     }

@@ -24,6 +24,8 @@ pub struct WorkerConfig {
     /// Leave acknowledged entries in the stream (trimmed only by the producer's MAXLEN), so
     /// XLEN is retention; by default they are deleted and XLEN is the backlog.
     pub keep_acked: bool,
+    /// Entries read at a time (XREADGROUP COUNT), worked one after another.
+    pub batch: u64,
 }
 
 /// Creates the group (at the start of the stream) if it does not exist yet.
@@ -96,7 +98,7 @@ async fn consume(cfg: &WorkerConfig) -> redis::RedisResult<()> {
             .arg(&cfg.group)
             .arg(&cfg.name)
             .arg("COUNT")
-            .arg(1)
+            .arg(cfg.batch)
             .arg("BLOCK")
             .arg(500)
             .arg("STREAMS")

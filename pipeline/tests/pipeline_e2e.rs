@@ -866,3 +866,45 @@ fn retention_trims_only_acknowledged_entries() {
     assert_eq!(sample(&m, "gateway_jobs_enqueued_total"), Some(300.0));
     assert_eq!(sample(&m, "pipeline_jobs_trimmed_total"), Some(0.0));
 }
+
+/// `--batch N`: a consumer reads up to N entries at a time and works them in turn, so those
+/// it holds wait in the group's pending list, not its lag; every job is still done once.
+#[test]
+fn consumers_reading_in_batches_hold_the_backlog_as_pending() {
+    let _serial = serial();
+    for (batch, want) in [("5", (5, 0)), ("1", (1, 4))] {
+        let v = Valkey::start();
+        let port = free_port();
+        let _p = pipeline(
+            &v.url(),
+            port,
+            &[
+                "--consumers",
+                "1",
+                "--service-time",
+                "500ms",
+                "--batch",
+                batch,
+            ],
+        );
+        for _ in 0..6 {
+            assert!(post(port, "/hop", b"{}").0.contains(" 202"));
+        }
+        // The first job is read alone; the next read, 500 ms on, takes what the batch allows.
+        assert!(
+            wait_until(Duration::from_secs(3), || {
+                let (_, _, pending, lag) = group_info(&v.url());
+                (pending, lag) == want
+            }),
+            "--batch {batch}: pending and lag {:?}, want {want:?}",
+            group_info(&v.url())
+        );
+        assert!(
+            wait_until(Duration::from_secs(10), || metric(
+                &metrics(port),
+                "worker_jobs_total"
+            ) == 6.0),
+            "--batch {batch}: every job done once"
+        );
+    }
+}
