@@ -649,6 +649,8 @@ fn replaying_each_fixture_reproduces_the_transitions_it_recorded_live() {
         "burst-slow-noskip-prom15s",
         "burst-deep-prom15s",
         "vu-ramp-deep-hop",
+        "ramp-pause-tail-scrape1m",
+        "ramp-pause-deep-k6api",
     ] {
         let rec = load(name);
         let (s, recorded) = replay_into(&rec).unwrap();
@@ -946,6 +948,44 @@ fn a_cycle_read_at_a_handful_of_vus_does_not_raise_decoupled_far_below_the_wall(
     assert_knee(&s, "VUs", 40.0, 0.10);
 }
 const DEEP_VU_WALL_MS: i64 = 1_795_974_222_939;
+
+/// The heavy-tailed system's open ramp (8 consumers × 100 ms log-normal) from a script whose
+/// iterations sleep 100 ms after their request, watched with `nvcf` by direct scrape. k6's
+/// `vus` then counts the VUs busy with an iteration, rate × (think + latency), and by every
+/// ratio they looked like a closed loop's thinking VUs: long jobs queueing short ones at 60%
+/// of the wall doubled the residence, and "each VU's throughput fell" raised `decoupled` 20 s
+/// before the crossing, with the knee 61% low. The count went up and down from second to
+/// second, which a closed loop's schedule never does. Truth from the access log: capacity
+/// 79 req/s, crossed 35 s into the run.
+#[test]
+fn busy_vus_of_an_arrival_rate_script_that_sleeps_are_not_a_closed_loop() {
+    let s = replay(&load("ramp-pause-tail-scrape1m"));
+    assert_decoupled_at_the_wall(&s, TAIL_PAUSE_CROSSING_MS, 3_000);
+    assert_knee(&s, "req/s", 79.0, 0.10);
+    assert_capacity(&s, 79.0);
+}
+const TAIL_PAUSE_CROSSING_MS: i64 = 1_795_984_409_000;
+
+/// The deep system's open ramp from the same sleeping script, watched through k6's REST API
+/// alone. Its busy VUs are requests in flight and VUs asleep after theirs: rate × think of
+/// them sleep, and the rest, a count read every second, grow by arrivals − completions as
+/// soon as the wall is passed (Little's law on the windowed rate and mean latency confirmed
+/// `decoupled` 14 s after the crossing). Truth from the access log: capacity 79 req/s,
+/// crossed 35 s into the run.
+#[test]
+fn busy_vus_less_those_asleep_are_the_requests_in_flight() {
+    let s = replay(&load("ramp-pause-deep-k6api"));
+    assert_decoupled_at_the_wall(&s, DEEP_PAUSE_CROSSING_MS, 3_000);
+    let d = s.detector.stage(StageId::Decoupled);
+    assert!(
+        d.first_evidence.starts_with("busy VUs in a request grow"),
+        "{}",
+        d.first_evidence
+    );
+    assert_knee(&s, "req/s", 79.0, 0.10);
+    assert_capacity(&s, 79.0);
+}
+const DEEP_PAUSE_CROSSING_MS: i64 = 1_795_986_886_000;
 
 /// `decoupled` suspected no more than `early_ms` before the wall at `wall_ms`, and confirmed
 /// within the 10 s bound after it.

@@ -161,6 +161,13 @@ impl Frame {
             .or_else(|| Some(self.client_rate.or(self.throughput)? * self.client_latency()?))
     }
 
+    /// The requests an arrival-rate pool's busy VUs hold: each is in a request or sleeping
+    /// after one, and rate × think of them are asleep (a count now, less a small rate term,
+    /// where Little's law on the rate and mean latency is a window's estimate throughout).
+    pub fn busy_vus_in_requests(&self) -> Option<f64> {
+        Some((self.vus? - self.client_rate? * self.client_think?).max(0.0))
+    }
+
     /// The client's mean latency, for Little's law; its p95 where it reports no mean (an
     /// upper bound: three times the mean where latency is exponential).
     pub fn client_latency(&self) -> Option<f64> {

@@ -11,6 +11,7 @@ mod sequence;
 pub mod stage;
 pub mod summary;
 pub mod unwindow;
+mod vu_course;
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -136,6 +137,8 @@ pub struct Detector {
     open_streak: u32,
     /// VUs per request in flight, sampled while healthy.
     vus_per_busy: VecDeque<f64>,
+    /// The course of the VU count: a schedule, or an arrival-rate pool's busy VUs.
+    vu_course: vu_course::VuCourse,
     pub warnings: Vec<Warning>,
     /// Time p95 first exceeded the critical level.
     pub p95_crit_at: Option<TimeMs>,
@@ -244,6 +247,7 @@ impl Detector {
             open_seen: false,
             open_streak: 0,
             vus_per_busy: VecDeque::new(),
+            vu_course: Default::default(),
             warnings: Vec::new(),
             p95_crit_at: None,
             loaded: false,
@@ -405,10 +409,14 @@ impl Detector {
     }
 
     /// Feeds one refresh; returns the stage transitions it caused, in sequence order.
-    pub fn step(&mut self, frame: Frame) -> Vec<Transition> {
+    /// Takes a frame into the recent frames, the run's history and its whole-run summary;
+    /// returns it with throughput now filled in.
+    fn keep(&mut self, mut frame: Frame) -> Frame {
         let t = frame.t;
-        let mut frame = frame;
         self.fill_throughput_now(&mut frame);
+        if let Some(v) = frame.vus {
+            self.vu_course.observe(t, v);
+        }
         self.recent.push_back(frame.clone());
         let keep = self.trend_window().max(self.backlog_window()).as_millis() as TimeMs + 1000;
         while self.recent.front().is_some_and(|f| f.t < t - keep) {
@@ -420,6 +428,12 @@ impl Detector {
             let half = self.history.len() / 2;
             crate::model::thin_front(&mut self.history, half);
         }
+        frame
+    }
+
+    pub fn step(&mut self, frame: Frame) -> Vec<Transition> {
+        let t = frame.t;
+        let frame = self.keep(frame);
         // Held for the hold time as refreshes count it: one that comes a few ms early must not
         // make a condition that held for its three refreshes wait for a fourth (and lapse).
         let hold = self.cfg.hold.as_millis() as TimeMs;
@@ -551,12 +565,19 @@ impl Detector {
             Some((b, s)) => (b, s, "backlog"),
             None if self.vus_known_as_load() && !self.open_seen => return None,
             None => {
-                // An arrival-rate test's busy VUs count its requests in flight directly,
-                // where rate × p95 is an estimate read over a rate window.
-                let pool = self.level(|f| f.pending).is_none() && self.vus_seen_as_pool();
-                let (get, what): (Field, _) = match pool {
-                    true => (|f| f.vus, "busy VUs"),
-                    false => (Frame::concurrency, "requests in flight"),
+                // An arrival-rate test's busy VUs count its requests in flight directly
+                // (less those sleeping after theirs, where the script sleeps), where rate ×
+                // mean latency is an estimate read over a rate window.
+                let server = self.level(|f| f.pending).is_some();
+                let (get, what): (Field, _) = if !server && self.vus_seen_as_pool() {
+                    (|f| f.vus, "busy VUs")
+                } else if !server
+                    && self.vu_course.busy_count()
+                    && self.level(Frame::busy_vus_in_requests).is_some()
+                {
+                    (Frame::busy_vus_in_requests, "busy VUs in a request")
+                } else {
+                    (Frame::concurrency, "requests in flight")
                 };
                 let level = self.level(get)?;
                 let slope = self.trend(self.backlog_window(), get)?;
@@ -830,18 +851,21 @@ impl Detector {
     /// while healthy they outnumber the requests in flight; an arrival-rate test's VUs are
     /// about as many as those in flight. Unknown (no healthy samples) counts as load.
     fn vus_drive_load(&self) -> bool {
-        self.vus_per_busy().is_none_or(|r| r > THINKING) && !self.client_reports_no_think()
+        self.vus_per_busy().is_none_or(|r| r > THINKING) && !self.vus_follow_the_load()
     }
 
-    /// The client reports its VUs' think time, and it is next to nothing: VUs that outnumber
-    /// the requests in flight are then an arrival-rate pool's idle ones (allocated before
-    /// the load needs them; counted against a slow scrape's few requests in flight), not a
-    /// closed loop's VUs thinking.
-    fn client_reports_no_think(&self) -> bool {
-        self.line
-            .cycle
-            .reading()
-            .is_some_and(|c| c.think_s < THINKS * c.unloaded_latency_s)
+    /// VUs that outnumber the requests in flight are still no closed loop's thinking ones
+    /// where the client reports next to no think time (an arrival-rate pool's idle VUs,
+    /// allocated before the load needs them and counted against a slow scrape's few
+    /// requests in flight), or where their count turned back and forth (an arrival-rate
+    /// pool's busy VUs, each sleeping after its request; see `vu_course`).
+    fn vus_follow_the_load(&self) -> bool {
+        self.vu_course.busy_count()
+            || self
+                .line
+                .cycle
+                .reading()
+                .is_some_and(|c| c.think_s < THINKS * c.unloaded_latency_s)
     }
 
     /// VUs per request in flight, the median over the healthy samples seen.
@@ -883,7 +907,7 @@ impl Detector {
 
     /// VUs were seen, while healthy, to outnumber the requests in flight.
     fn vus_seen_thinking(&self) -> bool {
-        self.vus_per_busy().is_some_and(|r| r > THINKING) && !self.client_reports_no_think()
+        self.vus_per_busy().is_some_and(|r| r > THINKING) && !self.vus_follow_the_load()
     }
 
     fn decoupled(&self) -> Option<String> {
