@@ -722,9 +722,7 @@ const WIDE_VU_WALL_MS: i64 = 1_795_926_401_000;
 #[test]
 fn a_noisy_gauge_of_requests_in_flight_does_not_set_the_healthy_residence() {
     let s = replay(&load("ramp-wide-5xx-prom1s"));
-    assert_decoupled_at_the_wall(&s, WIDE_5XX_WALL_MS, 1_000);
-    assert_knee(&s, "req/s", 77.0, 0.10);
-    assert_capacity(&s, 77.0);
+    assert_an_open_wall_met(&s, WIDE_5XX_WALL_MS, 1_000, 77.0);
 }
 const WIDE_5XX_WALL_MS: i64 = 1_795_926_730_000;
 
@@ -960,9 +958,7 @@ const DEEP_VU_WALL_MS: i64 = 1_795_974_222_939;
 #[test]
 fn busy_vus_of_an_arrival_rate_script_that_sleeps_are_not_a_closed_loop() {
     let s = replay(&load("ramp-pause-tail-scrape1m"));
-    assert_decoupled_at_the_wall(&s, TAIL_PAUSE_CROSSING_MS, 3_000);
-    assert_knee(&s, "req/s", 79.0, 0.10);
-    assert_capacity(&s, 79.0);
+    assert_an_open_wall_met(&s, TAIL_PAUSE_CROSSING_MS, 3_000, 79.0);
 }
 const TAIL_PAUSE_CROSSING_MS: i64 = 1_795_984_409_000;
 
@@ -975,17 +971,23 @@ const TAIL_PAUSE_CROSSING_MS: i64 = 1_795_984_409_000;
 #[test]
 fn busy_vus_less_those_asleep_are_the_requests_in_flight() {
     let s = replay(&load("ramp-pause-deep-k6api"));
-    assert_decoupled_at_the_wall(&s, DEEP_PAUSE_CROSSING_MS, 3_000);
     let d = s.detector.stage(StageId::Decoupled);
     assert!(
         d.first_evidence.starts_with("busy VUs in a request grow"),
         "{}",
         d.first_evidence
     );
-    assert_knee(&s, "req/s", 79.0, 0.10);
-    assert_capacity(&s, 79.0);
+    assert_an_open_wall_met(&s, DEEP_PAUSE_CROSSING_MS, 3_000, 79.0);
 }
 const DEEP_PAUSE_CROSSING_MS: i64 = 1_795_986_886_000;
+
+/// An open loop's wall at `wall_ms` met: `decoupled` as `assert_decoupled_at_the_wall`
+/// judges it, and the knee (req/s, within 10%) and capacity (within 5%) at `capacity`.
+fn assert_an_open_wall_met(s: &RunState, wall_ms: i64, early_ms: i64, capacity: f64) {
+    assert_decoupled_at_the_wall(s, wall_ms, early_ms);
+    assert_knee(s, "req/s", capacity, 0.10);
+    assert_capacity(s, capacity);
+}
 
 /// `decoupled` suspected no more than `early_ms` before the wall at `wall_ms`, and confirmed
 /// within the 10 s bound after it.
