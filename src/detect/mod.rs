@@ -408,7 +408,6 @@ impl Detector {
                 .push(frame.t, frame.client_done, Some(window), refresh);
     }
 
-    /// Feeds one refresh; returns the stage transitions it caused, in sequence order.
     /// Takes a frame into the recent frames, the run's history and its whole-run summary;
     /// returns it with throughput now filled in.
     fn keep(&mut self, mut frame: Frame) -> Frame {
@@ -431,6 +430,7 @@ impl Detector {
         frame
     }
 
+    /// Feeds one refresh; returns the stage transitions it caused, in sequence order.
     pub fn step(&mut self, frame: Frame) -> Vec<Transition> {
         let t = frame.t;
         let frame = self.keep(frame);
