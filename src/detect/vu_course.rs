@@ -13,9 +13,11 @@ use std::collections::VecDeque;
 use crate::model::TimeMs;
 
 /// Turns of the VU count (rising to falling or back) that make it a busy count, and the span
-/// they fall within: a schedule turns once a stage at most, and k6's stages last longer.
-const TURNS: usize = 3;
-const SPAN_MS: TimeMs = 20_000;
+/// they fall within: a schedule turns once a stage at most, so four in 15 s take stages
+/// under 5 s (a spike test alternating every 10 s turns three times in 20 s), while a busy
+/// count read every second turns every second or two.
+const TURNS: usize = 4;
+const SPAN_MS: TimeMs = 15_000;
 
 #[derive(Clone, Debug, Default)]
 pub struct VuCourse {
@@ -73,12 +75,25 @@ mod tests {
             .map(f64::from)
             .collect();
         assert!(!course(&ramp, 1000).busy_count());
-        // Stepped VUs up and down every 12 s: a turn every stage, two in any 20 s.
-        let steps: Vec<f64> = [10, 40, 10, 40, 10, 40]
-            .iter()
-            .flat_map(|v| [f64::from(*v); 12])
+        // A spike test's VUs up and down every 10 s, ramped in 2 s: a turn every stage.
+        let spikes: Vec<f64> = [10., 40., 10., 40., 10., 40., 10.]
+            .windows(2)
+            .flat_map(|w| {
+                [
+                    (w[0] + w[1]) / 2.0,
+                    w[1],
+                    w[1],
+                    w[1],
+                    w[1],
+                    w[1],
+                    w[1],
+                    w[1],
+                    w[1],
+                    w[1],
+                ]
+            })
             .collect();
-        assert!(!course(&steps, 1000).busy_count());
+        assert!(!course(&spikes, 1000).busy_count());
     }
 
     #[test]
